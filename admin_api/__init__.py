@@ -1,0 +1,11 @@
+"""Admin API (staff, finance, admin and server-to-server), mounted under /admin/v1."""
+
+from sanic import Blueprint
+
+URL_PREFIX = "/admin/v1"
+
+
+def admin_blueprints() -> Blueprint:
+    from admin_api import auth
+
+    return Blueprint.group(auth.bp, url_prefix=URL_PREFIX, name_prefix="admin")

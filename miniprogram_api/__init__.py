@@ -1,0 +1,11 @@
+"""Mini-program API (promoters and customers), mounted under /mp/v1."""
+
+from sanic import Blueprint
+
+URL_PREFIX = "/mp/v1"
+
+
+def miniprogram_blueprints() -> Blueprint:
+    from miniprogram_api import auth
+
+    return Blueprint.group(auth.bp, url_prefix=URL_PREFIX, name_prefix="mp")

@@ -1,0 +1,51 @@
+"""WeChat login for the mini-program and token refresh."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic_ext import openapi
+
+from server.auth import public
+from server.http import Body, parse_body, render
+from server.services import users as user_service
+from server.services.tokens import refresh_token_pair
+
+bp = Blueprint("mp_auth")
+
+
+class WeChatLogin(Body):
+    code: str = Field(min_length=1, max_length=128)
+    nickname: str | None = Field(default=None, max_length=64)
+    avatar_url: str | None = Field(default=None, max_length=512)
+
+
+class RefreshRequest(Body):
+    refresh_token: str = Field(min_length=1, max_length=4096)
+
+
+@bp.post("/auth/login")
+@openapi.definition(summary="Log in with a wx.login() code (code2session)", body=WeChatLogin)
+@public
+async def login(request: Request) -> HTTPResponse:
+    body = parse_body(request, WeChatLogin)
+    result = await user_service.login_with_wechat(
+        code=body.code,
+        nickname=body.nickname,
+        avatar_url=body.avatar_url,
+        wechat=request.app.ctx.wechat,
+        settings=request.app.ctx.settings,
+    )
+    return render(result)
+
+
+@bp.post("/auth/refresh")
+@openapi.definition(summary="Exchange a refresh token for a new token pair", body=RefreshRequest)
+@public
+async def refresh(request: Request) -> HTTPResponse:
+    body = parse_body(request, RefreshRequest)
+    pair = await refresh_token_pair(
+        refresh_token=body.refresh_token, settings=request.app.ctx.settings
+    )
+    return render(pair.to_dict())

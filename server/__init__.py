@@ -1,0 +1,1 @@
+"""fenxiao server: app factory, configuration, auth, errors and the layers below them."""

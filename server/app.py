@@ -1,0 +1,74 @@
+"""The app factory: one Sanic app serving the mini-program and admin surfaces."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from server import db
+from server.auth import public
+from server.config import Settings
+from server.errors import install_error_handlers
+from server.http import render
+from server.openapi import install_openapi
+
+log = logging.getLogger("fenxiao")
+
+APP_NAME = "fenxiao"
+
+
+def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
+    """Build the app. `manage_db=False` leaves tortoise start-up to the caller (tests)."""
+    from admin_api import admin_blueprints
+    from miniprogram_api import miniprogram_blueprints
+
+    settings = settings or Settings.from_env()
+    app = Sanic(APP_NAME)
+    app.ctx.settings = settings
+    app.config.FALLBACK_ERROR_FORMAT = "json"
+    app.config.REQUEST_MAX_SIZE = 1_000_000
+    app.config.OAS_UI_DEFAULT = "swagger"
+    app.config.OAS_URL_PREFIX = "/docs"
+    app.config.OAS_TITLE = "fenxiao"
+    app.config.OAS_VERSION = "0.1.0"
+
+    install_error_handlers(app)
+    app.blueprint(miniprogram_blueprints())
+    app.blueprint(admin_blueprints())
+    install_openapi(app)
+
+    @app.on_request
+    async def assign_request_id(request: Request) -> None:
+        request.ctx.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+
+    @app.on_response
+    async def echo_request_id(request: Request, response: HTTPResponse) -> None:
+        request_id = getattr(request.ctx, "request_id", None)
+        if request_id:
+            response.headers["x-request-id"] = request_id
+
+    @app.get("/healthz")
+    @public
+    async def healthz(request: Request) -> HTTPResponse:
+        """Liveness plus a database round trip."""
+        try:
+            await db.ping()
+        except Exception:
+            log.exception("health check: database unreachable")
+            return render({"status": "unavailable", "database": "unreachable"}, status=503)
+        return render({"status": "ok", "database": "ok"})
+
+    if manage_db:
+
+        @app.before_server_start
+        async def open_database(app: Sanic) -> None:
+            await db.init_db(settings.database_url)
+
+        @app.after_server_stop
+        async def close_database(app: Sanic) -> None:
+            await db.close_db()
+
+    return app

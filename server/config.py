@@ -1,0 +1,121 @@
+"""Settings read once from the environment; every variable is documented in README.md."""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+log = logging.getLogger("fenxiao.config")
+
+DEFAULT_DATABASE_URL = "sqlite://var/fenxiao.sqlite3"
+MIN_SECRET_BYTES = 32
+
+
+class ConfigError(RuntimeError):
+    """The environment cannot run the server as configured."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything the process needs to know about its environment."""
+
+    environment: str = "development"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    database_url: str = DEFAULT_DATABASE_URL
+    jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
+    access_token_ttl_seconds: int = 900
+    refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    wechat_appid: str = "wx-standin-appid"
+    wechat_secret: str = field(default="standin-secret", repr=False)
+    # None means "start the bundled WeChat stand-in on loopback".
+    wechat_api_base: str | None = None
+    wechat_standin_port: int = 8090
+    wechat_timeout_seconds: int = 5
+    # None means jobs run in-process (the embedded default).
+    celery_broker_url: str | None = None
+    celery_result_backend: str | None = None
+    public_base_url: str = "http://127.0.0.1:8000"
+    mp_share_page: str = "pages/index/index"
+    qr_cache_dir: str = "var/qr-cache"
+    visitor_hash_salt: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
+    bootstrap_admin_username: str | None = None
+    bootstrap_admin_password: str | None = field(default=None, repr=False)
+    application_expiry_days: int = 30
+
+    @property
+    def is_production(self) -> bool:
+        return self.environment == "production"
+
+    @property
+    def jobs_in_process(self) -> bool:
+        return not self.celery_broker_url
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (os.environ by default)."""
+        env = os.environ if env is None else env
+        environment = env.get("FENXIAO_ENV", "development")
+        jwt_secret = env.get("JWT_SECRET", "")
+        if not jwt_secret:
+            if environment == "production":
+                raise ConfigError("JWT_SECRET is required in production")
+            log.warning("JWT_SECRET not set: using a random per-process secret (development only)")
+            jwt_secret = secrets.token_urlsafe(48)
+        if len(jwt_secret.encode()) < MIN_SECRET_BYTES:
+            raise ConfigError(f"JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes")
+        salt = env.get("VISITOR_HASH_SALT", "")
+        if not salt:
+            if environment == "production":
+                raise ConfigError("VISITOR_HASH_SALT is required in production")
+            salt = secrets.token_hex(16)
+        wechat_api_base = env.get("WECHAT_API_BASE") or None
+        if environment == "production" and wechat_api_base is None:
+            wechat_api_base = "https://api.weixin.qq.com"
+        port = _int(env, "PORT", 8000)
+        host = env.get("HOST", "127.0.0.1")
+        return cls(
+            environment=environment,
+            host=host,
+            port=port,
+            workers=_int(env, "WORKERS", 1),
+            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
+            jwt_secret=jwt_secret,
+            access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900),
+            refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 14 * 24 * 3600),
+            wechat_appid=env.get("WECHAT_APPID") or "wx-standin-appid",
+            wechat_secret=env.get("WECHAT_SECRET") or "standin-secret",
+            wechat_api_base=wechat_api_base,
+            wechat_standin_port=_int(env, "WECHAT_STANDIN_PORT", 8090),
+            wechat_timeout_seconds=_int(env, "WECHAT_TIMEOUT_SECONDS", 5),
+            celery_broker_url=env.get("CELERY_BROKER_URL") or None,
+            celery_result_backend=env.get("CELERY_RESULT_BACKEND") or None,
+            public_base_url=env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}",
+            mp_share_page=env.get("MP_SHARE_PAGE") or "pages/index/index",
+            qr_cache_dir=env.get("QR_CACHE_DIR") or "var/qr-cache",
+            visitor_hash_salt=salt,
+            bootstrap_admin_username=env.get("BOOTSTRAP_ADMIN_USERNAME") or None,
+            bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
+            application_expiry_days=_int(env, "APPLICATION_EXPIRY_DAYS", 30),
+        )

@@ -1,0 +1,71 @@
+"""Database wiring: tortoise-orm configuration, start-up, migrations and dialect facts."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+MODEL_MODULES = ["server.models"]
+MIGRATIONS_PACKAGE = "server.migrations"
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The tortoise config dict for `database_url` (sqlite://path or mysql://…)."""
+    if database_url.startswith("sqlite://") and not database_url.endswith(":memory:"):
+        path = database_url.removeprefix("sqlite://")
+        directory = os.path.dirname(path)
+        if directory:
+            os.makedirs(directory, exist_ok=True)
+    return {
+        "connections": {"default": database_url},
+        "apps": {
+            "models": {
+                "models": MODEL_MODULES,
+                "default_connection": "default",
+                "migrations": MIGRATIONS_PACKAGE,
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+# `tortoise -c server.db.TORTOISE_ORM makemigrations` reads this.
+TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL") or "sqlite://var/fenxiao.sqlite3")
+
+
+async def init_db(database_url: str) -> None:
+    await Tortoise.init(config=tortoise_config(database_url))
+
+
+async def close_db() -> None:
+    await Tortoise.close_connections()
+
+
+async def migrate(database_url: str) -> None:
+    """Apply every pending migration (tortoise-orm's built-in migrations)."""
+    from tortoise.migrations.api import migrate as run_migrations
+
+    await run_migrations(config=tortoise_config(database_url))
+    await Tortoise.close_connections()
+
+
+def connection() -> BaseDBAsyncClient:
+    return connections.get("default")
+
+
+def is_mysql(conn: BaseDBAsyncClient | None = None) -> bool:
+    conn = conn or connection()
+    return conn.capabilities.dialect == "mysql"
+
+
+def placeholder(conn: BaseDBAsyncClient | None = None) -> str:
+    """Raw-SQL parameter marker: `%s` on MySQL, `?` on SQLite."""
+    return "%s" if is_mysql(conn) else "?"
+
+
+async def ping() -> None:
+    await connection().execute_query("SELECT 1")

@@ -1,0 +1,1 @@
+"""Adapters to the outside world: WeChat (wechatpy) and QR rendering (qrcode)."""

@@ -1,0 +1,55 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Program(Model):
+    """A merchant's distribution program and every setting that governs it.
+
+    Rates are percents (10 = 10%) stored as decimal strings in JSON or DECIMAL columns;
+    money settings are decimal strings in the program's currency.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=128)
+    description = fields.TextField(default="")
+    kind = fields.CharField(max_length=16, default="external")  # external | internal
+    status = fields.CharField(max_length=16, default="active", db_index=True)  # active|archived
+    currency = fields.CharField(max_length=3)
+    recruitment_mode = fields.CharField(max_length=16, default="review")  # open|review|invite_only
+    # {"real_name": bool, "phone": bool, "agreement_version": str|None, "deposit": "0.00"}
+    requirements = fields.JSONField(default=dict)
+    max_levels = fields.SmallIntField(default=2)
+    level_rates = fields.JSONField(default=list)  # ["10", "5"]: percent per level 1..n
+    self_rebate_enabled = fields.BooleanField(default=False)
+    self_rebate_rate = fields.DecimalField(max_digits=7, decimal_places=4, default=0)
+    bind_mode = fields.CharField(max_length=16, default="first_touch")
+    attribution_window_days = fields.IntField(default=30)
+    commission_window_days = fields.IntField(default=0)
+    freeze_days = fields.IntField(default=7)
+    # {"minimum": "1.00", "fee_percent": "0", "fee_fixed": "0.00", "daily_cap": "...",
+    #  "methods": ["wechat", "bank", "offline"]}
+    withdrawal_rules = fields.JSONField(default=dict)
+    # {"mode": "manual"} | {"mode": "monthly", "day": 5} | {"mode": "threshold", "threshold": "100"}
+    payout_schedule = fields.JSONField(default=dict)
+    auto_approve_rules = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "programs"
+
+
+class Site(Model):
+    """A domain / brand / market of a program that promoters may be authorized for."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="sites")
+    domain = fields.CharField(max_length=255)
+    name = fields.CharField(max_length=128, default="")
+    market = fields.CharField(max_length=32, default="")
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "sites"
+        unique_together = (("program", "domain"),)

@@ -1,0 +1,61 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Promoter(Model):
+    """A user's profile in one program. Never deleted: status carries its history."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="promoters")
+    user = fields.ForeignKeyField("models.User", related_name="promoters")
+    status = fields.CharField(max_length=16, db_index=True)
+    real_name = fields.CharField(max_length=64, null=True)
+    phone = fields.CharField(max_length=32, null=True)
+    agreement_version = fields.CharField(max_length=32, null=True)
+    # The invite code of the upline the applicant named (kept even if the upline changes).
+    applied_invite_code = fields.CharField(max_length=32, null=True)
+    # Upline chosen at application; the hierarchy tables hold the live tree once approved.
+    parent = fields.ForeignKeyField(
+        "models.Promoter", related_name="children", null=True, on_delete=fields.RESTRICT
+    )
+    invite_code = fields.CharField(max_length=32, null=True)
+    tier = fields.CharField(max_length=32, default="default")
+    reject_reason = fields.CharField(max_length=512, null=True)
+    applied_at = fields.DatetimeField(auto_now_add=True)
+    decided_at = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "promoters"
+        unique_together = (("program", "invite_code"),)
+        indexes = (("program", "status", "id"), ("user", "program"))
+
+
+class PromoterStatusChange(Model):
+    """Append-only history of a promoter's status."""
+
+    id = fields.BigIntField(primary_key=True)
+    promoter = fields.ForeignKeyField("models.Promoter", related_name="status_changes")
+    from_status = fields.CharField(max_length=16, null=True)
+    to_status = fields.CharField(max_length=16)
+    action = fields.CharField(max_length=16)
+    reason = fields.CharField(max_length=512, null=True)
+    actor_kind = fields.CharField(max_length=16)  # staff | user | system
+    actor_id = fields.BigIntField(null=True)
+    at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "promoter_status_changes"
+
+
+class PromoterSite(Model):
+    """A site a promoter is authorized to promote."""
+
+    id = fields.BigIntField(primary_key=True)
+    promoter = fields.ForeignKeyField("models.Promoter", related_name="site_grants")
+    site = fields.ForeignKeyField("models.Site", related_name="promoter_grants")
+    granted_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "promoter_sites"
+        unique_together = (("promoter", "site"),)

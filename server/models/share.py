@@ -1,0 +1,74 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Channel(Model):
+    """A promoter's named sub-account with its own tracking."""
+
+    id = fields.BigIntField(primary_key=True)
+    promoter = fields.ForeignKeyField("models.Promoter", related_name="channels")
+    name = fields.CharField(max_length=64)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "channels"
+        unique_together = (("promoter", "name"),)
+
+
+class ShareCode(Model):
+    """A referral or voucher code (or an alias of one), unique per program, case-insensitive.
+
+    `normalized` is the upper-cased code that uniqueness and look-ups use; `code` keeps the
+    spelling the promoter chose.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="share_codes")
+    promoter = fields.ForeignKeyField("models.Promoter", related_name="share_codes")
+    channel = fields.ForeignKeyField("models.Channel", related_name="codes", null=True)
+    kind = fields.CharField(max_length=16)  # referral | voucher
+    code = fields.CharField(max_length=32)
+    normalized = fields.CharField(max_length=32)
+    alias_of = fields.ForeignKeyField("models.ShareCode", related_name="aliases", null=True)
+    is_active = fields.BooleanField(default=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "share_codes"
+        unique_together = (("program", "normalized"),)
+
+
+class ShareLink(Model):
+    """A trackable link: code + channel + site + UTM, addressed by a short scene code."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="share_links")
+    promoter = fields.ForeignKeyField("models.Promoter", related_name="share_links")
+    channel = fields.ForeignKeyField("models.Channel", related_name="links", null=True)
+    site = fields.ForeignKeyField("models.Site", related_name="links", null=True)
+    # wxacode "unlimited" scenes are at most 32 visible characters.
+    short_code = fields.CharField(max_length=16, unique=True)
+    utm_source = fields.CharField(max_length=64, null=True)
+    utm_medium = fields.CharField(max_length=64, null=True)
+    utm_campaign = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "share_links"
+
+
+class QrImage(Model):
+    """Cached PNG of a share link (wxacode or plain QR), so WeChat is asked once."""
+
+    id = fields.BigIntField(primary_key=True)
+    share_link = fields.ForeignKeyField("models.ShareLink", related_name="qr_images")
+    kind = fields.CharField(max_length=16)  # wxacode | png
+    width = fields.IntField()
+    content = fields.BinaryField()
+    sha256 = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "qr_images"
+        unique_together = (("share_link", "kind", "width"),)

@@ -1,0 +1,19 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class RefreshToken(Model):
+    """A refresh token's id; rotated on use, so a replayed refresh token is refused."""
+
+    id = fields.BigIntField(primary_key=True)
+    jti = fields.CharField(max_length=64, unique=True)
+    subject_kind = fields.CharField(max_length=16)  # "user" | "staff"
+    subject_id = fields.BigIntField()
+    expires_at = fields.DatetimeField()
+    used_at = fields.DatetimeField(null=True)
+    revoked_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "refresh_tokens"
+        indexes = (("subject_kind", "subject_id"),)

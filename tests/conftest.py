@@ -1,0 +1,130 @@
+"""Shared fixtures. The database backend is chosen per run:
+
+- default: a fresh SQLite file under pytest's tmp dir;
+- FENXIAO_TEST_DB=mysql: a fresh database on TEST_MYSQL_URL's server (default
+  mysql://root:@127.0.0.1:3306/test), created for this run and dropped at its end.
+With CI=true, unreachable MariaDB or Redis fail the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sanic import Sanic
+from tortoise import Tortoise
+
+from server import clock
+from server.config import Settings
+from server.db import tortoise_config
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+BACKEND = os.environ.get("FENXIAO_TEST_DB", "sqlite")
+MYSQL_BASE = os.environ.get("TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "mysql":
+        skip = pytest.mark.skip(reason="MariaDB-only test: run with FENXIAO_TEST_DB=mysql")
+        for item in items:
+            if "mysql" in item.keywords:
+                item.add_marker(skip)
+
+
+def _mysql_url_for(database: str) -> str:
+    parts = urlsplit(MYSQL_BASE)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, ""))
+
+
+async def _mysql_admin(sql: str) -> None:
+    import aiomysql
+
+    parts = urlsplit(MYSQL_BASE)
+    conn = await aiomysql.connect(
+        host=parts.hostname or "127.0.0.1",
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        autocommit=True,
+    )
+    try:
+        async with conn.cursor() as cur:
+            await cur.execute(sql)
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="session")
+async def database_url(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[str]:
+    """A brand-new, empty database for this test run, with the schema created."""
+    if BACKEND == "mysql":
+        name = f"fenxiao_t_{secrets.token_hex(6)}"
+        try:
+            await _mysql_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+        except Exception as exc:  # the run must fail loudly, never silently skip
+            pytest.fail(f"MariaDB unreachable at {MYSQL_BASE}: {exc}", pytrace=False)
+        url = _mysql_url_for(name)
+    else:
+        name = ""
+        url = f"sqlite://{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+    await Tortoise.init(config=tortoise_config(url))
+    await Tortoise.generate_schemas(safe=False)
+    try:
+        yield url
+    finally:
+        await Tortoise.close_connections()
+        if name:
+            await _mysql_admin(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+async def _wipe_tables() -> None:
+    from server.db import connection, is_mysql
+
+    conn = connection()
+    tables = [m._meta.db_table for m in Tortoise.apps["models"].values()]
+    if is_mysql(conn):
+        await conn.execute_script(
+            "SET FOREIGN_KEY_CHECKS=0;"
+            + "".join(f"DELETE FROM `{t}`;" for t in tables)
+            + "SET FOREIGN_KEY_CHECKS=1;"
+        )
+    else:
+        await conn.execute_script(
+            "PRAGMA foreign_keys=OFF;"
+            + "".join(f'DELETE FROM "{t}";' for t in tables)
+            + "PRAGMA foreign_keys=ON;"
+        )
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[str]:
+    """The run's database, emptied after each test that uses it."""
+    try:
+        yield database_url
+    finally:
+        clock.reset()
+        await _wipe_tables()
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: os.PathLike[str]) -> Settings:
+    return Settings(
+        environment="test",
+        database_url=database_url,
+        jwt_secret=TEST_JWT_SECRET,
+        visitor_hash_salt="test-salt",
+        qr_cache_dir=str(tmp_path),
+        wechat_api_base="http://127.0.0.1:1",  # replaced by the stand-in fixture where used
+    )
+
+
+@pytest.fixture
+def no_app_registry() -> Iterator[None]:
+    Sanic._app_registry.clear()
+    yield
+    Sanic._app_registry.clear()
