@@ -6,6 +6,16 @@ URL_PREFIX = "/admin/v1"
 
 
 def admin_blueprints() -> Blueprint:
-    from admin_api import auth
+    from admin_api import audit, auth, hierarchy, jobs, programs, promoters, share
 
-    return Blueprint.group(auth.bp, url_prefix=URL_PREFIX, name_prefix="admin")
+    return Blueprint.group(
+        auth.bp,
+        jobs.bp,
+        share.bp,
+        promoters.bp,
+        programs.bp,
+        audit.bp,
+        hierarchy.bp,
+        url_prefix=URL_PREFIX,
+        name_prefix="admin",
+    )

@@ -6,6 +6,14 @@ URL_PREFIX = "/mp/v1"
 
 
 def miniprogram_blueprints() -> Blueprint:
-    from miniprogram_api import auth
+    from miniprogram_api import auth, programs, promoters, share, team
 
-    return Blueprint.group(auth.bp, url_prefix=URL_PREFIX, name_prefix="mp")
+    return Blueprint.group(
+        auth.bp,
+        share.bp,
+        promoters.bp,
+        programs.bp,
+        team.bp,
+        url_prefix=URL_PREFIX,
+        name_prefix="mp",
+    )

@@ -8,11 +8,13 @@ import uuid
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
+from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
 from server import db
 from server.auth import public
 from server.config import Settings
 from server.errors import install_error_handlers
 from server.http import render
+from server.integrations.wechat_client import build_gateway
 from server.openapi import install_openapi
 
 log = logging.getLogger("fenxiao")
@@ -28,6 +30,9 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     settings = settings or Settings.from_env()
     app = Sanic(APP_NAME)
     app.ctx.settings = settings
+    # With no WECHAT_API_BASE this points at the loopback stand-in, which whoever starts
+    # the server (server.cli, the test fixtures) is responsible for running.
+    app.ctx.wechat = build_gateway(settings)
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_MAX_SIZE = 1_000_000
     app.config.OAS_UI_DEFAULT = "swagger"
@@ -70,5 +75,9 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         @app.after_server_stop
         async def close_database(app: Sanic) -> None:
             await db.close_db()
+
+        # Jobs run inside the server only in the embedded default (no Celery broker).
+        app.after_server_start(start_inprocess_scheduler)
+        app.before_server_stop(stop_inprocess_scheduler)
 
     return app

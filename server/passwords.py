@@ -5,7 +5,9 @@ from __future__ import annotations
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
+# argon2-cffi defaults: argon2id, t=3, m=64 MiB, p=4 (RFC 9106 low-memory profile).
+PRODUCTION_HASHER = PasswordHasher()
+_hasher = PRODUCTION_HASHER
 # Verifying against this keeps the time of an unknown-username login equal to a known one.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 

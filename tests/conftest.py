@@ -21,11 +21,26 @@ from server import clock
 from server.config import Settings
 from server.db import tortoise_config
 
+pytest_plugins = ["tests.wechat_fixtures"]
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND = os.environ.get("FENXIAO_TEST_DB", "sqlite")
 MYSQL_BASE = os.environ.get("TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
+
+
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing() -> Iterator[None]:
+    """Cheap argon2 parameters for tests only; production strength is asserted separately."""
+    from argon2 import PasswordHasher
+
+    from server import passwords
+
+    original = passwords._hasher
+    passwords._hasher = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    yield
+    passwords._hasher = original
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -15,8 +15,12 @@ class PromoterClosure(Model):
 
     class Meta:
         table = "promoter_closure"
-        unique_together = (("ancestor_id", "descendant_id"),)
-        indexes = (("descendant_id", "depth"), ("ancestor_id", "depth", "descendant_id"))
+        # Two indexes, each covering its reads (no row look-ups), and no third: every index
+        # is rewritten for each of the thousands of links a subtree move replaces.
+        # Upline chain (and link uniqueness): by descendant. One level of a team, newest
+        # first: by (ancestor, depth).
+        unique_together = (("descendant_id", "depth", "ancestor_id"),)
+        indexes = (("ancestor_id", "depth", "descendant_id"),)
 
 
 class TeamCount(Model):

@@ -47,15 +47,19 @@ class ShareLink(Model):
     promoter = fields.ForeignKeyField("models.Promoter", related_name="share_links")
     channel = fields.ForeignKeyField("models.Channel", related_name="links", null=True)
     site = fields.ForeignKeyField("models.Site", related_name="links", null=True)
+    code = fields.ForeignKeyField("models.ShareCode", related_name="links", null=True)
     # wxacode "unlimited" scenes are at most 32 visible characters.
     short_code = fields.CharField(max_length=16, unique=True)
     utm_source = fields.CharField(max_length=64, null=True)
     utm_medium = fields.CharField(max_length=64, null=True)
     utm_campaign = fields.CharField(max_length=64, null=True)
+    # sha256 of (channel, site, code, utm_*): the same parameters give back the same link.
+    params_key = fields.CharField(max_length=64)
     created_at = fields.DatetimeField(auto_now_add=True)
 
     class Meta:
         table = "share_links"
+        unique_together = (("promoter", "params_key"),)
 
 
 class QrImage(Model):

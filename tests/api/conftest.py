@@ -1,20 +1,46 @@
 from __future__ import annotations
 
+import dataclasses
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import httpx
 import pytest
 from sanic import Sanic
 
 from server.app import create_app
 from server.config import Settings
+from server.integrations.wechat_client import build_gateway
+from server.integrations.wechat_standin import WeChatStandIn
 from server.services.staff import create_staff_user
 
 STAFF_PASSWORD = "correct horse battery"
 
 
+class ApiResponse:
+    """What tests read of a response: status, parsed JSON, text, headers and raw bytes."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.raw = response
+        self.status = response.status_code
+        self.headers = response.headers
+        self.body = response.content
+        self.content = response.content
+        self.text = response.text
+        self.content_type = response.headers.get("content-type", "")
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else None
+
+
 class Api:
-    """A thin async HTTP client over Sanic's ASGI test client, with bearer-token helpers."""
+    """Async HTTP client over the app's ASGI interface, with bearer-token helpers.
+
+    The app is started once per run (Sanic's ASGI test client restarts it on every request,
+    ~0.5 s each); requests then go straight through ASGI.
+    """
 
     def __init__(self, app: Sanic) -> None:
         self.app = app
@@ -29,19 +55,16 @@ class Api:
         content: bytes | str | None = None,
         headers: dict[str, str] | None = None,
         params: dict[str, Any] | None = None,
-    ) -> Any:
+    ) -> ApiResponse:
         all_headers = dict(headers or {})
         if token:
             all_headers["authorization"] = f"Bearer {token}"
-        kwargs: dict[str, Any] = {"headers": all_headers}
-        if json is not None:
-            kwargs["json"] = json
-        if content is not None:
-            kwargs["content"] = content
-        if params is not None:
-            kwargs["params"] = params
-        _, response = await self.app.asgi_client.request(method, path, **kwargs)
-        return response
+        transport = httpx.ASGITransport(app=self.app, client=("127.0.0.1", 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            response = await client.request(
+                method, path, headers=all_headers, json=json, content=content, params=params
+            )
+        return ApiResponse(response)
 
     async def get(self, path: str, **kw: Any) -> Any:
         return await self.request("GET", path, **kw)
@@ -71,10 +94,54 @@ class Api:
         return response.json["access_token"]
 
 
-@pytest.fixture
-async def app(db: str, settings: Settings, no_app_registry: None) -> AsyncIterator[Sanic]:
+# Generous for a loopback server, yet keeps the WeChat timeout tests short.
+TEST_WECHAT_TIMEOUT_SECONDS = 2
+
+
+@pytest.fixture(scope="session")
+async def started_app(
+    database_url: str, wechat_standin: WeChatStandIn
+) -> AsyncIterator[Sanic]:
+    """One app for the whole run, started once (listeners, OpenAPI spec)."""
+    Sanic._app_registry.clear()
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        wechat_api_base=wechat_standin.base_url,
+    )
     application = create_app(settings=settings, manage_db=False)
-    yield application
+    application.asgi = True
+    await application._startup()
+    await application._server_event("init", "before")
+    await application._server_event("init", "after")
+    try:
+        yield application
+    finally:
+        await application._server_event("shutdown", "before")
+        await application._server_event("shutdown", "after")
+        Sanic._app_registry.clear()
+
+
+@pytest.fixture
+def api_settings(settings: Settings, wechat_standin: WeChatStandIn) -> Settings:
+    """This test's settings, with WeChat pointed at the run's stand-in."""
+    return dataclasses.replace(
+        settings,
+        wechat_api_base=wechat_standin.base_url,
+        wechat_timeout_seconds=TEST_WECHAT_TIMEOUT_SECONDS,
+    )
+
+
+@pytest.fixture
+async def app(db: str, started_app: Sanic, api_settings: Settings) -> AsyncIterator[Sanic]:
+    """The started app with this test's settings; whatever a test swaps on ctx is restored."""
+    saved = (started_app.ctx.settings, started_app.ctx.wechat)
+    started_app.ctx.settings = api_settings
+    started_app.ctx.wechat = build_gateway(api_settings)
+    try:
+        yield started_app
+    finally:
+        started_app.ctx.settings, started_app.ctx.wechat = saved
 
 
 @pytest.fixture

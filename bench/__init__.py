@@ -1,0 +1,1 @@
+"""Benchmarks with recorded results (bench/RESULTS.md); run each as `python -m bench.<name>`."""

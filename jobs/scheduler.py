@@ -1,0 +1,114 @@
+"""The beat schedule run inside the server when no broker is configured (the embedded default).
+
+Hook it into the app as Sanic listeners, after the database is open and before it closes:
+
+    app.after_server_start(start_inprocess_scheduler)
+    app.before_server_stop(stop_inprocess_scheduler)
+
+Both do nothing when CELERY_BROKER_URL is set (Celery beat owns the schedule then). A job is
+due when its last recorded run, by any runner, started at least `every` ago; so restarts do
+not re-run jobs early. Several server workers may each run the schedule: the jobs are
+idempotent, so an occasional duplicate run changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Iterable
+
+from sanic import Sanic
+
+from jobs.runner import cancel_inprocess_jobs, run_recorded
+from jobs.tasks import JOBS, Job
+from server import clock
+from server.config import Settings
+from server.services.jobs import RUNNER_INPROCESS, last_job_run_started_at
+
+log = logging.getLogger("fenxiao.jobs.scheduler")
+
+DEFAULT_TICK_SECONDS = 60.0
+# Let the server finish starting (and short-lived test servers stop) before the first tick.
+DEFAULT_FIRST_TICK_DELAY_SECONDS = 10.0
+
+
+class InProcessScheduler:
+    """Runs each due job, one at a time, on the current event loop."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        jobs: Iterable[Job] | None = None,
+        tick_seconds: float = DEFAULT_TICK_SECONDS,
+        first_tick_delay_seconds: float = DEFAULT_FIRST_TICK_DELAY_SECONDS,
+    ) -> None:
+        self.settings = settings
+        self.jobs = list(JOBS.values() if jobs is None else jobs)
+        self.tick_seconds = tick_seconds
+        self.first_tick_delay_seconds = first_tick_delay_seconds
+        self._loop_task: asyncio.Task[None] | None = None
+
+    async def _is_due(self, job: Job) -> bool:
+        last = await last_job_run_started_at(name=job.name)
+        return last is None or clock.now() - last >= job.every
+
+    async def run_due(self) -> list[str]:
+        """Run every job that is due now; return the names of those that ran."""
+        ran: list[str] = []
+        for job in self.jobs:
+            try:
+                if not await self._is_due(job):
+                    continue
+                ran.append(job.name)
+                await run_recorded(job.name, runner=RUNNER_INPROCESS, settings=self.settings)
+            except Exception:
+                # Recorded on the JobRun row (or the database is down): try again next tick.
+                log.exception("scheduled job %s did not complete", job.name)
+        return ran
+
+    async def _run_forever(self) -> None:
+        await asyncio.sleep(self.first_tick_delay_seconds)
+        while True:
+            await self.run_due()
+            await asyncio.sleep(self.tick_seconds)
+
+    @property
+    def running(self) -> bool:
+        return self._loop_task is not None and not self._loop_task.done()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._loop_task = asyncio.get_running_loop().create_task(
+            self._run_forever(), name="jobs:scheduler"
+        )
+
+    async def stop(self) -> None:
+        if self._loop_task is None:
+            return
+        self._loop_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._loop_task
+        self._loop_task = None
+
+
+async def start_inprocess_scheduler(app: Sanic) -> None:
+    """Sanic listener: run the beat schedule in this worker when jobs are in-process."""
+    settings: Settings = app.ctx.settings
+    if not settings.jobs_in_process:
+        return
+    scheduler = InProcessScheduler(settings=settings)
+    scheduler.start()
+    app.ctx.job_scheduler = scheduler
+    log.info("in-process job scheduler started: %s", ", ".join(j.name for j in scheduler.jobs))
+
+
+async def stop_inprocess_scheduler(app: Sanic) -> None:
+    """Sanic listener: stop the schedule and cancel in-process jobs before the database closes."""
+    scheduler: InProcessScheduler | None = getattr(app.ctx, "job_scheduler", None)
+    if scheduler is not None:
+        await scheduler.stop()
+        app.ctx.job_scheduler = None
+    await cancel_inprocess_jobs()

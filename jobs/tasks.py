@@ -1,0 +1,64 @@
+"""The background jobs. Each body is a thin call into a service, the same one HTTP could call;
+both runners (Celery and in-process) execute these bodies, so they behave identically."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from types import MappingProxyType
+from typing import Any
+
+from server import clock
+from server.config import Settings
+from server.domain.errors import NotFound
+from server.services.application_expiry import expire_stale_applications
+
+TASK_NAME_PREFIX = "fenxiao."
+
+# (settings, **arguments) -> a JSON-serializable summary, stored on the JobRun row.
+JobBody = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Job:
+    """A named job, its body and how often the beat schedule runs it."""
+
+    name: str
+    body: JobBody
+    every: timedelta
+    description: str
+
+    @property
+    def task_name(self) -> str:
+        return TASK_NAME_PREFIX + self.name
+
+
+async def run_application_expiry(settings: Settings) -> dict[str, Any]:
+    """Expire applications left unreviewed longer than APPLICATION_EXPIRY_DAYS."""
+    older_than = clock.now() - timedelta(days=settings.application_expiry_days)
+    expired = await expire_stale_applications(older_than=older_than)
+    return {"expired": expired, "older_than": older_than.isoformat()}
+
+
+JOBS: Mapping[str, Job] = MappingProxyType(
+    {
+        job.name: job
+        for job in (
+            Job(
+                name="expire_stale_applications",
+                body=run_application_expiry,
+                every=timedelta(hours=1),
+                description="Expire promoter applications nobody reviewed in time.",
+            ),
+        )
+    }
+)
+
+
+def get_job(name: str) -> Job:
+    """The job called `name`, or a coded NotFound."""
+    job = JOBS.get(name)
+    if job is None:
+        raise NotFound("no such job", code="job_not_found", fields={"name": name})
+    return job

@@ -1,0 +1,146 @@
+"""Command line: `python -m server.cli migrate | seed | run | create-staff`.
+
+`make run` calls `migrate` then `run`; `run` seeds the demo data, starts the bundled WeChat
+stand-in when WECHAT_API_BASE is unset, and serves the app with Sanic's worker manager.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import secrets
+import sys
+from functools import partial
+
+from server import db
+from server.config import Settings
+
+log = logging.getLogger("fenxiao.cli")
+
+
+def _prepare_environment() -> None:
+    """Give development defaults to secrets every worker must share (they read os.environ)."""
+    if os.environ.get("FENXIAO_ENV", "development") == "production":
+        return
+    for name in ("JWT_SECRET", "VISITOR_HASH_SALT"):
+        if not os.environ.get(name):
+            os.environ[name] = secrets.token_urlsafe(48)
+            print(f"[fenxiao] {name} not set: generated a random one for this run")
+
+
+async def _migrate(settings: Settings) -> None:
+    await db.migrate(settings.database_url)
+
+
+async def _seed(settings: Settings) -> list[str]:
+    """Bootstrap admin and demo program; returns the lines to print."""
+    from server.services.programs import ensure_demo_program, serialize_program
+    from server.services.staff import ensure_bootstrap_admin
+
+    lines: list[str] = []
+    await db.init_db(settings.database_url)
+    try:
+        username = settings.bootstrap_admin_username
+        password = settings.bootstrap_admin_password
+        if username and password:
+            await ensure_bootstrap_admin(username=username, password=password)
+            lines.append(f"admin account: {username} (password from BOOTSTRAP_ADMIN_PASSWORD)")
+        elif not settings.is_production:
+            username = "admin"
+            password = secrets.token_urlsafe(12)
+            from server.models import StaffUser
+
+            if await StaffUser.exists(username=username):
+                lines.append("admin account: admin (already created; password shown at first run)")
+            else:
+                await ensure_bootstrap_admin(username=username, password=password)
+                lines.append(f"admin account: {username} / {password}")
+        if not settings.is_production:
+            program = await ensure_demo_program()
+            data = serialize_program(program)
+            lines.append(
+                f"demo program: id={data['id']} name={data['name']!r} currency={data['currency']}"
+            )
+    finally:
+        await db.close_db()
+    return lines
+
+
+def _serve(settings: Settings) -> None:
+    from sanic import Sanic
+    from sanic.worker.loader import AppLoader
+
+    from server.app import create_app
+
+    standin = None
+    if settings.wechat_api_base is None:
+        from server.integrations.wechat_standin import WeChatStandIn
+
+        standin = WeChatStandIn.for_settings(settings)
+        standin.start()
+        print(f"[fenxiao] WeChat stand-in on {standin.base_url}")
+    loader = AppLoader(factory=partial(create_app))
+    app = loader.load()
+    app.prepare(
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=not settings.is_production,
+    )
+    print(f"[fenxiao] serving on http://{settings.host}:{settings.port}")
+    print("[fenxiao] OpenAPI: /mp/v1/openapi.json, /admin/v1/openapi.json, Swagger UI at /docs")
+    try:
+        Sanic.serve(primary=app, app_loader=loader)
+    finally:
+        if standin is not None:
+            standin.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m server.cli")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("migrate", help="apply pending schema migrations")
+    sub.add_parser("seed", help="create the bootstrap admin and the demo program")
+    sub.add_parser("run", help="seed and serve (starts the WeChat stand-in if unconfigured)")
+    create = sub.add_parser("create-staff", help="create a staff account")
+    create.add_argument("username")
+    create.add_argument("--roles", default="staff", help="comma-separated: staff,finance,admin")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    _prepare_environment()
+    settings = Settings.from_env()
+
+    if args.command == "migrate":
+        asyncio.run(_migrate(settings))
+        print("[fenxiao] migrations applied")
+    elif args.command == "seed":
+        for line in asyncio.run(_seed(settings)):
+            print(f"[fenxiao] {line}")
+    elif args.command == "run":
+        for line in asyncio.run(_seed(settings)):
+            print(f"[fenxiao] {line}")
+        _serve(settings)
+    elif args.command == "create-staff":
+        given = os.environ.get("STAFF_PASSWORD")
+        password = given or secrets.token_urlsafe(12)
+        asyncio.run(_create_staff(settings, args.username, password, args.roles.split(",")))
+        shown = "from STAFF_PASSWORD" if given else password
+        print(f"[fenxiao] created {args.username}; password: {shown}")
+    return 0
+
+
+async def _create_staff(settings: Settings, username: str, password: str, roles: list[str]) -> None:
+    from server.services.staff import create_staff_user
+
+    await db.init_db(settings.database_url)
+    try:
+        await create_staff_user(username=username, password=password, roles=roles, actor=None)
+    finally:
+        await db.close_db()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Rules of the promoter tree (one per program), independent of how it is stored.
+
+A chain is a list of `(ancestor_id, depth)` pairs, nearest first: depth 1 is the parent.
+A subtree's level counts map a depth below its root to the number of members there, with
+the root itself at depth 0.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+
+from server.domain.errors import IllegalTransition
+
+Chain = Sequence[tuple[int, int]]
+CountDelta = tuple[int, int, int]  # (ancestor_id, depth, change in member count)
+
+
+def chain_under(parent_id: int | None, parent_chain: Chain) -> list[tuple[int, int]]:
+    """The chain a promoter gets when placed directly under `parent_id` (None = a root)."""
+    if parent_id is None:
+        return []
+    return [(parent_id, 1), *((ancestor, depth + 1) for ancestor, depth in parent_chain)]
+
+
+def ensure_no_cycle(
+    *, promoter_id: int, new_parent_id: int | None, new_parent_ancestors: Iterable[int]
+) -> None:
+    """Refuse a parent that is the promoter itself or sits inside the promoter's subtree.
+
+    The new parent is in the subtree exactly when the promoter is one of its ancestors.
+    """
+    if new_parent_id is None:
+        return
+    if new_parent_id == promoter_id or promoter_id in set(new_parent_ancestors):
+        raise IllegalTransition(
+            "a promoter cannot be placed under itself or a member of its own team",
+            code="hierarchy_cycle",
+            fields={"promoter_id": promoter_id, "new_parent_id": new_parent_id},
+        )
+
+
+def subtree_levels(team_counts: Mapping[int, int]) -> dict[int, int]:
+    """Level counts of a whole subtree: its root (depth 0) plus its team by depth."""
+    levels = {depth: count for depth, count in team_counts.items() if count}
+    levels[0] = 1
+    return levels
+
+
+def team_count_deltas(
+    *, old_chain: Chain, new_chain: Chain, subtree_level_counts: Mapping[int, int]
+) -> list[CountDelta]:
+    """How each ancestor's per-depth team count changes when a subtree moves.
+
+    An ancestor at distance d from the subtree's root counts the root's level-k members at
+    depth d + k. Old ancestors lose them, new ancestors gain them; an ancestor on both
+    chains (above the fork) may lose at one depth and gain at another. Zero changes are
+    dropped. Sorted by (ancestor, depth) so that statements lock rows in a stable order.
+    """
+    changes: dict[tuple[int, int], int] = defaultdict(int)
+    for sign, chain in ((-1, old_chain), (1, new_chain)):
+        for ancestor, distance in chain:
+            for level, count in subtree_level_counts.items():
+                changes[(ancestor, distance + level)] += sign * count
+    return sorted(
+        (ancestor, depth, delta) for (ancestor, depth), delta in changes.items() if delta
+    )
+
+
+def team_total(team_counts: Mapping[int, int]) -> int:
+    """Everyone below a promoter, all depths together."""
+    return sum(team_counts.values())
+
+
+def next_cursor(ids: Sequence[int], limit: int) -> int | None:
+    """Keyset cursor for the next page of a newest-first list, None on the last page."""
+    return ids[-1] if ids and len(ids) >= limit else None

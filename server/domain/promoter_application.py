@@ -1,0 +1,127 @@
+"""Applying to a program: what its requirements ask of an applicant and what its
+recruitment mode does with the application."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from server.domain.errors import ValidationFailed
+from server.domain.money import parse_amount
+
+MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
+E164_PHONE = re.compile(r"\+\d{6,15}")
+MAX_REAL_NAME_LENGTH = 64
+
+
+class RecruitmentMode(StrEnum):
+    OPEN = "open"
+    REVIEW = "review"
+    INVITE_ONLY = "invite_only"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ApplicationRequirements:
+    """A program's `requirements` JSON, read strictly."""
+
+    real_name: bool = False
+    phone: bool = False
+    agreement_version: str | None = None
+    deposit: Decimal = Decimal("0")
+    currency: str
+
+    @classmethod
+    def from_program(
+        cls, raw: Mapping[str, Any] | None, *, currency: str
+    ) -> ApplicationRequirements:
+        raw = raw or {}
+        version = raw.get("agreement_version")
+        return cls(
+            real_name=bool(raw.get("real_name")),
+            phone=bool(raw.get("phone")),
+            agreement_version=str(version) if version else None,
+            deposit=parse_amount(raw.get("deposit") or "0", currency, field="deposit"),
+            currency=currency,
+        )
+
+    @property
+    def deposit_required(self) -> bool:
+        return self.deposit > 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "real_name": self.real_name,
+            "phone": self.phone,
+            "agreement_version": self.agreement_version,
+            "deposit": {
+                "required": self.deposit_required,
+                "amount": str(self.deposit),
+                "currency": self.currency,
+            },
+        }
+
+
+def is_valid_phone(phone: str) -> bool:
+    """A mainland mobile number (1[3-9] + 9 digits) or an E.164 number (+ and 6–15 digits)."""
+    return bool(MAINLAND_MOBILE.fullmatch(phone) or E164_PHONE.fullmatch(phone))
+
+
+def check_applicant(
+    requirements: ApplicationRequirements,
+    *,
+    real_name: str | None,
+    phone: str | None,
+    agreement_version: str | None,
+) -> None:
+    """Refuse an application that does not meet the program's requirements.
+
+    Missing or malformed fields come first (422 `validation_failed`, one message per field);
+    an applicant who accepted another agreement than the current one gets
+    `agreement_outdated`, so the mini-program can show the new text.
+    """
+    fields: dict[str, str] = {}
+    if requirements.real_name and not real_name:
+        fields["real_name"] = "required"
+    elif real_name and len(real_name) > MAX_REAL_NAME_LENGTH:
+        fields["real_name"] = f"at most {MAX_REAL_NAME_LENGTH} characters"
+    if requirements.phone and not phone:
+        fields["phone"] = "required"
+    elif phone and not is_valid_phone(phone):
+        fields["phone"] = "must be a mainland mobile (1[3-9] + 9 digits) or E.164 (+ 6–15 digits)"
+    if fields:
+        raise ValidationFailed(
+            "the application does not meet the program's requirements",
+            code="validation_failed",
+            fields=fields,
+        )
+    expected = requirements.agreement_version
+    if expected is not None and agreement_version != expected:
+        raise ValidationFailed(
+            f"the current agreement is version {expected}",
+            code="agreement_outdated",
+            fields={"agreement_version": f"must accept version {expected}"},
+        )
+
+
+def approves_at_once(mode: str, *, invited: bool) -> bool:
+    """Whether an application is approved on the spot (else it waits for staff review).
+
+    `open` approves everyone; `invite_only` accepts only applicants with a valid invite and
+    approves them at once, since the inviting promoter's code is the gate; `review` always
+    queues. A mode this code does not know queues too: never auto-approve a misconfiguration.
+    """
+    try:
+        recruitment = RecruitmentMode(mode)
+    except ValueError:
+        return False
+    if recruitment is RecruitmentMode.INVITE_ONLY and not invited:
+        raise ValidationFailed(
+            "this program accepts invited applicants only",
+            code="invite_required",
+            fields={"invite_code": "required"},
+        )
+    return recruitment in (RecruitmentMode.OPEN, RecruitmentMode.INVITE_ONLY)

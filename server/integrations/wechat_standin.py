@@ -1,0 +1,346 @@
+"""A local stand-in for the WeChat server API, over real HTTP on loopback.
+
+It speaks WeChat's protocol for what fenxiao uses (same paths, parameters, JSON bodies and
+errcodes), so wechatpy talks to it exactly as it talks to api.weixin.qq.com, and adds what
+tests need: predictable openids, recorded subscribe messages and injectable faults. Other
+processes (the end-to-end stack) drive it through the control paths under `/__standin__/`.
+
+    python -m server.integrations.wechat_standin --port 8090
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+from dataclasses import asdict, dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import FrameType
+from typing import Any, Literal, get_args
+from urllib.parse import parse_qs, urlsplit
+
+from server.config import Settings
+from server.integrations.wechat_standin_protocol import (
+    DEFAULT_APPID,
+    DEFAULT_SECRET,
+    NONCE_SEPARATOR,
+    Reply,
+    SentMessage,
+    WeChatProtocol,
+    error_reply,
+    identity_of,
+    json_reply,
+    openid_for,
+    unionid_for,
+)
+
+__all__ = [
+    "DEFAULT_APPID",
+    "DEFAULT_SECRET",
+    "FAULT_KINDS",
+    "NONCE_SEPARATOR",
+    "FaultKind",
+    "SentMessage",
+    "WeChatStandIn",
+    "identity_of",
+    "openid_for",
+    "unionid_for",
+]
+
+log = logging.getLogger("fenxiao.wechat_standin")
+
+CONTROL_PREFIX = "/__standin__/"
+
+FaultKind = Literal["timeout", "disconnect", "server_error", "garbage", "busy", "expired_token"]
+FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
+
+
+@dataclass
+class _Fault:
+    kind: FaultKind
+    remaining: int
+    path: str | None
+    hold_seconds: float
+
+
+class WeChatStandIn:
+    """The stand-in server. `start()` binds loopback (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        *,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        appid: str = DEFAULT_APPID,
+        secret: str = DEFAULT_SECRET,
+        token_ttl_seconds: int = 7200,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.protocol = WeChatProtocol(
+            appid=appid, secret=secret, token_ttl_seconds=token_ttl_seconds
+        )
+        self._lock = threading.Lock()
+        self._calls: list[str] = []
+        self._faults: list[_Fault] = []
+        self._unstall = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> WeChatStandIn:
+        """The stand-in `make run` starts when no WECHAT_API_BASE is configured."""
+        return cls(
+            port=settings.wechat_standin_port,
+            appid=settings.wechat_appid,
+            secret=settings.wechat_secret,
+        )
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> WeChatStandIn:
+        if self._server is not None:
+            raise RuntimeError("the WeChat stand-in is already running")
+        self._server = _Server((self.host, self.port), self)
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name=f"wechat-standin-{self.port}",
+            daemon=True,
+        )
+        self._thread.start()
+        log.info("WeChat stand-in listening on %s", self.base_url)
+        return self
+
+    def stop(self) -> None:
+        if self._server is None:
+            return
+        self._release_stalled()
+        self._server.shutdown()
+        self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> WeChatStandIn:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    # -- what tests observe and control ---------------------------------------------------
+
+    @property
+    def sent_messages(self) -> list[SentMessage]:
+        return self.protocol.sent_messages
+
+    @property
+    def calls(self) -> list[str]:
+        """The paths of every protocol request received, in order."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
+    def token_fetches(self) -> int:
+        return self.calls.count("/cgi-bin/token")
+
+    def inject_fault(
+        self,
+        kind: FaultKind,
+        *,
+        times: int = 1,
+        path: str | None = None,
+        hold_seconds: float = 30.0,
+    ) -> None:
+        """Make the next `times` requests (to `path`, or any path) fail as `kind`.
+
+        timeout: hold the request without answering (until `hold_seconds` or reset);
+        disconnect: close the connection; server_error: HTTP 500; garbage: HTTP 200 with a
+        body that is neither JSON nor an image; busy: errcode -1; expired_token: errcode 42001.
+        """
+        if kind not in FAULT_KINDS:
+            raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
+        if times < 1:
+            raise ValueError("times must be at least 1")
+        with self._lock:
+            self._faults.append(_Fault(kind, times, path, hold_seconds))
+
+    @property
+    def pending_faults(self) -> int:
+        with self._lock:
+            return sum(fault.remaining for fault in self._faults)
+
+    def expire_tokens(self) -> None:
+        """Every access token issued so far is reported expired (errcode 42001) from now."""
+        self.protocol.expire_tokens()
+
+    def refuse_messages_for(self, openid: str) -> None:
+        """This user has not accepted subscribe messages (errcode 43101)."""
+        self.protocol.refuse_messages_for(openid)
+
+    def reset(self) -> None:
+        """Forget faults, messages, used codes, refusals and calls; issued tokens stay valid."""
+        self._release_stalled()
+        self.protocol.forget()
+        with self._lock:
+            self._faults.clear()
+            self._calls.clear()
+
+    def _release_stalled(self) -> None:
+        with self._lock:
+            released, self._unstall = self._unstall, threading.Event()
+        released.set()
+
+    # -- serving --------------------------------------------------------------------------
+
+    def handle(self, method: str, path: str, params: dict[str, str], body: bytes) -> Reply | None:
+        """The reply to one request, or None to drop the connection without one."""
+        if path.startswith(CONTROL_PREFIX):
+            return self._control(method, path.removeprefix(CONTROL_PREFIX), body)
+        with self._lock:
+            self._calls.append(path)
+            fault = self._take_fault(path)
+            unstall = self._unstall
+        if fault is not None:
+            return self._faulty_reply(fault, unstall)
+        route = self.protocol.route(method, path)
+        if route is None:
+            return Reply(404, b"not found", "text/plain")
+        return route(params, body)
+
+    def _take_fault(self, path: str) -> _Fault | None:
+        for fault in self._faults:
+            if fault.path is None or fault.path == path:
+                fault.remaining -= 1
+                if fault.remaining == 0:
+                    self._faults.remove(fault)
+                return fault
+        return None
+
+    def _faulty_reply(self, fault: _Fault, unstall: threading.Event) -> Reply | None:
+        if fault.kind == "timeout":
+            unstall.wait(fault.hold_seconds)
+            return None
+        if fault.kind == "disconnect":
+            return None
+        if fault.kind == "server_error":
+            return Reply(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
+        if fault.kind == "garbage":
+            return Reply(200, b"\x00\xffnot json, not an image", "text/html")
+        if fault.kind == "busy":
+            return error_reply(-1, "system error")
+        return error_reply(42001, "access_token expired")
+
+    # -- control paths for other processes ------------------------------------------------
+
+    def _control(self, method: str, action: str, body: bytes) -> Reply:
+        try:
+            request = json.loads(body) if body else {}
+        except (ValueError, UnicodeDecodeError):
+            return json_reply({"error": "body is not JSON"}, status=400)
+        if not isinstance(request, dict):
+            return json_reply({"error": "body must be a JSON object"}, status=400)
+        if method == "GET" and action == "messages":
+            return json_reply({"messages": [asdict(m) for m in self.sent_messages]})
+        if method == "GET" and action == "calls":
+            return json_reply({"calls": self.calls})
+        if method != "POST":
+            return json_reply({"error": "unknown control action"}, status=404)
+        try:
+            if action == "faults":
+                self.inject_fault(
+                    request.get("kind", ""),
+                    times=int(request.get("times", 1)),
+                    path=request.get("path"),
+                    hold_seconds=float(request.get("hold_seconds", 30.0)),
+                )
+            elif action == "expire-tokens":
+                self.expire_tokens()
+            elif action == "refuse-messages":
+                self.refuse_messages_for(str(request["openid"]))
+            elif action == "reset":
+                self.reset()
+            else:
+                return json_reply({"error": "unknown control action"}, status=404)
+        except (KeyError, TypeError, ValueError) as exc:
+            return json_reply({"error": str(exc)}, status=400)
+        return json_reply({"ok": True})
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.0"
+    server_version = "wechat-standin"
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def _dispatch(self, method: str) -> None:
+        url = urlsplit(self.path)
+        params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length > 0 else b""
+        reply = self.server.standin.handle(method, url.path, params, body)
+        if reply is None:
+            self.close_connection = True
+            return
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        self.end_headers()
+        self.wfile.write(reply.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("%s " + format, self.address_string(), *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], standin: WeChatStandIn) -> None:
+        super().__init__(address, _Handler)
+        self.standin = standin
+
+    def handleerror_reply(self, request: Any, client_address: Any) -> None:
+        # A client that gave up (timeout tests) leaves a dead socket behind: not an error.
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        log.exception("WeChat stand-in failed to serve %s", client_address)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Local WeChat API stand-in for fenxiao")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--appid", default=DEFAULT_APPID)
+    parser.add_argument("--secret", default=DEFAULT_SECRET)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    standin = WeChatStandIn(host=args.host, port=args.port, appid=args.appid, secret=args.secret)
+    with standin:
+        print(f"WeChat stand-in ready at {standin.base_url}", flush=True)
+        stopping.wait()
+
+
+if __name__ == "__main__":
+    main()

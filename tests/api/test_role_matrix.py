@@ -1,0 +1,93 @@
+"""Walks every route of both surfaces with no token and with each role, checking the matrix
+each route declares (`@requires(...)` / `@public`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sanic import Sanic
+
+from server.auth import ALL_ROLES, Principal, encode_token, roles_of
+from tests.api.conftest import Api
+from tests.conftest import TEST_JWT_SECRET
+
+SURFACE_PREFIXES = ("/mp/v1/", "/admin/v1/")
+_PARAM = re.compile(r"<([^:>]+)(?::([^>]+))?>")
+
+
+def _concrete(path: str) -> str:
+    def fill(match: re.Match[str]) -> str:
+        kind = match.group(2) or "str"
+        return "999999" if kind in {"int", "number"} else "zzz-missing"
+
+    return "/" + _PARAM.sub(fill, path).lstrip("/")
+
+
+def surface_routes(app: Sanic) -> list[tuple[str, str, Any]]:
+    routes = []
+    for route in app.router.routes:
+        path = "/" + route.path.lstrip("/")
+        if not path.startswith(SURFACE_PREFIXES):
+            continue
+        for method in sorted(route.methods):
+            if method in {"HEAD", "OPTIONS"}:
+                continue
+            routes.append((method, path, route.handler))
+    return sorted(routes, key=lambda r: (r[1], r[0]))
+
+
+def _token(role: str) -> str:
+    kind = "user" if role == "promoter" else "staff"
+    principal = Principal(kind=kind, id=999999, roles=frozenset({role}))
+    return encode_token(
+        principal, secret=TEST_JWT_SECRET, token_type="access", ttl_seconds=300
+    ).token
+
+
+def test_every_route_declares_its_roles(started_app: Sanic) -> None:
+    undeclared = [
+        f"{method} {path}"
+        for method, path, handler in surface_routes(started_app)
+        if roles_of(handler) is None
+    ]
+    assert undeclared == []
+
+
+def test_admin_routes_admit_no_promoter_and_mp_routes_admit_no_staff(started_app: Sanic) -> None:
+    wrong = []
+    for method, path, handler in surface_routes(started_app):
+        roles = set(roles_of(handler) or ())
+        if path.startswith("/admin/") and "promoter" in roles:
+            wrong.append(f"{method} {path}")
+        if path.startswith("/mp/") and roles - {"promoter"}:
+            wrong.append(f"{method} {path}")
+    assert wrong == []
+
+
+async def test_every_route_enforces_its_role_matrix(api: Api, started_app: Sanic) -> None:
+    tokens = {role: _token(role) for role in sorted(ALL_ROLES)}
+    violations: list[str] = []
+    checked = 0
+    for method, path, handler in surface_routes(started_app):
+        allowed = set(roles_of(handler) or ())
+        if not allowed:
+            continue  # public: login, OpenAPI, signed S2S, public resolvers
+        url = _concrete(path)
+        anonymous = await api.request(method, url, json={})
+        if anonymous.status != 401:
+            violations.append(f"{method} {path} without token -> {anonymous.status}")
+        for role, token in tokens.items():
+            response = await api.request(method, url, token=token, json={})
+            body = response.json if "json" in response.content_type else None
+            code = (body or {}).get("error", {}).get("code") if isinstance(body, dict) else None
+            if role in allowed and (response.status == 401 or code == "role_forbidden"):
+                violations.append(f"{method} {path} as {role} refused ({response.status})")
+            if role not in allowed and (response.status != 403 or code != "role_forbidden"):
+                violations.append(f"{method} {path} as {role} -> {response.status} {code}")
+            if response.status >= 500:
+                violations.append(f"{method} {path} as {role} -> {response.status}")
+        checked += 1
+    assert checked >= 10, "the walk found too few guarded routes"
+    assert violations == []
+
