@@ -14,16 +14,13 @@ import argparse
 import asyncio
 import itertools
 import logging
-import math
 import os
-import platform
 import random
 import secrets
+import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -42,12 +39,13 @@ from bench.hierarchy_data import (
     largest_team,
     write_files,
 )
+from bench.hierarchy_report import Pass, Row, machine_line, render_results, save_section
 from server.auth import Principal
 from server.db import connection, tortoise_config
 from server.models import Program
 from server.services import hierarchy
+from server.services import team as team_service
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 Call = Callable[[], Awaitable[Any]]
 COMMAND = ".venv/bin/python -m bench.hierarchy_bench"
 PAGE = 20
@@ -87,11 +85,6 @@ async def measure(call: Callable[[], Awaitable[Any]], samples: int) -> list[floa
         await call()
         times.append((time.perf_counter() - began) * 1000)
     return times
-
-
-def percentile(times: list[float], pct: float) -> float:
-    ordered = sorted(times)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)]
 
 
 async def baseline(name: str, *values: Any) -> list[dict[str, Any]]:
@@ -139,15 +132,6 @@ async def explain(statements: list[tuple[str, list[Any]]]) -> list[str]:
     return lines
 
 
-@dataclass
-class Row:
-    name: str
-    ours: list[float]
-    base: list[float]
-    base_label: str
-    plan: list[str] = field(default_factory=list)
-
-
 async def measure_reads(shape: Shape, rng: random.Random) -> list[Row]:
     """Time each read and its CTE twin, after checking they agree on sampled inputs."""
     team = shape.levels[largest_team(shape)]
@@ -171,7 +155,7 @@ async def measure_reads(shape: Shape, rng: random.Random) -> list[Row]:
     assert await hierarchy.team_counts(promoter_id=leader) == counts
     assert await hierarchy.team_size(promoter_id=leader) == (await baseline("size", leader))[0]["n"]
     for after in [level_members[-1] + 1] + [cursor() for _ in range(10)]:
-        page = await hierarchy.team_level_page(
+        page = await team_service.team_level_page(
             promoter_id=leader, depth=level, cursor=after, limit=PAGE
         )
         expected = [r["id"] for r in await baseline("page", leader, level, after, PAGE)]
@@ -196,7 +180,7 @@ async def measure_reads(shape: Shape, rng: random.Random) -> list[Row]:
         (
             f"one level newest first, {PAGE}/page at a random cursor"
             f" (largest team, level {level}: {len(level_members):,})",
-            lambda: hierarchy.team_level_page(
+            lambda: team_service.team_level_page(
                 promoter_id=leader, depth=level, cursor=cursor(), limit=PAGE
             ), 2000,
             lambda: baseline("page", leader, level, cursor(), PAGE), 40,
@@ -240,7 +224,7 @@ async def measure_moves(shape: Shape, samples: int) -> Row:
     if (await hierarchy.upline_chain(promoter_id=moved))[0][0] != home:
         await one_move(home)
     assert await hierarchy.team_counts(promoter_id=home) == before
-    members = await hierarchy.subtree_page(promoter_id=moved, cursor=None, limit=50)
+    members = await team_service.subtree_page(promoter_id=moved, cursor=None, limit=50)
     for member in [moved, *(m.id for m in members)]:
         ours = await hierarchy.upline_chain(promoter_id=member)
         assert ours == [(r["id"], r["depth"]) for r in await baseline("upline", member)]
@@ -263,98 +247,36 @@ async def measure_moves(shape: Shape, samples: int) -> Row:
     )
 
 
-def _machine_line(version: str, pool: int) -> str:
-    cpu = "unknown CPU"
-    memory = 0
-    with open("/proc/cpuinfo") as info:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu)
-    with open("/proc/meminfo") as info:
-        memory = int(next(ln.split()[1] for ln in info if ln.startswith("MemTotal")))
-    return (
-        f"{os.cpu_count()} cores ({cpu}), {memory / 1048576:.0f} GiB RAM, {platform.system()}"
-        f" {platform.release()}; MariaDB {version} on loopback TCP, server defaults"
-        f" (innodb_buffer_pool_size {pool // 1048576} MiB); Python {platform.python_version()},"
-        " tortoise-orm 1.1.9 over aiomysql."
-    )
+async def _pool_size() -> int:
+    rows = await connection().execute_query_dict("SELECT @@innodb_buffer_pool_size AS pool")
+    return int(rows[0]["pool"])
 
 
-def render_results(
-    *, rows: list[Row], shape_lines: list[str], build: dict[str, float], machine: str, total: int
-) -> str:
-    ms = lambda v: f"{v:,.2f} ms" if v < 100 else f"{v:,.0f} ms"  # noqa: E731
-    lines = [
-        "## Hierarchy",
-        "",
-        f"Run `{COMMAND}` on {datetime.now(UTC):%Y-%m-%d}"
-        + ("" if total == 1_000_000 else f" (--promoters {total})")
-        + ". It creates and drops its own database on `BENCH_MYSQL_URL`.",
-        "",
-        f"Machine: {machine}",
-        "",
-        "Data shape:",
-        *shape_lines,
-        "",
-        "Build (bulk, never through attach_promoter): "
-        + ", ".join(f"{name} {secs:.1f} s" for name, secs in build.items())
-        + f"; total {sum(build.values()) / 60:.1f} min.",
-        "",
-        "Each figure is the wall time of one real service call through tortoise/aiomysql"
-        " (so driver and ORM overhead included), p50/p95 over the samples shown, after a"
-        " warm-up; each read was first checked to return exactly what the CTE returns. The"
-        " CTE baseline runs the same question over `promoters.parent_id` (indexed) on the same"
-        " connection pool; its page query leaves out per-member team sizes, which it could only"
-        " get with one more walk per member.",
-        "",
-        "| operation | closure p50 | closure p95 | n | CTE baseline | CTE p50 | CTE p95 | n |",
-        "|---|---:|---:|---:|---|---:|---:|---:|",
-    ]
-    for row in rows:
-        lines.append(
-            f"| {row.name} | {ms(percentile(row.ours, 50))} | {ms(percentile(row.ours, 95))}"
-            f" | {len(row.ours)} | {row.base_label} | {ms(percentile(row.base, 50))}"
-            f" | {ms(percentile(row.base, 95))} | {len(row.base)} |"
-        )
-    reads_ok = all(percentile(r.ours, 50) <= 2 for r in rows[:-1])
-    move_ok = percentile(rows[-1].ours, 50) <= 1000
-    lines += [
-        "",
-        f"Targets: every read ≤ 2 ms p50 — {'met' if reads_ok else 'NOT met'};"
-        f" move ≤ 1 s — {'met' if move_ok else 'NOT met'} (p95"
-        f" {ms(percentile(rows[-1].ours, 95))}). A move rewrites subtree × (old + new"
-        " uplines) closure rows, so its cost grows with how deep the subtree lands; the"
-        " adjacency-list move is cheap but every read above pays for it.",
-        "",
-        "Query plans (MariaDB EXPLAIN of the statements the service sent):",
-        "",
-        "```",
-    ]
-    for row in rows:
-        lines += [f"# {row.name}", *row.plan, ""]
-    lines[-1] = "```"
-    return "\n".join(lines) + "\n"
+async def _set_pool(size: int) -> None:
+    await admin_sql(f"SET GLOBAL innodb_buffer_pool_size = {size}")
+    for _ in range(600):  # resizing is online and asynchronous
+        if await _pool_size() == size:
+            return
+        await asyncio.sleep(0.5)
+    raise RuntimeError("innodb_buffer_pool_size did not reach the requested size")
 
 
-def save_section(section: str) -> None:
-    """Replace (or add) the "## Hierarchy" section; other benches keep theirs."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\n"
-    start = text.find("## Hierarchy")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end:])
-    RESULTS.write_text(text)
+async def measure_pass(title: str, shape: Shape, rng: random.Random, moves: int) -> Pass:
+    load = os.getloadavg()[0]
+    rows = await measure_reads(shape, rng)
+    rows.append(await measure_moves(shape, moves))
+    return Pass(title, rows, (load, os.getloadavg()[0]))
 
 
-async def run(*, total: int, seed: int, moves: int, write: bool) -> None:
+async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command: str) -> str:
     rng = random.Random(seed)
     database = f"fenxiao_bench_{secrets.token_hex(4)}"
     await admin_sql(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
     parts = urlsplit(BENCH_URL)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + database, "", ""))
+    original_pool: int | None = None
     try:
-        await Tortoise.init(
-            config=tortoise_config(urlunsplit((parts.scheme, parts.netloc, "/" + database, "", "")))
-        )
+        await Tortoise.init(config=tortoise_config(url))
         await Tortoise.generate_schemas(safe=False)
         program = await Program.create(name="bench", currency="CNY")
         build: dict[str, float] = {}
@@ -367,37 +289,65 @@ async def run(*, total: int, seed: int, moves: int, write: bool) -> None:
             build["write files"] = time.perf_counter() - began
             build.update(await bulk_load(database, paths, program.id))
         print("built:", {k: round(v, 1) for k, v in build.items()}, flush=True)
-        shape_lines = await describe(shape, links, database)
-        rows = await measure_reads(shape, rng)
-        rows.append(await measure_moves(shape, moves))
-        server = (await connection().execute_query_dict(
-            "SELECT VERSION() AS v, @@innodb_buffer_pool_size AS pool"))[0]  # fmt: skip
-        section = render_results(
-            rows=rows,
-            shape_lines=shape_lines,
+        described = await describe(shape, links, database)
+        version = (await connection().execute_query_dict("SELECT VERSION() AS v"))[0]["v"]
+        original_pool = await _pool_size()
+        passes = [
+            await measure_pass(
+                f"innodb_buffer_pool_size {original_pool >> 20} MiB (the server's setting)",
+                shape, rng, moves,
+            )
+        ]  # fmt: skip
+        if pool_mb:
+            await _set_pool(pool_mb << 20)
+            passes.append(
+                await measure_pass(
+                    f"innodb_buffer_pool_size {pool_mb} MiB (set for this pass: room for the"
+                    " whole data set, as on a server sized for it)",
+                    shape, rng, moves,
+                )
+            )  # fmt: skip
+        return render_results(
+            passes=passes,
+            shape=described,
             build=build,
-            machine=_machine_line(server["v"], int(server["pool"])),
-            total=total,
+            machine=machine_line(version),
+            command=command,
         )
-        print(section)
-        if write:
-            save_section(section)
     finally:
+        if pool_mb and original_pool:
+            await _set_pool(original_pool)
         await Tortoise.close_connections()
         await admin_sql(f"DROP DATABASE IF EXISTS `{database}`")
 
 
-
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--promoters", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=20240101)
-    parser.add_argument("--moves", type=int, default=30, help="timed moves")
+    parser.add_argument("--moves", type=int, default=30, help="timed moves per pass")
+    parser.add_argument(
+        "--buffer-pool-mb",
+        type=int,
+        default=None,
+        help="also measure with the server's InnoDB buffer pool at this size (set with SET"
+        " GLOBAL for the pass, restored afterwards)",
+    )
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     args = parser.parse_args()
-    asyncio.run(
-        run(total=args.promoters, seed=args.seed, moves=args.moves, write=not args.no_write)
+    command = " ".join([COMMAND, *sys.argv[1:]])
+    section = asyncio.run(
+        run(
+            total=args.promoters,
+            seed=args.seed,
+            moves=args.moves,
+            pool_mb=args.buffer_pool_mb,
+            command=command,
+        )
     )
+    print(section)
+    if not args.no_write:
+        save_section(section)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from array import array
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 from urllib.parse import urlsplit
 
 import aiomysql
@@ -24,6 +24,7 @@ LIEUTENANTS = 15  # direct members of each popular upline: each heads a ~1/15 sh
 SECOND_LEVEL, THIRD_LEVEL = 0.01, 0.19  # shares of a popular team; the rest is level 4
 CHAINS, CHAIN_DEPTHS = 1_000, (30, 60)
 TEAM3, TEAM4, CHAIN, SMALL = range(4)
+PART_LINES = 250_000
 NICKNAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "Alice", "Bob", "Chen", "小明", "Lily")
 
 
@@ -100,29 +101,48 @@ def build_shape(total: int, rng: random.Random) -> Shape:
     return shape
 
 
-def write_files(shape: Shape, directory: Path) -> tuple[dict[str, Path], int]:
+class _Parts:
+    """Lines split into files of at most PART_LINES: aiomysql sends a LOAD DATA LOCAL file in
+    16 MiB packets, which the server's default max_allowed_packet (16 MiB) refuses."""
+
+    def __init__(self, directory: Path, name: str) -> None:
+        self.directory, self.name = directory, name
+        self.paths: list[Path] = []
+        self.lines = 0
+        self.file: TextIO | None = None
+
+    def write(self, line: str) -> None:
+        if self.file is None or self.lines >= PART_LINES:
+            self.close()
+            self.paths.append(self.directory / f"{self.name}.{len(self.paths)}.tsv")
+            self.file, self.lines = self.paths[-1].open("w"), 0
+        self.file.write(line)
+        self.lines += 1
+
+    def close(self) -> None:
+        if self.file is not None:
+            self.file.close()
+
+
+def write_files(shape: Shape, directory: Path) -> tuple[dict[str, list[Path]], int]:
     """Tab-separated files for LOAD DATA; returns them and the closure row count."""
-    paths = {name: directory / f"{name}.tsv" for name in ("users", "promoters", "closure")}
+    parts = {name: _Parts(directory, name) for name in ("users", "promoters", "closure")}
     start = datetime(2024, 1, 1, tzinfo=UTC)
     links = 0
-    with (
-        paths["users"].open("w") as users,
-        paths["promoters"].open("w") as promoters,
-        paths["closure"].open("w") as closure,
-    ):
-        for member in range(1, shape.size + 1):
-            joined = (start + timedelta(seconds=member * 20)).strftime("%Y-%m-%d %H:%M:%S")
-            nickname = NICKNAMES[member % len(NICKNAMES)]
-            users.write(f"{member}\to{member:09d}\t{nickname}\t{joined}\n")
-            parent = shape.parents[member]
-            promoters.write(f"{member}\t{parent or chr(92) + 'N'}\t{joined}\n")
-            rows, depth = [], 1
-            while parent:
-                rows.append(f"{parent}\t{member}\t{depth}\n")
-                parent, depth = shape.parents[parent], depth + 1
-            links += len(rows)
-            closure.writelines(rows)
-    return paths, links
+    for member in range(1, shape.size + 1):
+        joined = (start + timedelta(seconds=member * 20)).strftime("%Y-%m-%d %H:%M:%S")
+        nickname = NICKNAMES[member % len(NICKNAMES)]
+        parts["users"].write(f"{member}\to{member:09d}\t{nickname}\t{joined}\n")
+        parent = shape.parents[member]
+        parts["promoters"].write(f"{member}\t{parent or chr(92) + 'N'}\t{joined}\n")
+        depth = 1
+        while parent:
+            parts["closure"].write(f"{parent}\t{member}\t{depth}\n")
+            parent, depth = shape.parents[parent], depth + 1
+            links += 1
+    for part in parts.values():
+        part.close()
+    return {name: part.paths for name, part in parts.items()}, links
 
 
 LOADS = {
@@ -155,7 +175,9 @@ async def admin_sql(sql: str) -> None:
         conn.close()
 
 
-async def bulk_load(database: str, paths: dict[str, Path], program_id: int) -> dict[str, float]:
+async def bulk_load(
+    database: str, paths: dict[str, list[Path]], program_id: int
+) -> dict[str, float]:
     """LOAD DATA into the empty tables (MariaDB then sorts each index once), counts by SQL."""
     timings: dict[str, float] = {}
     conn = await aiomysql.connect(**_server(database), local_infile=True)
@@ -164,10 +186,10 @@ async def bulk_load(database: str, paths: dict[str, Path], program_id: int) -> d
             await cur.execute("SET SESSION unique_checks = 0, foreign_key_checks = 0")
             for name, target in LOADS.items():
                 began = time.perf_counter()
-                await cur.execute(
-                    f"LOAD DATA LOCAL INFILE '{paths[name]}' "
-                    + target.format(program=program_id)
-                )
+                for path in paths[name]:
+                    await cur.execute(
+                        f"LOAD DATA LOCAL INFILE '{path}' " + target.format(program=program_id)
+                    )
                 timings[f"load {name}"] = time.perf_counter() - began
             began = time.perf_counter()
             await cur.execute(

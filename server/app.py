@@ -71,6 +71,9 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         @app.before_server_start
         async def open_database(app: Sanic) -> None:
             await db.init_db(settings.database_url)
+            # Connect now, not lazily in the first request: a client that gives up while that
+            # request is connecting would cancel it half-way and wedge the connection.
+            await db.ping()
 
         @app.after_server_stop
         async def close_database(app: Sanic) -> None:

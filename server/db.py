@@ -38,7 +38,9 @@ TORTOISE_ORM = tortoise_config(os.environ.get("DATABASE_URL") or "sqlite://var/f
 
 
 async def init_db(database_url: str) -> None:
-    await Tortoise.init(config=tortoise_config(database_url))
+    # The global fallback makes the context set up in a start-up listener visible to the
+    # request and job tasks that run later on the same loop (contextvars do not flow back).
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close_db() -> None:
@@ -49,8 +51,10 @@ async def migrate(database_url: str) -> None:
     """Apply every pending migration (tortoise-orm's built-in migrations)."""
     from tortoise.migrations.api import migrate as run_migrations
 
-    await run_migrations(config=tortoise_config(database_url))
-    await Tortoise.close_connections()
+    try:
+        await run_migrations(config=tortoise_config(database_url))
+    finally:
+        await Tortoise.close_connections()
 
 
 def connection() -> BaseDBAsyncClient:

@@ -42,6 +42,12 @@ def install_openapi(app: Sanic) -> None:
 
         @public
         async def spec(request: Request, surface: str = surface) -> HTTPResponse:
-            return render(surface_spec(request.app, surface))
+            # Routes are fixed once the server runs; building the document takes ~0.3 s.
+            cache: dict[str, dict[str, Any]] = request.app.ctx.__dict__.setdefault(
+                "openapi_cache", {}
+            )
+            if surface not in cache:
+                cache[surface] = surface_spec(request.app, surface)
+            return render(cache[surface])
 
         app.add_route(spec, f"{prefix}/openapi.json", name=f"openapi_{surface}", methods=["GET"])

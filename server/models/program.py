@@ -3,10 +3,10 @@ from tortoise.models import Model
 
 
 class Program(Model):
-    """A merchant's distribution program and every setting that governs it.
+    """A merchant distribution program and every setting that governs it.
 
     Rates are percents (10 = 10%) stored as decimal strings in JSON or DECIMAL columns;
-    money settings are decimal strings in the program's currency.
+    money settings are decimal strings in the program currency.
     """
 
     id = fields.BigIntField(primary_key=True)

@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class Promoter(Model):
-    """A user's profile in one program. Never deleted: status carries its history."""
+    """A user profile in one program. Never deleted: status carries its history."""
 
     id = fields.BigIntField(primary_key=True)
     program = fields.ForeignKeyField("models.Program", related_name="promoters")
@@ -28,11 +28,12 @@ class Promoter(Model):
     class Meta:
         table = "promoters"
         unique_together = (("program", "invite_code"),)
-        indexes = (("program", "status", "id"), ("user", "program"))
+        # Column names, not FK names: the migration schema editor does not map them.
+        indexes = (("program_id", "status", "id"), ("user_id", "program_id"))
 
 
 class PromoterStatusChange(Model):
-    """Append-only history of a promoter's status."""
+    """Append-only history of promoter statuses."""
 
     id = fields.BigIntField(primary_key=True)
     promoter = fields.ForeignKeyField("models.Promoter", related_name="status_changes")

@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class Channel(Model):
-    """A promoter's named sub-account with its own tracking."""
+    """A named sub-account of a promoter with its own tracking."""
 
     id = fields.BigIntField(primary_key=True)
     promoter = fields.ForeignKeyField("models.Promoter", related_name="channels")

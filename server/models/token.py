@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class RefreshToken(Model):
-    """A refresh token's id; rotated on use, so a replayed refresh token is refused."""
+    """The id of a refresh token, rotated on use, so a replayed refresh token is refused."""
 
     id = fields.BigIntField(primary_key=True)
     jti = fields.CharField(max_length=64, unique=True)

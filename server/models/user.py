@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class User(Model):
-    """A WeChat identity; may be a customer and hold promoter profiles in several programs."""
+    """A WeChat identity: a customer, and possibly a promoter in several programs."""
 
     id = fields.BigIntField(primary_key=True)
     appid = fields.CharField(max_length=64)

@@ -132,12 +132,15 @@ async def _unlink_subtree(
     if is_mysql(conn):
         # MySQL refuses a DELETE whose subquery reads the target table; a self-join is
         # allowed. Each old link is found by its full unique key: a member `k` below the
-        # root is `k + distance` below an upline that is `distance` above the root.
+        # root is `k + distance` below an upline `distance` above the root. STRAIGHT_JOIN
+        # keeps that order: left to itself the optimizer may start from an upline's whole
+        # team instead of the (smaller) subtree.
         uplines = " UNION ALL ".join(["SELECT ? AS ancestor_id, ? AS distance"] * len(old_chain))
         text = (
             "DELETE link FROM promoter_closure AS member"
-            f" JOIN ({uplines}) AS old"
-            " JOIN promoter_closure AS link ON link.descendant_id = member.descendant_id"
+            f" STRAIGHT_JOIN ({uplines}) AS old"
+            " STRAIGHT_JOIN promoter_closure AS link"
+            " ON link.descendant_id = member.descendant_id"
             " AND link.depth = member.depth + old.distance AND link.ancestor_id = old.ancestor_id"
             " WHERE member.ancestor_id = ?"
         )

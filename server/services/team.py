@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from server.db import connection, is_mysql
@@ -21,12 +21,13 @@ class TeamMember:
 
     id: int
     depth: int
-    status: str
-    parent_id: int | None
     nickname: str | None
-    real_name: str | None
     joined_at: datetime | None
     team_size: int
+    # Staff-only: left None in what a promoter's query reads.
+    status: str | None = None
+    parent_id: int | None = None
+    real_name: str | None = None
 
 
 async def _rows(text: str, values: list[Any]) -> list[dict[str, Any]]:
@@ -35,12 +36,18 @@ async def _rows(text: str, values: list[Any]) -> list[dict[str, Any]]:
     return await conn.execute_query_dict(marked, values)
 
 
-def _member_query(person: str) -> str:
-    """Members joined with who they are; `person` is the closure column naming them."""
+def _member_query(person: str, *, for_staff: bool) -> str:
+    """Members joined with who they are; `person` is the closure column naming them.
+
+    A promoter's query never even selects what only staff may see. Dates come back as text
+    (parsed below): the MySQL driver's own datetime parsing costs more than the query.
+    """
+    staff_columns = ""
+    if for_staff:
+        staff_columns = " p.status AS status, p.parent_id AS parent_id, p.real_name AS real_name,"
     return (
-        f"SELECT c.{person} AS id, c.depth AS depth, p.status AS status,"
-        " p.parent_id AS parent_id, p.real_name AS real_name, u.nickname AS nickname,"
-        " COALESCE(p.decided_at, p.applied_at) AS joined_at,"
+        f"SELECT c.{person} AS id, c.depth AS depth,{staff_columns} u.nickname AS nickname,"
+        " CAST(COALESCE(p.decided_at, p.applied_at) AS CHAR) AS joined_at,"
         " (SELECT COALESCE(SUM(t.member_count), 0) FROM team_counts AS t"
         f"  WHERE t.ancestor_id = c.{person}) AS team_size"
         " FROM promoter_closure AS c"
@@ -50,30 +57,33 @@ def _member_query(person: str) -> str:
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    # Raw SQL returns text for datetimes on SQLite and datetime objects on MySQL.
-    if value is None or isinstance(value, datetime):
-        return value
-    return datetime.fromisoformat(str(value))
+    if value is None:
+        return None
+    moment = datetime.fromisoformat(str(value))
+    # MySQL DATETIME columns hold UTC without a zone; SQLite's text keeps its offset.
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _member(row: dict[str, Any]) -> TeamMember:
+    parent_id = row.get("parent_id")
     return TeamMember(
         id=int(row["id"]),
         depth=int(row["depth"]),
-        status=row["status"],
-        parent_id=int(row["parent_id"]) if row["parent_id"] is not None else None,
+        status=row.get("status"),
+        parent_id=int(parent_id) if parent_id is not None else None,
         nickname=row["nickname"],
-        real_name=row["real_name"],
+        real_name=row.get("real_name"),
         joined_at=_as_datetime(row["joined_at"]),
         team_size=int(row["team_size"]),
     )
 
 
 async def team_level_page(
-    *, promoter_id: int, depth: int, cursor: int | None, limit: int
+    *, promoter_id: int, depth: int, cursor: int | None, limit: int, for_staff: bool = False
 ) -> list[TeamMember]:
     """One page of the members exactly `depth` below the promoter, newest first."""
-    text = _member_query("descendant_id") + " WHERE c.ancestor_id = ? AND c.depth = ?"
+    text = _member_query("descendant_id", for_staff=for_staff)
+    text += " WHERE c.ancestor_id = ? AND c.depth = ?"
     values: list[Any] = [promoter_id, depth]
     if cursor is not None:
         text += " AND c.descendant_id < ?"
@@ -85,7 +95,8 @@ async def team_level_page(
 async def subtree_page(
     *, promoter_id: int, cursor: int | None, limit: int, max_depth: int | None = None
 ) -> list[TeamMember]:
-    """One page of the promoter's whole team (all depths, or down to `max_depth`), newest first.
+    """A page of the promoter's whole team (all depths, or down to `max_depth`), newest first,
+    for staff.
 
     Each level is a newest-first range of the (ancestor, depth) index; the page merges the
     first `limit` of every level, so no level is ever sorted whole.
@@ -103,7 +114,7 @@ async def subtree_page(
     values: list[Any] = []
     for depth in depths:
         values += [promoter_id, depth, *([] if cursor is None else [cursor]), limit]
-    text = _member_query("descendant_id").replace(
+    text = _member_query("descendant_id", for_staff=True).replace(
         "FROM promoter_closure AS c", f"FROM ({newest}) AS c"
     )
     text += " ORDER BY c.descendant_id DESC LIMIT ?"
@@ -111,8 +122,9 @@ async def subtree_page(
 
 
 async def upline_members(*, promoter_id: int) -> list[TeamMember]:
-    """The promoter's uplines with who they are, nearest first (depth = distance up)."""
-    text = _member_query("ancestor_id") + " WHERE c.descendant_id = ? ORDER BY c.depth"
+    """The promoter's uplines with who they are, nearest first (depth = distance up), for staff."""
+    text = _member_query("ancestor_id", for_staff=True)
+    text += " WHERE c.descendant_id = ? ORDER BY c.depth"
     return [_member(r) for r in await _rows(text, [promoter_id])]
 
 
@@ -217,7 +229,7 @@ async def team_view(
         members = await subtree_page(promoter_id=promoter_id, cursor=cursor, limit=limit)
     else:
         members = await team_level_page(
-            promoter_id=promoter_id, depth=depth, cursor=cursor, limit=limit
+            promoter_id=promoter_id, depth=depth, cursor=cursor, limit=limit, for_staff=True
         )
     return {
         "promoter_id": promoter_id,

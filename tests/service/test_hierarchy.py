@@ -219,6 +219,10 @@ async def test_a_move_needs_a_reason_an_active_new_upline_and_an_actual_change(d
     with pytest.raises(Conflict) as same:
         await move_subtree(promoter_id=b.id, new_parent_id=a.id, actor=STAFF, reason="r")
     assert same.value.code == "hierarchy_unchanged"
+    stranger = await new_promoter(await new_program("other"))
+    with pytest.raises(ValidationFailed) as elsewhere:
+        await move_subtree(promoter_id=b.id, new_parent_id=stranger.id, actor=STAFF, reason="r")
+    assert elsewhere.value.code == "upline_not_found"
     with pytest.raises(IllegalTransition) as not_in_tree:
         await move_subtree(promoter_id=sleeping.id, new_parent_id=a.id, actor=STAFF, reason="r")
     assert not_in_tree.value.code == "promoter_not_in_tree"

@@ -1,0 +1,174 @@
+"""The real server process, started the way `make run` starts it (migrate, then run with the
+bundled WeChat stand-in), driven over real HTTP through the whole foundation flow."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import BACKEND, TEST_JWT_SECRET, _mysql_url_for
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_PASSWORD = "e2e-admin-password"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class RunningServer:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-5000:]
+
+
+def _mysql_admin_sync(sql: str) -> None:
+    import asyncio
+
+    from tests.conftest import _mysql_admin
+
+    asyncio.run(_mysql_admin(sql))
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    port, standin_port = _free_port(), _free_port()
+    database = ""
+    if BACKEND == "mysql":
+        database = f"fenxiao_e_{secrets.token_hex(6)}"
+        _mysql_admin_sync(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+        database_url = _mysql_url_for(database)
+    else:
+        database_url = f"sqlite://{tmp_path / 'e2e.sqlite3'}"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "CELERY_"))},
+        "FENXIAO_ENV": "development",
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "WECHAT_STANDIN_PORT": str(standin_port),
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "BOOTSTRAP_ADMIN_USERNAME": "root",
+        "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "QR_CACHE_DIR": str(tmp_path / "qr"),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env, check=True,
+        capture_output=True, timeout=120,
+    )
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "run"], cwd=ROOT, env=env, stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, f"server exited early:\n{running.log()}"
+            try:
+                if httpx.get(f"{running.base_url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"server never became healthy:\n{running.log()}"
+            time.sleep(0.2)
+        yield running
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if database:
+            _mysql_admin_sync(f"DROP DATABASE IF EXISTS `{database}`")
+
+
+def _ok(response: httpx.Response, status: int = 200) -> dict:
+    assert response.status_code == status, f"{response.request.url}: {response.text}"
+    return response.json()
+
+
+def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
+    with httpx.Client(base_url=server.base_url, timeout=10) as http:
+        admin = _ok(http.post("/admin/v1/auth/login",
+                              json={"username": "root", "password": ADMIN_PASSWORD}))
+        staff = {"authorization": f"Bearer {admin['access_token']}"}
+
+        program = _ok(http.post("/admin/v1/programs", headers=staff, json={
+            "name": "E2E shop", "currency": "CNY", "recruitment_mode": "review",
+            "max_levels": 3, "level_rates": ["10", "5", "2"],
+        }), 201)
+        program_id = program["id"]
+
+        def promoter(identity: str, invite: str | None) -> tuple[dict, dict]:
+            login = _ok(http.post("/mp/v1/auth/login", json={"code": f"{identity}#1"}))
+            headers = {"authorization": f"Bearer {login['access_token']}"}
+            body = {"real_name": identity.title(), "phone": "13800138000"}
+            if invite:
+                body["invite_code"] = invite
+            application = _ok(http.post(f"/mp/v1/programs/{program_id}/applications",
+                                        headers=headers, json=body), 201)
+            promoter_id = application["promoter"]["id"]
+            assert application["promoter"]["status"] == "applied"
+            _ok(http.post(f"/admin/v1/promoters/{promoter_id}/approve", headers=staff, json={}))
+            me = _ok(http.get(f"/mp/v1/programs/{program_id}/me", headers=headers))
+            assert me["status"] == "approved"
+            return headers, me
+
+        alice, alice_me = promoter("alice", None)
+        _, bob_me = promoter("bob", alice_me["invite_code"])
+        _, carol_me = promoter("carol", bob_me["invite_code"])
+
+        team = _ok(http.get(f"/mp/v1/programs/{program_id}/team", headers=alice))
+        assert team["total"] == 2
+        assert team["levels"] == [{"depth": 1, "members": 1}, {"depth": 2, "members": 1}]
+        members = _ok(http.get(f"/mp/v1/programs/{program_id}/team/levels/2", headers=alice))
+        assert [m["id"] for m in members["items"]] == [carol_me["id"]]
+        assert "phone" not in members["items"][0] and "real_name" not in members["items"][0]
+
+        link = _ok(http.post(f"/mp/v1/programs/{program_id}/links", headers=alice,
+                             json={"utm_source": "poster"}), 201)
+        wxacode = http.get(f"/mp/v1/programs/{program_id}/links/{link['id']}/wxacode",
+                           headers=alice)
+        assert wxacode.status_code == 200 and wxacode.content.startswith(PNG_SIGNATURE)
+        plain = http.get(f"/mp/v1/programs/{program_id}/links/{link['id']}/qr.png",
+                         headers=alice)
+        assert plain.status_code == 200 and plain.content.startswith(PNG_SIGNATURE)
+        resolved = _ok(http.get(f"/mp/v1/s/{link['short_code']}"))
+        assert resolved["promoter"]["invite_code"] == alice_me["invite_code"]
+
+        _ok(http.post(f"/admin/v1/promoters/{carol_me['id']}/move", headers=staff,
+                      json={"new_parent_id": alice_me["id"], "reason": "e2e re-parent"}))
+        team = _ok(http.get(f"/mp/v1/programs/{program_id}/team", headers=alice))
+        assert team["levels"] == [{"depth": 1, "members": 2}]
+        audit = _ok(http.get("/admin/v1/audit", headers=staff,
+                             params={"program_id": program_id}))
+        actions = [entry["action"] for entry in audit["items"]]
+        assert actions.count("promoter.approve") == 3
+        assert "hierarchy.move" in actions
+
+    server.process.send_signal(signal.SIGINT)
+    assert server.process.wait(timeout=15) == 0, server.log()
