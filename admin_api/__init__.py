@@ -6,7 +6,18 @@ URL_PREFIX = "/admin/v1"
 
 
 def admin_blueprints() -> Blueprint:
-    from admin_api import audit, auth, hierarchy, jobs, programs, promoters, share
+    from admin_api import (
+        api_keys,
+        audit,
+        auth,
+        bindings,
+        hierarchy,
+        jobs,
+        programs,
+        promoters,
+        s2s_ping,
+        share,
+    )
 
     return Blueprint.group(
         auth.bp,
@@ -16,6 +27,9 @@ def admin_blueprints() -> Blueprint:
         programs.bp,
         audit.bp,
         hierarchy.bp,
+        api_keys.bp,
+        s2s_ping.bp,
+        bindings.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

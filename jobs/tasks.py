@@ -12,6 +12,7 @@ from typing import Any
 from server import clock
 from server.config import Settings
 from server.domain.errors import NotFound
+from server.services.api_keys import purge_expired_nonces
 from server.services.application_expiry import expire_stale_applications
 
 TASK_NAME_PREFIX = "fenxiao."
@@ -41,6 +42,13 @@ async def run_application_expiry(settings: Settings) -> dict[str, Any]:
     return {"expired": expired, "older_than": older_than.isoformat()}
 
 
+async def run_s2s_nonce_purge(settings: Settings) -> dict[str, Any]:
+    """Forget S2S nonces whose request timestamp left the replay window."""
+    older_than = clock.now() - timedelta(seconds=settings.s2s_replay_window_seconds)
+    purged = await purge_expired_nonces(older_than=older_than)
+    return {"purged": purged, "older_than": older_than.isoformat()}
+
+
 JOBS: Mapping[str, Job] = MappingProxyType(
     {
         job.name: job
@@ -50,6 +58,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_application_expiry,
                 every=timedelta(hours=1),
                 description="Expire promoter applications nobody reviewed in time.",
+            ),
+            Job(
+                name="purge_s2s_nonces",
+                body=run_s2s_nonce_purge,
+                every=timedelta(minutes=10),
+                description="Forget spent S2S request nonces older than the replay window.",
             ),
         )
     }

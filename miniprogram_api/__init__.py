@@ -6,7 +6,7 @@ URL_PREFIX = "/mp/v1"
 
 
 def miniprogram_blueprints() -> Blueprint:
-    from miniprogram_api import auth, programs, promoters, share, team
+    from miniprogram_api import auth, programs, promoters, share, team, visits
 
     return Blueprint.group(
         auth.bp,
@@ -14,6 +14,7 @@ def miniprogram_blueprints() -> Blueprint:
         promoters.bp,
         programs.bp,
         team.bp,
+        visits.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

@@ -16,6 +16,9 @@ from server.errors import install_error_handlers
 from server.http import render
 from server.integrations.wechat_client import build_gateway
 from server.openapi import install_openapi
+from server.services.visit_buffer import install_visit_buffer
+from server.services.visit_targets import TargetCache
+from server.services.visits import new_visit_buffer
 
 log = logging.getLogger("fenxiao")
 
@@ -83,4 +86,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         app.after_server_start(start_inprocess_scheduler)
         app.before_server_stop(stop_inprocess_scheduler)
 
+    # After the database listeners: its final flush must run before the database closes.
+    install_visit_buffer(app, new_visit_buffer())
+    app.ctx.visit_targets = TargetCache()
     return app

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from cryptography.fernet import Fernet
+
 log = logging.getLogger("fenxiao.config")
 
 DEFAULT_DATABASE_URL = "sqlite://var/fenxiao.sqlite3"
 MIN_SECRET_BYTES = 32
+DEFAULT_S2S_REPLAY_WINDOW_SECONDS = 300
 
 
 class ConfigError(RuntimeError):
@@ -63,6 +68,11 @@ class Settings:
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: str | None = field(default=None, repr=False)
     application_expiry_days: int = 30
+    # Fernet key(s) encrypting S2S API-key secrets at rest; comma-separated, newest first.
+    s2s_key_encryption_key: str = field(
+        default_factory=lambda: Fernet.generate_key().decode(), repr=False
+    )
+    s2s_replay_window_seconds: int = DEFAULT_S2S_REPLAY_WINDOW_SECONDS
 
     @property
     def is_production(self) -> bool:
@@ -93,6 +103,10 @@ class Settings:
         wechat_api_base = env.get("WECHAT_API_BASE") or None
         if environment == "production" and wechat_api_base is None:
             wechat_api_base = "https://api.weixin.qq.com"
+        s2s_key_encryption_key = _s2s_key_encryption_key(env, environment, jwt_secret)
+        replay_window = _int(env, "S2S_REPLAY_WINDOW_SECONDS", DEFAULT_S2S_REPLAY_WINDOW_SECONDS)
+        if replay_window <= 0:
+            raise ConfigError("S2S_REPLAY_WINDOW_SECONDS must be positive")
         port = _int(env, "PORT", 8000)
         host = env.get("HOST", "127.0.0.1")
         return cls(
@@ -118,4 +132,29 @@ class Settings:
             bootstrap_admin_username=env.get("BOOTSTRAP_ADMIN_USERNAME") or None,
             bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
             application_expiry_days=_int(env, "APPLICATION_EXPIRY_DAYS", 30),
+            s2s_key_encryption_key=s2s_key_encryption_key,
+            s2s_replay_window_seconds=replay_window,
         )
+
+
+def _s2s_key_encryption_key(env: Mapping[str, str], environment: str, jwt_secret: str) -> str:
+    raw = env.get("S2S_KEY_ENCRYPTION_KEY", "").strip()
+    if not raw:
+        if environment == "production":
+            raise ConfigError("S2S_KEY_ENCRYPTION_KEY is required in production")
+        log.warning(
+            "S2S_KEY_ENCRYPTION_KEY not set: deriving it from JWT_SECRET (development only); "
+            "API keys become unusable when either changes"
+        )
+        # Derived, not random, so every worker of one run (which share JWT_SECRET) agrees.
+        digest = hashlib.sha256(b"fenxiao-s2s-key-encryption\n" + jwt_secret.encode()).digest()
+        return base64.urlsafe_b64encode(digest).decode()
+    for candidate in raw.split(","):
+        try:
+            Fernet(candidate.strip())
+        except ValueError as exc:
+            raise ConfigError(
+                "S2S_KEY_ENCRYPTION_KEY must be Fernet keys (32 url-safe base64-encoded bytes), "
+                "comma-separated"
+            ) from exc
+    return raw

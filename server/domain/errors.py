@@ -80,3 +80,11 @@ class UpstreamUnavailable(FenxiaoError):
 
     status_code = 502
     default_code = "upstream_unavailable"
+
+
+class ServiceUnavailable(FenxiaoError):
+    """We cannot take the request right now (overloaded or shutting down); nothing was
+    promised, so the client may retry."""
+
+    status_code = 503
+    default_code = "service_unavailable"

@@ -1,31 +1,51 @@
 """tortoise-orm models: the storage schema. One module per concept."""
 
+from server.models.attribution import Binding, BindingCustomer, Visit
 from server.models.audit import AuditLog
+from server.models.commission import Commission, CommissionChange
+from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
 from server.models.job_run import JobRun
+from server.models.ledger import LedgerEntry, PromoterBalance
+from server.models.orders import Order, OrderEvent, OrderLine
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
+from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
 from server.models.token import RefreshToken
 from server.models.user import User
 
 __all__ = [
+    "ApiKey",
     "AuditLog",
+    "Binding",
+    "BindingCustomer",
     "Channel",
+    "Commission",
+    "CommissionChange",
+    "CommissionRuleRecord",
     "HierarchyMove",
     "JobRun",
+    "LedgerEntry",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "PeriodCapRecord",
     "Program",
     "Promoter",
+    "PromoterBalance",
     "PromoterClosure",
     "PromoterSite",
     "PromoterStatusChange",
     "QrImage",
     "RefreshToken",
+    "S2SNonce",
     "ShareCode",
     "ShareLink",
     "Site",
     "StaffUser",
     "TeamCount",
     "User",
+    "Visit",
 ]

@@ -9,6 +9,7 @@ from typing import Any
 from sanic import Sanic
 
 from server.auth import ALL_ROLES, Principal, encode_token, roles_of
+from server.s2s_auth import is_s2s
 from tests.api.conftest import Api
 from tests.conftest import TEST_JWT_SECRET
 
@@ -71,9 +72,16 @@ async def test_every_route_enforces_its_role_matrix(api: Api, started_app: Sanic
     checked = 0
     for method, path, handler in surface_routes(started_app):
         allowed = set(roles_of(handler) or ())
-        if not allowed:
-            continue  # public: login, OpenAPI, signed S2S, public resolvers
         url = _concrete(path)
+        if is_s2s(handler):
+            # Signed S2S: no token, nor any role's token, stands in for the signature.
+            for role, token in {"anonymous": None, **tokens}.items():
+                response = await api.request(method, url, token=token, json={})
+                if response.status != 401 or response.json["error"]["code"] != "s2s_auth_required":
+                    violations.append(f"S2S {method} {path} as {role} -> {response.status}")
+            continue
+        if not allowed:
+            continue  # public: login, OpenAPI, public resolvers
         anonymous = await api.request(method, url, json={})
         if anonymous.status != 401:
             violations.append(f"{method} {path} without token -> {anonymous.status}")

@@ -117,7 +117,7 @@ async def test_the_scheduler_runs_a_job_only_once_per_interval(
     db: str, settings: Settings
 ) -> None:
     await _stale_application()
-    scheduler = InProcessScheduler(settings=settings)
+    scheduler = InProcessScheduler(settings=settings, jobs=[JOBS[EXPIRY]])
 
     assert await scheduler.run_due() == [EXPIRY]
     assert await scheduler.run_due() == []

@@ -1,0 +1,79 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class Order(Model):
+    """An order posted by the merchant store, unique per program by its external id."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="orders")
+    external_id = fields.CharField(max_length=64)
+    # paid | completed | cancelled | refunded (fully); partial refunds keep paid/completed.
+    status = fields.CharField(max_length=16, db_index=True)
+    currency = fields.CharField(max_length=3)
+    total_amount = fields.DecimalField(max_digits=18, decimal_places=2)
+    refunded_amount = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
+    buyer_user = fields.ForeignKeyField("models.User", related_name="orders", null=True)
+    buyer_openid = fields.CharField(max_length=128, null=True)
+    buyer_unionid = fields.CharField(max_length=128, null=True)
+    buyer_external_id = fields.CharField(max_length=128, null=True)
+    # The buyer as an approved promoter of the program at order time (self purchase).
+    buyer_promoter_id = fields.BigIntField(null=True)
+    coupon_code = fields.CharField(max_length=32, null=True)
+    site_id = fields.BigIntField(null=True)
+    campaign = fields.CharField(max_length=64, null=True)
+    # Who the order is attributed to (level 1, or the buyer for a self purchase) and why.
+    attributed_promoter_id = fields.BigIntField(null=True, db_index=True)
+    attribution = fields.JSONField(default=dict)
+    placed_at = fields.DatetimeField()
+    paid_at = fields.DatetimeField(null=True)
+    completed_at = fields.DatetimeField(null=True)
+    cancelled_at = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "orders"
+        unique_together = (("program", "external_id"),)
+        indexes = (("program_id", "placed_at"),)
+
+
+class OrderLine(Model):
+    """One line of an order: product, quantity, unit price, amount and what was refunded."""
+
+    id = fields.BigIntField(primary_key=True)
+    order = fields.ForeignKeyField("models.Order", related_name="lines")
+    line_ref = fields.CharField(max_length=64)
+    product_id = fields.CharField(max_length=64)
+    category = fields.CharField(max_length=64, null=True)
+    quantity = fields.IntField()
+    unit_price = fields.DecimalField(max_digits=18, decimal_places=2)
+    amount = fields.DecimalField(max_digits=18, decimal_places=2)
+    refunded_amount = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
+
+    class Meta:
+        table = "order_lines"
+        unique_together = (("order", "line_ref"),)
+
+
+class OrderEvent(Model):
+    """A store event, idempotent by its event id: a replay returns the stored outcome."""
+
+    id = fields.BigIntField(primary_key=True)
+    program = fields.ForeignKeyField("models.Program", related_name="order_events")
+    event_id = fields.CharField(max_length=128)
+    event_type = fields.CharField(max_length=32)
+    order_external_id = fields.CharField(max_length=64)
+    body_sha256 = fields.CharField(max_length=64)
+    # applied | pending (waits for order.paid) | rejected
+    status = fields.CharField(max_length=16)
+    outcome = fields.JSONField(default=dict)
+    error_code = fields.CharField(max_length=64, null=True)
+    payload = fields.JSONField(default=dict)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    applied_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "order_events"
+        unique_together = (("program", "event_id"),)
+        indexes = (("program_id", "order_external_id", "status"),)

@@ -1,0 +1,86 @@
+"""The guard for server-to-server routes: `@s2s_signed` admits only requests signed with a
+live API key of the program (format: server/domain/signatures.py and README, "Signed
+server-to-server requests").
+
+    @bp.post("/programs/<program_id:int>/orders/events")
+    @openapi.definition(summary="…", body=OrderEvent, parameter=S2S_OPENAPI_HEADERS)
+    @s2s_signed
+    async def post_order_event(request: Request, program_id: int) -> HTTPResponse:
+        caller: S2SCaller = request.ctx.s2s   # program_id, key_id
+        …
+
+When the route has a `program_id` parameter, a key of another program is refused with 403
+s2s_wrong_program. The nonce is spent in its own committed transaction before the handler
+runs; the handler's use case then runs in its own transaction, so a replay is refused even
+while the first request is still being handled, and a failed handler does not free its nonce
+(the store signs its retry anew).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+from server.auth import Handler
+from server.domain.signatures import (
+    HEADER_KEY,
+    HEADER_NONCE,
+    HEADER_SIGNATURE,
+    HEADER_TIMESTAMP,
+    SIGNED_REQUEST_HEADERS,
+    S2SCaller,
+    read_signed_headers,
+)
+from server.services.api_keys import authenticate_signed_request
+
+__all__ = ["S2S_OPENAPI_HEADERS", "S2SCaller", "is_s2s", "s2s_signed"]
+
+_HEADER_DESCRIPTIONS = {
+    HEADER_KEY: "the API key id (fxk_…)",
+    HEADER_TIMESTAMP: "unix time in whole seconds",
+    HEADER_NONCE: "16-64 random characters from A-Z a-z 0-9 . _ ~ -, new per request",
+    HEADER_SIGNATURE: "lowercase hex HMAC-SHA256 (README: signed server-to-server requests)",
+}
+# For `@openapi.definition(parameter=S2S_OPENAPI_HEADERS)` on every signed route.
+S2S_OPENAPI_HEADERS: list[dict[str, Any]] = [
+    {"name": name, "schema": str, "location": "header", "required": True, "description": text}
+    for name, text in _HEADER_DESCRIPTIONS.items()
+]
+
+
+def _path_and_query(request: Any) -> str:
+    query = request.query_string
+    return f"{request.path}?{query}" if query else request.path
+
+
+def s2s_signed(handler: Handler) -> Handler:
+    """Guard a route with the S2S signature; sets `request.ctx.s2s` to an S2SCaller.
+
+    Marked like `@requires` (`__roles__`, empty: no JWT role is admitted) plus `__s2s__`, so
+    the role-matrix test walks S2S routes too.
+    """
+
+    @functools.wraps(handler)
+    async def guarded(request: Any, *args: Any, **kwargs: Any) -> Any:
+        signed = read_signed_headers(
+            {name: request.headers.get(name) for name in SIGNED_REQUEST_HEADERS}
+        )
+        program_id = kwargs.get("program_id")
+        request.ctx.s2s = await authenticate_signed_request(
+            headers=signed,
+            method=request.method,
+            path=_path_and_query(request),
+            body=request.body or b"",
+            program_id=program_id if isinstance(program_id, int) else None,
+            settings=request.app.ctx.settings,
+        )
+        return await handler(request, *args, **kwargs)
+
+    guarded.__roles__ = frozenset()  # type: ignore[attr-defined]
+    guarded.__s2s__ = True  # type: ignore[attr-defined]
+    return guarded
+
+
+def is_s2s(handler: Any) -> bool:
+    """True for a route guarded by `@s2s_signed`."""
+    return getattr(handler, "__s2s__", False) is True

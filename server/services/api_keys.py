@@ -1,0 +1,340 @@
+"""Per-program S2S API keys (create, rotate, revoke, list) and signed-request verification.
+
+A key's secret is shown once, when the key is created or rotated in; it is stored
+Fernet-encrypted with S2S_KEY_ENCRYPTION_KEY (the first of a comma-separated list encrypts,
+any decrypts, so that key can itself be rotated). Rotation creates a new key for the same
+program and name; the old one keeps working until it is revoked, so a store can switch over
+without downtime. Revoking is idempotent.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server import clock
+from server.auth import Principal
+from server.config import Settings
+from server.domain.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from server.domain.program_rules import ProgramStatus
+from server.domain.signatures import (
+    S2SCaller,
+    SignedHeaders,
+    canonical_message,
+    check_replay_window,
+    compute_signature,
+    signature_matches,
+)
+from server.http import MAX_PAGE_SIZE
+from server.models import ApiKey, Program, S2SNonce
+from server.services.audit import record_action
+
+log = logging.getLogger("fenxiao.s2s")
+
+KEY_ID_PREFIX = "fxk_"
+SECRET_PREFIX = "fxs_"
+MAX_KEY_NAME_LENGTH = 64
+KEY_STATUSES = ("active", "revoked")
+# last_used_at is a hint for admins, not an audit trail: writing it on every request would
+# make the key's row a hot spot under load.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+@dataclass(frozen=True)
+class IssuedApiKey:
+    """A freshly created key and its secret, which is never retrievable again."""
+
+    api_key: ApiKey
+    secret: str
+
+
+@functools.lru_cache(maxsize=8)
+def _cipher(encryption_keys: str) -> MultiFernet:
+    return MultiFernet([Fernet(key.strip()) for key in encryption_keys.split(",") if key.strip()])
+
+
+def _encrypt(settings: Settings, secret: str) -> str:
+    return _cipher(settings.s2s_key_encryption_key).encrypt(secret.encode("utf-8")).decode()
+
+
+def _decrypt(settings: Settings, api_key: ApiKey) -> str | None:
+    try:
+        plain = _cipher(settings.s2s_key_encryption_key).decrypt(api_key.secret_encrypted.encode())
+    except InvalidToken:
+        log.warning(
+            "API key %s cannot be decrypted: S2S_KEY_ENCRYPTION_KEY changed?", api_key.key_id
+        )
+        return None
+    return plain.decode("utf-8")
+
+
+def _check_name(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= MAX_KEY_NAME_LENGTH:
+        raise ValidationFailed(
+            "invalid key name",
+            code="invalid_key_name",
+            fields={"name": f"1..{MAX_KEY_NAME_LENGTH} characters"},
+        )
+    return name
+
+
+async def _active_program(program_id: int, conn: BaseDBAsyncClient) -> Program:
+    program = await Program.filter(id=program_id).using_db(conn).first()
+    if program is None:
+        raise NotFound("no such program", code="program_not_found")
+    if program.status != ProgramStatus.ACTIVE:
+        raise Conflict("an archived program cannot be changed", code="program_archived")
+    return program
+
+
+async def _locked_key(program_id: int, key_id: str, conn: BaseDBAsyncClient) -> ApiKey:
+    api_key = (
+        await ApiKey.filter(key_id=key_id, program_id=program_id)
+        .using_db(conn)
+        .select_for_update()
+        .first()
+    )
+    if api_key is None:
+        raise NotFound("no such API key in this program", code="api_key_not_found")
+    return api_key
+
+
+async def _insert_key(
+    *,
+    program: Program,
+    name: str,
+    rotated_from: str | None,
+    actor: Principal,
+    settings: Settings,
+    request_id: str | None,
+    conn: BaseDBAsyncClient,
+) -> IssuedApiKey:
+    secret = SECRET_PREFIX + secrets.token_urlsafe(32)
+    api_key = await ApiKey.create(
+        program_id=program.id,
+        key_id=KEY_ID_PREFIX + secrets.token_hex(12),
+        name=name,
+        secret_encrypted=_encrypt(settings, secret),
+        rotated_from=rotated_from,
+        created_by_staff_id=actor.id if actor.kind == "staff" else None,
+        using_db=conn,
+    )
+    details: dict[str, Any] = {"key_id": api_key.key_id, "name": name}
+    if rotated_from:
+        details["rotated_from"] = rotated_from
+    await record_action(
+        actor=actor,
+        action="api_key.rotate" if rotated_from else "api_key.create",
+        target_kind="api_key",
+        target_id=api_key.id,
+        program_id=program.id,
+        details=details,
+        request_id=request_id,
+        using_db=conn,
+    )
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
+async def create_api_key(
+    *,
+    program_id: int,
+    name: str,
+    actor: Principal,
+    settings: Settings,
+    request_id: str | None = None,
+) -> IssuedApiKey:
+    """Create an S2S key for an active program; its secret is returned this once (audited)."""
+    name = _check_name(name)
+    async with in_transaction() as conn:
+        program = await _active_program(program_id, conn)
+        issued = await _insert_key(
+            program=program,
+            name=name,
+            rotated_from=None,
+            actor=actor,
+            settings=settings,
+            request_id=request_id,
+            conn=conn,
+        )
+    return issued
+
+
+async def rotate_api_key(
+    *,
+    program_id: int,
+    key_id: str,
+    actor: Principal,
+    settings: Settings,
+    request_id: str | None = None,
+) -> IssuedApiKey:
+    """Issue a replacement for a live key; the old key keeps working until revoked (audited)."""
+    async with in_transaction() as conn:
+        program = await _active_program(program_id, conn)
+        old = await _locked_key(program_id, key_id, conn)
+        if old.revoked_at is not None:
+            raise Conflict("a revoked key cannot be rotated", code="api_key_revoked")
+        issued = await _insert_key(
+            program=program,
+            name=old.name,
+            rotated_from=old.key_id,
+            actor=actor,
+            settings=settings,
+            request_id=request_id,
+            conn=conn,
+        )
+    return issued
+
+
+async def revoke_api_key(
+    *, program_id: int, key_id: str, actor: Principal, request_id: str | None = None
+) -> ApiKey:
+    """Revoke a key at once; revoking a revoked key changes nothing (audited once)."""
+    async with in_transaction() as conn:
+        api_key = await _locked_key(program_id, key_id, conn)
+        if api_key.revoked_at is not None:
+            return api_key
+        api_key.revoked_at = clock.now()
+        await api_key.save(using_db=conn, update_fields=["revoked_at"])
+        await record_action(
+            actor=actor,
+            action="api_key.revoke",
+            target_kind="api_key",
+            target_id=api_key.id,
+            program_id=program_id,
+            details={"key_id": api_key.key_id, "name": api_key.name},
+            request_id=request_id,
+            using_db=conn,
+        )
+    return api_key
+
+
+async def list_api_keys(
+    *, program_id: int, status: str | None = None, cursor: int | None = None, limit: int = 50
+) -> list[ApiKey]:
+    """A program's keys in id order (never their secrets); `cursor` is the last id."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
+        )
+    if status is not None and status not in KEY_STATUSES:
+        raise ValidationFailed(
+            "unknown key status", code="invalid_status", fields={"status": "active | revoked"}
+        )
+    if not await Program.exists(id=program_id):
+        raise NotFound("no such program", code="program_not_found")
+    query = ApiKey.filter(program_id=program_id)
+    if status == "active":
+        query = query.filter(revoked_at__isnull=True)
+    elif status == "revoked":
+        query = query.filter(revoked_at__isnull=False)
+    if cursor is not None:
+        query = query.filter(id__gt=cursor)
+    return await query.order_by("id").limit(limit)
+
+
+async def authenticate_signed_request(
+    *,
+    headers: SignedHeaders,
+    method: str,
+    path: str,
+    body: bytes,
+    program_id: int | None,
+    settings: Settings,
+) -> S2SCaller:
+    """Verify a signed request and spend its nonce (committed before the caller goes on).
+
+    `program_id` is the program the route names, if any: a key of another program is
+    refused (403 s2s_wrong_program). A reused nonce is 409 s2s_replayed.
+    """
+    now = clock.now()
+    check_replay_window(
+        timestamp=headers.timestamp,
+        now=int(now.timestamp()),
+        window_seconds=settings.s2s_replay_window_seconds,
+    )
+    api_key = await ApiKey.get_or_none(key_id=headers.key_id)
+    secret = _decrypt(settings, api_key) if api_key and api_key.revoked_at is None else None
+    if api_key is None or secret is None:
+        raise Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
+    message = canonical_message(
+        timestamp=headers.timestamp_text,
+        nonce=headers.nonce,
+        method=method,
+        path=path,
+        body=body,
+    )
+    expected = compute_signature(secret=secret, message=message)
+    if not signature_matches(expected=expected, provided=headers.signature):
+        raise Unauthorized("the signature does not match", code="s2s_signature_invalid")
+    if program_id is not None and api_key.program_id != program_id:
+        raise Forbidden("this key belongs to another program", code="s2s_wrong_program")
+    try:
+        # Its own committed transaction: the unique (key, nonce) pair refuses a replay at
+        # once, on every worker, even while the first request is still being handled.
+        async with in_transaction() as conn:
+            await S2SNonce.create(
+                api_key_id=api_key.id,
+                nonce=headers.nonce,
+                signed_at=datetime.fromtimestamp(headers.timestamp, UTC),
+                using_db=conn,
+            )
+    except IntegrityError:
+        raise Conflict(
+            "this nonce was already used: sign every request with a new nonce",
+            code="s2s_replayed",
+        ) from None
+    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+        await ApiKey.filter(id=api_key.id).update(last_used_at=now)
+    return S2SCaller(program_id=api_key.program_id, key_id=api_key.key_id)
+
+
+async def purge_expired_nonces(*, older_than: datetime) -> int:
+    """Delete spent nonces whose request timestamp is before `older_than`; returns the count.
+
+    Pass now − S2S_REPLAY_WINDOW_SECONDS: an older timestamp is refused by the window check
+    anyway, so its nonce no longer needs remembering.
+    """
+    if older_than.tzinfo is None:
+        raise ValidationFailed(
+            "older_than must carry a timezone",
+            code="naive_datetime",
+            fields={"older_than": "naive"},
+        )
+    return await S2SNonce.filter(signed_at__lt=older_than).delete()
+
+
+def serialize_api_key(api_key: ApiKey) -> dict[str, Any]:
+    """A key as admins see it: never its secret."""
+    return {
+        "id": api_key.id,
+        "key_id": api_key.key_id,
+        "program_id": api_key.program_id,
+        "name": api_key.name,
+        "status": "revoked" if api_key.revoked_at else "active",
+        "rotated_from": api_key.rotated_from,
+        "created_at": api_key.created_at,
+        "last_used_at": api_key.last_used_at,
+        "revoked_at": api_key.revoked_at,
+    }
+
+
+def serialize_issued_api_key(issued: IssuedApiKey) -> dict[str, Any]:
+    """A new key with its secret: the only response that ever carries it."""
+    return {**serialize_api_key(issued.api_key), "secret": issued.secret}
+
+
+def serialize_api_key_page(api_keys: list[ApiKey], *, limit: int) -> dict[str, Any]:
+    return {
+        "items": [serialize_api_key(api_key) for api_key in api_keys],
+        "next_cursor": api_keys[-1].id if len(api_keys) == limit else None,
+    }

@@ -1,0 +1,206 @@
+"""The per-worker visit buffer: requests append, a background task writes in bulk.
+
+A visit answered with 2xx is in this buffer, and stays there until a flush has committed it:
+a failed flush keeps its rows and retries. `stop()` writes everything that is left, so a
+graceful shutdown or worker restart loses nothing, provided it runs while the database is
+still open (see `install_visit_buffer`). The buffer is bounded: when it is full (the
+database is down or too slow) `offer()` refuses with 503 `visits_backpressure`, and a
+refused visit was never promised.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from server.domain.errors import ServiceUnavailable
+
+if TYPE_CHECKING:
+    from sanic import Sanic
+
+log = logging.getLogger("fenxiao.visits")
+
+FLUSH_INTERVAL_SECONDS = 0.2
+FLUSH_ROWS = 500
+# ~ 50 s of a saturated worker at the reference rate: enough to ride out a database restart,
+# small enough (a few MB) that a stuck database cannot exhaust memory.
+MAX_PENDING_ROWS = 100_000
+STOP_TIMEOUT_SECONDS = 15.0
+MAX_RETRY_DELAY_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class PendingVisit:
+    """A visit accepted but not yet written: exactly the columns of a Visit row."""
+
+    program_id: int
+    promoter_id: int
+    channel_id: int | None
+    code_id: int | None
+    site_id: int | None
+    share_link_id: int | None
+    customer_user_id: int | None
+    customer_external_id: str | None
+    utm_source: str | None
+    utm_medium: str | None
+    utm_campaign: str | None
+    visitor_hash: str | None
+    ip_hash: str | None
+    ua_hash: str | None
+    is_bot: bool
+    source: str
+    at: datetime
+
+
+VisitWriter = Callable[[Sequence[PendingVisit]], Awaitable[None]]
+
+
+class VisitBuffer:
+    """Bounded in-memory queue of visits with a background bulk writer."""
+
+    def __init__(
+        self,
+        *,
+        writer: VisitWriter,
+        flush_interval_seconds: float = FLUSH_INTERVAL_SECONDS,
+        flush_rows: int = FLUSH_ROWS,
+        max_pending_rows: int = MAX_PENDING_ROWS,
+        stop_timeout_seconds: float = STOP_TIMEOUT_SECONDS,
+    ) -> None:
+        self._writer = writer
+        self.flush_interval_seconds = flush_interval_seconds
+        self.flush_rows = flush_rows
+        self.max_pending_rows = max_pending_rows
+        self.stop_timeout_seconds = stop_timeout_seconds
+        self._rows: list[PendingVisit] = []
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
+        self.written = 0
+        self.failed_flushes = 0
+
+    @property
+    def pending(self) -> int:
+        return len(self._rows)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def offer(self, visit: PendingVisit) -> None:
+        """Accept a visit for writing, or refuse it (503) when full or stopped."""
+        if self._closed:
+            raise ServiceUnavailable(
+                "the server is shutting down; try again", code="visits_unavailable"
+            )
+        if len(self._rows) >= self.max_pending_rows:
+            raise ServiceUnavailable(
+                "visits cannot be recorded right now; try again", code="visits_backpressure"
+            )
+        self._rows.append(visit)
+        if len(self._rows) >= self.flush_rows:
+            self._wake.set()
+
+    async def flush(self) -> int:
+        """Write everything pending now, in batches; a failed batch stays pending and the
+        error propagates. Returns the number of rows written."""
+        written = 0
+        async with self._flush_lock:
+            while self._rows:
+                batch = self._rows[: self.flush_rows]
+                await self._writer(batch)
+                # Offers only ever append, so the batch is still the head of the list.
+                del self._rows[: len(batch)]
+                written += len(batch)
+                self.written += len(batch)
+        return written
+
+    def start(self) -> None:
+        """Run the periodic flusher on the current event loop."""
+        if self._task is None or self._task.done():
+            self._closed = False
+            self._task = asyncio.get_running_loop().create_task(
+                self._run(), name="visit-buffer-flusher"
+            )
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._closed:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_seconds)
+            self._wake.clear()
+            try:
+                await self.flush()
+                failures = 0
+            except Exception:
+                failures += 1
+                self.failed_flushes += 1
+                log.exception("visit flush failed (%d pending, kept for retry)", self.pending)
+                await self._sleep_unless_closed(
+                    min(MAX_RETRY_DELAY_SECONDS, self.flush_interval_seconds * 2**failures)
+                )
+
+    async def _sleep_unless_closed(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    async def stop(self) -> int:
+        """Refuse new visits, end the flusher and write what is left (retrying failures
+        until `stop_timeout_seconds`). Returns the number of rows that could not be written,
+        which is logged as an error: 0 unless the database stayed down."""
+        self._closed = True
+        self._wake.set()
+        if self._task is not None:
+            # The flusher finishes the batch it is writing; it is never cut mid-transaction.
+            with contextlib.suppress(Exception):
+                await self._task
+            self._task = None
+        deadline = time.monotonic() + self.stop_timeout_seconds
+        delay = self.flush_interval_seconds
+        while self._rows:
+            try:
+                await self.flush()
+            except Exception:
+                self.failed_flushes += 1
+                if time.monotonic() >= deadline:
+                    log.exception("%d visits could not be written at shutdown", self.pending)
+                    break
+                log.exception("final visit flush failed; retrying")
+                await asyncio.sleep(delay)
+                delay = min(MAX_RETRY_DELAY_SECONDS, delay * 2)
+        return self.pending
+
+
+def install_visit_buffer(app: Sanic, buffer: VisitBuffer) -> None:
+    """Put `buffer` on `app.ctx.visit_buffer` and tie it to the server's life cycle.
+
+    Call after the database listeners are registered. Sanic runs shutdown listeners in
+    reverse order of registration, so the `after_server_stop` listener registered here runs
+    before the one that closes the database; it runs after in-flight requests have drained,
+    so visits accepted while draining are written too. `before_server_stop` writes what is
+    pending as soon as shutdown begins.
+    """
+    app.ctx.visit_buffer = buffer
+
+    async def start_visit_buffer(app: Sanic) -> None:
+        buffer.start()
+
+    async def flush_visit_buffer(app: Sanic) -> None:
+        try:
+            await buffer.flush()
+        except Exception:
+            log.exception("visit flush at shutdown failed; retried when the server stops")
+
+    async def stop_visit_buffer(app: Sanic) -> None:
+        await buffer.stop()
+
+    app.after_server_start(start_visit_buffer)
+    app.before_server_stop(flush_visit_buffer)
+    app.after_server_stop(stop_visit_buffer)

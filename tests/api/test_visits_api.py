@@ -1,0 +1,186 @@
+from __future__ import annotations
+
+import hashlib
+from collections.abc import AsyncIterator
+
+import pytest
+from sanic import Sanic
+
+from server.models import Binding, Program, Promoter, Visit
+from server.services import share_codes, share_links
+from server.services.visit_buffer import VisitBuffer
+from tests.api.conftest import Api
+from tests.service.test_share_support import make_program, make_promoter
+from tests.wechat_fixtures import promoter_login
+
+WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI"
+MP_REFERER = "https://servicewechat.com/wx-standin-appid/3/page-frame.html"
+
+
+@pytest.fixture(autouse=True)
+async def fresh_visit_state(app: Sanic) -> AsyncIterator[VisitBuffer]:
+    """Each test starts with no cached link answers; its visits are written before the
+    database is wiped."""
+    app.ctx.visit_targets.clear()
+    buffer: VisitBuffer = app.ctx.visit_buffer
+    yield buffer
+    await buffer.flush()
+    app.ctx.visit_targets.clear()
+
+
+async def _sharing_promoter(program: Program) -> tuple[Promoter, str]:
+    promoter = await make_promoter(program)
+    link, _ = await share_links.create_link(user_id=promoter.user_id, program_id=program.id)
+    return promoter, link.short_code
+
+
+async def _customer(api: Api, identity: str) -> tuple[int, str]:
+    login = await promoter_login(api, identity, nickname=identity.title())
+    return login["user"]["id"], login["access_token"]
+
+
+async def test_an_anonymous_h5_visit_is_accepted_and_recorded(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    alice, short_code = await _sharing_promoter(program)
+
+    response = await mp_api.post(
+        "/mp/v1/visits",
+        json={"short_code": short_code, "visitor_id": "abc", "utm_source": "moments"},
+        headers={"user-agent": WECHAT_UA},
+    )
+
+    assert response.status == 202 and response.json == {"accepted": True}
+    await fresh_visit_state.flush()
+    visit = await Visit.get()
+    assert (visit.promoter_id, visit.source, visit.customer_user_id) == (alice.id, "h5", None)
+    assert visit.utm_source == "moments" and visit.is_bot is False
+    assert visit.ip_hash == hashlib.sha256(b"test-salt\x00127.0.0.1").hexdigest()
+
+
+async def test_a_logged_in_mini_program_visit_binds_the_customer_and_staff_see_it(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    alice, short_code = await _sharing_promoter(program)
+    customer_id, token = await _customer(mp_api, "carol")
+
+    response = await mp_api.post(
+        "/mp/v1/visits",
+        token=token,
+        json={"short_code": short_code},
+        headers={"user-agent": WECHAT_UA, "referer": MP_REFERER},
+    )
+    assert response.status == 202
+    await fresh_visit_state.flush()
+
+    visit = await Visit.get()
+    assert (visit.source, visit.customer_user_id) == ("mp", customer_id)
+    staff = await mp_api.staff_token("staff")
+    listed = await mp_api.get(
+        f"/admin/v1/programs/{program.id}/bindings",
+        token=staff,
+        params={"customer_user_id": customer_id},
+    )
+    assert listed.status == 200, listed.text
+    [binding] = listed.json["items"]
+    assert binding["promoter_id"] == alice.id and binding["visit_id"] == visit.id
+    assert binding["state"] == "active" and binding["source"] == "visit"
+    refused = await mp_api.get(f"/admin/v1/programs/{program.id}/bindings", token=token)
+    assert refused.status == 403
+
+
+async def test_a_bad_token_on_a_visit_only_makes_it_anonymous(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    _, short_code = await _sharing_promoter(program)
+
+    response = await mp_api.post(
+        "/mp/v1/visits",
+        token="not-a-jwt",
+        json={"short_code": short_code},
+        headers={"user-agent": WECHAT_UA},
+    )
+
+    assert response.status == 202
+    await fresh_visit_state.flush()
+    assert (await Visit.get()).customer_user_id is None
+    assert await Binding.all().count() == 0
+
+
+async def test_unknown_and_inactive_links_answer_404_and_nothing_is_promised(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    alice, short_code = await _sharing_promoter(program)
+
+    unknown = await mp_api.post("/mp/v1/visits", json={"short_code": "zzzzzzzz"})
+    unknown_code = await mp_api.post(
+        "/mp/v1/visits", json={"program_id": program.id, "code": "NOBODY"}
+    )
+    nothing = await mp_api.post("/mp/v1/visits", json={"visitor_id": "x"})
+    alice.status = "suspended"
+    await alice.save()
+    inactive = await mp_api.post("/mp/v1/visits", json={"short_code": short_code})
+
+    assert (unknown.status, unknown.json["error"]["code"]) == (404, "link_not_found")
+    assert (unknown_code.status, unknown_code.json["error"]["code"]) == (404, "code_not_found")
+    assert (nothing.status, nothing.json["error"]["code"]) == (422, "visit_target_required")
+    assert (inactive.status, inactive.json["error"]["code"]) == (404, "link_inactive")
+    assert fresh_visit_state.pending == 0
+
+
+async def test_a_full_visit_buffer_answers_503_and_accepts_again_once_drained(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    _, short_code = await _sharing_promoter(program)
+    limit = fresh_visit_state.max_pending_rows
+    fresh_visit_state.max_pending_rows = fresh_visit_state.pending
+    try:
+        full = await mp_api.post("/mp/v1/visits", json={"short_code": short_code})
+    finally:
+        fresh_visit_state.max_pending_rows = limit
+    accepted = await mp_api.post("/mp/v1/visits", json={"short_code": short_code})
+
+    assert full.status == 503 and full.json["error"]["code"] == "visits_backpressure"
+    assert accepted.status == 202
+    await fresh_visit_state.flush()
+    assert await Visit.all().count() == 1
+
+
+async def test_registering_through_a_code_binds_the_customer_in_on_register_programs(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    program.bind_mode = "on_register"
+    await program.save()
+    alice, short_code = await _sharing_promoter(program)
+    await share_codes.create_code(
+        user_id=alice.user_id, program_id=program.id, kind="referral", code="ALICE-REG"
+    )
+    customer_id, token = await _customer(mp_api, "carol")
+    await mp_api.post("/mp/v1/visits", token=token, json={"short_code": short_code})
+    await fresh_visit_state.flush()
+    assert await Binding.all().count() == 0  # a visit alone does not bind in on_register
+
+    path = f"/mp/v1/programs/{program.id}/register"
+    registered = await mp_api.post(path, token=token, json={"code": "alice-reg"})
+    again = await mp_api.post(path, token=token, json={"short_code": short_code})
+    anonymous = await mp_api.post(path, json={"code": "alice-reg"})
+    both = await mp_api.post(path, token=token, json={"code": "x", "short_code": "y"})
+
+    assert registered.status == 200, registered.text
+    assert registered.json["action"] == "bind" and registered.json["bound"] is True
+    assert "promoter_id" not in registered.json
+    assert again.status == 200 and again.json["action"] == "keep"
+    assert anonymous.status == 401
+    assert both.status == 422 and both.json["error"]["code"] == "referral_required"
+    binding = await Binding.get()
+    assert (binding.promoter_id, binding.customer_user_id, binding.source) == (
+        alice.id,
+        customer_id,
+        "register",
+    )
