@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: run test install migrate lint bench clean
+.PHONY: run test install migrate lint bench clean stack stack-stop stack-test
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,19 @@ lint: install
 
 bench: install
 	$(PY) -m bench.run_all
+
+# The production-shaped stack on this machine (MariaDB, Redis, 2 Sanic workers, Celery worker
+# and beat, WeChat stand-in) as background processes; pids and logs in var/stack/.
+stack: install
+	$(PY) deploy/stack.py start
+
+stack-stop:
+	$(PY) deploy/stack.py stop
+
+# Starts the stack if it is not running, then drives the end-to-end smoke over real HTTP.
+stack-test: install
+	$(PY) deploy/stack.py start
+	$(PY) deploy/stack.py test
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -9,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import bindings
+from server.services import binding_queries
 
 bp = Blueprint("admin_bindings")
 
@@ -29,7 +29,7 @@ class BindingFilter(Query):
 @requires(*ROLES_BACKOFFICE)
 async def list_bindings(request: Request, program_id: int) -> HTTPResponse:
     query = parse_query(request, BindingFilter)
-    page = await bindings.list_bindings(
+    page = await binding_queries.list_bindings(
         program_id=program_id,
         customer_user_id=query.customer_user_id,
         customer_external_id=query.customer_external_id,

@@ -305,7 +305,7 @@ async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command
             build["write files"] = time.perf_counter() - began
             build.update(await bulk_load(database, paths, program.id))
         print("built:", {k: round(v, 1) for k, v in build.items()}, flush=True)
-        described = await describe(shape, links, database)
+        described, data_mib = await describe(shape, links, database)
         version = (await connection().execute_query_dict("SELECT VERSION() AS v"))[0]["v"]
         original_pool = await _pool_size()
         passes = [
@@ -327,6 +327,7 @@ async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command
         return render_results(
             passes=passes,
             shape=described,
+            data_mib=data_mib,
             build=build,
             machine=machine_line(version),
             command=command,

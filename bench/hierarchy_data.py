@@ -211,8 +211,8 @@ def largest_team(shape: Shape) -> int:
     return max(range(len(shape.top_roots)), key=lambda t: sum(map(len, shape.levels[t].values())))
 
 
-async def describe(shape: Shape, links: int, database: str) -> list[str]:
-    """The data shape, as recorded beside the figures."""
+async def describe(shape: Shape, links: int, database: str) -> tuple[list[str], float]:
+    """The data shape, as recorded beside the figures, and the MiB its tables take."""
     team_sizes = [await hierarchy.team_size(promoter_id=root) for root in shape.top_roots]
     biggest = shape.levels[largest_team(shape)]
     chain_depths = [shape.depths[tail] for tail in shape.chain_tails]
@@ -224,7 +224,7 @@ async def describe(shape: Shape, links: int, database: str) -> list[str]:
         [database],
     )
     counts = (await connection().execute_query_dict("SELECT COUNT(*) AS n FROM team_counts"))[0]
-    return [
+    lines = [
         f"- {shape.size:,} promoters (one program), {roots:,} roots, ids in join order;"
         f" deepest member at depth {max(shape.depths)}.",
         f"- {len(team_sizes)} very popular uplines with teams of "
@@ -236,5 +236,7 @@ async def describe(shape: Shape, links: int, database: str) -> list[str]:
         f" ({sum(chain_depths) + len(chain_depths):,} promoters);"
         f" {shape.small_trees:,} small trees of 1–7 promoters, at most 2 deep.",
         f"- {links:,} closure rows, {counts['n']:,} team-count rows. On disk (data + indexes): "
-        + ", ".join(f"{r['t']} {float(r['mb']):,.0f} MiB" for r in sorted(tables, key=str)),
+        + ", ".join(f"{r['t']} {float(r['mb']):,.0f} MiB" for r in sorted(tables, key=str))
+        + ".",
     ]
+    return lines, sum(float(r["mb"]) for r in tables)

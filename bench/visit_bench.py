@@ -1,18 +1,21 @@
 """Visit recording throughput: POST /mp/v1/visits on the real server against a bare Sanic JSON
 endpoint with the same number of workers, both driven by wrk on loopback; then a no-loss check.
 
-    .venv/bin/python -m bench.visit_bench [--duration 15] [--connections 64] [--workers 2]
+    .venv/bin/python -m bench.visit_bench [--duration 15] [--rounds 3] [--connections 64]
+                                          [--workers 2] [--no-save]
 
 Database: a fresh SQLite file by default; with DATABASE_URL=mysql://user:pass@host:port/…, a
 throwaway database on that server, created for the run and dropped after it. The real server
 is started exactly as in production (`python -m server.cli run`, FENXIAO_ENV=production, so
-no access log), the bare app likewise without access log.
+no access log), the bare app likewise without access log. Both run at once and wrk measures
+them in alternating rounds, so background load drifting during the run hits both alike.
 
-No-loss check: after the wrk run, a bounded Python client sends a known number of visits
+No-loss check: after the wrk rounds, a bounded Python client sends a known number of visits
 (tagged utm_campaign=exact) and counts the 2xx answers; the server is then stopped with
 SIGTERM right away, while the last visits are still in the buffers, and the rows are counted
 after it exited. Rows tagged "exact" must equal those 2xx answers. For the wrk run, rows may
-exceed wrk's 2xx count by the requests in flight when wrk stopped reading (≤ connections).
+exceed wrk's 2xx count by the requests in flight when wrk stopped reading (≤ connections
+per round).
 Needs wrk (`apt-get install -y wrk`). Writes the "## Visits" section of bench/RESULTS.md.
 """
 
@@ -20,8 +23,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
+import dataclasses
 import os
-import re
 import secrets
 import signal
 import socket
@@ -29,9 +33,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -39,7 +43,7 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 from tortoise import Tortoise
 
-from bench.hierarchy_report import RESULTS
+from bench.visit_report import Report, WrkResult, parse_wrk, render, save_section
 from server.db import tortoise_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,6 +51,7 @@ WARMUP_SECONDS = 3
 EXACT_VISITS = 5_000
 EXACT_DEADLINE_SECONDS = 120
 STOP_DEADLINE_SECONDS = 90
+FLUSH_SETTLE_SECONDS = 0.5
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI Language/zh_CN"
 
 
@@ -142,16 +147,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
+def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
+    """Until /healthz answers and every worker said it is ready (requests sent before would
+    queue on a worker still starting and skew the first round)."""
+    deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                return
+            healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
+            healthy = False
+        if healthy and log.read_text().count("Worker ready") >= workers:
+            return
         time.sleep(0.3)
     raise RuntimeError(f"server not ready:\n{log.read_text()[-3000:]}")
 
@@ -164,23 +172,39 @@ def stop(process: subprocess.Popen[bytes]) -> float:
     return time.monotonic() - started
 
 
-@dataclass
-class WrkResult:
-    requests: int
-    non_2xx: int
-    socket_errors: str
-    rps: float
-    p50_ms: float
-    p99_ms: float
+def tree_cpu_seconds(root: int) -> float:
+    """User + system CPU seconds used so far by a process and its live descendants (/proc)."""
+    parents: dict[int, int] = {}
+    ticks: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                # After the ")" closing the command name: state, ppid, …, utime, stime.
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents[int(entry)] = int(fields[1])
+        ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    tree = {root}
+    grown = True
+    while grown:
+        children = {pid for pid, parent in parents.items() if parent in tree} - tree
+        tree |= children
+        grown = bool(children)
+    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
 
-    @property
-    def ok(self) -> int:
-        return self.requests - self.non_2xx
 
-
-def _ms(text: str) -> float:
-    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+def measured_round(
+    process: subprocess.Popen[bytes], port: int, body: str, *, seconds: int, **wrk: Any
+) -> WrkResult:
+    """One wrk round, with the CPU the server's processes spent on it."""
+    before = tree_cpu_seconds(process.pid)
+    result = run_wrk(port, body, seconds=seconds, **wrk)
+    # Let the last flush of buffered visits land in this round's account.
+    time.sleep(FLUSH_SETTLE_SECONDS)
+    return dataclasses.replace(result, server_cpu_seconds=tree_cpu_seconds(process.pid) - before)
 
 
 def run_wrk(port: int, body: str, *, seconds: int, connections: int, script_dir: Path) -> WrkResult:
@@ -192,32 +216,14 @@ def run_wrk(port: int, body: str, *, seconds: int, connections: int, script_dir:
         f'wrk.headers["User-Agent"] = "{WECHAT_UA}"\n'
     )
     threads = max(1, min(2, os.cpu_count() or 1))
+    command = [
+        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "-s", str(script), f"http://127.0.0.1:{port}/mp/v1/visits",
+    ]  # fmt: skip
     out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{seconds}s",
-            "--latency",
-            "-s",
-            str(script),
-            f"http://127.0.0.1:{port}/mp/v1/visits",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=seconds + 60,
+        command, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    errors = re.search(r"Socket errors: (.*)", out)
-    return WrkResult(
-        requests=int(re.search(r"(\d+) requests in", out).group(1)),  # type: ignore[union-attr]
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=errors.group(1) if errors else "none",
-        rps=float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),  # type: ignore[union-attr]
-        p50_ms=_ms(re.search(r"50%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-        p99_ms=_ms(re.search(r"99%\s+(\S+)", out).group(1)),  # type: ignore[union-attr]
-    )
+    return parse_wrk(out)
 
 
 async def send_exact(port: int, short_code: str, *, total: int, connections: int) -> int:
@@ -247,81 +253,55 @@ async def send_exact(port: int, short_code: str, *, total: int, connections: int
 # ---------------------------------------------------------------- the run
 
 
-def machine() -> str:
-    with open("/proc/cpuinfo") as info:
-        cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), "")
-    with open("/proc/meminfo") as info:
-        memory = int(next(ln.split()[1] for ln in info if ln.startswith("MemTotal")))
-    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
-    return (
-        f"nproc {os.cpu_count()} ({cpu}), {memory / 1048576:.0f} GiB RAM, Python "
-        f"{sys.version.split()[0]}, {wrk.splitlines()[0] if wrk else 'wrk'}; load generator "
-        "and servers share the machine"
-    )
+def _database(work: Path) -> tuple[str, str, str | None]:
+    """(URL, label, throwaway MariaDB database to drop or None)."""
+    given = os.environ.get("DATABASE_URL", "")
+    if not given.startswith("mysql://"):
+        return f"sqlite://{work / 'bench.sqlite3'}", "SQLite file", None
+    name = f"fenxiao_bench_visits_{secrets.token_hex(4)}"
+    asyncio.run(_mysql_admin(given, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    parts = urlsplit(given)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
+    return url, "MariaDB over loopback TCP (throwaway database)", name
 
 
-def render(
-    *,
-    args: argparse.Namespace,
-    db_label: str,
-    bare: WrkResult,
-    real: WrkResult,
-    rows: dict[str, int],
-    exact_ok: int,
-    stop_seconds: float,
-) -> str:
-    ratio = real.rps / bare.rps
-    wrk_rows = rows.get("wrk", 0)
-    lost = exact_ok - rows.get("exact", 0)
-    lines = [
-        "## Visits",
-        "",
-        f"`.venv/bin/python -m bench.visit_bench --duration {args.duration} --connections "
-        f"{args.connections} --workers {args.workers}` ({db_label}), "
-        f"{time.strftime('%Y-%m-%d')}.",
-        f"Machine: {machine()}.",
-        "",
-        f"wrk, {args.connections} connections, {args.duration} s each after a "
-        f"{WARMUP_SECONDS} s warm-up, {args.workers} Sanic workers each:",
-        "",
-        "| endpoint | req/s | p50 | p99 | non-2xx | socket errors |",
-        "|---|---:|---:|---:|---:|---|",
-        f"| bare Sanic JSON (`POST /mp/v1/visits` → 202) | {bare.rps:,.0f} | "
-        f"{bare.p50_ms:.2f} ms | {bare.p99_ms:.2f} ms | {bare.non_2xx} | {bare.socket_errors} |",
-        f"| fenxiao `POST /mp/v1/visits` (short code) | {real.rps:,.0f} | {real.p50_ms:.2f} ms "
-        f"| {real.p99_ms:.2f} ms | {real.non_2xx} | {real.socket_errors} |",
-        "",
-        f"**Ratio: {ratio:.2f}** of the bare endpoint's throughput (target ≥ 0.5).",
-        "",
-        "No loss: "
-        f"{exact_ok:,} visits answered 2xx by a counting client, then SIGTERM at once "
-        f"(graceful stop took {stop_seconds:.1f} s): {rows.get('exact', 0):,} rows "
-        f"({'none lost' if lost == 0 else f'{lost} LOST'}). wrk run: {real.ok:,} 2xx counted "
-        f"by wrk, {wrk_rows:,} rows (+{wrk_rows - real.ok} answered after wrk stopped reading, "
-        f"≤ {args.connections} connections).",
-        "",
-    ]
-    return "\n".join(lines)
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
 
 
-def save_section(section: str) -> None:
-    """Replace (or add) the "## Visits" section; other benches keep theirs."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Visits")
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
-    RESULTS.write_text(text)
+def _server_env(url: str, port: int, workers: int, work: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FENXIAO_ENV": "production",
+        "DATABASE_URL": url,
+        "WORKERS": str(workers),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "VISITOR_HASH_SALT": secrets.token_hex(16),
+        "S2S_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        # Never called by this route; set so that no WeChat stand-in is started.
+        "WECHAT_API_BASE": "http://127.0.0.1:9",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.visit_bench")
-    parser.add_argument("--duration", type=int, default=15)
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per endpoint")
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--server-env",
+        type=lambda text: tuple(text.split("=", 1)),
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for the real server, e.g. LOG_LEVEL=WARNING",
+    )
     parser.add_argument("--no-save", action="store_true", help="print, do not write RESULTS.md")
     args = parser.parse_args(argv)
     if args.serve_bare:
@@ -329,88 +309,69 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     work = Path(tempfile.mkdtemp(prefix="visit-bench-"))
-    given = os.environ.get("DATABASE_URL", "")
-    dropped: str | None = None
-    if given.startswith("mysql://"):
-        name = f"fenxiao_bench_{secrets.token_hex(4)}"
-        asyncio.run(_mysql_admin(given, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-        parts = urlsplit(given)
-        url = urlunsplit((parts.scheme, parts.netloc, "/" + name, parts.query, ""))
-        dropped, db_label = name, "MariaDB on loopback TCP, throwaway database"
-    else:
-        url, db_label = f"sqlite://{work / 'bench.sqlite3'}", "SQLite file"
+    url, database, throwaway = _database(work)
+    load_before = os.getloadavg()[0]
     try:
         short_code = asyncio.run(prepare_database(url))
-        body = '{"short_code":"%s","utm_campaign":"%%s"}' % short_code
-        common = {"seconds": args.duration, "connections": args.connections, "script_dir": work}
-
-        bare_port = free_port()
-        bare_log = work / "bare.log"
-        with bare_log.open("wb") as out:
-            bare_proc = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.visit_bench",
-                    "--serve-bare",
-                    str(bare_port),
-                    "--workers",
-                    str(args.workers),
-                ],
-                cwd=ROOT,
-                stdout=out,
-                stderr=out,
-            )
+        body = '{"short_code":"' + short_code + '","utm_campaign":"%s"}'
+        wrk = partial(run_wrk, connections=args.connections, script_dir=work)
+        bare_port, port = free_port(), free_port()
+        bare_proc = _start(
+            [sys.executable, "-m", "bench.visit_bench", "--serve-bare", str(bare_port),
+             "--workers", str(args.workers)],
+            dict(os.environ), work / "bare.log",
+        )  # fmt: skip
+        server = _start(
+            [sys.executable, "-m", "server.cli", "run"],
+            {**_server_env(url, port, args.workers, work), **dict(args.server_env)},
+            work / "server.log",
+        )
         try:
-            wait_ready(bare_port, bare_proc, bare_log)
-            run_wrk(bare_port, body % "warmup", **{**common, "seconds": WARMUP_SECONDS})
-            bare = run_wrk(bare_port, body % "bare", **common)
-        finally:
-            stop(bare_proc)
-
-        port = free_port()
-        env = {
-            **os.environ,
-            "FENXIAO_ENV": "production",
-            "DATABASE_URL": url,
-            "WORKERS": str(args.workers),
-            "HOST": "127.0.0.1",
-            "PORT": str(port),
-            "JWT_SECRET": secrets.token_urlsafe(48),
-            "VISITOR_HASH_SALT": secrets.token_hex(16),
-            # Never called by this route; set so that no WeChat stand-in is started.
-            "WECHAT_API_BASE": "http://127.0.0.1:9",
-        }
-        server_log = work / "server.log"
-        with server_log.open("wb") as out:
-            server = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "run"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=out,
+            wait_ready(bare_port, bare_proc, work / "bare.log", args.workers)
+            wait_ready(port, server, work / "server.log", args.workers)
+            wrk(bare_port, body % "warmup", seconds=WARMUP_SECONDS)
+            wrk(port, body % "warmup", seconds=WARMUP_SECONDS)
+            bare: list[WrkResult] = []
+            real: list[WrkResult] = []
+            measure = partial(
+                measured_round,
+                seconds=args.duration,
+                connections=args.connections,
+                script_dir=work,
             )
-        try:
-            wait_ready(port, server, server_log)
-            run_wrk(port, body % "warmup", **{**common, "seconds": WARMUP_SECONDS})
-            real = run_wrk(port, body % "wrk", **common)
+            # Alternating rounds: background load drifting during the run hits both alike.
+            for _ in range(args.rounds):
+                bare.append(measure(bare_proc, bare_port, body % "bare"))
+                real.append(measure(server, port, body % "wrk"))
             exact_ok = asyncio.run(
                 send_exact(port, short_code, total=EXACT_VISITS, connections=args.connections)
             )
         finally:
             stop_seconds = stop(server)
+            stop(bare_proc)
         rows = asyncio.run(count_visits(url))
     finally:
-        if dropped:
-            asyncio.run(_mysql_admin(given, f"DROP DATABASE IF EXISTS `{dropped}`"))
+        if throwaway:
+            asyncio.run(_mysql_admin(os.environ["DATABASE_URL"], f"DROP DATABASE `{throwaway}`"))
+    command = " ".join(
+        ["python -m bench.visit_bench", *(argv if argv is not None else sys.argv[1:])]
+    )
     section = render(
-        args=args,
-        db_label=db_label,
-        bare=bare,
-        real=real,
-        rows=rows,
-        exact_ok=exact_ok,
-        stop_seconds=stop_seconds,
+        Report(
+            command=command.strip(),
+            database=database,
+            duration=args.duration,
+            connections=args.connections,
+            workers=args.workers,
+            warmup=WARMUP_SECONDS,
+            bare=bare,
+            real=real,
+            rows=rows,
+            exact_ok=exact_ok,
+            stop_seconds=stop_seconds,
+            load_before=load_before,
+            load_after=os.getloadavg()[0],
+        )
     )
     print(section)
     if not args.no_save:

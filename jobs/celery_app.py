@@ -13,11 +13,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from celery import Celery
+from celery.signals import setup_logging
 
 from jobs.runner import run_recorded
 from jobs.tasks import JOBS, Job
 from server.config import ConfigError, Settings
 from server.db import close_db, init_db
+from server.logging_setup import configure_logging
 from server.services.jobs import RUNNER_CELERY
 
 DEFAULT_QUEUE = "fenxiao"
@@ -33,6 +35,14 @@ async def _run_with_database(job: Job, settings: Settings, arguments: Mapping[st
         )
     finally:
         await close_db()
+
+
+@setup_logging.connect
+def _configure_logging(**_: Any) -> None:
+    # Connected, this replaces Celery's own logging set-up: the worker and beat log in the
+    # server's format (JSON lines in production) and at LOG_LEVEL.
+    settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
 
 def _register(app: Celery, job: Job, settings: Settings) -> None:

@@ -18,9 +18,12 @@ from typing import Any
 from jobs.tasks import get_job
 from server.config import Settings
 from server.domain.errors import UpstreamUnavailable, ValidationFailed
+from server.metrics import count_job_run
 from server.services.jobs import (
     RUNNER_CELERY,
     RUNNER_INPROCESS,
+    STATUS_FAILED,
+    STATUS_SUCCEEDED,
     fail_job_run,
     finish_job_run,
     start_job_run,
@@ -81,8 +84,10 @@ async def run_recorded(
     except (Exception, asyncio.CancelledError) as exc:
         log.exception("job %s failed (run %s)", name, run.id)
         await fail_job_run(run_id=run.id, error=_describe(exc))
+        count_job_run(name, STATUS_FAILED)
         raise
     await finish_job_run(run_id=run.id, result=result)
+    count_job_run(name, STATUS_SUCCEEDED)
     log.info("job %s succeeded (run %s): %s", name, run.id, result)
     return result
 

@@ -14,6 +14,8 @@ from server.config import Settings
 from server.domain.errors import NotFound
 from server.services.api_keys import purge_expired_nonces
 from server.services.application_expiry import expire_stale_applications
+from server.services.balances import reconcile_balances
+from server.services.settlement import approve_due_commissions, settle_due_commissions
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -49,6 +51,21 @@ async def run_s2s_nonce_purge(settings: Settings) -> dict[str, Any]:
     return {"purged": purged, "older_than": older_than.isoformat()}
 
 
+async def run_commission_approval(settings: Settings) -> dict[str, Any]:
+    """Approve unlocked pending commissions where the program's auto-approve rules allow."""
+    return await approve_due_commissions(now=clock.now())
+
+
+async def run_commission_settlement(settings: Settings) -> dict[str, Any]:
+    """Credit approved, unlocked, unheld commissions to the promoters' balances."""
+    return await settle_due_commissions(now=clock.now())
+
+
+async def run_ledger_reconcile(settings: Settings) -> dict[str, Any]:
+    """Compare cached balances with the ledger entries; drift is logged and recorded."""
+    return (await reconcile_balances()).to_dict()
+
+
 JOBS: Mapping[str, Job] = MappingProxyType(
     {
         job.name: job
@@ -64,6 +81,24 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_s2s_nonce_purge,
                 every=timedelta(minutes=10),
                 description="Forget spent S2S request nonces older than the replay window.",
+            ),
+            Job(
+                name="approve_due_commissions",
+                body=run_commission_approval,
+                every=timedelta(minutes=15),
+                description="Auto-approve unlocked pending commissions by program rules.",
+            ),
+            Job(
+                name="settle_due_commissions",
+                body=run_commission_settlement,
+                every=timedelta(minutes=15),
+                description="Settle approved, unlocked, unheld commissions into balances.",
+            ),
+            Job(
+                name="reconcile_ledger",
+                body=run_ledger_reconcile,
+                every=timedelta(hours=6),
+                description="Check every cached balance against the ledger entries.",
             ),
         )
     }

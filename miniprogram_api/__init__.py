@@ -6,7 +6,7 @@ URL_PREFIX = "/mp/v1"
 
 
 def miniprogram_blueprints() -> Blueprint:
-    from miniprogram_api import auth, programs, promoters, share, team, visits
+    from miniprogram_api import auth, commissions, programs, promoters, share, team, visits, wallet
 
     return Blueprint.group(
         auth.bp,
@@ -15,6 +15,8 @@ def miniprogram_blueprints() -> Blueprint:
         programs.bp,
         team.bp,
         visits.bp,
+        commissions.bp,
+        wallet.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

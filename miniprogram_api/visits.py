@@ -13,7 +13,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_PROMOTER, decode_token, public, requires
 from server.domain.errors import Forbidden, Unauthorized
 from server.http import Body, parse_body, render
-from server.services import bindings, visits
+from server.services import binding_queries, bindings, visits
 
 bp = Blueprint("mp_visits")
 
@@ -104,4 +104,4 @@ async def register(request: Request, program_id: int) -> HTTPResponse:
     decision = await bindings.register_customer(
         user_id=principal.id, program_id=program_id, short_code=body.short_code, code=body.code
     )
-    return render(bindings.serialize_decision(decision))
+    return render(binding_queries.serialize_decision(decision))

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
-from sanic import Request, Sanic
-from sanic.response import HTTPResponse
+from sanic import Sanic
 
 from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
 from server import db
-from server.auth import public
 from server.config import Settings
 from server.errors import install_error_handlers
-from server.http import render
+from server.health import install_health_routes
 from server.integrations.wechat_client import build_gateway
+from server.logging_setup import logging_config
+from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
 from server.services.visit_buffer import install_visit_buffer
 from server.services.visit_targets import TargetCache
@@ -31,13 +30,20 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     from miniprogram_api import miniprogram_blueprints
 
     settings = settings or Settings.from_env()
-    app = Sanic(APP_NAME)
+    app = Sanic(
+        APP_NAME,
+        log_config=logging_config(log_format=settings.log_format, level=settings.log_level),
+    )
     app.ctx.settings = settings
     # With no WECHAT_API_BASE this points at the loopback stand-in, which whoever starts
     # the server (server.cli, the test fixtures) is responsible for running.
     app.ctx.wechat = build_gateway(settings)
     app.config.FALLBACK_ERROR_FORMAT = "json"
     app.config.REQUEST_MAX_SIZE = 1_000_000
+    # The client address (request.remote_addr) comes from proxy headers only as configured.
+    app.config.PROXIES_COUNT = settings.proxies_count
+    app.config.REAL_IP_HEADER = settings.real_ip_header
+    app.config.FORWARDED_SECRET = settings.forwarded_secret
     app.config.OAS_UI_DEFAULT = "swagger"
     app.config.OAS_URL_PREFIX = "/docs"
     app.config.OAS_TITLE = "fenxiao"
@@ -48,26 +54,9 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app.blueprint(admin_blueprints())
     install_openapi(app)
 
-    @app.on_request
-    async def assign_request_id(request: Request) -> None:
-        request.ctx.request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
-
-    @app.on_response
-    async def echo_request_id(request: Request, response: HTTPResponse) -> None:
-        request_id = getattr(request.ctx, "request_id", None)
-        if request_id:
-            response.headers["x-request-id"] = request_id
-
-    @app.get("/healthz")
-    @public
-    async def healthz(request: Request) -> HTTPResponse:
-        """Liveness plus a database round trip."""
-        try:
-            await db.ping()
-        except Exception:
-            log.exception("health check: database unreachable")
-            return render({"status": "unavailable", "database": "unreachable"}, status=503)
-        return render({"status": "ok", "database": "ok"})
+    install_observability(app)
+    install_health_routes(app)
+    install_metrics_route(app)
 
     if manage_db:
 

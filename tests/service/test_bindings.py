@@ -10,7 +10,7 @@ from server import clock
 from server.domain.attribution import BindAction, BindingDecision
 from server.domain.errors import NotFound, ValidationFailed
 from server.models import Binding, Program, Promoter
-from server.services import bindings, share_codes, share_links
+from server.services import binding_queries, bindings, share_codes, share_links
 from tests.service.test_share_support import make_program, make_promoter, make_user
 
 pytestmark = pytest.mark.usefixtures("db")
@@ -267,15 +267,17 @@ async def test_staff_read_the_binding_history_newest_first() -> None:
     await _touch(program, bob, at=now - timedelta(days=1), user_id=carol.id)
     await _touch(program, alice, at=now, user_id=dave.id)
 
-    page = await bindings.list_bindings(program_id=program.id, customer_user_id=carol.id)
+    page = await binding_queries.list_bindings(program_id=program.id, customer_user_id=carol.id)
     assert [(b["promoter_id"], b["state"]) for b in page["items"]] == [
         (bob.id, "active"),
         (alice.id, "ended"),
     ]
     assert page["items"][1]["end_reason"] == "superseded"
-    by_alice = await bindings.list_bindings(program_id=program.id, promoter_id=alice.id, limit=1)
+    by_alice = await binding_queries.list_bindings(
+        program_id=program.id, promoter_id=alice.id, limit=1
+    )
     assert len(by_alice["items"]) == 1 and by_alice["next_cursor"] is not None
-    rest = await bindings.list_bindings(
+    rest = await binding_queries.list_bindings(
         program_id=program.id, promoter_id=alice.id, cursor=by_alice["next_cursor"]
     )
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None

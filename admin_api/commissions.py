@@ -1,0 +1,108 @@
+"""Commissions for the back office: read-only lists and details, and the dry run of an order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic_ext import openapi
+
+from server.auth import ROLES_BACKOFFICE, requires
+from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.services import commission_preview, commission_queries
+
+bp = Blueprint("admin_commissions")
+
+DecimalText = Annotated[str, Field(description="decimal string in the currency, e.g. '99.00'")]
+Moment = Annotated[datetime, Field(strict=False, description="ISO-8601 with a time zone")]
+MAX_PREVIEW_LINES = 200
+
+
+class PreviewLine(Body):
+    line_id: str | None = Field(default=None, max_length=64, description="default: position")
+    product_id: str = Field(min_length=1, max_length=64)
+    category: str | None = Field(default=None, max_length=64)
+    quantity: int
+    unit_price: DecimalText
+    amount: DecimalText = Field(description="what the buyer paid for the line")
+    refunded_amount: DecimalText | None = None
+
+
+class PreviewOrder(Body):
+    """An order as the store would post it, and who buys it: a buyer promoter, an explicit
+    attribution (promoter + bound_at), or a customer whose current binding is looked up."""
+
+    lines: list[PreviewLine] = Field(min_length=1, max_length=MAX_PREVIEW_LINES)
+    currency: str | None = Field(default=None, description="default: the program currency")
+    placed_at: Moment | None = Field(default=None, description="default: now")
+    site_id: int | None = None
+    campaign: str | None = Field(default=None, max_length=64)
+    buyer_promoter_id: int | None = None
+    attributed_promoter_id: int | None = None
+    bound_at: Moment | None = None
+    customer_user_id: int | None = None
+    customer_external_id: str | None = Field(default=None, max_length=128)
+
+
+class CommissionFilter(Query):
+    program_id: int | None = Field(default=None, ge=1)
+    status: str | None = Field(default=None, description="pending | approved | settled | ...")
+    promoter_id: int | None = Field(default=None, ge=1)
+    order_id: int | None = Field(default=None, ge=1)
+    order_external_id: str | None = Field(default=None, min_length=1, max_length=64)
+    product_id: str | None = Field(default=None, min_length=1, max_length=64)
+    level: int | None = Field(default=None, ge=0)
+    at_from: datetime | None = Field(default=None, alias="from")
+    at_to: datetime | None = Field(default=None, alias="to")
+    cursor: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
+@bp.post("/programs/<program_id:int>/commissions/preview")
+@openapi.definition(
+    summary="Dry run: what an order would earn now, explained line by line (writes nothing)",
+    body=PreviewOrder,
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def preview(request: Request, program_id: int) -> HTTPResponse:
+    body = parse_body(request, PreviewOrder)
+    report = await commission_preview.preview_order(
+        program_id=program_id, document=body.model_dump()
+    )
+    return render(report)
+
+
+@bp.get("/commissions")
+@openapi.definition(summary="Commissions, newest first, with filters", secured={"bearer": []})
+@requires(*ROLES_BACKOFFICE)
+async def list_commissions(request: Request) -> HTTPResponse:
+    query = parse_query(request, CommissionFilter)
+    page = await commission_queries.list_commissions(
+        program_id=query.program_id,
+        status=query.status,
+        promoter_id=query.promoter_id,
+        order_id=query.order_id,
+        order_external_id=query.order_external_id,
+        product_id=query.product_id,
+        level=query.level,
+        at_from=query.at_from,
+        at_to=query.at_to,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return render(page)
+
+
+@bp.get("/commissions/<commission_id:int>")
+@openapi.definition(
+    summary="One commission: explanation, chain at order time and history",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def get_commission(request: Request, commission_id: int) -> HTTPResponse:
+    detail = await commission_queries.commission_detail(commission_id=commission_id)
+    return render(detail)

@@ -1,0 +1,325 @@
+"""Order-event throughput: signed order.paid events on the real server against a bare Sanic
+endpoint doing one aiomysql INSERT per request, both on MariaDB, both with the same workers.
+
+    .venv/bin/python -m bench.order_event_bench [--duration 15] [--rounds 3]
+        [--connections 32] [--workers 2] [--sweep 2,8] [--pool-size N] [--no-save]
+
+MariaDB: BENCH_MYSQL_URL (default mysql://root:@127.0.0.1:3306); a throwaway database is
+created for the run and dropped after it. The real server runs exactly as in production
+(`python -m server.cli run`, FENXIAO_ENV=production). Each event is an order.paid of two
+lines (one under a product rule) bought by an approved promoter of a 3-level program with
+the self-purchase rebate on: four beneficiaries per line, eight commissions per order.
+
+Load. Every signed request must carry a fresh nonce and a unique event id, so a fixed wrk
+body cannot be replayed. Before each round the requests are generated and signed in
+Python (one HMAC each, within the replay window) into one file per wrk thread; a wrk Lua
+script loads its file and sends each request exactly once, on loopback, for a fixed time.
+The bare endpoint is driven by the same script with the same kind of requests (it ignores
+the signature), so both see identical bytes on the wire. Rounds alternate bare / real, so
+background load drifting during the run hits both alike. A round that would run out of
+pre-generated requests is flagged. After the rounds, one round per `--sweep` connection
+count shows the service time with little queueing; the orders and commissions written are
+counted against wrk's 2xx answers.
+Needs wrk (`apt-get install -y wrk`). Writes the "## Order events" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from bench.order_event_report import (
+    THREADS,
+    WARMUP_SECONDS,
+    WrkResult,
+    parse_wrk,
+    render,
+    save_section,
+)
+from bench.order_event_setup import PATH, Seed, count_rows, mysql_admin, seed, serve_bare
+
+ROOT = Path(__file__).resolve().parents[1]
+# Requests generated per second of a round: far above what either endpoint can answer.
+REQUESTS_PER_SECOND_BUDGET = 3_000
+
+LUA = """
+local files = {%(files)s}
+local counter = 0
+function setup(thread)
+  counter = counter + 1
+  thread:set("file", files[counter])
+end
+local queue = {}
+local index = 0
+function init(args)
+  for line in io.lines(file) do
+    local key, ts, nonce, sig, body =
+      line:match("^([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$")
+    queue[#queue + 1] = wrk.format("POST", "%(path)s", {
+      ["Content-Type"] = "application/json",
+      ["X-Fenxiao-Key"] = key, ["X-Fenxiao-Timestamp"] = ts,
+      ["X-Fenxiao-Nonce"] = nonce, ["X-Fenxiao-Signature"] = sig,
+    }, body)
+  end
+end
+function request()
+  index = index + 1
+  if index > #queue then index = 1 end
+  return queue[index]
+end
+"""
+
+
+# ---------------------------------------------------------------- requests
+
+
+def signed_line(seed: Seed, tag: str, index: int) -> str:
+    """One order.paid, signed as a store would sign it (README, signed S2S requests)."""
+    now = datetime.now(UTC).isoformat()
+    external_id = f"{tag}-{index}"
+    body = json.dumps(
+        {
+            "event_id": f"evt-{external_id}",
+            "type": "order.paid",
+            "occurred_at": now,
+            "order": {
+                "external_id": external_id,
+                "currency": "CNY",
+                "placed_at": now,
+                "buyer": {"openid": seed.buyer_openids[index % len(seed.buyer_openids)]},
+                "lines": [
+                    {"line_ref": "1", "product_id": "SKU-RULE", "quantity": 2,
+                     "unit_price": "49.90", "amount": "99.80"},
+                    {"line_ref": "2", "product_id": "SKU-2", "quantity": 1,
+                     "unit_price": "128.00", "amount": "128.00"},
+                ],
+            },
+        },
+        separators=(",", ":"),
+    )  # fmt: skip
+    timestamp, nonce = str(int(time.time())), secrets.token_hex(16)
+    message = f"{timestamp}\n{nonce}\nPOST\n{PATH}\n".encode() + body.encode()
+    signature = hmac.new(seed.secret.encode(), message, hashlib.sha256).hexdigest()
+    return "\t".join([seed.key_id, timestamp, nonce, signature, body])
+
+
+def write_requests(seed: Seed, work: Path, tag: str, count: int) -> Path:
+    """`count` requests per wrk thread, and the Lua script that replays each once."""
+    files = []
+    for thread in range(THREADS):
+        path = work / f"{tag}-{thread}.tsv"
+        with path.open("w") as out:
+            for index in range(count):
+                out.write(signed_line(seed, f"{tag}t{thread}", index) + "\n")
+        files.append(path)
+    script = work / f"{tag}.lua"
+    script.write_text(LUA % {"files": ", ".join(f'"{f}"' for f in files), "path": PATH})
+    return script
+
+
+def run_wrk(port: int, script: Path, *, seconds: int, connections: int, sent: int) -> WrkResult:
+    command = [
+        "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency",
+        "-s", str(script), f"http://127.0.0.1:{port}{PATH}",
+    ]  # fmt: skip
+    out = subprocess.run(
+        command, capture_output=True, text=True, check=True, timeout=seconds + 120
+    ).stdout
+    return parse_wrk(out, sent=sent)
+
+
+# ---------------------------------------------------------------- processes
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                time.sleep(2)  # let every worker finish starting
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"server not ready:\n{log.read_text()[-3000:]}")
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    # Its own process group: stopping it stops its workers too, whatever happens.
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True
+        )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group; SIGKILL it if it has not stopped within 90 s."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    except ProcessLookupError:
+        pass
+
+
+# ---------------------------------------------------------------- the run
+
+
+def _server_env(url: str, port: int, workers: int, work: Path, key: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FENXIAO_ENV": "production",
+        "DATABASE_URL": url,
+        "WORKERS": str(workers),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "VISITOR_HASH_SALT": secrets.token_hex(16),
+        "S2S_KEY_ENCRYPTION_KEY": key,
+        # Never called by this route; set so that no WeChat stand-in is started.
+        "WECHAT_API_BASE": "http://127.0.0.1:9",
+        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.order_event_bench")
+    parser.add_argument("--duration", type=int, default=15, help="seconds per wrk round")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per endpoint")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--sweep",
+        type=lambda text: [int(n) for n in text.split(",") if n],
+        default=[2, 8],
+        help="connection counts of one extra round each, after the measured rounds",
+    )
+    parser.add_argument(
+        "--pool-size",
+        type=int,
+        help="the real server's connection pool per worker (DATABASE_URL ?maxsize=); default:"
+        " tortoise's own (5)",
+    )
+    parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    parser.add_argument("--database-url", help=argparse.SUPPRESS)
+    parser.add_argument("--no-save", action="store_true", help="print, do not write RESULTS.md")
+    args = parser.parse_args(argv)
+    if args.serve_bare:
+        serve_bare(args.serve_bare, args.workers, args.database_url, args.connections)
+        return 0
+
+    base = os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
+    name = f"fenxiao_bench_orders_{secrets.token_hex(4)}"
+    parts = urlsplit(base)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+    work = Path(tempfile.mkdtemp(prefix="order-bench-"))
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    asyncio.run(mysql_admin(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    load_before = os.getloadavg()[0]
+    try:
+        seeded = asyncio.run(seed(url, key))
+        bare_port, port = free_port(), free_port()
+        bare_proc = _start(
+            [sys.executable, "-m", "bench.order_event_bench", "--serve-bare", str(bare_port),
+             "--workers", str(args.workers), "--connections", str(args.connections),
+             "--database-url", url],
+            dict(os.environ), work / "bare.log",
+        )  # fmt: skip
+        server = _start(
+            [sys.executable, "-m", "server.cli", "run"],
+            _server_env(
+                f"{url}?maxsize={args.pool_size}" if args.pool_size else url,
+                port,
+                args.workers,
+                work,
+                key,
+            ),
+            work / "server.log",
+        )
+        try:
+            wait_ready(bare_port, bare_proc, work / "bare.log")
+            wait_ready(port, server, work / "server.log")
+
+            def round_of(
+                target: int, tag: str, seconds: int, connections: int = args.connections
+            ) -> WrkResult:
+                count = REQUESTS_PER_SECOND_BUDGET * seconds // THREADS
+                script = write_requests(seeded, work, tag, count)
+                return run_wrk(
+                    target, script, seconds=seconds, connections=connections,
+                    sent=count * THREADS,
+                )  # fmt: skip
+
+            round_of(bare_port, "warmbare", WARMUP_SECONDS)
+            round_of(port, "warmreal", WARMUP_SECONDS)
+            bare: list[WrkResult] = []
+            real: list[WrkResult] = []
+            for number in range(args.rounds):
+                bare.append(round_of(bare_port, f"bare{number}", args.duration))
+                real.append(round_of(port, f"real{number}", args.duration))
+            # Fewer connections: the service time itself, with little queueing in front of it.
+            sweep = [
+                (
+                    connections,
+                    round_of(bare_port, f"sweepbare{connections}", args.duration, connections),
+                    round_of(port, f"sweepreal{connections}", args.duration, connections),
+                )
+                for connections in args.sweep
+            ]
+        finally:
+            try:
+                _stop(server)
+            finally:
+                _stop(bare_proc)
+        counts = asyncio.run(count_rows(url))
+    finally:
+        asyncio.run(mysql_admin(base, f"DROP DATABASE IF EXISTS `{name}`"))
+    command = " ".join(
+        ["python -m bench.order_event_bench", *(argv if argv is not None else sys.argv[1:])]
+    )
+    section = render(
+        command=command.strip(),
+        args=args,
+        mariadb_version=seeded.mariadb_version,
+        bare=bare,
+        real=real,
+        sweep=sweep,
+        counts=counts,
+        load=(load_before, os.getloadavg()[0]),
+    )
+    print(section)
+    if not args.no_save:
+        save_section(section)
+    clean = all(r.non_2xx == 0 and not r.exhausted for r in real)
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,169 @@
+"""The order-event benchmark's figures and report: wrk's output parsed, and the Markdown of
+the "## Order events" section of bench/RESULTS.md (bench/order_event_bench.py runs it)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("RESULTS.md")
+SECTION = "## Order events"
+THREADS = 2
+WARMUP_SECONDS = 3
+TARGET_RATIO = 0.3
+TARGET_P99_MS = 50.0
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    requests: int
+    non_2xx: int
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    exhausted: bool
+
+    @property
+    def ok(self) -> int:
+        return self.requests - self.non_2xx
+
+
+def _ms(text: str) -> float:
+    found = re.fullmatch(r"([\d.]+)(us|ms|s)", text)
+    if found is None:
+        raise ValueError(f"unexpected wrk latency {text!r}")
+    return float(found.group(1)) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[found.group(2)]
+
+
+def parse_wrk(out: str, *, sent: int) -> WrkResult:
+    """The figures of `wrk --latency` output; `sent` is how many requests were prepared."""
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    requests = int(_field(r"(\d+) requests in", out))
+    return WrkResult(
+        requests=requests,
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        rps=float(_field(r"Requests/sec:\s+([\d.]+)", out)),
+        p50_ms=_ms(_field(r"(?m)^\s+50%\s+(\S+)", out)),
+        p99_ms=_ms(_field(r"(?m)^\s+99%\s+(\S+)", out)),
+        exhausted=requests > sent,
+    )
+
+
+def _field(pattern: str, out: str) -> str:
+    found = re.search(pattern, out)
+    if found is None:
+        raise ValueError(f"wrk output lacks {pattern!r}:\n{out}")
+    return found.group(1)
+
+
+def _machine(mariadb: str) -> str:
+    with open("/proc/cpuinfo") as info:
+        cpu = next((ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), "")
+    with open("/proc/meminfo") as info:
+        memory = int(next(ln.split()[1] for ln in info if ln.startswith("MemTotal")))
+    wrk = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout
+    return (
+        f"nproc {os.cpu_count()} ({cpu}), {memory / 1048576:.0f} GiB RAM, {platform.system()}"
+        f" {platform.release()}; MariaDB {mariadb} on loopback TCP; Python"
+        f" {platform.python_version()}; {wrk.split(' Copyright')[0].strip() or 'wrk'}."
+        " wrk, MariaDB and both servers share the machine"
+    )
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def render(
+    *,
+    command: str,
+    args: argparse.Namespace,
+    mariadb_version: str,
+    bare: list[WrkResult],
+    real: list[WrkResult],
+    sweep: list[tuple[int, WrkResult, WrkResult]],
+    counts: dict[str, int],
+    load: tuple[float, float],
+) -> str:
+    def row(name: str, result: WrkResult) -> str:
+        flag = " (ran out of requests)" if result.exhausted else ""
+        return (
+            f"| {name} | {result.rps:,.0f} | {result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms"
+            f" | {result.ok:,} | {result.non_2xx:,}{flag} |"
+        )
+
+    ratio = _median([r.rps for r in real]) / _median([b.rps for b in bare])
+    p99 = _median([r.p99_ms for r in real])
+    real_ok = sum(r.ok for r in real)
+    lines = [
+        SECTION,
+        "",
+        f"`{command}`, run {datetime.now(UTC):%Y-%m-%d}. Throwaway database on"
+        " BENCH_MYSQL_URL (default mysql://root:@127.0.0.1:3306), dropped after the run.",
+        "",
+        f"Machine: {_machine(mariadb_version)}; 1-minute load average {load[0]:.1f}"
+        f" before, {load[1]:.1f} after.",
+        "",
+        "Method: see the docstring of bench/order_event_bench.py. In short: signed order.paid"
+        " events (2 lines, one under a product rule; bought by an approved promoter of a"
+        " 3-level program with the self rebate on: 8 commissions per order) are generated and"
+        " HMAC-signed in Python before each round, one file per wrk thread, and replayed once"
+        f" each by a wrk Lua script over {args.connections} keep-alive connections"
+        f" ({THREADS} threads) on loopback for {args.duration} s; the baseline is a bare Sanic"
+        f" endpoint ({args.workers} workers) doing one autocommit aiomysql INSERT per request,"
+        f" sent the same requests; the real server runs `python -m server.cli run` with"
+        f" {args.workers} workers, FENXIAO_ENV=production. Rounds alternate; warm-up"
+        f" {WARMUP_SECONDS} s each.",
+        "",
+        "| round | req/s | p50 | p99 | 2xx | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for number, (b, r) in enumerate(zip(bare, real, strict=True), start=1):
+        lines.append(row(f"{number}: bare INSERT", b))
+        lines.append(row(f"{number}: order.paid (real)", r))
+    lines += [
+        "",
+        f"Median throughput ratio real / bare: **{ratio:.2f}** (target ≥ {TARGET_RATIO}:"
+        f" {'met' if ratio >= TARGET_RATIO else 'NOT met'}); median p99 of the real server:"
+        f" **{p99:.1f} ms** (target ≤ {TARGET_P99_MS:.0f} ms:"
+        f" {'met' if p99 <= TARGET_P99_MS else 'NOT met'}).",
+        "",
+        f"Written: {counts['orders']:,} orders and {counts['commissions']:,} commissions for"
+        f" {real_ok:,} 2xx answers to order.paid in the measured rounds plus the warm-up and"
+        " the sweep (requests in flight when wrk stops are still applied);"
+        f" {counts['bench_inserts']:,} baseline rows.",
+        "",
+    ]
+    if sweep:
+        lines += [
+            f"Fewer connections, one {args.duration} s round each after the measured rounds"
+            " (the service time with little queueing in front of it):",
+            "",
+            "| connections | endpoint | req/s | p50 | p99 | 2xx | non-2xx |",
+            "|---:|---|---:|---:|---:|---:|---:|",
+        ]
+        for connections, b, r in sweep:
+            lines.append(f"| {connections} {row('bare INSERT', b)}")
+            lines.append(f"| {connections} {row('order.paid (real)', r)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def save_section(section: str) -> None:
+    """Replace (or add) the "## Order events" section; other benches keep theirs."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find(SECTION)
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+    RESULTS.write_text(text)

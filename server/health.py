@@ -1,0 +1,101 @@
+"""Probes: `/healthz` says the process is up (liveness), `/readyz` that it can serve (readiness).
+
+Liveness touches nothing outside the process, so a database outage never makes an
+orchestrator restart healthy workers. Readiness checks the database and, when jobs go through
+Celery, the broker; a 503 names the dependency that failed, so the load balancer stops
+sending traffic until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse
+
+from server import db
+from server.auth import public
+from server.config import Settings
+from server.http import render
+
+log = logging.getLogger("fenxiao.health")
+
+CHECK_TIMEOUT_SECONDS = 2.0
+OK = "ok"
+UNREACHABLE = "unreachable"
+NOT_CONFIGURED = "not_configured"
+
+
+async def _bounded(check: asyncio.Task[None], name: str) -> str:
+    try:
+        # Shielded: cancelling a database round trip half-way can wedge its pooled
+        # connection; a slow check is abandoned, not interrupted.
+        await asyncio.wait_for(asyncio.shield(check), timeout=CHECK_TIMEOUT_SECONDS)
+    except TimeoutError:
+        log.warning("readiness: %s did not answer within %ss", name, CHECK_TIMEOUT_SECONDS)
+        check.add_done_callback(lambda done: done.cancelled() or done.exception())
+        return UNREACHABLE
+    except Exception as exc:
+        log.warning("readiness: %s unreachable: %s", name, type(exc).__name__)
+        return UNREACHABLE
+    return OK
+
+
+def _ping_broker(url: str) -> None:
+    # kombu speaks every broker Celery does; its Redis channel pings on connect.
+    from kombu import Connection
+
+    options = {
+        "socket_connect_timeout": CHECK_TIMEOUT_SECONDS,
+        "socket_timeout": CHECK_TIMEOUT_SECONDS,
+        "max_retries": 0,
+    }
+    with Connection(
+        url, connect_timeout=CHECK_TIMEOUT_SECONDS, transport_options=options
+    ) as connection:
+        connection.ensure_connection(
+            max_retries=1, interval_start=0, interval_step=0, timeout=CHECK_TIMEOUT_SECONDS
+        )
+
+
+async def readiness(settings: Settings) -> dict[str, str]:
+    """Each dependency's state: `ok`, `unreachable` or `not_configured`."""
+    database = asyncio.ensure_future(db.ping())
+    checks = {"database": _bounded(database, "database")}
+    if settings.celery_broker_url:
+        broker = asyncio.ensure_future(asyncio.to_thread(_ping_broker, settings.celery_broker_url))
+        checks["broker"] = _bounded(broker, "broker")
+    results = await asyncio.gather(*checks.values())
+    states = dict(zip(checks, results, strict=True))
+    states.setdefault("broker", NOT_CONFIGURED)
+    return states
+
+
+def install_health_routes(app: Sanic) -> None:
+    """GET /healthz (liveness) and GET /readyz (readiness)."""
+
+    @app.get("/healthz")
+    @public
+    async def healthz(request: Request) -> HTTPResponse:
+        """Liveness: the process serves requests. Touches no dependency."""
+        return render({"status": "ok"})
+
+    @app.get("/readyz")
+    @public
+    async def readyz(request: Request) -> HTTPResponse:
+        """Readiness: the database answers and, with Celery, so does the broker."""
+        states = await readiness(request.app.ctx.settings)
+        failed = sorted(name for name, state in states.items() if state == UNREACHABLE)
+        if failed:
+            return render(
+                {
+                    "error": {
+                        "code": "not_ready",
+                        "message": f"unavailable: {', '.join(failed)}",
+                        "fields": states,
+                    }
+                },
+                status=503,
+            )
+        return render({"status": "ready", "checks": states})

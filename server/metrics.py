@@ -1,0 +1,179 @@
+"""Prometheus metrics: the counters the rest of the code calls, and the /metrics exposition.
+
+    from server.metrics import count_event, count_job_run
+    count_event("paid", "applied")          # an order event ingested, by type and outcome
+    count_job_run("settle_due_commissions", "succeeded")
+
+Sanic workers are separate processes, so metrics use prometheus_client's multiprocess mode:
+each process writes its samples to files in PROMETHEUS_MULTIPROC_DIR and a scrape of any
+worker sums them all. `server.cli` sets that variable before the workers start (it must be set
+before prometheus_client is first imported); a Celery worker on the same host given the same
+directory shows up in the same scrape. Without the variable (tests, tools) the samples live
+in this process only.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+# Read before prometheus_client picks its value class (it decides once, at import).
+_MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+if _MULTIPROC_DIR:
+    os.makedirs(_MULTIPROC_DIR, exist_ok=True)
+
+from prometheus_client import (  # noqa: E402
+    CONTENT_TYPE_PLAIN_0_0_4,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric  # noqa: E402
+from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
+
+log = logging.getLogger("fenxiao.metrics")
+
+CONTENT_TYPE = CONTENT_TYPE_PLAIN_0_0_4
+# Counts of a table are cheap but not free: one query per worker per this many seconds.
+COMMISSION_COUNTS_MAX_AGE_SECONDS = 15.0
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+# `_created` series double the output and mean nothing summed across processes.
+disable_created_metrics()
+
+HTTP_REQUESTS = Counter(
+    "fenxiao_http_requests",
+    "HTTP requests served, by method, route pattern and status",
+    ["method", "route", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "fenxiao_http_request_duration_seconds",
+    "Time from request routed to response ready, by method, route pattern and status",
+    ["method", "route", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+ORDER_EVENTS = Counter(
+    "fenxiao_order_events",
+    "Order events ingested from stores, by event type and outcome",
+    ["type", "outcome"],
+)
+JOB_RUNS = Counter(
+    "fenxiao_job_runs",
+    "Background job executions that ended, by job name and status",
+    ["name", "status"],
+)
+
+
+def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
+    """Count one served request and its latency."""
+    labels = (method, route, str(status))
+    HTTP_REQUESTS.labels(*labels).inc()
+    HTTP_LATENCY.labels(*labels).observe(seconds)
+
+
+def count_event(type: str, outcome: str) -> None:
+    """Count one ingested order event (`type`: paid, refunded…; `outcome`: applied, replayed…)."""
+    ORDER_EVENTS.labels(type, outcome).inc()
+
+
+def count_job_run(name: str, status: str) -> None:
+    """Count one job execution that ended with `status` (succeeded or failed)."""
+    JOB_RUNS.labels(name, status).inc()
+
+
+class _CommissionCounts:
+    """The last commission counts read from the database, and when."""
+
+    read_at: float | None = None
+    counts: dict[str, int] | None = None
+
+
+async def observe_commissions_by_status(
+    *, max_age_seconds: float = COMMISSION_COUNTS_MAX_AGE_SECONDS
+) -> Mapping[str, int] | None:
+    """Commission counts by status, re-read when older than `max_age_seconds`.
+
+    None when the database has never answered; stale counts when it stops answering.
+    """
+    from server.services.operational_counts import commissions_by_status
+
+    now = time.monotonic()
+    cache = _CommissionCounts
+    if cache.read_at is None or now - cache.read_at >= max_age_seconds:
+        try:
+            cache.counts = await commissions_by_status()
+            cache.read_at = now
+        except Exception:
+            log.warning("metrics: could not count commissions", exc_info=True)
+    return cache.counts
+
+
+class _CommissionSnapshot:
+    """A collector exposing counts read beforehand (collect() cannot await the database)."""
+
+    def __init__(self, counts: Mapping[str, int]) -> None:
+        self.counts = counts
+
+    def collect(self) -> Iterator[Metric]:
+        family = GaugeMetricFamily(
+            "fenxiao_commissions",
+            f"Commissions by status (read at most every {COMMISSION_COUNTS_MAX_AGE_SECONDS:g}s)",
+            labels=["status"],
+        )
+        for status, total in sorted(self.counts.items()):
+            family.add_metric([status], total)
+        yield family
+
+
+async def render_metrics() -> bytes:
+    """The text exposition of every metric: all processes' counters plus database gauges."""
+    if _MULTIPROC_DIR:
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=_MULTIPROC_DIR)
+        output = generate_latest(registry)
+    else:
+        output = generate_latest(REGISTRY)
+    counts = await observe_commissions_by_status()
+    if counts is not None:
+        snapshot = CollectorRegistry()
+        snapshot.register(_CommissionSnapshot(counts))
+        output += generate_latest(snapshot)
+    return output
+
+
+_PROCESS_FILE = re.compile(r"_(\d+)\.db$")
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def prune_dead_process_files(directory: str) -> int:
+    """Delete the sample files of processes no longer running; returns how many.
+
+    Run at server start, before any worker: files of live processes (a Celery worker sharing
+    the directory) are kept, so their counters do not vanish when the web server restarts.
+    """
+    removed = 0
+    for path in Path(directory).glob("*.db"):
+        match = _PROCESS_FILE.search(path.name)
+        if match is None or _running(int(match.group(1))):
+            continue
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            removed += 1
+    return removed

@@ -1,0 +1,116 @@
+"""Request ids, one structured access line per request, request metrics, and /metrics.
+
+The access line carries what an operator filters on (request id, method, route pattern,
+status, latency, program/promoter ids from the path) and nothing from headers or bodies:
+no Authorization, no S2S signature, no phone numbers or openids.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+import uuid
+from typing import Any
+
+from sanic import Request, Sanic
+from sanic.response import HTTPResponse, raw
+
+from server.auth import public
+from server.domain.errors import Unauthorized
+from server.logging_setup import current_request_id
+from server.metrics import CONTENT_TYPE, observe_request, render_metrics
+
+access_log = logging.getLogger("fenxiao.access")
+
+REQUEST_ID_HEADER = "x-request-id"
+# A caller's request id is echoed into logs: accept only a plain token, else mint one.
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+UNMATCHED_ROUTE = "<unmatched>"
+# Probes hit these every few seconds; their lines are DEBUG so they don't drown the log.
+QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# Path parameters worth a field of their own in the access line (ids, never codes or names).
+PATH_ID_FIELDS = ("program_id", "promoter_id")
+
+
+def _request_id(request: Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER)
+    if given and _VALID_REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+def _route_of(request: Request) -> str:
+    return request.uri_template or UNMATCHED_ROUTE
+
+
+def _access_fields(request: Request, status: int, latency_ms: float | None) -> dict[str, Any]:
+    fields: dict[str, Any] = {
+        "request_id": getattr(request.ctx, "request_id", None),
+        "method": request.method,
+        "route": _route_of(request),
+        "status": status,
+        "latency_ms": latency_ms,
+    }
+    params = request.match_info or {}
+    for name in PATH_ID_FIELDS:
+        if isinstance(params.get(name), int):
+            fields[name] = params[name]
+    caller = getattr(request.ctx, "s2s", None)
+    if "program_id" not in fields and isinstance(getattr(caller, "program_id", None), int):
+        fields["program_id"] = caller.program_id
+    principal = getattr(request.ctx, "principal", None)
+    if principal is not None:
+        fields["subject"] = principal.subject
+    return fields
+
+
+def install_observability(app: Sanic) -> None:
+    """Request ids, the access log and request metrics for every request of `app`."""
+
+    # Highest priority: runs before any other request middleware, so every line they log
+    # carries the id.
+    @app.on_request(priority=1000)
+    async def start_request(request: Request) -> None:
+        request.ctx.started_at = time.perf_counter()
+        request.ctx.request_id = _request_id(request)
+        current_request_id.set(request.ctx.request_id)
+
+    @app.on_response(priority=-1000)
+    async def finish_request(request: Request, response: HTTPResponse) -> None:
+        request_id = getattr(request.ctx, "request_id", None)
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        started = getattr(request.ctx, "started_at", None)
+        seconds = time.perf_counter() - started if started is not None else None
+        status = response.status
+        route = _route_of(request)
+        if seconds is not None:
+            observe_request(method=request.method, route=route, status=status, seconds=seconds)
+        latency_ms = round(seconds * 1000, 2) if seconds is not None else None
+        fields = _access_fields(request, status, latency_ms)
+        level = logging.DEBUG if route in QUIET_ROUTES and status < 500 else logging.INFO
+        access_log.log(level, "%s %s %s", request.method, route, status, extra=fields)
+        # Sanic serves a keep-alive connection's requests in one task: forget this id.
+        current_request_id.set(None)
+
+
+def install_metrics_route(app: Sanic) -> None:
+    """GET /metrics in Prometheus text format; Bearer METRICS_TOKEN when that is set.
+
+    nginx exposes it only on an internal location (deploy/nginx/fenxiao.conf).
+    """
+
+    @app.get("/metrics")
+    @public
+    async def metrics(request: Request) -> HTTPResponse:
+        """Prometheus metrics of every worker of this host."""
+        expected = request.app.ctx.settings.metrics_token
+        if expected:
+            scheme, _, given = (request.headers.get("authorization") or "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), expected.encode()
+            ):
+                raise Unauthorized("metrics need the METRICS_TOKEN", code="metrics_token_required")
+        return raw(await render_metrics(), content_type=CONTENT_TYPE)

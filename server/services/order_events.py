@@ -1,0 +1,375 @@
+"""Order events from the store (S2S): recording, idempotency, dispatch, and held events.
+
+One transaction per event. It first locks the order's `OrderLock` row (created on first
+sight), so the events of one order apply one after the other; then inserts the event row —
+the unique (program, event id) decides between concurrent deliveries of one event: the
+loser rolls back and answers the winner's stored outcome; then applies the event inside a
+savepoint. Everything the event changes (order, lines, commissions, history, ledger
+entries) commits with the event row and its outcome, or nothing does. A rejection (a
+coded error such as `refund_exceeds_line` or `order_exists`) rolls back to the savepoint and
+is recorded as the event's outcome, so a replay answers it again.
+
+Idempotency and held events are specified in server/domain/order_events.py. A replay returns
+the stored outcome: for an event held `pending`, that is the 202 until the order's
+order.paid arrives and then the outcome of applying it (200, or its rejection). The paid
+event applies the held events in the order received, each in its own savepoint, and lists
+them in its own outcome (`held_events`). The first event of an order (its lock row was just
+created) skips looking for the order and for held events: there can be none.
+
+A transaction InnoDB rolled back as a deadlock victim (or that timed out waiting for a lock)
+is run again from the start, up to MAX_ATTEMPTS times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pymysql.err import MySQLError
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server import clock
+from server.db import is_mysql
+from server.domain.errors import FenxiaoError, NotFound, ValidationFailed
+from server.domain.order_event_parsing import body_sha256, parse_event
+from server.domain.order_events import (
+    EventOutcome,
+    EventStatus,
+    EventType,
+    IncomingEvent,
+    applied_outcome,
+    event_id_conflict,
+    outcome_status,
+    pending_outcome,
+    rejected_outcome,
+)
+from server.http import MAX_PAGE_SIZE
+from server.metrics import count_event
+from server.models import Order, OrderEvent, Program
+from server.services.orders_lifecycle import apply_cancelled, apply_completed
+from server.services.orders_paid import apply_paid
+from server.services.orders_refund import apply_refunded
+
+# MySQL counts an ON DUPLICATE KEY UPDATE that changed the row as 2 affected rows, an insert
+# as 1; the update also takes the row's exclusive lock (see OrderLock).
+_LOCK_MYSQL = (
+    "INSERT INTO `order_locks` (`program_id`, `external_id`, `event_count`) VALUES (%s, %s, 1) "
+    "ON DUPLICATE KEY UPDATE `event_count` = `event_count` + 1"
+)
+_LOCK_SQLITE = (
+    'INSERT INTO "order_locks" ("program_id", "external_id", "event_count") VALUES (?, ?, 1) '
+    'ON CONFLICT ("program_id", "external_id") DO NOTHING'
+)
+_COUNT_SQLITE = (
+    'UPDATE "order_locks" SET "event_count" = "event_count" + 1 '
+    'WHERE "program_id" = ? AND "external_id" = ?'
+)
+# Deadlock, lock wait timeout.
+_RETRYABLE_MYSQL_ERRORS = frozenset({1213, 1205})
+MAX_ATTEMPTS = 3
+
+log = logging.getLogger("fenxiao.order_events")
+
+
+@dataclass(frozen=True)
+class RecordedOutcome:
+    """The answer to one delivery; `replayed` when it was stored by an earlier delivery."""
+
+    outcome: EventOutcome
+    replayed: bool
+
+
+class _AlreadyRecorded(Exception):
+    """A concurrent delivery of the same event id committed first."""
+
+
+async def _lock_order(conn: BaseDBAsyncClient, *, program_id: int, external_id: str) -> bool:
+    """Lock the order's OrderLock row, created on first sight; True when no event of this
+    order was ever recorded before (then there is neither an order nor a held event)."""
+    values = [program_id, external_id]
+    if is_mysql(conn):
+        changed, _ = await conn.execute_query(_LOCK_MYSQL, values)
+        return changed == 1
+    # SQLite runs one writing transaction at a time: the insert alone serializes.
+    changed, _ = await conn.execute_query(_LOCK_SQLITE, values)
+    if changed == 0:
+        await conn.execute_query(_COUNT_SQLITE, values)
+    return changed == 1
+
+
+def _replay(row: OrderEvent, digest: str) -> RecordedOutcome:
+    if row.body_sha256 != digest:
+        raise event_id_conflict(row.event_id)
+    return RecordedOutcome(EventOutcome.from_json(row.outcome), replayed=True)
+
+
+async def _store_outcome(conn: BaseDBAsyncClient, row: OrderEvent, outcome: EventOutcome) -> None:
+    status = outcome_status(outcome)
+    error = outcome.body.get("error") if status == EventStatus.REJECTED else None
+    await (
+        OrderEvent.filter(id=row.id)
+        .using_db(conn)
+        .update(
+            status=status.value,
+            outcome=outcome.to_json(),
+            error_code=error.get("code") if isinstance(error, dict) else None,
+            applied_at=clock.now() if status == EventStatus.APPLIED else None,
+        )
+    )
+
+
+async def _apply_to_order(
+    *,
+    conn: BaseDBAsyncClient,
+    program: Program,
+    order: Order,
+    event: IncomingEvent,
+    event_row_id: int,
+) -> dict[str, Any]:
+    if event.type == EventType.REFUNDED:
+        return await apply_refunded(conn=conn, order=order, event=event, event_row_id=event_row_id)
+    if event.type == EventType.COMPLETED:
+        return await apply_completed(conn=conn, program=program, order=order, event=event)
+    if event.type == EventType.CANCELLED:
+        return await apply_cancelled(conn=conn, order=order, event=event, event_row_id=event_row_id)
+    raise ValueError(f"{event.type} does not apply to an existing order")
+
+
+async def _in_savepoint(
+    conn: BaseDBAsyncClient,
+    program: Program,
+    order_id: int,
+    event: IncomingEvent,
+    event_row_id: int,
+) -> EventOutcome:
+    """Apply an event to an existing order; a coded error rolls back only this event."""
+    try:
+        async with in_transaction():
+            # Read afresh: an earlier held event may have changed the order.
+            order = await Order.get(id=order_id, using_db=conn)
+            effects = await _apply_to_order(
+                conn=conn, program=program, order=order, event=event, event_row_id=event_row_id
+            )
+    except FenxiaoError as error:
+        return rejected_outcome(error)
+    return applied_outcome(event, effects)
+
+
+async def _apply_held(
+    conn: BaseDBAsyncClient, *, program: Program, order_id: int, paid_row: OrderEvent
+) -> list[dict[str, Any]]:
+    """Apply the events held for this order, in the order received (all before the paid)."""
+    held = (
+        await OrderEvent.filter(
+            program_id=program.id,
+            order_external_id=paid_row.order_external_id,
+            status=EventStatus.PENDING.value,
+            id__lt=paid_row.id,
+        )
+        .using_db(conn)
+        .order_by("id")
+    )
+    results = []
+    for row in held:
+        event = parse_event(row.payload)
+        outcome = await _in_savepoint(conn, program, order_id, event, row.id)
+        await _store_outcome(conn, row, outcome)
+        error = outcome.body.get("error")
+        results.append(
+            {
+                "event_id": row.event_id,
+                "type": row.event_type,
+                "status": outcome_status(outcome).value,
+                "code": error.get("code") if isinstance(error, dict) else None,
+            }
+        )
+    return results
+
+
+async def _dispatch(
+    conn: BaseDBAsyncClient,
+    *,
+    program: Program,
+    event: IncomingEvent,
+    row: OrderEvent,
+    first_of_order: bool,
+    appid: str,
+) -> EventOutcome:
+    if event.type == EventType.PAID:
+        try:
+            async with in_transaction():
+                order, effects = await apply_paid(
+                    conn=conn, program=program, event=event, event_row_id=row.id, appid=appid
+                )
+        except FenxiaoError as error:
+            return rejected_outcome(error)
+        held: list[dict[str, Any]] = []
+        if not first_of_order:
+            held = await _apply_held(conn, program=program, order_id=order.id, paid_row=row)
+        effects["held_events"] = held
+        return applied_outcome(event, effects)
+    if first_of_order:
+        return pending_outcome(event)
+    # The order lock is held, so a plain read sees any order.paid committed before it.
+    order_ids = await (
+        Order.filter(program_id=program.id, external_id=event.external_id)
+        .using_db(conn)
+        .values_list("id", flat=True)
+    )
+    if not order_ids:
+        return pending_outcome(event)
+    return await _in_savepoint(conn, program, int(order_ids[0]), event, row.id)
+
+
+def _mysql_code(error: BaseException) -> int | None:
+    if isinstance(error, MySQLError) and error.args and isinstance(error.args[0], int):
+        return error.args[0]
+    return None
+
+
+def _is_retryable(error: BaseException) -> bool:
+    """A MySQL deadlock or lock wait timeout anywhere in the exception's chain (tortoise wraps
+    the driver's error, and a failed savepoint rollback may be raised after it)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        candidates = [current, *(arg for arg in current.args if isinstance(arg, BaseException))]
+        if any(_mysql_code(candidate) in _RETRYABLE_MYSQL_ERRORS for candidate in candidates):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+async def ingest_order_event(
+    *, program_id: int, payload: Mapping[str, Any], appid: str
+) -> RecordedOutcome:
+    """Record and apply one store event, or answer what its first delivery got.
+
+    `payload` is the body as the API schema validated it; `appid` the mini-program's appid
+    (buyers are matched by appid + openid). A transaction InnoDB chose as a deadlock victim
+    (or one that timed out waiting for a lock) was rolled back whole, so it is run again, up
+    to MAX_ATTEMPTS times.
+    """
+    event = parse_event(payload)
+    digest = body_sha256(payload)
+    attempt = 1
+    while True:
+        try:
+            recorded = await _ingest_once(
+                program_id=program_id, event=event, payload=payload, digest=digest, appid=appid
+            )
+            outcome = "replayed" if recorded.replayed else outcome_status(recorded.outcome).value
+            count_event(event.type.value.removeprefix("order."), outcome)
+            return recorded
+        except Exception as error:
+            if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+                raise
+            log.warning("order event %s: deadlock, attempt %s again", event.event_id, attempt)
+            await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)
+            attempt += 1
+
+
+async def _ingest_once(
+    *,
+    program_id: int,
+    event: IncomingEvent,
+    payload: Mapping[str, Any],
+    digest: str,
+    appid: str,
+) -> RecordedOutcome:
+    try:
+        async with in_transaction() as conn:
+            # The lock comes before any plain read: InnoDB fixes a transaction's snapshot at
+            # its first plain read, which must see every event of this order committed by
+            # the transactions that held the lock before us.
+            first_of_order = await _lock_order(
+                conn, program_id=program_id, external_id=event.external_id
+            )
+            try:
+                row = await OrderEvent.create(
+                    program_id=program_id,
+                    event_id=event.event_id,
+                    event_type=event.type.value,
+                    order_external_id=event.external_id,
+                    body_sha256=digest,
+                    status=EventStatus.PENDING.value,
+                    payload=dict(payload),
+                    using_db=conn,
+                )
+            except IntegrityError:
+                # A delivery of this event id committed before: answer what it got.
+                raise _AlreadyRecorded from None
+            program = await Program.get_or_none(id=program_id, using_db=conn)
+            if program is None:
+                raise NotFound("no such program", code="program_not_found")
+            outcome = await _dispatch(
+                conn,
+                program=program,
+                event=event,
+                row=row,
+                first_of_order=first_of_order,
+                appid=appid,
+            )
+            await _store_outcome(conn, row, outcome)
+    except _AlreadyRecorded:
+        earlier = await OrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
+        if earlier is None:  # pragma: no cover - the winner committed before we collided
+            raise
+        return _replay(earlier, digest)
+    return RecordedOutcome(outcome, replayed=False)
+
+
+# ---------------------------------------------------------------- staff reads
+
+
+def serialize_event(row: OrderEvent) -> dict[str, Any]:
+    """A recorded event as staff see it: what was sent, and what it got."""
+    return {
+        "id": row.id,
+        "program_id": row.program_id,  # type: ignore[attr-defined]
+        "event_id": row.event_id,
+        "type": row.event_type,
+        "order_external_id": row.order_external_id,
+        "status": row.status,
+        "error_code": row.error_code,
+        "outcome": row.outcome,
+        "payload": row.payload,
+        "received_at": row.received_at,
+        "applied_at": row.applied_at,
+    }
+
+
+async def list_order_events(
+    *,
+    program_id: int | None,
+    status: str | None,
+    order_external_id: str | None,
+    cursor: int | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of recorded events, newest first (e.g. what is pending or was rejected)."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
+        )
+    query = OrderEvent.all()
+    if program_id is not None:
+        query = query.filter(program_id=program_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if order_external_id is not None:
+        query = query.filter(order_external_id=order_external_id)
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    rows = await query.order_by("-id").limit(limit)
+    return {
+        "items": [serialize_event(row) for row in rows],
+        "next_cursor": rows[-1].id if len(rows) == limit else None,
+    }

@@ -1,0 +1,151 @@
+"""Staff reads of orders: the list with filters, and one order with everything that explains
+its money — lines, attribution evidence, commissions with their explanations and history,
+and the store events that shaped it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tortoise.expressions import Q, Subquery
+
+from server.domain.errors import NotFound, ValidationFailed
+from server.http import MAX_PAGE_SIZE
+from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
+from server.services.order_events import serialize_event
+
+
+def serialize_order(order: Order) -> dict[str, Any]:
+    """An order as staff see it in lists (no lines, no evidence)."""
+    return {
+        "id": order.id,
+        "program_id": order.program_id,  # type: ignore[attr-defined]
+        "external_id": order.external_id,
+        "status": order.status,
+        "currency": order.currency,
+        "total_amount": order.total_amount,
+        "refunded_amount": order.refunded_amount,
+        "buyer_user_id": order.buyer_user_id,  # type: ignore[attr-defined]
+        "buyer_external_id": order.buyer_external_id,
+        "buyer_promoter_id": order.buyer_promoter_id,
+        "attributed_promoter_id": order.attributed_promoter_id,
+        "coupon_code": order.coupon_code,
+        "site_id": order.site_id,
+        "campaign": order.campaign,
+        "placed_at": order.placed_at,
+        "paid_at": order.paid_at,
+        "completed_at": order.completed_at,
+        "cancelled_at": order.cancelled_at,
+    }
+
+
+def serialize_line(line: OrderLine) -> dict[str, Any]:
+    """An order line with what was refunded and what is left (`net`)."""
+    return {
+        "id": line.id,
+        "line_ref": line.line_ref,
+        "product_id": line.product_id,
+        "category": line.category,
+        "quantity": line.quantity,
+        "unit_price": line.unit_price,
+        "amount": line.amount,
+        "refunded_amount": line.refunded_amount,
+        "net": line.amount - line.refunded_amount,
+    }
+
+
+def serialize_change(change: CommissionChange) -> dict[str, Any]:
+    """One history row of a commission."""
+    return {
+        "action": change.action,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
+        "amount_before": change.amount_before,
+        "amount_after": change.amount_after,
+        "reason": change.reason,
+        "order_event_id": change.order_event_id,
+        "actor_kind": change.actor_kind,
+        "actor_id": change.actor_id,
+        "at": change.at,
+    }
+
+
+def serialize_commission(commission: Commission, changes: list[CommissionChange]) -> dict[str, Any]:
+    return {
+        "id": commission.id,
+        "order_line_id": commission.order_line_id,  # type: ignore[attr-defined]
+        "promoter_id": commission.promoter_id,  # type: ignore[attr-defined]
+        "level": commission.level,
+        "status": commission.status,
+        "currency": commission.currency,
+        "amount": commission.amount,
+        "original_amount": commission.original_amount,
+        "settled_amount": commission.settled_amount,
+        "unlock_at": commission.unlock_at,
+        "hold_reason": commission.hold_reason,
+        "reject_reason": commission.reject_reason,
+        "explanation": commission.explanation,
+        "upline_snapshot": commission.upline_snapshot,
+        "history": [serialize_change(change) for change in changes],
+    }
+
+
+async def list_orders(
+    *,
+    program_id: int,
+    status: str | None,
+    placed_from: datetime | None,
+    placed_to: datetime | None,
+    promoter_id: int | None,
+    cursor: int | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of a program's orders, newest first; `promoter_id` matches orders attributed to
+    the promoter or earning them a commission at any level."""
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        raise ValidationFailed(
+            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
+        )
+    query = Order.filter(program_id=program_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if placed_from is not None:
+        query = query.filter(placed_at__gte=placed_from)
+    if placed_to is not None:
+        query = query.filter(placed_at__lt=placed_to)
+    if promoter_id is not None:
+        earning = Subquery(Commission.filter(promoter_id=promoter_id).values("order_id"))
+        query = query.filter(Q(attributed_promoter_id=promoter_id) | Q(id__in=earning))
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    orders = await query.order_by("-id").limit(limit)
+    return {
+        "items": [serialize_order(order) for order in orders],
+        "next_cursor": orders[-1].id if len(orders) == limit else None,
+    }
+
+
+async def get_order_detail(*, order_id: int) -> dict[str, Any]:
+    """One order with its lines, attribution evidence, commissions and events."""
+    order = await Order.get_or_none(id=order_id)
+    if order is None:
+        raise NotFound("no such order", code="order_not_found")
+    lines = await OrderLine.filter(order_id=order.id).order_by("id")
+    commissions = await Commission.filter(order_id=order.id).order_by("order_line_id", "level")
+    changes = await CommissionChange.filter(commission_id__in=[c.id for c in commissions]).order_by(
+        "id"
+    )
+    by_commission: dict[int, list[CommissionChange]] = {}
+    for change in changes:
+        by_commission.setdefault(change.commission_id, []).append(change)  # type: ignore[attr-defined]
+    events = await OrderEvent.filter(
+        program_id=order.program_id,  # type: ignore[attr-defined]
+        order_external_id=order.external_id,
+    ).order_by("id")
+    return {
+        **serialize_order(order),
+        "attribution": order.attribution,
+        "lines": [serialize_line(line) for line in lines],
+        "commissions": [serialize_commission(c, by_commission.get(c.id, [])) for c in commissions],
+        "events": [serialize_event(event) for event in events],
+    }
