@@ -24,35 +24,27 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import dataclasses
 import os
 import secrets
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import httpx
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 from tortoise import Tortoise
 
-from bench.visit_report import Report, WrkResult, parse_wrk, render, save_section
+from bench.visit_load import free_port, measured_round, send_exact, stop, wait_ready
+from bench.visit_report import Report, WrkResult, render, save_section
 from server.db import tortoise_config
 
 ROOT = Path(__file__).resolve().parents[1]
 WARMUP_SECONDS = 3
 EXACT_VISITS = 5_000
-EXACT_DEADLINE_SECONDS = 120
-STOP_DEADLINE_SECONDS = 90
-FLUSH_SETTLE_SECONDS = 0.5
-WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI Language/zh_CN"
 
 
 # ---------------------------------------------------------------- the bare baseline
@@ -138,118 +130,6 @@ async def count_visits(url: str) -> dict[str, int]:
     return counts
 
 
-# ---------------------------------------------------------------- processes and load
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path, workers: int) -> None:
-    """Until /healthz answers and every worker said it is ready (requests sent before would
-    queue on a worker still starting and skew the first round)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
-        try:
-            healthy = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            healthy = False
-        if healthy and log.read_text().count("Worker ready") >= workers:
-            return
-        time.sleep(0.3)
-    raise RuntimeError(f"server not ready:\n{log.read_text()[-3000:]}")
-
-
-def stop(process: subprocess.Popen[bytes]) -> float:
-    """SIGTERM (a graceful shutdown) and wait; the seconds it took."""
-    started = time.monotonic()
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=STOP_DEADLINE_SECONDS)
-    return time.monotonic() - started
-
-
-def tree_cpu_seconds(root: int) -> float:
-    """User + system CPU seconds used so far by a process and its live descendants (/proc)."""
-    parents: dict[int, int] = {}
-    ticks: dict[int, int] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as stat:
-                # After the ")" closing the command name: state, ppid, …, utime, stime.
-                fields = stat.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        parents[int(entry)] = int(fields[1])
-        ticks[int(entry)] = int(fields[11]) + int(fields[12])
-    tree = {root}
-    grown = True
-    while grown:
-        children = {pid for pid, parent in parents.items() if parent in tree} - tree
-        tree |= children
-        grown = bool(children)
-    return sum(ticks.get(pid, 0) for pid in tree) / os.sysconf("SC_CLK_TCK")
-
-
-def measured_round(
-    process: subprocess.Popen[bytes], port: int, body: str, *, seconds: int, **wrk: Any
-) -> WrkResult:
-    """One wrk round, with the CPU the server's processes spent on it."""
-    before = tree_cpu_seconds(process.pid)
-    result = run_wrk(port, body, seconds=seconds, **wrk)
-    # Let the last flush of buffered visits land in this round's account.
-    time.sleep(FLUSH_SETTLE_SECONDS)
-    return dataclasses.replace(result, server_cpu_seconds=tree_cpu_seconds(process.pid) - before)
-
-
-def run_wrk(port: int, body: str, *, seconds: int, connections: int, script_dir: Path) -> WrkResult:
-    script = script_dir / f"visit-{secrets.token_hex(3)}.lua"
-    script.write_text(
-        'wrk.method = "POST"\n'
-        f"wrk.body = '{body}'\n"
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        f'wrk.headers["User-Agent"] = "{WECHAT_UA}"\n'
-    )
-    threads = max(1, min(2, os.cpu_count() or 1))
-    command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency",
-        "-s", str(script), f"http://127.0.0.1:{port}/mp/v1/visits",
-    ]  # fmt: skip
-    out = subprocess.run(
-        command, capture_output=True, text=True, check=True, timeout=seconds + 60
-    ).stdout
-    return parse_wrk(out)
-
-
-async def send_exact(port: int, short_code: str, *, total: int, connections: int) -> int:
-    """Send `total` visits over `connections` connections; the number answered 2xx."""
-    accepted = 0
-    queue = iter(range(total))
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    body = {"short_code": short_code, "utm_campaign": "exact"}
-    async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{port}", limits=limits, timeout=10
-    ) as client:
-
-        async def sender() -> None:
-            nonlocal accepted
-            for _ in queue:
-                response = await client.post(
-                    "/mp/v1/visits", json=body, headers={"user-agent": WECHAT_UA}
-                )
-                accepted += 200 <= response.status_code < 300
-
-        await asyncio.wait_for(
-            asyncio.gather(*(sender() for _ in range(connections))), EXACT_DEADLINE_SECONDS
-        )
-    return accepted
-
-
 # ---------------------------------------------------------------- the run
 
 
@@ -287,6 +167,25 @@ def _server_env(url: str, port: int, workers: int, work: Path) -> dict[str, str]
     }
 
 
+@dataclass
+class RealServer:
+    """One configuration of the real server under test."""
+
+    label: str
+    env: dict[str, str]
+    tag: str
+    port: int = 0
+    process: subprocess.Popen[bytes] | None = None
+    results: list[WrkResult] = field(default_factory=list)
+
+
+def _variant(text: str) -> tuple[str, str]:
+    name, _, value = text.partition("=")
+    if not name or not _:
+        raise argparse.ArgumentTypeError("expected NAME=VALUE")
+    return name, value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.visit_bench")
     parser.add_argument("--duration", type=int, default=15, help="seconds per wrk round")
@@ -295,12 +194,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument(
-        "--server-env",
-        type=lambda text: tuple(text.split("=", 1)),
+        "--variant",
+        type=_variant,
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="extra environment for the real server, e.g. LOG_LEVEL=WARNING",
+        help="also measure the real server with this extra setting (e.g. LOG_LEVEL=WARNING)",
     )
     parser.add_argument("--no-save", action="store_true", help="print, do not write RESULTS.md")
     args = parser.parse_args(argv)
@@ -311,43 +210,60 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="visit-bench-"))
     url, database, throwaway = _database(work)
     load_before = os.getloadavg()[0]
+    servers = [RealServer(label="fenxiao visit → 202", env={}, tag="wrk")]
+    servers += [
+        RealServer(label=f"fenxiao visit, {name}={value}", env={name: value}, tag=f"wrk{index}")
+        for index, (name, value) in enumerate(args.variant, start=1)
+    ]
+    bare: list[WrkResult] = []
     try:
         short_code = asyncio.run(prepare_database(url))
         body = '{"short_code":"' + short_code + '","utm_campaign":"%s"}'
-        wrk = partial(run_wrk, connections=args.connections, script_dir=work)
-        bare_port, port = free_port(), free_port()
+        bare_port = free_port()
         bare_proc = _start(
             [sys.executable, "-m", "bench.visit_bench", "--serve-bare", str(bare_port),
              "--workers", str(args.workers)],
             dict(os.environ), work / "bare.log",
         )  # fmt: skip
-        server = _start(
-            [sys.executable, "-m", "server.cli", "run"],
-            {**_server_env(url, port, args.workers, work), **dict(args.server_env)},
-            work / "server.log",
-        )
+        for server in servers:
+            server.port = free_port()
+            environment = _server_env(url, server.port, args.workers, work)
+            server.process = _start(
+                [sys.executable, "-m", "server.cli", "run"],
+                {**environment, **server.env},
+                work / f"server-{server.tag}.log",
+            )
+        main_server = servers[0]
         try:
             wait_ready(bare_port, bare_proc, work / "bare.log", args.workers)
-            wait_ready(port, server, work / "server.log", args.workers)
-            wrk(bare_port, body % "warmup", seconds=WARMUP_SECONDS)
-            wrk(port, body % "warmup", seconds=WARMUP_SECONDS)
-            bare: list[WrkResult] = []
-            real: list[WrkResult] = []
-            measure = partial(
-                measured_round,
-                seconds=args.duration,
-                connections=args.connections,
-                script_dir=work,
-            )
-            # Alternating rounds: background load drifting during the run hits both alike.
+            for server in servers:
+                assert server.process is not None
+                log = work / f"server-{server.tag}.log"
+                wait_ready(server.port, server.process, log, args.workers)
+            measure = partial(measured_round, connections=args.connections, script_dir=work)
+            measure(bare_proc, bare_port, body % "warmup", seconds=WARMUP_SECONDS)
+            for server in servers:
+                measure(server.process, server.port, body % "warmup", seconds=WARMUP_SECONDS)
+            # Alternating rounds: background load drifting during the run hits all alike.
             for _ in range(args.rounds):
-                bare.append(measure(bare_proc, bare_port, body % "bare"))
-                real.append(measure(server, port, body % "wrk"))
+                bare.append(measure(bare_proc, bare_port, body % "bare", seconds=args.duration))
+                for server in servers:
+                    server.results.append(
+                        measure(
+                            server.process, server.port, body % server.tag, seconds=args.duration
+                        )
+                    )
             exact_ok = asyncio.run(
-                send_exact(port, short_code, total=EXACT_VISITS, connections=args.connections)
+                send_exact(
+                    main_server.port, short_code, total=EXACT_VISITS, connections=args.connections
+                )
             )
         finally:
-            stop_seconds = stop(server)
+            assert main_server.process is not None
+            stop_seconds = stop(main_server.process)
+            for server in servers[1:]:
+                if server.process is not None:
+                    stop(server.process)
             stop(bare_proc)
         rows = asyncio.run(count_visits(url))
     finally:
@@ -365,8 +281,9 @@ def main(argv: list[str] | None = None) -> int:
             workers=args.workers,
             warmup=WARMUP_SECONDS,
             bare=bare,
-            real=real,
+            real=[(server.label, server.results) for server in servers],
             rows=rows,
+            wrk_rows=rows.get(main_server.tag, 0),
             exact_ok=exact_ok,
             stop_seconds=stop_seconds,
             load_before=load_before,
@@ -375,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(section)
     if not args.no_save:
-        save_section(section)
+        save_section(section, database=database)
     return 0 if rows.get("exact", 0) == exact_ok else 1
 
 

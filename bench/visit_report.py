@@ -44,7 +44,7 @@ def _ms(text: str) -> float:
 
 
 def _field(pattern: str, out: str) -> str:
-    found = re.search(pattern, out)
+    found = re.search(pattern, out, re.MULTILINE)
     if found is None:
         raise ValueError(f"wrk output lacks {pattern!r}:\n{out}")
     return found.group(1)
@@ -59,8 +59,9 @@ def parse_wrk(out: str) -> WrkResult:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=errors.group(1).strip() if errors else "none",
         rps=float(_field(r"Requests/sec:\s+([\d.]+)", out)),
-        p50_ms=_ms(_field(r"50%\s+(\S+)", out)),
-        p99_ms=_ms(_field(r"99%\s+(\S+)", out)),
+        # Anchored: a "+/- Stdev" column such as "81.50%" also contains "50%".
+        p50_ms=_ms(_field(r"^\s+50%\s+(\S+)", out)),
+        p99_ms=_ms(_field(r"^\s+99%\s+(\S+)", out)),
     )
 
 
@@ -86,8 +87,10 @@ class Report:
     workers: int
     warmup: int
     bare: list[WrkResult]
-    real: list[WrkResult]
+    # (label, rounds) per configuration of the real server; the first is the default one.
+    real: list[tuple[str, list[WrkResult]]]
     rows: dict[str, int]
+    wrk_rows: int
     exact_ok: int
     stop_seconds: float
     load_before: float
@@ -109,22 +112,22 @@ def _row(label: str, results: list[WrkResult]) -> str:
     )
 
 
+def _ratios(label: str, bare: list[WrkResult], real: list[WrkResult]) -> str:
+    ratio = _median(real, "rps") / _median(bare, "rps")
+    cpu_ratio = _median(bare, "cpu_us_per_request") / _median(real, "cpu_us_per_request")
+    per_round = ", ".join(f"{r.rps / b.rps:.2f}" for b, r in zip(bare, real, strict=True))
+    return f"- {label}: **ratio {ratio:.2f}** (rounds {per_round}); CPU ratio {cpu_ratio:.2f}"
+
+
 def render(report: Report) -> str:
-    ratio = _median(report.real, "rps") / _median(report.bare, "rps")
-    cpu_ratio = _median(report.bare, "cpu_us_per_request") / _median(
-        report.real, "cpu_us_per_request"
-    )
-    per_round = ", ".join(
-        f"{r.rps / b.rps:.2f}" for b, r in zip(report.bare, report.real, strict=True)
-    )
+    main_rounds = report.real[0][1]
     exact_rows = report.rows.get("exact", 0)
     lost = report.exact_ok - exact_rows
-    wrk_ok = sum(result.ok for result in report.real)
-    wrk_rows = report.rows.get("wrk", 0)
+    wrk_ok = sum(result.ok for result in main_rounds)
     lines = [
-        "## Visits",
+        f"### {report.database}",
         "",
-        f"`{report.command}` — {report.database}, {time.strftime('%Y-%m-%d')}.",
+        f"`{report.command}`, {time.strftime('%Y-%m-%d')}.",
         f"Machine: {machine()}; 1-minute load average {report.load_before:.2f} before, "
         f"{report.load_after:.2f} after.",
         "",
@@ -133,35 +136,57 @@ def render(report: Report) -> str:
         f"the same route with the same JSON ({report.workers} workers). wrk, "
         f"{report.connections} connections, {len(report.bare)} alternating rounds of "
         f"{report.duration} s per endpoint after a {report.warmup} s warm-up each; medians, "
-        "per-round req/s in brackets:",
+        "per-round req/s in brackets. Server CPU / request: user + system CPU of all the "
+        "server's processes during the round divided by its requests.",
         "",
         "| endpoint | req/s | p50 | p99 | server CPU / request | non-2xx | socket errors |",
         "|---|---:|---:|---:|---:|---:|---|",
         _row("bare Sanic JSON → 202", report.bare),
-        _row("fenxiao visit → 202", report.real),
+        *(_row(label, rounds) for label, rounds in report.real),
         "",
-        f"**Ratio {ratio:.2f}** (target ≥ 0.5); per round {per_round}. CPU ratio "
-        f"{cpu_ratio:.2f}: bare CPU per request / ours, the throughput ratio to expect when "
-        "the servers have the cores to themselves (it does not depend on the machine's other "
-        "load; with MariaDB, the database server's own CPU is not in it).",
+        "Throughput ratio to the bare endpoint (target ≥ 0.5), and CPU ratio (bare CPU per "
+        "request / ours: the throughput ratio to expect when the servers have the cores to "
+        "themselves; it barely depends on the machine's other load, and with MariaDB the "
+        "database server's own CPU is not in it):",
+        "",
+        *(_ratios(label, report.bare, rounds) for label, rounds in report.real),
         "",
         f"No loss: a counting client got {report.exact_ok:,} × 2xx, then the server got SIGTERM "
         f"at once (graceful stop {report.stop_seconds:.1f} s): {exact_rows:,} rows — "
         f"{'none lost' if lost == 0 else f'**{lost} LOST**'}. The wrk rounds: {wrk_ok:,} × 2xx "
-        f"counted by wrk, {wrk_rows:,} rows (+{wrk_rows - wrk_ok}: answered after wrk stopped "
-        f"reading, at most {report.connections} per round).",
+        f"counted by wrk, {report.wrk_rows:,} rows (+{report.wrk_rows - wrk_ok}: answered "
+        f"after wrk stopped reading, at most {report.connections} per round).",
         "",
     ]
     return "\n".join(lines)
 
 
-def save_section(section: str) -> None:
-    """Replace (or add) the "## Visits" section; other benches keep theirs."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Visits")
+VISITS_HEADING = "## Visits"
+VISITS_INTRO = (
+    "Written by `bench/visit_bench.py`, one subsection per database (a run replaces its own)."
+)
+
+
+def _replace_block(text: str, heading: str, block: str, *, level: str) -> str:
+    """`text` with the block that starts at `heading` replaced by `block` (or appended)."""
+    block = block.rstrip("\n") + "\n\n"
+    start = text.find(heading + "\n")
     if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+        return text.rstrip("\n") + "\n\n" + block
+    ends = [text.find(f"\n{mark} ", start + 1) for mark in level]
+    end = min((e for e in ends if e >= 0), default=-1)
+    return text[:start] + block + ("" if end < 0 else text[end + 1 :])
+
+
+def save_section(subsection: str, *, database: str) -> None:
+    """Replace (or add) this database's subsection of "## Visits"; the rest is left alone."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find(VISITS_HEADING + "\n")
+    if start < 0:
+        text = text.rstrip("\n") + f"\n\n{VISITS_HEADING}\n\n{VISITS_INTRO}\n\n"
+        start = text.find(VISITS_HEADING + "\n")
+    end = text.find("\n## ", start + 1)
+    section = text[start:] if end < 0 else text[start : end + 1]
+    section = _replace_block(section, f"### {database}", subsection, level=("###", "##"))
+    text = text[:start] + section.rstrip("\n") + "\n" + ("" if end < 0 else "\n" + text[end + 1 :])
     RESULTS.write_text(text)

@@ -82,7 +82,7 @@ async def record_visit(request: Request) -> HTTPResponse:
         utm_source=body.utm_source,
         utm_medium=body.utm_medium,
         utm_campaign=body.utm_campaign,
-        ip=request.remote_addr or request.ip,
+        ip=request.client_ip,
         user_agent=request.headers.get("user-agent"),
         customer_user_id=_customer_user_id(request),
     )

@@ -114,29 +114,52 @@ async def _claim(
     if after is not None:
         keyset = " AND (unlock_at > ? OR (unlock_at = ? AND id > ?))"
         keys = [after.unlock_at, after.unlock_at, after.id]
-    # As text: only the last row's value is used, and the driver's datetime parsing costs
-    # more than the query. Both databases compare DATETIME with such text correctly. (Its
-    # own alias: ORDER BY unlock_at must mean the column, or the whole backlog is sorted.)
-    unlock_text = "CAST(unlock_at AS CHAR)" if is_mysql(conn) else "unlock_at"
-    candidates = await sql_rows(
+    selection = (
+        f"SELECT id, unlock_at FROM commissions WHERE {where}{keyset}"
+        f" ORDER BY unlock_at, id LIMIT {int(limit)}"
+    )
+    if not is_mysql(conn):
+        rows = await sql_rows(conn, selection, [*values, *keys])
+        if not rows:
+            return None
+        return _Batch(
+            ids=[int(r["id"]) for r in rows],
+            end=_Position(rows[-1]["unlock_at"], int(rows[-1]["id"])),
+        )
+    # MySQL: ids come back as one string; the driver parses rows slower than the server
+    # finds them. The position is text too, which MySQL compares with DATETIME correctly.
+    # (MySQL's default group_concat_max_len is 1 KiB; MariaDB's 1 MiB.)
+    await sql_write(conn, f"SET SESSION group_concat_max_len = {max(1 << 20, limit * 21)}")
+    [found] = await sql_rows(
         conn,
-        f"SELECT id, {unlock_text} AS unlock_text FROM commissions WHERE {where}{keyset}"
-        f" ORDER BY unlock_at, id LIMIT {int(limit)}",
+        "SELECT COUNT(*) AS n, GROUP_CONCAT(id ORDER BY unlock_at, id) AS ids,"
+        f" CAST(MAX(unlock_at) AS CHAR) AS last_unlock FROM ({selection}) AS candidates",
         [*values, *keys],
     )
-    if not candidates:
+    if not found["n"]:
         return None
-    end = _Position(candidates[-1]["unlock_text"], int(candidates[-1]["id"]))
-    ids = [int(row["id"]) for row in candidates]
-    if is_mysql(conn):
-        locked = await sql_rows(
-            conn,
-            f"SELECT id FROM commissions WHERE id IN ({_id_list(ids)}) AND {where}"
-            " ORDER BY id FOR UPDATE",
-            values,
+    candidates = _parse_ids(found["ids"], expected=int(found["n"]))
+    end = _Position(found["last_unlock"], candidates[-1])
+    [locked] = await sql_rows(
+        conn,
+        "SELECT COUNT(*) AS n, GROUP_CONCAT(id ORDER BY id) AS ids FROM commissions"
+        f" WHERE id IN ({_id_list(sorted(candidates))}) AND {where} FOR UPDATE",
+        values,
+    )
+    return _Batch(ids=_parse_ids(locked["ids"], expected=int(locked["n"])), end=end)
+
+
+def _parse_ids(text: str | bytes | None, *, expected: int) -> list[int]:
+    """The ids of a GROUP_CONCAT, refusing a list the server truncated."""
+    if isinstance(text, bytes):
+        text = text.decode()
+    ids = [int(part) for part in text.split(",")] if text else []
+    if len(ids) != expected:
+        raise RuntimeError(
+            f"GROUP_CONCAT returned {len(ids)} of {expected} ids: raise group_concat_max_len"
+            " or lower the batch size"
         )
-        ids = [int(row["id"]) for row in locked]
-    return _Batch(ids=ids, end=end)
+    return ids
 
 
 async def _record_changes(

@@ -27,9 +27,9 @@ log = logging.getLogger("fenxiao.visits")
 
 FLUSH_INTERVAL_SECONDS = 0.2
 FLUSH_ROWS = 500
-# ~ 50 s of a saturated worker at the reference rate: enough to ride out a database restart,
-# small enough (a few MB) that a stuck database cannot exhaust memory.
-MAX_PENDING_ROWS = 100_000
+# ~ 0.5 KB a row: 50,000 rows are ~ 25 MB and 15-25 s of a saturated worker, enough to ride
+# out a database restart, while a stuck database cannot exhaust the worker's memory.
+MAX_PENDING_ROWS = 50_000
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RETRY_DELAY_SECONDS = 5.0
 
@@ -38,7 +38,8 @@ class PendingVisit(NamedTuple):
     """A visit accepted but not yet written: exactly the columns of a Visit row, in order.
 
     A named tuple: built on every request, it costs a fraction of a frozen dataclass, and
-    the writer sends it as the row's parameters as it is.
+    the writer sends it as the row's parameters as it is. `at` is UTC-aware (clock.now()):
+    the MySQL driver drops the zone, so any other zone would be stored as the wrong instant.
     """
 
     program_id: int
@@ -85,16 +86,11 @@ class VisitBuffer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
-        self.written = 0
         self.failed_flushes = 0
 
     @property
     def pending(self) -> int:
         return len(self._rows)
-
-    @property
-    def closed(self) -> bool:
-        return self._closed
 
     def offer(self, visit: PendingVisit) -> None:
         """Accept a visit for writing, or refuse it (503) when full or stopped."""
@@ -121,7 +117,6 @@ class VisitBuffer:
                 # Offers only ever append, so the batch is still the head of the list.
                 del self._rows[: len(batch)]
                 written += len(batch)
-                self.written += len(batch)
         return written
 
     def start(self) -> None:
