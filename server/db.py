@@ -66,7 +66,7 @@ def is_mysql(conn: BaseDBAsyncClient | None = None) -> bool:
     return conn.capabilities.dialect == "mysql"
 
 
-def placeholder(conn: BaseDBAsyncClient | None = None) -> str:
+def param_marker(conn: BaseDBAsyncClient | None = None) -> str:
     """Raw-SQL parameter marker: `%s` on MySQL, `?` on SQLite."""
     return "%s" if is_mysql(conn) else "?"
 

@@ -21,7 +21,7 @@ from tortoise.transactions import in_transaction
 
 from server import clock
 from server.config import Settings
-from server.db import is_mysql, placeholder
+from server.db import is_mysql, param_marker
 from server.domain.errors import FenxiaoError, ValidationFailed
 from server.models import Visit
 from server.services.bindings import bind_from_touch, customer_keys
@@ -210,7 +210,7 @@ def _identified(row: PendingVisit) -> bool:
 def _multi_row_insert(count: int, conn: BaseDBAsyncClient) -> str:
     quote = "`" if is_mysql(conn) else '"'
     columns = ", ".join(f"{quote}{name}{quote}" for name in _VISIT_COLUMNS)
-    row = "(" + ", ".join([placeholder(conn)] * len(_VISIT_COLUMNS)) + ")"
+    row = "(" + ", ".join([param_marker(conn)] * len(_VISIT_COLUMNS)) + ")"
     table = f"{quote}{Visit._meta.db_table}{quote}"
     return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * count)
 
