@@ -230,7 +230,9 @@ def render(facts: dict[str, Any]) -> str:
             f" {facts['batches']} batches of one transaction each |",
             "",
             f"Ratio service / baseline: **{ratio:.2f}×** (target ≤ 3×:"
-            f" {'met' if ratio <= 3 else 'NOT met'}).",
+            f" {'met' if ratio <= 3 else 'NOT met'}). Both timings move with other load on the"
+            " machine (the one large UPDATE more than the batches): compare ratios only between"
+            " runs with a low load average.",
             "",
             f"Peak RSS of the process (getrusage): {facts['rss_before']:.0f} MiB before"
             f" settlement, {facts['rss_after']:.0f} MiB after settling {facts['settled']:,}"
@@ -258,7 +260,8 @@ def save_section(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         end = text.find("\n## ", start + 1)
-        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+        rest = "" if end < 0 else "\n" + text[end + 1 :]
+        text = text[:start] + section.rstrip("\n") + "\n" + rest
     RESULTS.write_text(text)
 
 
