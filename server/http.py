@@ -12,10 +12,12 @@ from sanic.response import HTTPResponse
 from sanic.response import json as sanic_json
 
 from server.domain.errors import BadRequest, ValidationFailed
+from server.domain.pagination import MAX_PAGE_SIZE
+
+__all__ = ["MAX_PAGE_SIZE", "Body", "Query", "parse_body", "parse_query", "render"]
 
 M = TypeVar("M", bound=BaseModel)
 
-MAX_PAGE_SIZE = 100
 
 
 class Body(BaseModel):

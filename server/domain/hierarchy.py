@@ -72,6 +72,3 @@ def team_total(team_counts: Mapping[int, int]) -> int:
     return sum(team_counts.values())
 
 
-def next_cursor(ids: Sequence[int], limit: int) -> int | None:
-    """Keyset cursor for the next page of a newest-first list, None on the last page."""
-    return ids[-1] if ids and len(ids) >= limit else None

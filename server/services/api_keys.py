@@ -25,6 +25,7 @@ from server import clock
 from server.auth import Principal
 from server.config import Settings
 from server.domain.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_rules import ProgramStatus
 from server.domain.signatures import (
     S2SCaller,
@@ -34,7 +35,6 @@ from server.domain.signatures import (
     compute_signature,
     signature_matches,
 )
-from server.http import MAX_PAGE_SIZE
 from server.models import ApiKey, Program, S2SNonce
 from server.services.audit import record_action
 
@@ -222,10 +222,7 @@ async def list_api_keys(
     *, program_id: int, status: str | None = None, cursor: int | None = None, limit: int = 50
 ) -> list[ApiKey]:
     """A program's keys in id order (never their secrets); `cursor` is the last id."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if status is not None and status not in KEY_STATUSES:
         raise ValidationFailed(
             "unknown key status", code="invalid_status", fields={"status": "active | revoked"}
@@ -336,5 +333,5 @@ def serialize_issued_api_key(issued: IssuedApiKey) -> dict[str, Any]:
 def serialize_api_key_page(api_keys: list[ApiKey], *, limit: int) -> dict[str, Any]:
     return {
         "items": [serialize_api_key(api_key) for api_key in api_keys],
-        "next_cursor": api_keys[-1].id if len(api_keys) == limit else None,
+        "next_cursor": next_cursor([row.id for row in api_keys], limit),
     }

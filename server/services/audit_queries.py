@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from server.domain.errors import ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import AuditLog
-
-MAX_PAGE_SIZE = 100
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -46,10 +45,7 @@ async def list_audit_entries(
     limit: int = 50,
 ) -> dict[str, Any]:
     """A page of audit entries, newest first; `at_to` is exclusive."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if target_id is not None and target_kind is None:
         # Ids are only unique within a kind: promoter 7 and withdrawal 7 are unrelated.
         raise ValidationFailed(
@@ -79,5 +75,5 @@ async def list_audit_entries(
     entries = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_audit_entry(e) for e in entries],
-        "next_cursor": entries[-1].id if len(entries) == limit else None,
+        "next_cursor": next_cursor([row.id for row in entries], limit),
     }

@@ -23,13 +23,13 @@ from server.domain.commission_status import UNSETTLED_STATUSES
 from server.domain.errors import NotFound, ValidationFailed
 from server.domain.ledger import Account, BalanceKey, Balances, Drift, MovementKind, reconcile
 from server.domain.money import exponent
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import LedgerEntry, Program, Promoter, PromoterBalance
 from server.services.ledger import money_units, sql_rows, units_value
 from server.services.promoters import get_active_promoter
 
 log = logging.getLogger("fenxiao.ledger")
 
-MAX_PAGE_SIZE = 100
 # Promoters per reconcile query: bounded memory whatever the ledger's size.
 RECONCILE_CHUNK = 5000
 # Drifts listed in a report (all are counted).
@@ -127,10 +127,7 @@ async def _entries_page(
     cursor: int | None,
     limit: int,
 ) -> dict[str, Any]:
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if kind is not None and kind not in set(MovementKind):
         raise ValidationFailed("unknown entry kind", code="invalid_kind", fields={"kind": kind})
     if account is not None and account not in set(Account):
@@ -151,7 +148,7 @@ async def _entries_page(
     entries = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_entry(e) for e in entries],
-        "next_cursor": entries[-1].id if len(entries) == limit else None,
+        "next_cursor": next_cursor([row.id for row in entries], limit),
     }
 
 

@@ -8,12 +8,10 @@ from typing import Any
 
 from server import clock
 from server.domain.attribution import BindingDecision
-from server.domain.errors import ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Binding
 from server.services.bindings import customer_keys
 from server.services.programs import get_program
-
-MAX_PAGE_SIZE = 100
 
 
 async def list_bindings(
@@ -26,10 +24,7 @@ async def list_bindings(
     limit: int = 50,
 ) -> dict[str, Any]:
     """A page of the program's bindings, ended ones included, newest first."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     await get_program(program_id=program_id)
     query = Binding.filter(program_id=program_id)
     if customer_user_id is not None:
@@ -44,7 +39,7 @@ async def list_bindings(
     bindings = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_binding_for_staff(binding) for binding in bindings],
-        "next_cursor": bindings[-1].id if len(bindings) == limit else None,
+        "next_cursor": next_cursor([row.id for row in bindings], limit),
     }
 
 

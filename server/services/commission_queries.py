@@ -22,10 +22,9 @@ from tortoise.queryset import QuerySet
 
 from server.domain.commission_status import CommissionStatus
 from server.domain.errors import NotFound, ValidationFailed
-from server.domain.hierarchy import next_cursor
 from server.domain.masking import mask_name
+from server.domain.pagination import MAX_PAGE_SIZE, next_cursor
 from server.domain.program_rules import MAX_LEVELS
-from server.http import MAX_PAGE_SIZE
 from server.models import Commission, CommissionChange, Promoter
 
 # What of a stored explanation a promoter may read: the figures, the rule, the caps and the

@@ -21,10 +21,10 @@ from server.auth import Principal
 from server.domain.commission_status import COMMISSION_LIFECYCLE, CommissionStatus
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.ledger import REVIEW_ACTIONS, review_refusal
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Program
 from server.services.audit import record_action
 
-MAX_PAGE_SIZE = 100
 MAX_REVIEW_SIZE = 100
 REVIEWABLE_STATUSES = frozenset({CommissionStatus.PENDING.value, CommissionStatus.APPROVED.value})
 
@@ -77,10 +77,7 @@ async def review_queue(
     limit: int = 50,
 ) -> dict[str, Any]:
     """A page of a program's commissions awaiting review, newest first."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if status not in REVIEWABLE_STATUSES:
         raise ValidationFailed(
             "only pending or approved commissions are reviewed",
@@ -106,7 +103,7 @@ async def review_queue(
     commissions = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_commission(c, now=now) for c in commissions],
-        "next_cursor": commissions[-1].id if len(commissions) == limit else None,
+        "next_cursor": next_cursor([row.id for row in commissions], limit),
     }
 
 

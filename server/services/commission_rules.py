@@ -38,9 +38,9 @@ from server.domain.commission_rules import (
     commission_rule_errors,
 )
 from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_document import amount_text, rate_text
 from server.domain.program_rules import ProgramStatus
-from server.http import MAX_PAGE_SIZE
 from server.models import CommissionRuleRecord, Program, Promoter, Site
 from server.services.audit import record_action
 from server.services.programs import settings_of
@@ -386,10 +386,7 @@ async def list_rules(
     *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """A page of a program's rules in id order; `cursor` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     program = await Program.get_or_none(id=program_id)
     if program is None:
         raise NotFound("no such program", code="program_not_found")
@@ -401,5 +398,5 @@ async def list_rules(
     records = await query.order_by("id").limit(limit)
     return {
         "items": [serialize_rule(r, currency=program.currency) for r in records],
-        "next_cursor": records[-1].id if len(records) == limit else None,
+        "next_cursor": next_cursor([row.id for row in records], limit),
     }

@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal
 from server.domain.errors import ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import JobRun
 from server.services.audit import record_action
 
@@ -23,7 +24,6 @@ STATUS_SUCCEEDED = "succeeded"
 STATUS_FAILED = "failed"
 STATUSES = frozenset({STATUS_RUNNING, STATUS_SUCCEEDED, STATUS_FAILED})
 
-MAX_PAGE_SIZE = 100
 
 # Tracebacks can be long; the head names the error, the rest belongs in the logs.
 MAX_ERROR_LENGTH = 4000
@@ -72,10 +72,7 @@ async def list_job_runs(
     status: str | None = None,
 ) -> list[JobRun]:
     """Job runs newest first; `cursor` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if status is not None and status not in STATUSES:
         raise ValidationFailed(
             "unknown job run status", code="invalid_status", fields={"status": status}
@@ -126,5 +123,5 @@ def job_runs_page(runs: list[JobRun], *, limit: int) -> dict[str, Any]:
     """A page of runs with the cursor of the next page (None on the last one)."""
     return {
         "items": [serialize_job_run(run) for run in runs],
-        "next_cursor": runs[-1].id if len(runs) == limit else None,
+        "next_cursor": next_cursor([row.id for row in runs], limit),
     }

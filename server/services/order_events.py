@@ -36,7 +36,7 @@ from tortoise.transactions import in_transaction
 
 from server import clock
 from server.db import is_mysql
-from server.domain.errors import FenxiaoError, NotFound, ValidationFailed
+from server.domain.errors import FenxiaoError, NotFound
 from server.domain.order_event_parsing import body_sha256, parse_event
 from server.domain.order_events import (
     EventOutcome,
@@ -49,7 +49,7 @@ from server.domain.order_events import (
     pending_outcome,
     rejected_outcome,
 )
-from server.http import MAX_PAGE_SIZE
+from server.domain.pagination import check_page_limit, next_cursor
 from server.metrics import count_event
 from server.models import Order, OrderEvent, Program
 from server.services.orders_lifecycle import apply_cancelled, apply_completed
@@ -355,10 +355,7 @@ async def list_order_events(
     limit: int,
 ) -> dict[str, Any]:
     """A page of recorded events, newest first (e.g. what is pending or was rejected)."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     query = OrderEvent.all()
     if program_id is not None:
         query = query.filter(program_id=program_id)
@@ -371,5 +368,5 @@ async def list_order_events(
     rows = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_event(row) for row in rows],
-        "next_cursor": rows[-1].id if len(rows) == limit else None,
+        "next_cursor": next_cursor([row.id for row in rows], limit),
     }

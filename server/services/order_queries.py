@@ -9,8 +9,8 @@ from typing import Any
 
 from tortoise.expressions import Q, Subquery
 
-from server.domain.errors import NotFound, ValidationFailed
-from server.http import MAX_PAGE_SIZE
+from server.domain.errors import NotFound
+from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
 from server.services.order_events import serialize_event
 
@@ -102,10 +102,7 @@ async def list_orders(
 ) -> dict[str, Any]:
     """A page of a program's orders, newest first; `promoter_id` matches orders attributed to
     the promoter or earning them a commission at any level."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     query = Order.filter(program_id=program_id)
     if status is not None:
         query = query.filter(status=status)
@@ -121,7 +118,7 @@ async def list_orders(
     orders = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_order(order) for order in orders],
-        "next_cursor": orders[-1].id if len(orders) == limit else None,
+        "next_cursor": next_cursor([row.id for row in orders], limit),
     }
 
 

@@ -19,8 +19,8 @@ from tortoise.transactions import in_transaction
 from server.auth import Principal
 from server.domain.commission_rules import PERIOD_CAP_ERROR, PeriodCap, validate_period_cap
 from server.domain.errors import NotFound, ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_document import amount_text
-from server.http import MAX_PAGE_SIZE
 from server.models import PeriodCapRecord, Program
 from server.services.audit import record_action
 from server.services.commission_rules import locked_writable_program, scope_reference_errors
@@ -233,10 +233,7 @@ async def list_caps(
     *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """A page of a program's caps in id order; `cursor` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     program = await Program.get_or_none(id=program_id)
     if program is None:
         raise NotFound("no such program", code="program_not_found")
@@ -248,5 +245,5 @@ async def list_caps(
     records = await query.order_by("id").limit(limit)
     return {
         "items": [serialize_cap(r, currency=program.currency) for r in records],
-        "next_cursor": records[-1].id if len(records) == limit else None,
+        "next_cursor": next_cursor([row.id for row in records], limit),
     }

@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 
 from server.auth import Principal
 from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_document import (
     MERGED_ON_PATCH,
     NESTED_KEYS,
@@ -27,7 +28,6 @@ from server.domain.program_document import (
     settings_to_document,
 )
 from server.domain.program_rules import PROGRAM_LIFECYCLE, ProgramSettings, ProgramStatus
-from server.http import MAX_PAGE_SIZE
 from server.models import Program, Promoter, Site
 from server.services.audit import record_action
 from server.services.sites import insert_site
@@ -227,10 +227,7 @@ async def list_programs(
     *, status: str | None = None, cursor: int | None = None, limit: int = 50
 ) -> list[Program]:
     """Programs in id order; `cursor` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     query = Program.all()
     if status is not None:
         if status not in {s.value for s in ProgramStatus}:
@@ -279,7 +276,7 @@ def serialize_program(program: Program) -> dict[str, Any]:
 def serialize_program_page(programs: list[Program], *, limit: int) -> dict[str, Any]:
     return {
         "items": [serialize_program(program) for program in programs],
-        "next_cursor": programs[-1].id if len(programs) == limit else None,
+        "next_cursor": next_cursor([row.id for row in programs], limit),
     }
 
 

@@ -16,10 +16,10 @@ from server.auth import ROLES_STAFF, Principal
 from server.domain.codes import normalize_code
 from server.domain.errors import NotFound, ValidationFailed
 from server.domain.masking import mask_phone
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.promoter_status import ACTIVE_STATUSES, PROMOTER_LIFECYCLE, PromoterStatus
 from server.models import Program, Promoter, PromoterStatusChange
 
-MAX_PAGE_SIZE = 100
 # Moves staff make by hand; `expire` belongs to the expiry job.
 STAFF_ACTIONS = frozenset({"approve", "reject", "suspend", "reinstate", "disable"})
 # Profiles holding a place in the program (and a usable invite code); a rejected, expired
@@ -152,10 +152,7 @@ async def list_promoters(
     limit: int = 50,
 ) -> dict[str, Any]:
     """A page of a program's promoters, newest first; `q` searches name and phone."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if status is not None and status not in {s.value for s in PromoterStatus}:
         raise ValidationFailed(
             "unknown promoter status",
@@ -178,7 +175,7 @@ async def list_promoters(
     promoters = await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_promoter(p, viewer=viewer) for p in promoters],
-        "next_cursor": promoters[-1].id if len(promoters) == limit else None,
+        "next_cursor": next_cursor([row.id for row in promoters], limit),
     }
 
 

@@ -12,12 +12,12 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from server.domain.pagination import MAX_PAGE_SIZE
 from server.domain.promoter_status import PromoterStatus
 from server.models import Channel, Promoter
 
 MAX_CHANNEL_NAME_LENGTH = 64
 MAX_CHANNELS_PER_PROMOTER = 50
-MAX_PAGE_SIZE = 100
 
 
 async def sharing_promoter(

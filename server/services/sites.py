@@ -15,9 +15,9 @@ from tortoise.transactions import in_transaction
 
 from server.auth import Principal
 from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_rules import ProgramStatus, normalize_hostname, site_label_errors
 from server.domain.promoter_status import LIVE_STATUSES
-from server.http import MAX_PAGE_SIZE
 from server.models import Program, Promoter, PromoterSite, Site
 from server.services.audit import record_action
 
@@ -141,10 +141,7 @@ async def list_sites(
     *, program_id: int, is_active: bool | None = None, cursor: int | None = None, limit: int = 50
 ) -> list[Site]:
     """A program's sites in id order; `cursor` is the last id of the previous page."""
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        raise ValidationFailed(
-            "limit out of range", code="invalid_limit", fields={"limit": f"1..{MAX_PAGE_SIZE}"}
-        )
+    check_page_limit(limit)
     if not await Program.exists(id=program_id):
         raise NotFound("no such program", code="program_not_found")
     query = Site.filter(program_id=program_id)
@@ -251,7 +248,7 @@ def serialize_site(site: Site) -> dict[str, Any]:
 def serialize_sites_page(sites: list[Site], *, limit: int) -> dict[str, Any]:
     return {
         "items": [serialize_site(site) for site in sites],
-        "next_cursor": sites[-1].id if len(sites) == limit else None,
+        "next_cursor": next_cursor([row.id for row in sites], limit),
     }
 
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from server.db import connection, is_mysql
 from server.domain.errors import NotFound, ValidationFailed
-from server.domain.hierarchy import next_cursor, team_total
+from server.domain.hierarchy import team_total
 from server.domain.masking import mask_name
+from server.domain.pagination import next_cursor
 from server.models import HierarchyMove, Promoter
 from server.services.hierarchy import IN_TREE_STATUSES, team_counts
 

@@ -10,11 +10,11 @@ from server.domain.errors import IllegalTransition
 from server.domain.hierarchy import (
     chain_under,
     ensure_no_cycle,
-    next_cursor,
     subtree_levels,
     team_count_deltas,
     team_total,
 )
+from server.domain.pagination import next_cursor
 
 
 def test_a_child_inherits_its_parents_chain_one_level_further_away() -> None:
