@@ -7,6 +7,8 @@ URL_PREFIX = "/admin/v1"
 
 def admin_blueprints() -> Blueprint:
     from admin_api import (
+        adjustments,
+        anomalies,
         api_keys,
         audit,
         auth,
@@ -14,15 +16,21 @@ def admin_blueprints() -> Blueprint:
         commission_review,
         commission_rules,
         commissions,
+        disputes,
+        exports,
         hierarchy,
         jobs,
         ledger,
         order_events,
         orders,
+        payouts,
         programs,
         promoters,
+        s2s_clicks,
         s2s_ping,
         share,
+        statements,
+        withdrawals,
     )
 
     return Blueprint.group(
@@ -35,6 +43,7 @@ def admin_blueprints() -> Blueprint:
         hierarchy.bp,
         api_keys.bp,
         s2s_ping.bp,
+        s2s_clicks.bp,
         bindings.bp,
         order_events.bp,
         orders.bp,
@@ -42,6 +51,13 @@ def admin_blueprints() -> Blueprint:
         commission_review.bp,
         commission_rules.bp,
         commissions.bp,
+        adjustments.bp,
+        statements.bp,
+        exports.bp,
+        disputes.bp,
+        withdrawals.bp,
+        payouts.bp,
+        anomalies.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

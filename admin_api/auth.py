@@ -42,7 +42,10 @@ class StaffUpdate(Body):
 async def login(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffLogin)
     pair = await staff_service.login_staff(
-        username=body.username, password=body.password, settings=request.app.ctx.settings
+        username=body.username,
+        password=body.password,
+        client_address=request.remote_addr or request.ip,
+        settings=request.app.ctx.settings,
     )
     return render(pair.to_dict())
 
@@ -91,8 +94,11 @@ async def create_staff(request: Request) -> HTTPResponse:
 
 
 @bp.patch("/staff/<staff_id:int>")
-@openapi.definition(summary="Change a staff account's roles or active flag", body=StaffUpdate,
-                    secured={"bearer": []})
+@openapi.definition(
+    summary="Change a staff account's roles or active flag",
+    body=StaffUpdate,
+    secured={"bearer": []},
+)
 @requires(*ROLES_ADMIN)
 async def update_staff(request: Request, staff_id: int) -> HTTPResponse:
     body = parse_body(request, StaffUpdate)

@@ -79,6 +79,15 @@ class ProgramPatch(Body):
     withdrawal_rules: WithdrawalRulesBody | None = None
     payout_schedule: PayoutScheduleBody | None = None
     auto_approve_rules: AutoApproveRulesBody | None = None
+    attribution_conflict_policy: str | None = Field(
+        default=None, description="coupon_wins | binding_wins: when link and coupon disagree"
+    )
+    time_zone: str | None = Field(
+        default=None, description="IANA name, e.g. Asia/Shanghai: where days and months begin"
+    )
+    fraud_thresholds: dict[str, int] | None = Field(
+        default=None, description="merged key by key; names in server/domain/fraud/thresholds.py"
+    )
 
 
 class ProgramCreate(ProgramPatch):

@@ -20,6 +20,13 @@ background load drifting during the run hits both alike. A round that would run 
 pre-generated requests is flagged. After the rounds, one round per `--sweep` connection
 count shows the service time with little queueing; the orders and commissions written are
 counted against wrk's 2xx answers.
+
+CPU. Each round also records the user + system CPU of the server's processes (/proc), from
+its start until the server is idle again, divided by the rows the round wrote (orders; the
+baseline's rows): server CPU per request, and its ratio between the endpoints — what the
+throughput ratio tends to when the servers have the cores to themselves, and a steadier
+guide than req/s on a machine shared with other work. `python -m bench.order_event_profile`
+shows where one event's CPU and statements go.
 Needs wrk (`apt-get install -y wrk`). Writes the "## Order events" section of bench/RESULTS.md.
 """
 
@@ -28,6 +35,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -39,6 +47,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -54,10 +63,14 @@ from bench.order_event_report import (
     save_section,
 )
 from bench.order_event_setup import PATH, Seed, count_rows, mysql_admin, seed, serve_bare
+from bench.visit_load import tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 # Requests generated per second of a round: far above what either endpoint can answer.
 REQUESTS_PER_SECOND_BUDGET = 3_000
+SETTLE_SECONDS = 0.5
+# Below this share of one core the server counts as idle (its timers, the metrics).
+IDLE_CPU_SHARE = 0.05
 
 LUA = """
 local files = {%(files)s}
@@ -134,15 +147,65 @@ def write_requests(seed: Seed, work: Path, tag: str, count: int) -> Path:
     return script
 
 
-def run_wrk(port: int, script: Path, *, seconds: int, connections: int, sent: int) -> WrkResult:
+def run_wrk(
+    port: int,
+    script: Path,
+    *,
+    seconds: int,
+    connections: int,
+    sent: int,
+    server: subprocess.Popen[bytes],
+    written: Callable[[], int],
+) -> WrkResult:
+    """One wrk round, with the CPU the server's processes spent on it and the rows it wrote
+    (`written` counts them: orders for the real server, rows for the bare one)."""
     command = [
         "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency",
         "-s", str(script), f"http://127.0.0.1:{port}{PATH}",
     ]  # fmt: skip
+    rows_before = written()
+    before = tree_cpu_seconds(server.pid)
     out = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 120
     ).stdout
-    return parse_wrk(out, sent=sent)
+    # Requests still in flight when wrk stops (at most one per connection) are finished
+    # before the next round: count their CPU here, once the server is idle again.
+    after = tree_cpu_seconds(server.pid)
+    while True:
+        time.sleep(SETTLE_SECONDS)
+        now = tree_cpu_seconds(server.pid)
+        if now - after < SETTLE_SECONDS * IDLE_CPU_SHARE:
+            break
+        after = now
+    return dataclasses.replace(
+        parse_wrk(out, sent=sent),
+        server_cpu_seconds=now - before,
+        rows_written=written() - rows_before,
+    )
+
+
+def row_counter(url: str, table: str) -> Callable[[], int]:
+    """Counts the rows of `table` in the benchmark's database."""
+    import pymysql
+
+    parts = urlsplit(url)
+
+    def count() -> int:
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            database=parts.path.lstrip("/"),
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM `{table}`")
+                return int(cursor.fetchone()[0])
+        finally:
+            conn.close()
+
+    return count
 
 
 # ---------------------------------------------------------------- processes
@@ -205,6 +268,8 @@ def _server_env(url: str, port: int, workers: int, work: Path, key: str) -> dict
         "S2S_KEY_ENCRYPTION_KEY": key,
         # Never called by this route; set so that no WeChat stand-in is started.
         "WECHAT_API_BASE": "http://127.0.0.1:9",
+        # No payouts in this benchmark.
+        "WECHAT_PAY_API_VERSION": "none",
         "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
     }
 
@@ -267,6 +332,12 @@ def main(argv: list[str] | None = None) -> int:
             wait_ready(bare_port, bare_proc, work / "bare.log")
             wait_ready(port, server, work / "server.log")
 
+            processes = {bare_port: bare_proc, port: server}
+            counters = {
+                bare_port: row_counter(url, "bench_inserts"),
+                port: row_counter(url, "orders"),
+            }
+
             def round_of(
                 target: int, tag: str, seconds: int, connections: int = args.connections
             ) -> WrkResult:
@@ -274,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
                 script = write_requests(seeded, work, tag, count)
                 return run_wrk(
                     target, script, seconds=seconds, connections=connections,
-                    sent=count * THREADS,
+                    sent=count * THREADS, server=processes[target],
+                    written=counters[target],
                 )  # fmt: skip
 
             round_of(bare_port, "warmbare", WARMUP_SECONDS)

@@ -19,15 +19,20 @@ WARMUP_SECONDS = 3
 TARGET_RATIO = 0.3
 TARGET_P99_MS = 50.0
 WHERE_THE_TIME_GOES = (
-    "Where the time goes: an order.paid runs about 21 statements over 2 transactions — the"
-    " S2S guard's key read and nonce insert (its own transaction), then the event's"
-    " transaction: order lock, event row, program, buyer, buyer's profile, rules, chain (3),"
-    " caps, savepoint, order, lines, line ids, the 8 commissions, their ids, their 8 history"
-    " rows (each set in one statement), event outcome — through tortoise-orm: about 17 ms of"
-    " Python CPU per event on this machine (cProfile of the use case at concurrency 1). The"
-    " baseline runs one INSERT. Both servers, wrk and MariaDB share 2 cores with other work"
-    " (see the load averages), so the real server is CPU-bound well before 32 connections and"
-    " its latency there is mostly queueing (32 requests in flight at ~40/s ≈ 0.8 s)."
+    "Where the time goes (`python -m bench.order_event_profile` shows it for one event at a"
+    " time): an order.paid runs 17 statements — the S2S guard's nonce insert (one autocommit"
+    " statement that also checks the key is still live; the key's secret is kept per"
+    " worker), then the event's transaction: BEGIN, the order lock, the event row, the"
+    " program's configuration stamp (its settings, rules and caps are kept per worker and"
+    " reloaded when the stamp moves), the buyer with their promoter profile, the chain with"
+    " statuses and tiers, a savepoint, the order, its lines, the 8 commissions and their 8"
+    " history rows (one multi-row INSERT each, ids derived from the insert id under"
+    " innodb_autoinc_lock_mode ≤ 1), the inline fraud check's identities, the savepoint's"
+    " release, the event's outcome, COMMIT. Most of the server CPU is the MySQL client"
+    " (aiomysql/pymysql: packets, escaping some 400 values and the JSON explanations),"
+    " then the commission engine, the request handling and the signature. The baseline"
+    " runs one INSERT. Both servers, wrk and MariaDB share 2 cores, so at 32 connections"
+    " the real server is CPU-bound and its latency there is mostly queueing."
 )
 
 
@@ -39,10 +44,20 @@ class WrkResult:
     p50_ms: float
     p99_ms: float
     exhausted: bool
+    # User + system CPU the server's processes (all workers) spent during the round.
+    server_cpu_seconds: float = 0.0
+    # Rows the round wrote (orders; baseline rows), counted in the database once the server
+    # is idle: unlike wrk's answers, they include the requests still in flight when it stopped.
+    rows_written: int = 0
 
     @property
     def ok(self) -> int:
         return self.requests - self.non_2xx
+
+    @property
+    def cpu_ms_per_request(self) -> float:
+        """Server CPU per request applied (per row written)."""
+        return self.server_cpu_seconds / self.rows_written * 1000 if self.rows_written else 0.0
 
 
 def _ms(text: str) -> float:
@@ -108,10 +123,12 @@ def render(
         flag = " (ran out of requests)" if result.exhausted else ""
         return (
             f"| {name} | {result.rps:,.0f} | {result.p50_ms:.1f} ms | {result.p99_ms:.1f} ms"
-            f" | {result.ok:,} | {result.non_2xx:,}{flag} |"
+            f" | {result.cpu_ms_per_request:.2f} ms | {result.ok:,} | {result.non_2xx:,}{flag} |"
         )
 
     ratio = _median([r.rps for r in real]) / _median([b.rps for b in bare])
+    cpu_bare = _median([b.cpu_ms_per_request for b in bare])
+    cpu_real = _median([r.cpu_ms_per_request for r in real])
     p99 = _median([r.p99_ms for r in real])
     real_ok = sum(r.ok for r in real)
     lines = [
@@ -134,8 +151,8 @@ def render(
         f" {args.workers} workers, FENXIAO_ENV=production. Rounds alternate; warm-up"
         f" {WARMUP_SECONDS} s each.",
         "",
-        "| round | req/s | p50 | p99 | 2xx | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| round | req/s | p50 | p99 | server CPU / request | 2xx | non-2xx |",
+        "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for number, (b, r) in enumerate(zip(bare, real, strict=True), start=1):
         lines.append(row(f"{number}: bare INSERT", b))
@@ -145,7 +162,11 @@ def render(
         f"Median throughput ratio real / bare: **{ratio:.2f}** (target ≥ {TARGET_RATIO}:"
         f" {'met' if ratio >= TARGET_RATIO else 'NOT met'}); median p99 of the real server:"
         f" **{p99:.1f} ms** (target ≤ {TARGET_P99_MS:.0f} ms:"
-        f" {'met' if p99 <= TARGET_P99_MS else 'NOT met'}).",
+        f" {'met' if p99 <= TARGET_P99_MS else 'NOT met'}). Server CPU per request (user +"
+        f" system of all the server's processes / rows the round wrote): {cpu_real:.2f} ms real,"
+        f" {cpu_bare:.2f} ms bare; CPU ratio bare / real **{cpu_bare / cpu_real:.2f}** (what the"
+        " throughput ratio tends to on a machine where the servers have the CPU to"
+        " themselves).",
         "",
         f"Written: {counts['orders']:,} orders and {counts['commissions']:,} commissions for"
         f" {real_ok:,} 2xx answers to order.paid in the measured rounds plus the warm-up and"
@@ -159,8 +180,8 @@ def render(
             f"Fewer connections, one {args.duration} s round each after the measured rounds"
             " (the service time with little queueing in front of it):",
             "",
-            "| connections | endpoint | req/s | p50 | p99 | 2xx | non-2xx |",
-            "|---:|---|---:|---:|---:|---:|---:|",
+            "| connections | endpoint | req/s | p50 | p99 | server CPU / request | 2xx | non-2xx |",
+            "|---:|---|---:|---:|---:|---:|---:|---:|",
         ]
         for connections, b, r in sweep:
             lines.append(f"| {connections} {row('bare INSERT', b)}")

@@ -69,6 +69,7 @@ def create_celery_app(settings: Settings) -> Celery:
         result_accept_content=["json"],
         task_acks_late=True,
         task_reject_on_worker_lost=True,
+        broker_transport_options={"visibility_timeout": settings.celery_visibility_timeout_seconds},
         worker_prefetch_multiplier=1,
         broker_connection_retry_on_startup=True,
         task_default_queue=DEFAULT_QUEUE,

@@ -15,7 +15,12 @@ from server.domain.errors import NotFound
 from server.services.api_keys import purge_expired_nonces
 from server.services.application_expiry import expire_stale_applications
 from server.services.balances import reconcile_balances
+from server.services.fraud_scans import scan_for_fraud
+from server.services.notifications import send_pending_notifications
+from server.services.payout_batches import create_payout_batches
+from server.services.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
 from server.services.settlement import approve_due_commissions, settle_due_commissions
+from server.services.withdrawal_payment import resolve_pending_transfers
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -56,14 +61,36 @@ async def run_commission_approval(settings: Settings) -> dict[str, Any]:
     return await approve_due_commissions(now=clock.now())
 
 
-async def run_commission_settlement(settings: Settings) -> dict[str, Any]:
+async def run_commission_settlement(
+    settings: Settings, batch_size: int = SETTLEMENT_BATCH_SIZE
+) -> dict[str, Any]:
     """Credit approved, unlocked, unheld commissions to the promoters' balances."""
-    return await settle_due_commissions(now=clock.now())
+    return await settle_due_commissions(now=clock.now(), batch_size=batch_size)
 
 
 async def run_ledger_reconcile(settings: Settings) -> dict[str, Any]:
     """Compare cached balances with the ledger entries; drift is logged and recorded."""
     return (await reconcile_balances()).to_dict()
+
+
+async def run_fraud_scan(settings: Settings) -> dict[str, Any]:
+    """Run the fraud scans over each program's recent window; findings become anomalies."""
+    return await scan_for_fraud(until=clock.now())
+
+
+async def run_notification_sending(settings: Settings) -> dict[str, Any]:
+    """Send the queued WeChat subscribe messages that are due; failures retry later."""
+    return await send_pending_notifications(settings=settings)
+
+
+async def run_transfer_resolution(settings: Settings) -> dict[str, Any]:
+    """Ask the payment provider how in-flight withdrawal transfers ended, and record it."""
+    return await resolve_pending_transfers(settings=settings, now=clock.now())
+
+
+async def run_payout_batches(settings: Settings) -> dict[str, Any]:
+    """Create the payout batches the programs' schedules call for now."""
+    return await create_payout_batches(now=clock.now())
 
 
 JOBS: Mapping[str, Job] = MappingProxyType(
@@ -99,6 +126,30 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_ledger_reconcile,
                 every=timedelta(hours=6),
                 description="Check every cached balance against the ledger entries.",
+            ),
+            Job(
+                name="scan_for_fraud",
+                body=run_fraud_scan,
+                every=timedelta(hours=1),
+                description="Scan recent visits and orders for fraud; open anomalies, hold.",
+            ),
+            Job(
+                name="send_notifications",
+                body=run_notification_sending,
+                every=timedelta(minutes=1),
+                description="Send queued WeChat subscribe messages (withdrawal paid/rejected).",
+            ),
+            Job(
+                name="resolve_pending_transfers",
+                body=run_transfer_resolution,
+                every=timedelta(minutes=5),
+                description="Query the provider for withdrawal transfers whose outcome is open.",
+            ),
+            Job(
+                name="create_payout_batches",
+                body=run_payout_batches,
+                every=timedelta(hours=1),
+                description="Create payout batches per program schedule (monthly, threshold).",
             ),
         )
     }

@@ -6,7 +6,19 @@ URL_PREFIX = "/mp/v1"
 
 
 def miniprogram_blueprints() -> Blueprint:
-    from miniprogram_api import auth, commissions, programs, promoters, share, team, visits, wallet
+    from miniprogram_api import (
+        auth,
+        commissions,
+        disputes,
+        programs,
+        promoters,
+        share,
+        statements,
+        team,
+        visits,
+        wallet,
+        withdrawals,
+    )
 
     return Blueprint.group(
         auth.bp,
@@ -17,6 +29,9 @@ def miniprogram_blueprints() -> Blueprint:
         visits.bp,
         commissions.bp,
         wallet.bp,
+        statements.bp,
+        disputes.bp,
+        withdrawals.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

@@ -34,6 +34,7 @@ async def login(request: Request) -> HTTPResponse:
         code=body.code,
         nickname=body.nickname,
         avatar_url=body.avatar_url,
+        client_address=request.remote_addr or request.ip,
         wechat=request.app.ctx.wechat,
         settings=request.app.ctx.settings,
     )

@@ -33,8 +33,8 @@ def _prepare_environment() -> None:
             print(f"[fenxiao] {name} not set: generated a random one for this run")
 
 
-async def _migrate(settings: Settings) -> None:
-    await db.migrate(settings.database_url)
+async def _migrate(settings: Settings, target: str | None) -> None:
+    await db.migrate(settings.database_url, target=target)
 
 
 async def _seed(settings: Settings) -> list[str]:
@@ -96,8 +96,12 @@ def _serve(settings: Settings) -> None:
 
     from server.app import create_app
 
+    settings.require_payout_config()
     standin = None
-    if settings.wechat_api_base is None:
+    pays_through_standin = (
+        settings.pays_through_standin and settings.wechat_pay_api_version != "none"
+    )
+    if settings.wechat_api_base is None or pays_through_standin:
         from server.integrations.wechat_standin import WeChatStandIn
 
         standin = WeChatStandIn.for_settings(settings)
@@ -128,7 +132,11 @@ def _serve(settings: Settings) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server.cli")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("migrate", help="apply pending schema migrations")
+    migrate = sub.add_parser("migrate", help="apply pending schema migrations")
+    migrate.add_argument(
+        "--target",
+        help="migrate (forwards or back) to this migration, e.g. 0001_initial; default: latest",
+    )
     sub.add_parser("seed", help="create the bootstrap admin and the demo program")
     sub.add_parser("run", help="seed and serve (starts the WeChat stand-in if unconfigured)")
     sub.add_parser("serve", help="serve only, no seeding (what production units run)")
@@ -143,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     if args.command == "migrate":
-        asyncio.run(_migrate(settings))
+        asyncio.run(_migrate(settings, args.target))
         print("[fenxiao] migrations applied")
     elif args.command == "seed":
         for line in asyncio.run(_seed(settings)):

@@ -19,10 +19,18 @@ MIN_SECRET_BYTES = 32
 DEFAULT_S2S_REPLAY_WINDOW_SECONDS = 300
 LOG_FORMATS = ("json", "text")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+WECHAT_PAY_API_VERSIONS = ("v3", "v2", "none")
 
 
 class ConfigError(RuntimeError):
     """The environment cannot run the server as configured."""
+
+
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return value
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -73,6 +81,9 @@ class Settings:
     # None means jobs run in-process (the embedded default).
     celery_broker_url: str | None = None
     celery_result_backend: str | None = None
+    # Redis broker: a task a worker took but never acknowledged (the worker died) goes back to
+    # the queue after this long. Tasks are idempotent, so one running longer is merely re-run.
+    celery_visibility_timeout_seconds: int = 3600
     public_base_url: str = "http://127.0.0.1:8000"
     mp_share_page: str = "pages/index/index"
     qr_cache_dir: str = "var/qr-cache"
@@ -80,6 +91,10 @@ class Settings:
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: str | None = field(default=None, repr=False)
     application_expiry_days: int = 30
+    # Failed logins an account may have within the lockout period before it is locked for that
+    # period; a client address may have four times as many (it may serve several people).
+    login_max_failures: int = 5
+    login_lockout_seconds: int = 900
     # Fernet key(s) encrypting S2S API-key secrets at rest; comma-separated, newest first.
     s2s_key_encryption_key: str = field(
         default_factory=lambda: Fernet.generate_key().decode(), repr=False
@@ -99,6 +114,33 @@ class Settings:
     # prometheus_client's multiprocess directory, shared by every Sanic worker (and a Celery
     # worker on the same host); server.cli defaults it to var/prometheus.
     prometheus_multiproc_dir: str | None = None
+    # Subscribe-message template ids per notification kind; unset kinds are not sent.
+    wechat_template_withdrawal_paid: str | None = None
+    wechat_template_withdrawal_rejected: str | None = None
+    # How the message data's keys map onto each template's keywords ("amount:amount1,
+    # reason:thing2"); unset = the keys are the keywords.
+    wechat_template_withdrawal_paid_fields: str | None = None
+    wechat_template_withdrawal_rejected_fields: str | None = None
+    # WeChat Pay transfers to promoters: "v3" (merchant transfer), "v2" (legacy 企业付款) or
+    # "none" (withdrawals are paid offline only). None base = the bundled stand-in.
+    wechat_pay_api_version: str = "v3"
+    wechat_pay_api_base: str | None = None
+    wechat_pay_timeout_seconds: int = 10
+    wechat_pay_mchid: str | None = None
+    # The app the promoters' openids belong to; None = WECHAT_APPID.
+    wechat_pay_appid: str | None = None
+    wechat_pay_apiv3_key: str | None = field(default=None, repr=False)
+    wechat_pay_private_key: str | None = field(default=None, repr=False)
+    wechat_pay_cert_serial_no: str | None = None
+    # The WeChat Pay public key and its id; without them the platform certificates are
+    # downloaded from /v3/certificates (decrypted with the APIv3 key).
+    wechat_pay_public_key: str | None = None
+    wechat_pay_public_key_id: str | None = None
+    wechat_pay_transfer_scene_id: str = "1005"
+    wechat_pay_v2_api_key: str | None = field(default=None, repr=False)
+    wechat_pay_v2_cert_path: str | None = None
+    wechat_pay_v2_key_path: str | None = None
+    wechat_pay_v2_client_ip: str = "127.0.0.1"
 
     @property
     def is_production(self) -> bool:
@@ -107,6 +149,11 @@ class Settings:
     @property
     def jobs_in_process(self) -> bool:
         return not self.celery_broker_url
+
+    @property
+    def pays_through_standin(self) -> bool:
+        """Transfers go to the bundled stand-in (development and tests only)."""
+        return self.wechat_pay_api_base is None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -141,6 +188,10 @@ class Settings:
         proxies_count = _int(env, "PROXIES_COUNT", 0)
         if proxies_count < 0:
             raise ConfigError("PROXIES_COUNT must not be negative")
+        pay_version = _choice(env, "WECHAT_PAY_API_VERSION", WECHAT_PAY_API_VERSIONS, "v3")
+        pay_api_base = env.get("WECHAT_PAY_API_BASE") or None
+        if environment == "production" and pay_api_base is None:
+            pay_api_base = "https://api.mch.weixin.qq.com"
         return cls(
             environment=environment,
             host=host,
@@ -157,6 +208,9 @@ class Settings:
             wechat_timeout_seconds=_int(env, "WECHAT_TIMEOUT_SECONDS", 5),
             celery_broker_url=env.get("CELERY_BROKER_URL") or None,
             celery_result_backend=env.get("CELERY_RESULT_BACKEND") or None,
+            celery_visibility_timeout_seconds=_positive(
+                env, "CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600
+            ),
             public_base_url=env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}",
             mp_share_page=env.get("MP_SHARE_PAGE") or "pages/index/index",
             qr_cache_dir=env.get("QR_CACHE_DIR") or "var/qr-cache",
@@ -164,6 +218,8 @@ class Settings:
             bootstrap_admin_username=env.get("BOOTSTRAP_ADMIN_USERNAME") or None,
             bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,
             application_expiry_days=_int(env, "APPLICATION_EXPIRY_DAYS", 30),
+            login_max_failures=_positive(env, "LOGIN_MAX_FAILURES", 5),
+            login_lockout_seconds=_positive(env, "LOGIN_LOCKOUT_SECONDS", 900),
             s2s_key_encryption_key=s2s_key_encryption_key,
             s2s_replay_window_seconds=replay_window,
             log_format=log_format,
@@ -173,7 +229,86 @@ class Settings:
             forwarded_secret=env.get("FORWARDED_SECRET") or None,
             metrics_token=env.get("METRICS_TOKEN") or None,
             prometheus_multiproc_dir=env.get("PROMETHEUS_MULTIPROC_DIR") or None,
+            wechat_template_withdrawal_paid=env.get("WECHAT_TEMPLATE_WITHDRAWAL_PAID") or None,
+            wechat_template_withdrawal_rejected=(
+                env.get("WECHAT_TEMPLATE_WITHDRAWAL_REJECTED") or None
+            ),
+            wechat_template_withdrawal_paid_fields=(
+                env.get("WECHAT_TEMPLATE_WITHDRAWAL_PAID_FIELDS") or None
+            ),
+            wechat_template_withdrawal_rejected_fields=(
+                env.get("WECHAT_TEMPLATE_WITHDRAWAL_REJECTED_FIELDS") or None
+            ),
+            wechat_pay_api_version=pay_version,
+            wechat_pay_api_base=pay_api_base,
+            wechat_pay_timeout_seconds=_int(env, "WECHAT_PAY_TIMEOUT_SECONDS", 10),
+            wechat_pay_mchid=env.get("WECHAT_PAY_MCHID") or None,
+            wechat_pay_appid=env.get("WECHAT_PAY_APPID") or None,
+            wechat_pay_apiv3_key=env.get("WECHAT_PAY_APIV3_KEY") or None,
+            wechat_pay_private_key=_pem(
+                env, "WECHAT_PAY_PRIVATE_KEY", "WECHAT_PAY_PRIVATE_KEY_PATH"
+            ),
+            wechat_pay_cert_serial_no=env.get("WECHAT_PAY_CERT_SERIAL_NO") or None,
+            wechat_pay_public_key=_pem(env, "WECHAT_PAY_PUBLIC_KEY", "WECHAT_PAY_PUBLIC_KEY_PATH"),
+            wechat_pay_public_key_id=env.get("WECHAT_PAY_PUBLIC_KEY_ID") or None,
+            wechat_pay_transfer_scene_id=env.get("WECHAT_PAY_TRANSFER_SCENE_ID") or "1005",
+            wechat_pay_v2_api_key=env.get("WECHAT_PAY_V2_API_KEY") or None,
+            wechat_pay_v2_cert_path=env.get("WECHAT_PAY_V2_CERT_PATH") or None,
+            wechat_pay_v2_key_path=env.get("WECHAT_PAY_V2_KEY_PATH") or None,
+            wechat_pay_v2_client_ip=env.get("WECHAT_PAY_V2_CLIENT_IP") or "127.0.0.1",
         )
+
+    def require_payout_config(self) -> None:
+        """Raise a ConfigError naming what production lacks to pay withdrawals automatically.
+
+        Checked when the server starts (`server.cli serve|run`), not on every read of the
+        environment: commands that never pay (migrate, seed) do not need WeChat Pay."""
+        if not self.is_production or self.wechat_pay_api_version == "none":
+            return
+        if self.wechat_pay_api_version == "v3":
+            required = {
+                "WECHAT_PAY_MCHID": self.wechat_pay_mchid,
+                "WECHAT_PAY_APIV3_KEY": self.wechat_pay_apiv3_key,
+                "WECHAT_PAY_PRIVATE_KEY (or WECHAT_PAY_PRIVATE_KEY_PATH)": (
+                    self.wechat_pay_private_key
+                ),
+                "WECHAT_PAY_CERT_SERIAL_NO": self.wechat_pay_cert_serial_no,
+            }
+            if (self.wechat_pay_public_key is None) != (self.wechat_pay_public_key_id is None):
+                raise ConfigError(
+                    "WECHAT_PAY_PUBLIC_KEY and WECHAT_PAY_PUBLIC_KEY_ID go together: set both "
+                    "or neither (then the platform certificates are downloaded)"
+                )
+        else:
+            required = {
+                "WECHAT_PAY_MCHID": self.wechat_pay_mchid,
+                "WECHAT_PAY_V2_API_KEY": self.wechat_pay_v2_api_key,
+                "WECHAT_PAY_V2_CERT_PATH": self.wechat_pay_v2_cert_path,
+                "WECHAT_PAY_V2_KEY_PATH": self.wechat_pay_v2_key_path,
+            }
+        missing = [name for name, value in required.items() if not value]
+        if missing:
+            raise ConfigError(
+                f"WECHAT_PAY_API_VERSION={self.wechat_pay_api_version} needs "
+                f"{', '.join(missing)} in production (or set WECHAT_PAY_API_VERSION=none to pay "
+                "withdrawals offline only)"
+            )
+
+
+def _pem(env: Mapping[str, str], name: str, path_name: str) -> str | None:
+    """A PEM given inline in `name`, or read from the file `path_name` points at."""
+    inline = env.get(name) or ""
+    path = env.get(path_name) or ""
+    if inline and path:
+        raise ConfigError(f"set {name} or {path_name}, not both")
+    if path:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                return handle.read()
+        except OSError as exc:
+            raise ConfigError(f"{path_name}: cannot read {path!r}: {exc.strerror}") from exc
+    # systemd EnvironmentFile= values are one line: accept "\n" escapes for the newlines.
+    return inline.replace("\\n", "\n") if inline else None
 
 
 def _s2s_key_encryption_key(env: Mapping[str, str], environment: str, jwt_secret: str) -> str:

@@ -10,6 +10,9 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 MODEL_MODULES = ["server.models"]
 MIGRATIONS_PACKAGE = "server.migrations"
+# The last migration of each release: an upgrade test migrates a database from the previous
+# release's schema, filled with rows, to the latest one.
+RELEASE_MIGRATIONS = {"0.1.0": "0001_initial"}
 
 
 def tortoise_config(database_url: str) -> dict[str, Any]:
@@ -47,12 +50,15 @@ async def close_db() -> None:
     await Tortoise.close_connections()
 
 
-async def migrate(database_url: str) -> None:
-    """Apply every pending migration (tortoise-orm's built-in migrations)."""
+async def migrate(database_url: str, *, target: str | None = None) -> None:
+    """Apply pending migrations up to `target` (a migration name; default: the latest)."""
     from tortoise.migrations.api import migrate as run_migrations
 
     try:
-        await run_migrations(config=tortoise_config(database_url))
+        await run_migrations(
+            config=tortoise_config(database_url),
+            target=f"models.{target}" if target else None,
+        )
     finally:
         await Tortoise.close_connections()
 

@@ -7,9 +7,15 @@ import logging
 from sanic import Request, Sanic
 from sanic.exceptions import SanicException
 from sanic.response import HTTPResponse
+from tortoise.exceptions import DBConnectionError
 
 from server.domain.errors import FenxiaoError
 from server.http import render
+
+# MySQL client errors meaning the connection to the server is gone (nothing was committed:
+# the transaction died with it): can't connect, server gone away, lost during a query, and
+# the server killed the connection or is shutting down.
+_CONNECTION_LOST_CODES = frozenset({2003, 2006, 2013, 1053, 1927, 4031})
 
 log = logging.getLogger("fenxiao.errors")
 
@@ -31,6 +37,24 @@ def _error(status: int, code: str, message: str) -> HTTPResponse:
     return render({"error": {"code": code, "message": message}}, status=status)
 
 
+def is_connection_lost(exc: BaseException) -> bool:
+    """True when a database error only says the connection died (the client may retry)."""
+    if isinstance(exc, DBConnectionError):
+        return True
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        args = getattr(cause, "args", ())
+        if args and isinstance(args[0], int) and args[0] in _CONNECTION_LOST_CODES:
+            return True
+        if isinstance(args[0] if args else None, BaseException):
+            cause = args[0]
+        else:
+            cause = cause.__cause__ or cause.__context__
+    return False
+
+
 def install_error_handlers(app: Sanic) -> None:
     @app.exception(FenxiaoError)
     async def on_fenxiao_error(request: Request, exc: FenxiaoError) -> HTTPResponse:
@@ -46,5 +70,12 @@ def install_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        # A connection the database server dropped mid-transaction surfaces from the driver
+        # (often as the failed rollback, with the lost query as its context).
+        if is_connection_lost(exc):
+            log.warning("database connection lost on %s %s: %s", request.method, request.path, exc)
+            return _error(
+                503, "database_unavailable", "the database connection was lost; nothing was saved"
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(500, "internal_error", "internal server error")

@@ -9,6 +9,9 @@
   stand-in, plus the per-test stand-in reset; API tests that log promoters in use `mp_api`.
 - `promoter_login(api, "alice")` / `promoter_token(api, "alice")`: log in through
   POST /mp/v1/auth/login; the same identity always becomes the same user.
+- `pay_settings`: `wechat_settings` whose WeChat Pay (API v3) is the stand-in's, with its
+  merchant keys; `standin_pay_settings(settings, standin, version="v2")` for other set-ups.
+  `build_payment_provider(pay_settings)` then pays through the stand-in over HTTP.
 """
 
 from __future__ import annotations
@@ -82,6 +85,36 @@ def wechat_settings(settings: Settings, standin: WeChatStandIn) -> Settings:
         wechat_api_base=standin.base_url,
         wechat_timeout_seconds=TEST_WECHAT_TIMEOUT_SECONDS,
     )
+
+
+def standin_pay_settings(
+    settings: Settings,
+    standin: WeChatStandIn,
+    *,
+    version: str = "v3",
+    with_public_key: bool = True,
+) -> Settings:
+    """`settings` paying through `standin` with its merchant's keys; without the public key,
+    the v3 client downloads the platform certificates instead."""
+    keys = standin.pay.keys
+    return dataclasses.replace(
+        settings,
+        wechat_pay_api_version=version,
+        wechat_pay_api_base=standin.base_url,
+        wechat_pay_timeout_seconds=TEST_WECHAT_TIMEOUT_SECONDS,
+        wechat_pay_mchid=keys.mchid,
+        wechat_pay_apiv3_key=keys.apiv3_key,
+        wechat_pay_private_key=keys.merchant_private_key,
+        wechat_pay_cert_serial_no=keys.merchant_cert_serial_no,
+        wechat_pay_public_key=keys.platform_public_key if with_public_key else None,
+        wechat_pay_public_key_id=keys.public_key_id if with_public_key else None,
+        wechat_pay_v2_api_key=keys.v2_api_key,
+    )
+
+
+@pytest.fixture
+def pay_settings(wechat_settings: Settings, standin: WeChatStandIn) -> Settings:
+    return standin_pay_settings(wechat_settings, standin)
 
 
 @pytest.fixture

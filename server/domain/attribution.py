@@ -21,11 +21,18 @@ window is over, no longer holds the customer, so a new touch may bind (first_tou
 last_touch). A touch older than the current binding (delivered late) changes nothing.
 
 Link versus coupon at checkout (`attribute_order`): when the customer's live binding and
-the coupon code typed at checkout name different promoters, the program's `ConflictPolicy`
-decides: `coupon_wins` (default: the code the buyer typed is the latest explicit intent) or
-`binding_wins`. A coupon of the buyer's own promoter profile, or of a promoter who is not
-approved, is ignored; so is a binding that is not live at the order time. The decision
-carries JSON-safe evidence for the order's attribution record. Whether the coupon also
+the coupon code typed at checkout name different promoters, the program setting
+`attribution_conflict_policy` (a `ConflictPolicy`) decides, deterministically:
+- `coupon_wins` (the default): the coupon's promoter is credited; the code the buyer typed
+  is the latest explicit intent, and the commission window starts at the order time;
+- `binding_wins`: the bound promoter is credited from the binding's `bound_at`; the coupon
+  still counts as a touch for the bind mode (so under `last_touch` it rebinds the customer
+  for the next order).
+Either way only the winner's chain earns; nothing is split. When both name the same
+promoter they agree (`binding_and_coupon_agree`, credited through the coupon). A coupon of
+the buyer's own promoter profile, or of a promoter who is not approved, is ignored; so is a
+binding that is not live at the order time. The decision carries JSON-safe evidence for
+the order's attribution record, including the policy applied. Whether the coupon also
 (re)binds the customer is a separate `decide_binding` call with the coupon as a touch.
 """
 
@@ -37,7 +44,7 @@ from enum import StrEnum
 from typing import Any
 
 from server.domain.errors import ValidationFailed
-from server.domain.program_rules import BindMode
+from server.domain.program_rules import BindMode, ConflictPolicy
 from server.domain.promoter_status import ACTIVE_STATUSES
 
 
@@ -53,11 +60,6 @@ class BindAction(StrEnum):
     RENEW = "renew"  # the same promoter's binding restarts at the touch
     KEEP = "keep"  # the live binding stays; the touch does not move it
     IGNORE = "ignore"  # the touch cannot bind at all; nothing changes
-
-
-class ConflictPolicy(StrEnum):
-    COUPON_WINS = "coupon_wins"
-    BINDING_WINS = "binding_wins"
 
 
 DEFAULT_CONFLICT_POLICY = ConflictPolicy.COUPON_WINS

@@ -28,6 +28,7 @@ from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
 from server.domain.money import MAX_AMOUNT, exponent, round_down
+from server.domain.periods import zone
 from server.domain.program_rules import ProgramSettings
 from server.domain.promoter_status import ACTIVE_STATUSES
 
@@ -56,9 +57,10 @@ class ProgramTerms:
 
     @classmethod
     def from_settings(
-        cls, program_id: int, settings: ProgramSettings, *, timezone: tzinfo = UTC
+        cls, program_id: int, settings: ProgramSettings, *, timezone: tzinfo | None = None
     ) -> ProgramTerms:
-        """Terms of a program from its validated settings."""
+        """Terms of a program from its validated settings; periods are counted in the
+        program's `time_zone` unless `timezone` says otherwise."""
         return cls(
             program_id=program_id,
             currency=settings.currency,
@@ -67,7 +69,7 @@ class ProgramTerms:
             self_rebate_rate=settings.self_rebate_rate,
             commission_window_days=settings.commission_window_days,
             attribution_window_days=settings.attribution_window_days,
-            timezone=timezone,
+            timezone=timezone if timezone is not None else zone(settings.time_zone),
         )
 
 

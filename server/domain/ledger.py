@@ -12,6 +12,7 @@ or more postings (account, signed amount) sharing a reference:
 | release    | on_hold −x, available +x          | 0     |
 | pay        | on_hold −x, paid +x               | 0     |
 | fee        | on_hold −x  (kept by the merchant) | −x    |
+| tax        | on_hold −x  (withheld for the tax office) | −x |
 | adjustment | available ±x                      | ±x    |
 | clawback   | available −x                      | −x    |
 
@@ -49,6 +50,7 @@ class MovementKind(StrEnum):
     RELEASE = "release"
     PAY = "pay"
     FEE = "fee"
+    TAX = "tax"
     ADJUSTMENT = "adjustment"
     CLAWBACK = "clawback"
 
@@ -63,6 +65,7 @@ MOVEMENT_SHAPES: Mapping[MovementKind, tuple[tuple[Account, int], ...]] = {
     _K.RELEASE: ((_A.ON_HOLD, -1), (_A.AVAILABLE, 1)),
     _K.PAY: ((_A.ON_HOLD, -1), (_A.PAID, 1)),
     _K.FEE: ((_A.ON_HOLD, -1),),
+    _K.TAX: ((_A.ON_HOLD, -1),),
     _K.ADJUSTMENT: ((_A.AVAILABLE, 0),),
     _K.CLAWBACK: ((_A.AVAILABLE, -1),),
 }

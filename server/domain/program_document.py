@@ -7,9 +7,9 @@ CNY, "100" in JPY); rates carry no trailing zeros ("10", "2.5").
 
 Creating applies the document as a patch over `default_document()`; updating applies it over
 the program's current document. A patch replaces top-level values, except that
-`requirements`, `withdrawal_rules` and `auto_approve_rules` are merged key by key (so one
-withdrawal setting can change alone); `payout_schedule` is always replaced whole, because the
-keys it needs depend on its mode.
+`requirements`, `withdrawal_rules`, `auto_approve_rules` and `fraud_thresholds` are merged key
+by key (so one withdrawal setting or one threshold can change alone); `payout_schedule` is
+always replaced whole, because the keys it needs depend on its mode.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from server.domain.errors import ValidationFailed
+from server.domain.fraud.thresholds import THRESHOLD_KEYS, FraudThresholds
 from server.domain.money import CURRENCY_EXPONENTS, round_down
 from server.domain.program_rules import (
     SETTINGS_ERROR,
@@ -31,12 +32,22 @@ from server.domain.program_rules import (
 )
 
 REQUIRED_ON_CREATE = ("name", "currency", "max_levels", "level_rates")
-MERGED_ON_PATCH = frozenset({"requirements", "withdrawal_rules", "auto_approve_rules"})
+MERGED_ON_PATCH = frozenset(
+    {"requirements", "withdrawal_rules", "auto_approve_rules", "fraud_thresholds"}
+)
 NESTED_KEYS: dict[str, tuple[str, ...]] = {
     "requirements": ("real_name", "phone", "agreement_version", "deposit"),
-    "withdrawal_rules": ("minimum", "fee_percent", "fee_fixed", "daily_cap", "methods"),
+    "withdrawal_rules": (
+        "minimum",
+        "fee_percent",
+        "fee_fixed",
+        "daily_cap",
+        "methods",
+        "tax_withholding_percent",
+    ),
     "payout_schedule": ("mode", "day", "threshold"),
     "auto_approve_rules": ("enabled", "max_line_amount", "require_no_open_anomaly"),
+    "fraud_thresholds": THRESHOLD_KEYS,
 }
 SCALAR_KEYS = (
     "name",
@@ -52,6 +63,8 @@ SCALAR_KEYS = (
     "attribution_window_days",
     "commission_window_days",
     "freeze_days",
+    "attribution_conflict_policy",
+    "time_zone",
 )
 SETTING_KEYS = frozenset(SCALAR_KEYS) | frozenset(NESTED_KEYS)
 
@@ -146,12 +159,18 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
             "fee_fixed": money(withdrawals.fee_fixed),
             "daily_cap": money(withdrawals.daily_cap),
             "methods": list(withdrawals.methods),
+            "tax_withholding_percent": rate_text(withdrawals.tax_withholding_percent),
         },
         "payout_schedule": schedule,
         "auto_approve_rules": {
             "enabled": auto.enabled,
             "max_line_amount": money(auto.max_line_amount),
             "require_no_open_anomaly": auto.require_no_open_anomaly,
+        },
+        "attribution_conflict_policy": settings.attribution_conflict_policy,
+        "time_zone": settings.time_zone,
+        "fraud_thresholds": {
+            key: getattr(settings.fraud_thresholds, key) for key in THRESHOLD_KEYS
         },
     }
 
@@ -281,6 +300,7 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
     withdrawals = read.section(document, "withdrawal_rules")
     schedule = read.section(document, "payout_schedule")
     auto = read.section(document, "auto_approve_rules")
+    fraud = read.section(document, "fraud_thresholds")
     settings = ProgramSettings(
         name=read.text(document, "name", "name"),
         description=read.text(document, "description", "description"),
@@ -313,6 +333,9 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             fee_fixed=read.number(withdrawals, "fee_fixed", "withdrawal_rules.fee_fixed"),
             daily_cap=read.optional_number(withdrawals, "daily_cap", "withdrawal_rules.daily_cap"),
             methods=read.texts(withdrawals, "methods", "withdrawal_rules.methods"),
+            tax_withholding_percent=read.number(
+                withdrawals, "tax_withholding_percent", "withdrawal_rules.tax_withholding_percent"
+            ),
         ),
         payout_schedule=PayoutSchedule(
             mode=read.text(schedule, "mode", "payout_schedule.mode"),
@@ -327,6 +350,13 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             require_no_open_anomaly=read.flag(
                 auto, "require_no_open_anomaly", "auto_approve_rules.require_no_open_anomaly"
             ),
+        ),
+        attribution_conflict_policy=read.text(
+            document, "attribution_conflict_policy", "attribution_conflict_policy"
+        ),
+        time_zone=read.text(document, "time_zone", "time_zone"),
+        fraud_thresholds=FraudThresholds(
+            **{key: read.whole(fraud, key, f"fraud_thresholds.{key}") for key in THRESHOLD_KEYS}
         ),
     )
     errors = {**program_settings_errors(settings), **read.errors}

@@ -12,21 +12,30 @@ Bounds chosen here (each refused value names its field in the error):
   when the self-purchase rebate is enabled, rebate + sum of level rates is ≤ 100 (a promoter
   buying for themself gets level 0 while their upline chain still earns levels 1..n).
 - attribution and commission windows 0..3650 days (0 = forever / no limit); freeze 0..365 days.
-- withdrawals: fee_percent in [0, 100) (a 100% fee would pay nothing); a fixed fee must be
+- withdrawals: fee_percent and tax_withholding_percent in [0, 100) (100% would pay nothing),
+  with ≤ 4 decimals; a fixed fee must be
   below the minimum (otherwise the smallest withdrawal pays nothing); a daily cap, when set,
   is > 0 and ≥ the minimum; methods a non-empty subset of wechat, bank, offline.
 - payout schedule: manual; monthly on a day 1..28 (every month has it); or threshold > 0.
 - auto-approve rules (see AutoApproveRules).
+- attribution_conflict_policy: `coupon_wins` or `binding_wins` (which promoter an order is
+  attributed to when the buyer's link binding and the coupon typed at checkout disagree; see
+  server/domain/attribution.py).
+- time_zone: an IANA name (`Asia/Shanghai`, `America/New_York`) that the zoneinfo database
+  knows; it places the program's day, week and month boundaries (server/domain/periods.py).
+  The machine-dependent aliases `localtime`, `posixrules` and `Factory` are refused.
 """
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
+from server.domain.fraud.thresholds import FraudThresholds, threshold_errors
 from server.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, parse_amount
 from server.domain.state_machine import StateMachine
 
@@ -42,6 +51,10 @@ MAX_DESCRIPTION_LENGTH = 4000
 MAX_AGREEMENT_VERSION_LENGTH = 32
 LAST_MONTHLY_PAYOUT_DAY = 28
 SETTINGS_ERROR = "invalid_program_settings"
+DEFAULT_TIME_ZONE = "Asia/Shanghai"
+MAX_TIME_ZONE_LENGTH = 64
+# Names the zoneinfo database may hold that do not name one place's rules.
+UNSTABLE_TIME_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 
 class ProgramKind(StrEnum):
@@ -64,6 +77,13 @@ class BindMode(StrEnum):
     FIRST_TOUCH = "first_touch"
     LAST_TOUCH = "last_touch"
     ON_REGISTER = "on_register"
+
+
+class ConflictPolicy(StrEnum):
+    """Who an order is attributed to when the link binding and the coupon code disagree."""
+
+    COUPON_WINS = "coupon_wins"
+    BINDING_WINS = "binding_wins"
 
 
 class PayoutMode(StrEnum):
@@ -96,13 +116,15 @@ class ApplicationRequirements:
 
 @dataclass(frozen=True, kw_only=True)
 class WithdrawalRules:
-    """fee = fee_fixed + fee_percent × amount; daily_cap None = no cap."""
+    """fee = fee_fixed + fee_percent × amount; tax = tax_withholding_percent × amount;
+    daily_cap None = no cap."""
 
     minimum: Decimal = Decimal(1)
     fee_percent: Decimal = Decimal(0)
     fee_fixed: Decimal = Decimal(0)
     daily_cap: Decimal | None = None
     methods: tuple[str, ...] = (WithdrawalMethod.WECHAT.value,)
+    tax_withholding_percent: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -150,6 +172,10 @@ class ProgramSettings:
     withdrawal_rules: WithdrawalRules = field(default_factory=WithdrawalRules)
     payout_schedule: PayoutSchedule = field(default_factory=PayoutSchedule)
     auto_approve_rules: AutoApproveRules = field(default_factory=AutoApproveRules)
+    attribution_conflict_policy: str = ConflictPolicy.COUPON_WINS.value
+    time_zone: str = DEFAULT_TIME_ZONE
+    # Fraud detectors' thresholds (server/domain/fraud/thresholds.py documents each one).
+    fraud_thresholds: FraudThresholds = field(default_factory=FraudThresholds)
 
 
 # ---------------------------------------------------------------- validation
@@ -168,6 +194,17 @@ def _rate_error(value: Decimal, *, upper_inclusive: bool = True) -> str | None:
         return "must be between 0 and 100" if upper_inclusive else "must be at least 0, below 100"
     if value != value.quantize(RATE_QUANTUM, rounding=ROUND_DOWN):
         return f"at most {RATE_DECIMALS} decimals"
+    return None
+
+
+def time_zone_error(name: str) -> str | None:
+    """Why `name` is not a usable IANA time zone, or None when it is."""
+    if not name or len(name) > MAX_TIME_ZONE_LENGTH or name in UNSTABLE_TIME_ZONES:
+        return "must be an IANA time zone name such as Asia/Shanghai"
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+        return "must be an IANA time zone name such as Asia/Shanghai"
     return None
 
 
@@ -207,9 +244,12 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
         ("kind", settings.kind, ProgramKind),
         ("recruitment_mode", settings.recruitment_mode, RecruitmentMode),
         ("bind_mode", settings.bind_mode, BindMode),
+        ("attribution_conflict_policy", settings.attribution_conflict_policy, ConflictPolicy),
     ):
         if problem := _one_of(value, allowed):
             errors[key] = problem
+    if problem := time_zone_error(settings.time_zone):
+        errors["time_zone"] = problem
     currency = settings.currency
     currency_ok = currency in CURRENCY_EXPONENTS
     if not currency_ok:
@@ -245,6 +285,7 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
         errors["auto_approve_rules.require_no_open_anomaly"] = (
             "must be true: commissions touched by an open anomaly are always held"
         )
+    errors.update(threshold_errors(settings.fraud_thresholds, prefix="fraud_thresholds."))
     return errors
 
 
@@ -281,6 +322,8 @@ def _check_withdrawals(
     fee_ok = _check_amount(rules.fee_fixed, currency_ok, currency, prefix + "fee_fixed", errors)
     if problem := _rate_error(rules.fee_percent, upper_inclusive=False):
         errors[prefix + "fee_percent"] = problem
+    if problem := _rate_error(rules.tax_withholding_percent, upper_inclusive=False):
+        errors[prefix + "tax_withholding_percent"] = problem
     if minimum_ok and fee_ok and rules.fee_fixed > 0 and rules.minimum <= rules.fee_fixed:
         errors[prefix + "minimum"] = "must be greater than fee_fixed"
     if rules.daily_cap is not None:

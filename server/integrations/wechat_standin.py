@@ -23,6 +23,8 @@ from typing import Any, Literal, get_args
 from urllib.parse import parse_qs, urlsplit
 
 from server.config import Settings
+from server.integrations.payments.standin_keys import StandInPayKeys, load_or_create_standin_keys
+from server.integrations.wechat_standin_pay import PAY_FAULT_KINDS, WeChatPayStandIn
 from server.integrations.wechat_standin_protocol import (
     DEFAULT_APPID,
     DEFAULT_SECRET,
@@ -54,7 +56,11 @@ log = logging.getLogger("fenxiao.wechat_standin")
 
 CONTROL_PREFIX = "/__standin__/"
 
-FaultKind = Literal["timeout", "disconnect", "server_error", "garbage", "busy", "expired_token"]
+# The last four are WeChat Pay's (they never match another path).
+FaultKind = Literal[
+    "timeout", "disconnect", "server_error", "garbage", "busy", "expired_token",
+    "not_enough", "system_error", "bad_signature", "reply_lost",
+]  # fmt: skip
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
 
@@ -77,12 +83,14 @@ class WeChatStandIn:
         appid: str = DEFAULT_APPID,
         secret: str = DEFAULT_SECRET,
         token_ttl_seconds: int = 7200,
+        pay_keys: StandInPayKeys | None = None,
     ) -> None:
         self.host = host
         self.port = port
         self.protocol = WeChatProtocol(
             appid=appid, secret=secret, token_ttl_seconds=token_ttl_seconds
         )
+        self.pay = WeChatPayStandIn(keys=pay_keys or StandInPayKeys.generate(), appid=appid)
         self._lock = threading.Lock()
         self._calls: list[str] = []
         self._faults: list[_Fault] = []
@@ -97,6 +105,8 @@ class WeChatStandIn:
             port=settings.wechat_standin_port,
             appid=settings.wechat_appid,
             secret=settings.wechat_secret,
+            # The same keys the app's pay provider loads (server.integrations.payments.factory).
+            pay_keys=load_or_create_standin_keys(),
         )
 
     # -- lifecycle ------------------------------------------------------------------------
@@ -150,6 +160,11 @@ class WeChatStandIn:
             return list(self._calls)
 
     @property
+    def transfers(self) -> dict[str, Any]:
+        """Every WeChat Pay transfer received, by out_bill_no / partner_trade_no."""
+        return self.pay.transfers
+
+    @property
     def token_fetches(self) -> int:
         return self.calls.count("/cgi-bin/token")
 
@@ -166,6 +181,9 @@ class WeChatStandIn:
         timeout: hold the request without answering (until `hold_seconds` or reset);
         disconnect: close the connection; server_error: HTTP 500; garbage: HTTP 200 with a
         body that is neither JSON nor an image; busy: errcode -1; expired_token: errcode 42001.
+        WeChat Pay paths only: not_enough / system_error: the business refusal in protocol;
+        bad_signature: the request takes effect but the answer's signature is forged;
+        reply_lost: the request takes effect, then the answer is held like `timeout`.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")
@@ -191,6 +209,7 @@ class WeChatStandIn:
         """Forget faults, messages, used codes, refusals and calls; issued tokens stay valid."""
         self._release_stalled()
         self.protocol.forget()
+        self.pay.forget()
         with self._lock:
             self._faults.clear()
             self._calls.clear()
@@ -202,23 +221,42 @@ class WeChatStandIn:
 
     # -- serving --------------------------------------------------------------------------
 
-    def handle(self, method: str, path: str, params: dict[str, str], body: bytes) -> Reply | None:
-        """The reply to one request, or None to drop the connection without one."""
+    def handle(
+        self,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: bytes,
+        headers: dict[str, str] | None = None,
+        target: str | None = None,
+    ) -> Reply | None:
+        """The reply to one request, or None to drop the connection without one.
+
+        `headers` are lower-cased; `target` is the path with its query (v3 signs it)."""
         if path.startswith(CONTROL_PREFIX):
             return self._control(method, path.removeprefix(CONTROL_PREFIX), body)
+        headers = headers or {}
         with self._lock:
             self._calls.append(path)
             fault = self._take_fault(path)
             unstall = self._unstall
+        if fault is not None and fault.kind in PAY_FAULT_KINDS:
+            request = (method, path, target or path, headers, body)
+            return self.pay.faulty(fault.kind, unstall, fault.hold_seconds, request)
         if fault is not None:
             return self._faulty_reply(fault, unstall)
+        if self.pay.handles(path):
+            return self.pay.handle(method, path, target or path, headers, body)
         route = self.protocol.route(method, path)
         if route is None:
             return Reply(404, b"not found", "text/plain")
         return route(params, body)
 
     def _take_fault(self, path: str) -> _Fault | None:
+        is_pay = self.pay.handles(path)
         for fault in self._faults:
+            if fault.kind in PAY_FAULT_KINDS and not is_pay:
+                continue
             if fault.path is None or fault.path == path:
                 fault.remaining -= 1
                 if fault.remaining == 0:
@@ -253,6 +291,12 @@ class WeChatStandIn:
             return json_reply({"messages": [asdict(m) for m in self.sent_messages]})
         if method == "GET" and action == "calls":
             return json_reply({"calls": self.calls})
+        try:
+            pay_reply = self.pay.control(method, action, request)
+        except (KeyError, TypeError, ValueError) as exc:
+            return json_reply({"error": str(exc)}, status=400)
+        if pay_reply is not None:
+            return pay_reply
         if method != "POST":
             return json_reply({"error": "unknown control action"}, status=404)
         try:
@@ -292,11 +336,14 @@ class _Handler(BaseHTTPRequestHandler):
         params = {k: v[-1] for k, v in parse_qs(url.query, keep_blank_values=True).items()}
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
-        reply = self.server.standin.handle(method, url.path, params, body)
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        reply = self.server.standin.handle(method, url.path, params, body, headers, self.path)
         if reply is None:
             self.close_connection = True
             return
         self.send_response(reply.status)
+        for name, value in getattr(reply, "headers", ()):
+            self.send_header(name, value)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.end_headers()
@@ -336,7 +383,13 @@ def main(argv: list[str] | None = None) -> None:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
-    standin = WeChatStandIn(host=args.host, port=args.port, appid=args.appid, secret=args.secret)
+    standin = WeChatStandIn(
+        host=args.host,
+        port=args.port,
+        appid=args.appid,
+        secret=args.secret,
+        pay_keys=load_or_create_standin_keys(),
+    )
     with standin:
         print(f"WeChat stand-in ready at {standin.base_url}", flush=True)
         stopping.wait()

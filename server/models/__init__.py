@@ -1,12 +1,18 @@
 """tortoise-orm models: the storage schema. One module per concept."""
 
+from server.models.adjustment import Adjustment, AdjustmentBatch
+from server.models.anomaly import Anomaly, AnomalyLink
 from server.models.attribution import Binding, BindingCustomer, Visit
 from server.models.audit import AuditLog
+from server.models.click import S2SClick
 from server.models.commission import Commission, CommissionChange
 from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
+from server.models.dispute import Dispute, DisputeMessage
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
 from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
+from server.models.login_throttle import LoginThrottle
+from server.models.notification import Notification
 from server.models.orders import Order, OrderEvent, OrderLine, OrderLock
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
@@ -15,8 +21,13 @@ from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
 from server.models.token import RefreshToken
 from server.models.user import User
+from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, WithdrawalChange
 
 __all__ = [
+    "Adjustment",
+    "AdjustmentBatch",
+    "Anomaly",
+    "AnomalyLink",
     "ApiKey",
     "AuditLog",
     "Binding",
@@ -25,13 +36,19 @@ __all__ = [
     "Commission",
     "CommissionChange",
     "CommissionRuleRecord",
+    "Dispute",
+    "DisputeMessage",
     "HierarchyMove",
     "JobRun",
     "LedgerEntry",
+    "LoginThrottle",
+    "Notification",
     "Order",
     "OrderEvent",
     "OrderLine",
     "OrderLock",
+    "PayoutBatch",
+    "PayoutItem",
     "PeriodCapRecord",
     "Program",
     "Promoter",
@@ -41,6 +58,7 @@ __all__ = [
     "PromoterStatusChange",
     "QrImage",
     "RefreshToken",
+    "S2SClick",
     "S2SNonce",
     "ShareCode",
     "ShareLink",
@@ -49,4 +67,6 @@ __all__ = [
     "TeamCount",
     "User",
     "Visit",
+    "Withdrawal",
+    "WithdrawalChange",
 ]

@@ -32,6 +32,15 @@ class Program(Model):
     # {"mode": "manual"} | {"mode": "monthly", "day": 5} | {"mode": "threshold", "threshold": "100"}
     payout_schedule = fields.JSONField(default=dict)
     auto_approve_rules = fields.JSONField(default=dict)
+    # coupon_wins | binding_wins: who an order is credited to when link and coupon disagree.
+    # The database default fills the programs that existed before the column (migrations).
+    attribution_conflict_policy = fields.CharField(
+        max_length=16, default="coupon_wins", db_default="coupon_wins"
+    )
+    # IANA name: where the program's days, weeks and months begin (caps, statements, payouts).
+    time_zone = fields.CharField(max_length=64, default="Asia/Shanghai", db_default="Asia/Shanghai")
+    # {"visits_per_ip": 200, ...}: server/domain/fraud/thresholds.py (missing keys = defaults)
+    fraud_thresholds = fields.JSONField(default=dict)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

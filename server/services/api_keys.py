@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal
 from server.config import Settings
+from server.db import connection
 from server.domain.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_rules import ProgramStatus
@@ -37,6 +38,7 @@ from server.domain.signatures import (
 )
 from server.models import ApiKey, Program, S2SNonce
 from server.services.audit import record_action
+from server.services.ledger import sql_write
 
 log = logging.getLogger("fenxiao.s2s")
 
@@ -239,6 +241,83 @@ async def list_api_keys(
     return await query.order_by("id").limit(limit)
 
 
+@dataclass(frozen=True)
+class _KnownKey:
+    """What verifying a key's signatures needs; none of it ever changes for a key id."""
+
+    id: int
+    key_id: str
+    program_id: int
+    secret: str
+
+
+# Per worker: (encryption keys, key id) → the key's decrypted secret and program. Revocation
+# is not cached: spending the nonce checks it in the same statement (`_SPEND_NONCE`), on
+# every request. Key ids are random, never reused.
+_known_keys: dict[tuple[str, str], _KnownKey] = {}
+# Per worker: key id → when this worker last wrote the key's last_used_at.
+_last_used: dict[str, datetime] = {}
+MAX_KNOWN_KEYS = 1024
+
+# Inserts the nonce only while the key is live: 0 rows means the key was revoked.
+_SPEND_NONCE = (
+    "INSERT INTO s2s_nonces (api_key_id, nonce, signed_at, seen_at)"
+    " SELECT id, ?, ?, ? FROM api_keys WHERE id = ? AND revoked_at IS NULL"
+)
+
+
+async def _known_key(key_id: str, settings: Settings) -> _KnownKey | None:
+    cache_key = (settings.s2s_key_encryption_key, key_id)
+    known = _known_keys.get(cache_key)
+    if known is not None:
+        return known
+    api_key = await ApiKey.get_or_none(key_id=key_id)
+    secret = _decrypt(settings, api_key) if api_key and api_key.revoked_at is None else None
+    if api_key is None or secret is None:
+        return None
+    if len(_known_keys) >= MAX_KNOWN_KEYS:
+        _known_keys.clear()
+    known = _KnownKey(
+        id=api_key.id,
+        key_id=api_key.key_id,
+        program_id=api_key.program_id,  # type: ignore[attr-defined]
+        secret=secret,
+    )
+    _known_keys[cache_key] = known
+    if api_key.last_used_at is not None:
+        _last_used[key_id] = api_key.last_used_at
+    return known
+
+
+async def _spend_nonce(
+    known: _KnownKey, headers: SignedHeaders, now: datetime, settings: Settings
+) -> None:
+    """Record the nonce in its own committed statement, while the key is live."""
+    conn = connection()
+    fields = S2SNonce._meta.fields_map
+    try:
+        spent = await sql_write(
+            conn,
+            _SPEND_NONCE,
+            [
+                headers.nonce,
+                fields["signed_at"].to_db_value(
+                    datetime.fromtimestamp(headers.timestamp, UTC), None
+                ),
+                fields["seen_at"].to_db_value(now, None),
+                known.id,
+            ],
+        )
+    except IntegrityError:
+        raise Conflict(
+            "this nonce was already used: sign every request with a new nonce",
+            code="s2s_replayed",
+        ) from None
+    if spent == 0:
+        _known_keys.pop((settings.s2s_key_encryption_key, known.key_id), None)
+        raise Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
+
+
 async def authenticate_signed_request(
     *,
     headers: SignedHeaders,
@@ -251,7 +330,9 @@ async def authenticate_signed_request(
     """Verify a signed request and spend its nonce (committed before the caller goes on).
 
     `program_id` is the program the route names, if any: a key of another program is
-    refused (403 s2s_wrong_program). A reused nonce is 409 s2s_replayed.
+    refused (403 s2s_wrong_program). A reused nonce is 409 s2s_replayed. The key's secret is
+    kept per worker once read; whether the key is still live is checked by the very
+    statement that spends the nonce, so a revocation applies to the next request.
     """
     now = clock.now()
     check_replay_window(
@@ -259,9 +340,8 @@ async def authenticate_signed_request(
         now=int(now.timestamp()),
         window_seconds=settings.s2s_replay_window_seconds,
     )
-    api_key = await ApiKey.get_or_none(key_id=headers.key_id)
-    secret = _decrypt(settings, api_key) if api_key and api_key.revoked_at is None else None
-    if api_key is None or secret is None:
+    known = await _known_key(headers.key_id, settings)
+    if known is None:
         raise Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
     message = canonical_message(
         timestamp=headers.timestamp_text,
@@ -270,29 +350,19 @@ async def authenticate_signed_request(
         path=path,
         body=body,
     )
-    expected = compute_signature(secret=secret, message=message)
+    expected = compute_signature(secret=known.secret, message=message)
     if not signature_matches(expected=expected, provided=headers.signature):
         raise Unauthorized("the signature does not match", code="s2s_signature_invalid")
-    if program_id is not None and api_key.program_id != program_id:
+    if program_id is not None and known.program_id != program_id:
         raise Forbidden("this key belongs to another program", code="s2s_wrong_program")
-    try:
-        # Its own committed transaction: the unique (key, nonce) pair refuses a replay at
-        # once, on every worker, even while the first request is still being handled.
-        async with in_transaction() as conn:
-            await S2SNonce.create(
-                api_key_id=api_key.id,
-                nonce=headers.nonce,
-                signed_at=datetime.fromtimestamp(headers.timestamp, UTC),
-                using_db=conn,
-            )
-    except IntegrityError:
-        raise Conflict(
-            "this nonce was already used: sign every request with a new nonce",
-            code="s2s_replayed",
-        ) from None
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
-        await ApiKey.filter(id=api_key.id).update(last_used_at=now)
-    return S2SCaller(program_id=api_key.program_id, key_id=api_key.key_id)
+    # Its own committed statement: the unique (key, nonce) pair refuses a replay at once, on
+    # every worker, even while the first request is still being handled.
+    await _spend_nonce(known, headers, now, settings)
+    last_used = _last_used.get(known.key_id)
+    if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
+        _last_used[known.key_id] = now
+        await ApiKey.filter(id=known.id).update(last_used_at=now)
+    return S2SCaller(program_id=known.program_id, key_id=known.key_id)
 
 
 async def purge_expired_nonces(*, older_than: datetime) -> int:

@@ -55,7 +55,7 @@ CommissionInputs = tuple[
 
 
 def program_terms(program: Program) -> ProgramTerms:
-    """The engine's view of a program's settings (periods counted in UTC)."""
+    """The engine's view of a program's settings (periods in the program's time zone)."""
     return ProgramTerms.from_settings(program.id, settings_of(program))
 
 

@@ -283,6 +283,40 @@ def _change_for_staff(change: CommissionChange) -> dict[str, Any]:
     }
 
 
+def staff_commission_query(
+    *,
+    program_id: int | None = None,
+    status: str | None = None,
+    promoter_id: int | None = None,
+    order_id: int | None = None,
+    order_external_id: str | None = None,
+    product_id: str | None = None,
+    level: int | None = None,
+    at_from: datetime | None = None,
+    at_to: datetime | None = None,
+    cursor: int | None = None,
+) -> QuerySet[Commission]:
+    """The staff list's filters as a queryset, shared by the page and the CSV export."""
+    _check_page(1, status, level)
+    query = Commission.all()
+    if program_id is not None:
+        query = query.filter(program_id=program_id)
+    if promoter_id is not None:
+        query = query.filter(promoter_id=promoter_id)
+    if order_id is not None:
+        query = query.filter(order_id=order_id)
+    return _filtered(
+        query,
+        status=status,
+        level=level,
+        at_from=at_from,
+        at_to=at_to,
+        order_external_id=order_external_id,
+        product_id=product_id,
+        cursor=cursor,
+    )
+
+
 async def list_commissions(
     *,
     program_id: int | None = None,
@@ -299,21 +333,16 @@ async def list_commissions(
 ) -> dict[str, Any]:
     """A page of commissions for staff, newest first, with filters (`at_to` exclusive)."""
     _check_page(limit, status, level)
-    query = Commission.all()
-    if program_id is not None:
-        query = query.filter(program_id=program_id)
-    if promoter_id is not None:
-        query = query.filter(promoter_id=promoter_id)
-    if order_id is not None:
-        query = query.filter(order_id=order_id)
-    query = _filtered(
-        query,
+    query = staff_commission_query(
+        program_id=program_id,
         status=status,
+        promoter_id=promoter_id,
+        order_id=order_id,
+        order_external_id=order_external_id,
+        product_id=product_id,
         level=level,
         at_from=at_from,
         at_to=at_to,
-        order_external_id=order_external_id,
-        product_id=product_id,
         cursor=cursor,
     )
     commissions = await query.select_related("order", "order_line").order_by("-id").limit(limit)

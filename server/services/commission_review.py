@@ -172,7 +172,9 @@ async def review_commissions(
                 fields=refusals,
             )
         for commission in commissions:
-            await _apply(commission, action=action, reason=reason, actor=actor, now=now, conn=conn)
+            await apply_review_action(
+                commission, action=action, reason=reason, actor=actor, now=now, conn=conn
+            )
             await record_action(
                 actor=actor,
                 action=f"commission.{action}",
@@ -186,7 +188,7 @@ async def review_commissions(
     return {"items": [serialize_commission(c, now=now) for c in commissions]}
 
 
-async def _apply(
+async def apply_review_action(
     commission: Commission,
     *,
     action: str,
@@ -195,6 +197,7 @@ async def _apply(
     now: datetime,
     conn: BaseDBAsyncClient,
 ) -> None:
+    """Approve or reject one locked commission: status, its history row (staff actor)."""
     before = commission.status
     target = COMMISSION_LIFECYCLE.target(CommissionStatus(before), action)
     commission.status = target.value

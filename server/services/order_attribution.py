@@ -5,8 +5,10 @@ unionid — and may also carry the store's own customer id. When the buyer is an
 promoter of the program the chain starts at them (self purchase) and no binding is read.
 Otherwise `server.domain.attribution.attribute_order` weighs the binding that held the
 customer when the order was placed against the coupon code typed at checkout, under the
-default conflict policy (the code wins). A coupon code of an approved promoter also binds a
-known customer (a `code` touch under the program's bind mode), after the order is attributed.
+program's `attribution_conflict_policy` (`coupon_wins` by default, or `binding_wins`); the
+policy applied is kept in the order's evidence (`attribution.policy`). A coupon code of an
+approved promoter also binds a known customer (a `code` touch under the program's bind
+mode), after the order is attributed, whichever policy won.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.domain.attribution import (
-    DEFAULT_CONFLICT_POLICY,
     CouponTouch,
     OrderAttribution,
     attribute_order,
@@ -110,7 +111,7 @@ async def attribute(
     look_up_binding: bool,
     conn: BaseDBAsyncClient,
 ) -> OrderAttribution:
-    """The binding at the order time against the coupon, under the default policy."""
+    """The binding at the order time against the coupon, under the program's policy."""
     binding = None
     if look_up_binding and (user is not None or paid.buyer.external_id):
         binding = await current_binding(
@@ -121,7 +122,7 @@ async def attribute(
             conn=conn,
         )
     attribution = attribute_order(
-        policy=DEFAULT_CONFLICT_POLICY.value,
+        policy=program.attribution_conflict_policy,
         buyer_user_id=user.id if user else NO_USER_ID,
         binding=binding_snapshot(binding) if binding is not None else None,
         coupon=coupon,

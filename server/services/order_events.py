@@ -52,9 +52,12 @@ from server.domain.order_events import (
 from server.domain.pagination import check_page_limit, next_cursor
 from server.metrics import count_event
 from server.models import Order, OrderEvent, Program
+from server.services.ledger import sql_write
+from server.services.order_writes import insert_rows
 from server.services.orders_lifecycle import apply_cancelled, apply_completed
 from server.services.orders_paid import apply_paid
 from server.services.orders_refund import apply_refunded
+from server.services.program_cache import ProgramConfig, program_config
 
 # MySQL counts an ON DUPLICATE KEY UPDATE that changed the row as 2 affected rows, an insert
 # as 1; the update also takes the row's exclusive lock (see OrderLock).
@@ -85,6 +88,14 @@ class RecordedOutcome:
     replayed: bool
 
 
+@dataclass(frozen=True)
+class _EventRow:
+    """The stored event being applied: its row id and its order's external id."""
+
+    id: int
+    order_external_id: str
+
+
 class _AlreadyRecorded(Exception):
     """A concurrent delivery of the same event id committed first."""
 
@@ -109,18 +120,23 @@ def _replay(row: OrderEvent, digest: str) -> RecordedOutcome:
     return RecordedOutcome(EventOutcome.from_json(row.outcome), replayed=True)
 
 
-async def _store_outcome(conn: BaseDBAsyncClient, row: OrderEvent, outcome: EventOutcome) -> None:
+async def _store_outcome(conn: BaseDBAsyncClient, row_id: int, outcome: EventOutcome) -> None:
     status = outcome_status(outcome)
     error = outcome.body.get("error") if status == EventStatus.REJECTED else None
-    await (
-        OrderEvent.filter(id=row.id)
-        .using_db(conn)
-        .update(
-            status=status.value,
-            outcome=outcome.to_json(),
-            error_code=error.get("code") if isinstance(error, dict) else None,
-            applied_at=clock.now() if status == EventStatus.APPLIED else None,
-        )
+    fields = OrderEvent._meta.fields_map
+    await sql_write(
+        conn,
+        "UPDATE order_events SET status = ?, outcome = ?, error_code = ?, applied_at = ?"
+        " WHERE id = ?",
+        [
+            status.value,
+            fields["outcome"].to_db_value(outcome.to_json(), None),
+            error.get("code") if isinstance(error, dict) else None,
+            fields["applied_at"].to_db_value(
+                clock.now() if status == EventStatus.APPLIED else None, None
+            ),
+            row_id,
+        ],
     )
 
 
@@ -162,7 +178,7 @@ async def _in_savepoint(
 
 
 async def _apply_held(
-    conn: BaseDBAsyncClient, *, program: Program, order_id: int, paid_row: OrderEvent
+    conn: BaseDBAsyncClient, *, program: Program, order_id: int, paid_row: _EventRow
 ) -> list[dict[str, Any]]:
     """Apply the events held for this order, in the order received (all before the paid)."""
     held = (
@@ -179,7 +195,7 @@ async def _apply_held(
     for row in held:
         event = parse_event(row.payload)
         outcome = await _in_savepoint(conn, program, order_id, event, row.id)
-        await _store_outcome(conn, row, outcome)
+        await _store_outcome(conn, row.id, outcome)
         error = outcome.body.get("error")
         results.append(
             {
@@ -195,17 +211,18 @@ async def _apply_held(
 async def _dispatch(
     conn: BaseDBAsyncClient,
     *,
-    program: Program,
+    config: ProgramConfig,
     event: IncomingEvent,
-    row: OrderEvent,
+    row: _EventRow,
     first_of_order: bool,
     appid: str,
 ) -> EventOutcome:
+    program = config.program
     if event.type == EventType.PAID:
         try:
             async with in_transaction():
                 order, effects = await apply_paid(
-                    conn=conn, program=program, event=event, event_row_id=row.id, appid=appid
+                    conn=conn, config=config, event=event, event_row_id=row.id, appid=appid
                 )
         except FenxiaoError as error:
             return rejected_outcome(error)
@@ -293,31 +310,39 @@ async def _ingest_once(
                 conn, program_id=program_id, external_id=event.external_id
             )
             try:
-                row = await OrderEvent.create(
-                    program_id=program_id,
-                    event_id=event.event_id,
-                    event_type=event.type.value,
-                    order_external_id=event.external_id,
-                    body_sha256=digest,
-                    status=EventStatus.PENDING.value,
-                    payload=dict(payload),
-                    using_db=conn,
+                row_id = await insert_rows(
+                    conn,
+                    OrderEvent,
+                    [
+                        {
+                            "program_id": program_id,
+                            "event_id": event.event_id,
+                            "event_type": event.type.value,
+                            "order_external_id": event.external_id,
+                            "body_sha256": digest,
+                            "status": EventStatus.PENDING.value,
+                            "outcome": {},
+                            "error_code": None,
+                            "payload": dict(payload),
+                            "applied_at": None,
+                        }
+                    ],
                 )
             except IntegrityError:
                 # A delivery of this event id committed before: answer what it got.
                 raise _AlreadyRecorded from None
-            program = await Program.get_or_none(id=program_id, using_db=conn)
-            if program is None:
+            config = await program_config(program_id=program_id, conn=conn)
+            if config is None:
                 raise NotFound("no such program", code="program_not_found")
             outcome = await _dispatch(
                 conn,
-                program=program,
+                config=config,
                 event=event,
-                row=row,
+                row=_EventRow(id=row_id, order_external_id=event.external_id),
                 first_of_order=first_of_order,
                 appid=appid,
             )
-            await _store_outcome(conn, row, outcome)
+            await _store_outcome(conn, row_id, outcome)
     except _AlreadyRecorded:
         earlier = await OrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
         if earlier is None:  # pragma: no cover - the winner committed before we collided

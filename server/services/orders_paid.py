@@ -9,9 +9,10 @@ earns. A second order.paid of an existing order is refused by the unique (progra
 external id) (409 `order_exists`).
 
 Commissions come from the pure engine (`evaluate_order`) on the inputs the commission
-preview service reads; each is stored `pending` with its explanation, the snapshot refunds
-recompute from, the upline at order time, no unlock time until the order completes, and a
-`created` history row naming the event — lines, commissions and history in bulk statements.
+preview service reads (server/services/paid_inputs.py reads them in fewer statements); each
+is stored `pending` with its explanation, the snapshot refunds recompute from, the upline at
+order time, no unlock time until the order completes, and a `created` history row naming
+the event — lines, commissions and history in multi-row statements.
 """
 
 from __future__ import annotations
@@ -39,8 +40,11 @@ from server.domain.order_events import (
 )
 from server.domain.order_refunds import snapshot_of as commission_snapshot
 from server.models import Commission, CommissionChange, Order, OrderLine, Program, Site
-from server.services import order_attribution
-from server.services.commission_preview import build_commission_inputs
+from server.services import fraud_inline, order_attribution
+from server.services.ledger import sql_rows
+from server.services.order_writes import insert_rows, inserted_ids
+from server.services.paid_inputs import find_buyer_and_profile, paid_order_inputs
+from server.services.program_cache import ProgramConfig
 
 CREATED_REASON = "order paid"
 
@@ -72,11 +76,11 @@ def _upline_snapshot(line: CommissionLine) -> list[dict[str, Any]]:
 
 
 def _commission_row(
-    *, program: Program, order: Order, line_id: int, line: CommissionLine
-) -> Commission:
-    return Commission(
+    *, program: Program, order_id: int, line_id: int, line: CommissionLine
+) -> dict[str, Any]:
+    return dict(
         program_id=program.id,
-        order_id=order.id,
+        order_id=order_id,
         order_line_id=line_id,
         promoter_id=line.promoter_id,
         level=line.level,
@@ -103,70 +107,96 @@ def _commission_row(
     )
 
 
+async def _line_ids(
+    conn: BaseDBAsyncClient, order_id: int, paid: OrderPaid, insert_id: int
+) -> dict[str, int]:
+    ids = await inserted_ids(conn, insert_id, len(paid.lines))
+    if ids is not None:
+        return {line.line_ref: line_id for line, line_id in zip(paid.lines, ids, strict=True)}
+    rows = await sql_rows(
+        conn, "SELECT id, line_ref FROM order_lines WHERE order_id = ?", [order_id]
+    )
+    return {row["line_ref"]: int(row["id"]) for row in rows}
+
+
+async def _commission_ids(
+    conn: BaseDBAsyncClient, order_id: int, rows: list[dict[str, Any]], insert_id: int
+) -> list[int]:
+    ids = await inserted_ids(conn, insert_id, len(rows))
+    if ids is not None:
+        return ids
+    found = await sql_rows(
+        conn, "SELECT id, order_line_id, level FROM commissions WHERE order_id = ?", [order_id]
+    )
+    by_key = {(int(row["order_line_id"]), int(row["level"])): int(row["id"]) for row in found}
+    return [by_key[(row["order_line_id"], row["level"])] for row in rows]
+
+
 async def _store_lines_and_commissions(
     *,
     conn: BaseDBAsyncClient,
     program: Program,
-    order: Order,
+    order_id: int,
     paid: OrderPaid,
     evaluation: OrderEvaluation,
     event_row_id: int,
 ) -> None:
-    """The order's lines, its commissions and their `created` history: five statements
-    whatever the number of lines and levels.
+    """The order's lines, its commissions and their `created` history: three multi-row
+    INSERTs whatever the number of lines and levels (server/services/order_writes.py).
 
-    Ids are read back with plain reads: an INSERT … SELECT would take shared next-key locks
-    on the order's commission range, which deadlock with the next order's inserts on MySQL.
+    Ids come from the inserts themselves where the database guarantees them, else from
+    plain reads by unique key: an INSERT … SELECT would take shared next-key locks on the
+    order's commission range, which deadlock with the next order's inserts on MySQL.
     """
-    await OrderLine.bulk_create(
+    insert_id = await insert_rows(
+        conn,
+        OrderLine,
         [
-            OrderLine(
-                order_id=order.id,
-                line_ref=line.line_ref,
-                product_id=line.product_id,
-                category=line.category,
-                quantity=line.quantity,
-                unit_price=line.unit_price,
-                amount=line.amount,
-                refunded_amount=Decimal(0),
-            )
+            {
+                "order_id": order_id,
+                "line_ref": line.line_ref,
+                "product_id": line.product_id,
+                "category": line.category,
+                "quantity": line.quantity,
+                "unit_price": line.unit_price,
+                "amount": line.amount,
+                "refunded_amount": Decimal(0),
+            }
             for line in paid.lines
         ],
-        using_db=conn,
     )
     if not evaluation.payable:
         return
-    line_ids = dict(
-        await OrderLine.filter(order_id=order.id).using_db(conn).values_list("line_ref", "id")
+    line_ids = await _line_ids(conn, order_id, paid, insert_id)
+    rows = [
+        _commission_row(
+            program=program, order_id=order_id, line_id=line_ids[line.line_id], line=line
+        )
+        for line in evaluation.payable
+    ]
+    commission_ids = await _commission_ids(
+        conn, order_id, rows, await insert_rows(conn, Commission, rows)
     )
-    await Commission.bulk_create(
-        [
-            _commission_row(
-                program=program, order=order, line_id=int(line_ids[line.line_id]), line=line
-            )
-            for line in evaluation.payable
-        ],
-        using_db=conn,
-    )
-    created = await Commission.filter(order_id=order.id).using_db(conn).values_list("id", "amount")
     now = clock.now()
-    await CommissionChange.bulk_create(
+    await insert_rows(
+        conn,
+        CommissionChange,
         [
-            CommissionChange(
-                commission_id=commission_id,
-                action="created",
-                from_status=None,
-                to_status=CommissionStatus.PENDING.value,
-                amount_before=Decimal(0),
-                amount_after=amount,
-                reason=CREATED_REASON,
-                order_event_id=event_row_id,
-                actor_kind="system",
-                at=now,
-            )
-            for commission_id, amount in created
+            {
+                "commission_id": commission_id,
+                "action": "created",
+                "from_status": None,
+                "to_status": CommissionStatus.PENDING.value,
+                "amount_before": Decimal(0),
+                "amount_after": row["amount"],
+                "reason": CREATED_REASON,
+                "order_event_id": event_row_id,
+                "actor_kind": "system",
+                "actor_id": None,
+                "at": now,
+            }
+            for commission_id, row in zip(commission_ids, rows, strict=True)
         ],
-        using_db=conn,
     )
 
 
@@ -184,21 +214,21 @@ async def _check_site(*, program: Program, site_id: int | None, conn: BaseDBAsyn
 async def apply_paid(
     *,
     conn: BaseDBAsyncClient,
-    program: Program,
+    config: ProgramConfig,
     event: IncomingEvent,
     event_row_id: int,
     appid: str,
 ) -> tuple[Order, dict[str, Any]]:
     """Create the paid order with its lines, attribution and commissions (module doc)."""
+    program = config.program
     paid = event.order
     assert isinstance(paid, OrderPaid)
     if paid.currency != program.currency:
         raise currency_mismatch(paid.currency, program.currency)
     await _check_site(program=program, site_id=paid.site_id, conn=conn)
 
-    user, matched_by = await order_attribution.find_buyer(paid, appid=appid, conn=conn)
-    buyer_promoter = await order_attribution.approved_profile(
-        program_id=program.id, user=user, conn=conn
+    user, matched_by, buyer_promoter = await find_buyer_and_profile(
+        paid, appid=appid, program_id=program.id, conn=conn
     )
     resolved, coupon = await order_attribution.resolve_coupon(
         program_id=program.id, code=paid.coupon_code, conn=conn
@@ -221,8 +251,8 @@ async def apply_paid(
     else:
         attributed_id, bound_at = attribution.promoter_id, attribution.attributed_at
     snapshot = _order_snapshot(program, paid)
-    terms, rules, chain, caps, earned = await build_commission_inputs(
-        program=program,
+    terms, rules, chain, caps, earned = await paid_order_inputs(
+        config=config,
         order=snapshot,
         buyer_promoter_id=buyer_promoter.id if buyer_promoter else None,
         attributed_promoter_id=None if buyer_promoter else attribution.promoter_id,
@@ -252,38 +282,50 @@ async def apply_paid(
     )
     if coupon_binding is not None:
         evidence["coupon_binding"] = coupon_binding
+    columns: dict[str, Any] = {
+        "program_id": program.id,
+        "external_id": paid.external_id,
+        "status": OrderStatus.PAID.value,
+        "currency": paid.currency,
+        "total_amount": paid.total,
+        "refunded_amount": Decimal(0),
+        "buyer_user_id": user.id if user else None,
+        "buyer_openid": paid.buyer.openid,
+        "buyer_unionid": paid.buyer.unionid,
+        "buyer_external_id": paid.buyer.external_id,
+        "buyer_promoter_id": buyer_promoter.id if buyer_promoter else None,
+        "coupon_code": paid.coupon_code,
+        "site_id": paid.site_id,
+        "campaign": paid.campaign,
+        "attributed_promoter_id": attributed_id,
+        "attribution": evidence,
+        "placed_at": paid.placed_at,
+        "paid_at": event.occurred_at,
+    }
     try:
-        order = await Order.create(
-            program_id=program.id,
-            external_id=paid.external_id,
-            status=OrderStatus.PAID.value,
-            currency=paid.currency,
-            total_amount=paid.total,
-            refunded_amount=Decimal(0),
-            buyer_user_id=user.id if user else None,
-            buyer_openid=paid.buyer.openid,
-            buyer_unionid=paid.buyer.unionid,
-            buyer_external_id=paid.buyer.external_id,
-            buyer_promoter_id=buyer_promoter.id if buyer_promoter else None,
-            coupon_code=paid.coupon_code,
-            site_id=paid.site_id,
-            campaign=paid.campaign,
-            attributed_promoter_id=attributed_id,
-            attribution=evidence,
-            placed_at=paid.placed_at,
-            paid_at=event.occurred_at,
-            using_db=conn,
-        )
+        order_id = await insert_rows(conn, Order, [columns])
     except IntegrityError:
         # The unique (program, external id) decides; the caller holds the order's lock.
         raise order_exists(paid.external_id) from None
+    order = Order(id=order_id, **columns)
+    order._saved_in_db = True
     await _store_lines_and_commissions(
         conn=conn,
         program=program,
-        order=order,
+        order_id=order_id,
         paid=paid,
         evaluation=evaluation,
         event_row_id=event_row_id,
+    )
+    # Inline fraud rules: an obviously fraudulent commission is held in this transaction.
+    await fraud_inline.screen_paid_order(
+        conn=conn,
+        program=program,
+        order=order,
+        user=user,
+        buyer_promoter=buyer_promoter,
+        attribution=attribution,
+        evaluation=evaluation,
     )
     total = sum((line.amount for line in evaluation.payable), Decimal(0))
     effects = {

@@ -1,10 +1,14 @@
 """Per-promoter day/month earnings caps as stored, staff-managed configuration.
 
 A cap covers one promoter, every promoter of a tier, or the whole program (see
-server/domain/commission_rules.py for which cap binds). Every write is audited in its
-transaction; archived programs are read-only (409 program_archived). Like rules, caps stay
-editable: each commission stores the room its cap left (`period_room`), so an edit never
-changes a commission already made.
+server/domain/commission_rules.py for which cap binds). Its days and months are those of the
+program's `time_zone` setting (default Asia/Shanghai): a daily cap resets at local midnight
+(the engine's terms carry the zone, see `ProgramTerms.from_settings`;
+server/domain/periods.py has the boundaries for every per-period feature).
+
+Every write is audited in its transaction; archived programs are read-only (409
+program_archived). Like rules, caps stay editable: each commission stores the room its cap
+left (`period_room`), so an edit never changes a commission already made.
 """
 
 from __future__ import annotations

@@ -12,6 +12,13 @@ from server.domain.errors import Conflict, NotFound, Unauthorized, ValidationFai
 from server.models import StaffUser
 from server.passwords import hash_password, verify_password
 from server.services.audit import record_action
+from server.services.login_throttle import (
+    account_key,
+    address_key,
+    clear_login_failures,
+    ensure_login_allowed,
+    record_login_failure,
+)
 from server.services.tokens import TokenPair, issue_token_pair
 
 MIN_PASSWORD_LENGTH = 10
@@ -82,11 +89,18 @@ async def ensure_bootstrap_admin(*, username: str, password: str) -> StaffUser:
     )
 
 
-async def login_staff(*, username: str, password: str, settings: Settings) -> TokenPair:
+async def login_staff(
+    *, username: str, password: str, client_address: str | None, settings: Settings
+) -> TokenPair:
     """Check a username + password and issue tokens carrying the account's roles."""
+    account = account_key("staff", username)
+    keys = (account, address_key("staff", client_address))
+    await ensure_login_allowed(keys=keys)
     staff = await StaffUser.get_or_none(username=username)
     if not verify_password(staff.password_hash if staff else None, password) or staff is None:
+        await record_login_failure(keys=keys, settings=settings)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
+    await clear_login_failures(key=account)
     if not staff.is_active:
         raise Unauthorized("account disabled", code="account_disabled")
     staff.last_login_at = clock.now()

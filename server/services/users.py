@@ -10,9 +10,10 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal
 from server.config import Settings
-from server.domain.errors import NotFound
+from server.domain.errors import FenxiaoError, NotFound
 from server.integrations.wechat import WeChatGateway
 from server.models import User
+from server.services.login_throttle import address_key, ensure_login_allowed, record_login_failure
 from server.services.tokens import issue_token_pair
 
 
@@ -58,11 +59,21 @@ async def login_with_wechat(
     code: str,
     nickname: str | None,
     avatar_url: str | None,
+    client_address: str | None,
     wechat: WeChatGateway,
     settings: Settings,
 ) -> dict[str, Any]:
     """Exchange a wx.login() code for the user's identity and a token pair."""
-    session = await wechat.code_to_session(code)
+    # Codes are single-use and unguessable; the limit stops one address from spending the
+    # app's WeChat quota on refused codes.
+    keys = (address_key("mp", client_address),)
+    await ensure_login_allowed(keys=keys)
+    try:
+        session = await wechat.code_to_session(code)
+    except FenxiaoError as refused:
+        if refused.status_code < 500 and refused.status_code != 429:
+            await record_login_failure(keys=keys, settings=settings)
+        raise
     user = await _upsert_user(
         appid=settings.wechat_appid,
         openid=session.openid,

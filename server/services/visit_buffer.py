@@ -178,26 +178,22 @@ class VisitBuffer:
 def install_visit_buffer(app: Sanic, buffer: VisitBuffer) -> None:
     """Put `buffer` on `app.ctx.visit_buffer` and tie it to the server's life cycle.
 
-    Call after the database listeners are registered. Sanic runs shutdown listeners in
-    reverse order of registration, so the `after_server_stop` listener registered here runs
-    before the one that closes the database; it runs after in-flight requests have drained,
-    so visits accepted while draining are written too. `before_server_stop` writes what is
-    pending as soon as shutdown begins.
+    Shutdown closes the buffer and writes what is pending as soon as it begins
+    (`before_server_stop`): from then on a visit gets a 503 (not recorded, the client may
+    retry elsewhere) instead of a 2xx. Writing later is not safe: while connections drain,
+    Sanic may stop the worker's loop before `after_server_stop` runs, and whatever was still
+    buffered would be lost although it was acknowledged. `after_server_stop` (registered
+    after the database listeners, so it runs before the database closes) retries what the
+    first write could not store.
     """
     app.ctx.visit_buffer = buffer
 
     async def start_visit_buffer(app: Sanic) -> None:
         buffer.start()
 
-    async def flush_visit_buffer(app: Sanic) -> None:
-        try:
-            await buffer.flush()
-        except Exception:
-            log.exception("visit flush at shutdown failed; retried when the server stops")
-
     async def stop_visit_buffer(app: Sanic) -> None:
         await buffer.stop()
 
     app.after_server_start(start_visit_buffer)
-    app.before_server_stop(flush_visit_buffer)
+    app.before_server_stop(stop_visit_buffer)
     app.after_server_stop(stop_visit_buffer)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from functools import lru_cache
 from typing import Literal
 
@@ -144,11 +145,15 @@ async def record_visit(
     user_agent: str | None = None,
     customer_user_id: int | None = None,
     customer_external_id: str | None = None,
+    target: VisitTarget | None = None,
+    at: datetime | None = None,
 ) -> None:
     """Accept a visit through a short code or a (program, code) pair for bulk writing.
 
     Raises 404 (link_not_found, link_inactive, code_not_found) without recording anything,
     and 503 visits_backpressure when the buffer is full: only a return means recorded.
+    A caller that resolved the instrument itself (S2S clicks) passes `target` instead of a
+    code, and `at` when the visit happened earlier than now (UTC-aware).
     """
     if source not in VISIT_SOURCES:
         raise ValidationFailed("unknown visit source", code="invalid_source")
@@ -161,12 +166,11 @@ async def record_visit(
     if customer_external_id is not None:
         # Refuse a malformed store id now, not when the buffer writes it.
         customer_keys(customer_user_id=customer_user_id, customer_external_id=customer_external_id)
-    target: VisitTarget
-    if short_code is not None:
+    if target is None and short_code is not None:
         target = await targets.link(short_code=short_code)
-    elif program_id is not None and code is not None:
+    elif target is None and program_id is not None and code is not None:
         target = await targets.code(program_id=program_id, code=code)
-    else:
+    elif target is None:
         raise ValidationFailed(
             "give a short_code, or a program_id with a code",
             code="visit_target_required",
@@ -195,7 +199,7 @@ async def record_visit(
             ua_hash=ua_hash,
             is_bot=is_bot,
             source=source,
-            at=clock.now(),
+            at=at if at is not None else clock.now(),
         )
     )
 

@@ -21,8 +21,10 @@ from server.config import Settings
 from server.http import render
 from server.logging_setup import JsonFormatter, RequestContextFilter
 from server.metrics import count_event, count_job_run
+from server.services import share_links
 from tests.api.conftest import Api
 from tests.s2s_client import s2s_post
+from tests.service.test_share_support import make_program, make_promoter
 
 SHOP: dict[str, Any] = {
     "name": "Observed shop",
@@ -241,3 +243,28 @@ async def test_the_client_address_comes_from_proxy_headers_only_when_configured(
         headers={"X-Real-IP": "203.0.113.7", "X-Forwarded-For": "10.9.9.9, 198.51.100.2"},
     )
     assert response.json == {"remote_addr": expected}
+
+
+async def test_a_recorded_visit_is_counted_but_not_logged_while_a_refused_one_is_logged(
+    app: Sanic, api: Api, access_lines: AccessLines
+) -> None:
+    program = await make_program()
+    promoter = await make_promoter(program)
+    link, _ = await share_links.create_link(user_id=promoter.user_id, program_id=program.id)
+    accepted = await api.post(
+        "/mp/v1/visits",
+        json={"short_code": link.short_code},
+        headers={"x-request-id": "req-visit-ok", "user-agent": "Mozilla/5.0 MicroMessenger"},
+    )
+    refused = await api.post(
+        "/mp/v1/visits", json={"short_code": "NOSUCH"}, headers={"x-request-id": "req-visit-404"}
+    )
+    await app.ctx.visit_buffer.flush()
+
+    assert (accepted.status, refused.status) == (202, 404)
+    assert access_lines.for_request("req-visit-ok") == []
+    (line,) = access_lines.for_request("req-visit-404")
+    assert (line["route"], line["status"]) == ("/mp/v1/visits", 404)
+    metrics = (await api.get("/metrics")).text
+    counted = _samples(metrics, "fenxiao_http_requests_total")
+    assert any('route="/mp/v1/visits"' in s and 'status="202"' in s for s in counted)

@@ -191,7 +191,7 @@ async def test_registering_through_a_code_binds_the_customer_in_on_register_prog
     )
 
 
-async def test_visits_accepted_until_the_server_stops_are_written_before_the_database_closes(
+async def test_visits_acknowledged_before_shutdown_are_written_and_later_ones_refused(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     events: list[str] = []
@@ -224,17 +224,20 @@ async def test_visits_accepted_until_the_server_stops_are_written_before_the_dat
         await app._server_event("init", "after")
         buffer: VisitBuffer = app.ctx.visit_buffer
         buffer.offer(_pending())  # answered 2xx while serving
+        buffer.offer(_pending())
         await app._server_event("shutdown", "before")
-        buffer.offer(_pending())  # answered 2xx while in-flight requests drain
+        written_when_shutdown_began = list(events)
+        # While connections drain, a visit is refused (503), never acknowledged and dropped.
+        with pytest.raises(ServiceUnavailable):
+            buffer.offer(_pending())
         await app._server_event("shutdown", "after")
     finally:
         Sanic._app_registry.clear()
         Sanic._app_registry.update(registry)
 
     assert events[0] == "open database" and events[-1] == "close database"
+    assert written_when_shutdown_began == ["open database", "write 2"]
     assert sum(int(event.split()[1]) for event in events if event.startswith("write")) == 2
-    with pytest.raises(ServiceUnavailable):
-        buffer.offer(_pending())
 
 
 def _pending() -> PendingVisit:

@@ -45,7 +45,7 @@ class CeleryWorker:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-def _forget_queue(redis_url: str, queue: str) -> None:
+def forget_queue(redis_url: str, queue: str) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url, socket_connect_timeout=2, socket_timeout=2)
@@ -55,14 +55,10 @@ def _forget_queue(redis_url: str, queue: str) -> None:
         client.close()
 
 
-@pytest.fixture
-def celery_worker(redis_url: str, database_url: str, tmp_path: Path) -> Iterator[CeleryWorker]:
-    """A real `celery worker` subprocess on its own queue, killed at the end whatever happens.
-
-    The queue name is unique so parallel runs (SQLite and MariaDB passes) sharing one Redis
-    database never consume each other's tasks.
-    """
-    queue = f"fenxiao-test-{secrets.token_hex(6)}"
+def start_celery_worker(
+    *, queue: str, redis_url: str, database_url: str, log_path: Path, **extra_env: str
+) -> CeleryWorker:
+    """A real `celery worker` subprocess consuming `queue` (the caller stops it)."""
     env = {
         **os.environ,
         "FENXIAO_ENV": "test",
@@ -71,9 +67,9 @@ def celery_worker(redis_url: str, database_url: str, tmp_path: Path) -> Iterator
         "DATABASE_URL": database_url,
         "JWT_SECRET": TEST_JWT_SECRET,
         "APPLICATION_EXPIRY_DAYS": "30",
+        **extra_env,
     }
-    log_path = tmp_path / "celery-worker.log"
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -87,7 +83,7 @@ def celery_worker(redis_url: str, database_url: str, tmp_path: Path) -> Iterator
                 "-Q",
                 queue,
                 "-n",
-                f"{queue}@%h",
+                f"{queue}-{secrets.token_hex(3)}@%h",
                 "--without-heartbeat",
                 "--without-mingle",
                 "--without-gossip",
@@ -98,13 +94,37 @@ def celery_worker(redis_url: str, database_url: str, tmp_path: Path) -> Iterator
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    return CeleryWorker(process=process, queue=queue, log_path=log_path)
+
+
+def stop_celery_worker(worker: CeleryWorker) -> None:
+    worker.process.terminate()
     try:
-        yield CeleryWorker(process=process, queue=queue, log_path=log_path)
+        worker.process.wait(timeout=WORKER_STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        worker.process.kill()
+        worker.process.wait()
+
+
+def new_queue() -> str:
+    return f"fenxiao-test-{secrets.token_hex(6)}"
+
+
+@pytest.fixture
+def celery_worker(redis_url: str, database_url: str, tmp_path: Path) -> Iterator[CeleryWorker]:
+    """A real `celery worker` subprocess on its own queue, killed at the end whatever happens.
+
+    The queue name is unique so parallel runs (SQLite and MariaDB passes) sharing one Redis
+    database never consume each other's tasks.
+    """
+    worker = start_celery_worker(
+        queue=new_queue(),
+        redis_url=redis_url,
+        database_url=database_url,
+        log_path=tmp_path / "celery-worker.log",
+    )
+    try:
+        yield worker
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=WORKER_STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        _forget_queue(redis_url, queue)
+        stop_celery_worker(worker)
+        forget_queue(redis_url, worker.queue)

@@ -37,6 +37,7 @@ class RunningServer:
     base_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    database_url: str
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -81,7 +82,7 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
             [sys.executable, "-m", "server.cli", "run"], cwd=ROOT, env=env, stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path)
+    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -30,7 +30,12 @@ CODE2SESSION_PATH = "/sns/jscode2session"
 
 async def _login(gateway: WeChatGateway, settings: Settings, code: str) -> dict[str, object]:
     return await login_with_wechat(
-        code=code, nickname=None, avatar_url=None, wechat=gateway, settings=settings
+        code=code,
+        nickname=None,
+        avatar_url=None,
+        client_address="127.0.0.1",
+        wechat=gateway,
+        settings=settings,
     )
 
 

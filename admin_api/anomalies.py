@@ -1,0 +1,143 @@
+"""The anomaly review queue: list and filter, detail with evidence and linked rows, confirm or
+dismiss (one or many, with a note, audited), and a promoter's behaviour page.
+
+Staff and admin decide; finance reads (the queue, details and behaviour pages)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
+from sanic_ext import openapi
+
+from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
+from server.domain.fraud.findings import MAX_SCORE, AnomalyKind
+from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.services import anomalies as anomaly_service
+from server.services import anomaly_queries, promoter_behaviour
+
+bp = Blueprint("admin_anomalies")
+
+
+class AnomalyQueueQuery(Query):
+    program_id: int | None = Field(default=None, ge=1)
+    kind: AnomalyKind | None = None
+    status: Literal["open", "confirmed", "dismissed", "any"] = "open"
+    min_score: int | None = Field(default=None, ge=0, le=MAX_SCORE)
+    max_score: int | None = Field(default=None, ge=0, le=MAX_SCORE)
+    promoter_id: int | None = Field(default=None, ge=1)
+    cursor: int | None = Field(default=None, ge=1)
+    limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
+class ConfirmBody(Body):
+    note: str = Field(min_length=1, max_length=512)
+    suspend_promoter: bool = False
+
+
+class DismissBody(Body):
+    note: str = Field(min_length=1, max_length=512)
+
+
+class DecisionBody(Body):
+    ids: list[int] = Field(min_length=1, max_length=anomaly_service.MAX_DECISION_SIZE)
+    action: Literal["confirm", "dismiss"]
+    note: str = Field(min_length=1, max_length=512)
+    suspend_promoter: bool = False
+
+
+class BehaviourQuery(Query):
+    days: int = Field(default=30, ge=1, le=promoter_behaviour.MAX_DAYS)
+
+
+@bp.get("/anomalies")
+@openapi.definition(summary="The anomaly review queue, newest first", secured={"bearer": []})
+@requires(*ROLES_BACKOFFICE)
+async def list_anomalies(request: Request) -> HTTPResponse:
+    query = parse_query(request, AnomalyQueueQuery)
+    page = await anomaly_queries.anomaly_queue(
+        program_id=query.program_id,
+        kind=query.kind.value if query.kind else None,
+        status=None if query.status == "any" else query.status,
+        min_score=query.min_score,
+        max_score=query.max_score,
+        promoter_id=query.promoter_id,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+    return render(page)
+
+
+@bp.get("/anomalies/<anomaly_id:int>")
+@openapi.definition(
+    summary="One anomaly with its evidence and linked orders, commissions and visits",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def get_anomaly(request: Request, anomaly_id: int) -> HTTPResponse:
+    return render(await anomaly_queries.anomaly_detail(anomaly_id=anomaly_id))
+
+
+async def _decide(
+    request: Request, ids: list[int], action: str, note: str, suspend: bool
+) -> HTTPResponse:
+    outcomes = await anomaly_service.decide_anomalies(
+        ids=ids,
+        action=action,
+        note=note,
+        suspend_promoter=suspend,
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return render({"items": outcomes})
+
+
+@bp.post("/anomalies/<anomaly_id:int>/confirm")
+@openapi.definition(
+    summary="Confirm an anomaly: reject or reverse its commissions, optionally suspend",
+    body=ConfirmBody,
+    secured={"bearer": []},
+)
+@requires(*ROLES_STAFF)
+async def confirm_anomaly(request: Request, anomaly_id: int) -> HTTPResponse:
+    body = parse_body(request, ConfirmBody)
+    return await _decide(request, [anomaly_id], "confirm", body.note, body.suspend_promoter)
+
+
+@bp.post("/anomalies/<anomaly_id:int>/dismiss")
+@openapi.definition(
+    summary="Dismiss an anomaly: release the holds it placed",
+    body=DismissBody,
+    secured={"bearer": []},
+)
+@requires(*ROLES_STAFF)
+async def dismiss_anomaly(request: Request, anomaly_id: int) -> HTTPResponse:
+    body = parse_body(request, DismissBody)
+    return await _decide(request, [anomaly_id], "dismiss", body.note, False)
+
+
+@bp.post("/anomalies/decisions")
+@openapi.definition(
+    summary="Confirm or dismiss many anomalies, all or none",
+    body=DecisionBody,
+    secured={"bearer": []},
+)
+@requires(*ROLES_STAFF)
+async def decide_anomalies(request: Request) -> HTTPResponse:
+    body = parse_body(request, DecisionBody)
+    return await _decide(request, body.ids, body.action, body.note, body.suspend_promoter)
+
+
+@bp.get("/promoters/<promoter_id:int>/behaviour")
+@openapi.definition(
+    summary="A promoter's shares, visits, conversion and refund rates per day, open anomalies",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def promoter_behaviour_page(request: Request, promoter_id: int) -> HTTPResponse:
+    query = parse_query(request, BehaviourQuery)
+    return render(
+        await promoter_behaviour.promoter_behaviour(promoter_id=promoter_id, days=query.days)
+    )

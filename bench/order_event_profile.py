@@ -1,0 +1,195 @@
+"""Where one signed order.paid spends its CPU and its statements, at concurrency 1.
+
+    .venv/bin/python -m bench.order_event_profile [--events 300] [--top 30] [--sqlite] [--out FILE]
+
+Seeds the benchmark's program (bench/order_event_setup.py) in a throwaway MariaDB database
+(BENCH_MYSQL_URL, dropped after the run; `--sqlite` uses a temporary file instead), then
+sends `--events` signed order.paid requests one after the other through the real app
+in-process (sanic's ASGI client: routing, middleware, the S2S guard, the use case), counting
+the SQL statements each runs and the process CPU it takes, and writes a cProfile of them to `--out`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import io
+import os
+import pstats
+import secrets
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+WARMUP_EVENTS = 20
+
+
+def _count_statements(counter: Counter[str]) -> None:
+    """Count every statement sent to the database (BEGIN, COMMIT, SAVEPOINT included), by its
+    first words."""
+    import aiomysql
+    import aiosqlite
+    from pymysql.constants import COMMAND
+
+    def key(query: object) -> str:
+        text = query.decode(errors="replace") if isinstance(query, bytes | bytearray) else query
+        return " ".join(str(text).split()[:3])[:60]
+
+    original_command = aiomysql.Connection._execute_command
+
+    def command(self, kind, sql):  # type: ignore[no-untyped-def]
+        if kind == COMMAND.COM_QUERY:
+            counter[key(sql)] += 1
+        return original_command(self, kind, sql)
+
+    aiomysql.Connection._execute_command = command
+    for name in ("execute", "executemany", "execute_insert"):
+        original = getattr(aiosqlite.Connection, name)
+
+        def wrapper(self, query, *args, __original=original, **kwargs):  # type: ignore[no-untyped-def]
+            counter[key(query)] += 1
+            return __original(self, query, *args, **kwargs)
+
+        setattr(aiosqlite.Connection, name, wrapper)
+
+
+async def _run(url: str, encryption_key: str, events: int, top: int, out_path: str) -> None:
+    import httpx
+    from sanic import Sanic
+    from tortoise import Tortoise
+
+    from bench.order_event_bench import signed_line
+    from bench.order_event_setup import PATH, seed
+    from server.app import create_app
+    from server.config import Settings
+    from server.db import init_db
+
+    seeded = await seed(url, encryption_key)
+    os.environ.update(
+        {
+            "FENXIAO_ENV": "production",
+            "DATABASE_URL": url,
+            "JWT_SECRET": secrets.token_urlsafe(48),
+            "VISITOR_HASH_SALT": secrets.token_hex(16),
+            "S2S_KEY_ENCRYPTION_KEY": encryption_key,
+            "WECHAT_API_BASE": "http://127.0.0.1:9",
+            "WECHAT_PAY_API_VERSION": "none",
+        }
+    )
+    Sanic._app_registry.clear()
+    app = create_app(settings=Settings.from_env(), manage_db=False)
+    app.asgi = True
+    await init_db(url)
+    await app._startup()
+    await app._server_event("init", "before")
+    await app._server_event("init", "after")
+    counter: Counter[str] = Counter()
+    _count_statements(counter)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+
+            async def send(tag: str, index: int) -> None:
+                key_id, timestamp, nonce, signature, body = signed_line(seeded, tag, index).split(
+                    "\t"
+                )
+                response = await client.post(
+                    PATH,
+                    content=body,
+                    headers={
+                        "content-type": "application/json",
+                        "x-fenxiao-key": key_id,
+                        "x-fenxiao-timestamp": timestamp,
+                        "x-fenxiao-nonce": nonce,
+                        "x-fenxiao-signature": signature,
+                    },
+                )
+                assert response.status_code == 200, response.text
+
+            for index in range(WARMUP_EVENTS):
+                await send("warm", index)
+            started = time.process_time()
+            for index in range(events):
+                await send("plain", index)
+            plain_cpu = (time.process_time() - started) / events
+            counter.clear()
+            # CPU time, not wall time: waits and preemption by MariaDB on a busy machine are not
+            # what this looks for.
+            profiler = cProfile.Profile(time.process_time)
+            cpu, wall = time.process_time(), time.perf_counter()
+            profiler.enable()
+            for index in range(events):
+                await send("prof", index)
+            profiler.disable()
+            cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    finally:
+        await Tortoise.close_connections()
+    total = sum(counter.values())
+    lines = [
+        f"{events} order.paid: {plain_cpu * 1000:.2f} ms CPU each (client included),"
+        f" {cpu / events * 1000:.2f} ms under the profiler and"
+        f" {wall / events * 1000:.2f} ms wall each; {total / events:.1f} statements each:",
+        *(f"  {count / events:5.2f}  {statement}" for statement, count in counter.most_common()),
+    ]
+    lines.append(_by_package(pstats.Stats(profiler), events))
+    for order in ("cumulative", "tottime"):
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats(order).print_stats(top)
+        lines.append(out.getvalue())
+    # The app logs to stdout and stderr: the report goes to its own file.
+    Path(out_path).write_text("\n".join(lines) + "\n")
+
+
+def _package(filename: str) -> str:
+    """`aiomysql`, `server.services`, `asyncio`, … for a profiled function's file."""
+    if "site-packages/" in filename:
+        return filename.split("site-packages/", 1)[1].split("/", 1)[0]
+    if "/server/" in filename:
+        return "server." + filename.split("/server/", 1)[1].split("/", 1)[0].removesuffix(".py")
+    if "/lib/python3" in filename:
+        return "stdlib " + filename.rsplit("/", 1)[-1].removesuffix(".py")
+    return filename
+
+
+def _by_package(stats: pstats.Stats, events: int) -> str:
+    """Own CPU time per package, per event (profiler overhead included), largest first."""
+    totals: Counter[str] = Counter()
+    for (filename, _line, _name), (_cc, _nc, tottime, _ct, _callers) in stats.stats.items():  # type: ignore[attr-defined]
+        totals[_package(filename)] += tottime
+    rows = [
+        f"  {seconds / events * 1000:7.2f} ms  {name}" for name, seconds in totals.most_common(25)
+    ]
+    return "Own CPU time per event by package (under the profiler):\n" + "\n".join(rows) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.order_event_profile")
+    parser.add_argument("--events", type=int, default=300)
+    parser.add_argument("--top", type=int, default=30)
+    parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--out", default="order_event_profile.txt", help="where the report goes")
+    args = parser.parse_args()
+    key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    if args.sqlite:
+        url = f"sqlite://{tempfile.mkdtemp(prefix='order-profile-')}/db.sqlite3"
+        asyncio.run(_run(url, key, args.events, args.top, args.out))
+        return
+    from bench.order_event_setup import mysql_admin
+
+    base = os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
+    name = f"fenxiao_profile_orders_{secrets.token_hex(4)}"
+    parts = urlsplit(base)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
+    asyncio.run(mysql_admin(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
+    try:
+        asyncio.run(_run(url, key, args.events, args.top, args.out))
+    finally:
+        asyncio.run(mysql_admin(base, f"DROP DATABASE IF EXISTS `{name}`"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""The contract every payment provider keeps, so the withdrawal services never see a protocol.
+
+A transfer is identified by our own `out_bill_no`, stable across retries: providers treat a
+second request with the same number as the same transfer, which is what makes a retry after an
+uncertain outcome safe. An uncertain outcome (timeout, garbage, 5xx) is reported as UNKNOWN and
+must be resolved with `query()` before anything else is tried.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class TransferState(StrEnum):
+    SUCCEEDED = "succeeded"  # the money reached the promoter
+    FAILED = "failed"  # definitely not paid: safe to release the funds or try again
+    PROCESSING = "processing"  # accepted by the provider, outcome later: query again
+    UNKNOWN = "unknown"  # we do not know whether it was accepted: query before any retry
+
+
+@dataclass(frozen=True)
+class TransferRequest:
+    out_bill_no: str
+    amount: Decimal
+    currency: str
+    openid: str
+    description: str
+    real_name: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferResult:
+    state: TransferState
+    provider_reference: str | None = None
+    failure_code: str | None = None
+    failure_message: str | None = None
+    # What the provider answered, with nothing secret in it (kept for the audit trail).
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+class PaymentProvider(Protocol):
+    """One way of paying a promoter automatically."""
+
+    name: str
+
+    async def transfer(self, request: TransferRequest) -> TransferResult:
+        """Ask the provider to pay; never raises for provider-side trouble (returns UNKNOWN)."""
+        ...
+
+    async def query(self, *, out_bill_no: str) -> TransferResult:
+        """The provider's current view of the transfer (FAILED if it never heard of it)."""
+        ...

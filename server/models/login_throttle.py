@@ -1,0 +1,19 @@
+from tortoise import fields
+from tortoise.models import Model
+
+
+class LoginThrottle(Model):
+    """Failed logins of one key (an account or a client address) in the current window.
+
+    Shared by every worker through the database, so a lockout holds whichever worker answers.
+    """
+
+    id = fields.BigIntField(primary_key=True)
+    key = fields.CharField(max_length=160, unique=True)
+    failures = fields.IntField(default=0)
+    window_started_at = fields.DatetimeField()
+    locked_until = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField(auto_now=True)
+
+    class Meta:
+        table = "login_throttles"

@@ -1,0 +1,161 @@
+"""A Celery worker killed in the middle of a settlement run loses no task and pays nothing twice:
+the unacknowledged task goes back to the queue (acks late + the broker's visibility timeout),
+the next worker runs it again, and the run, being idempotent, settles only what is left."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from jobs.runner import dispatch
+from server import clock
+from server.config import Settings
+from server.models import Commission, LedgerEntry, Order, OrderLine, PromoterBalance
+from tests.e2e.conftest import (
+    forget_queue,
+    new_queue,
+    start_celery_worker,
+    stop_celery_worker,
+)
+from tests.ledger_checks import assert_ledger_reconciles
+from tests.service.test_hierarchy import new_program, new_promoter
+
+pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+
+COMMISSIONS = 600
+BATCH_SIZE = 5  # small batches: a run of many short transactions, so the kill lands mid-run
+KILL_AFTER_SETTLED = 40
+DEADLINE_SECONDS = 120
+VISIBILITY_TIMEOUT_SECONDS = "2"
+
+
+async def _due_commissions(count: int) -> Decimal:
+    """`count` approved, unlocked commissions of one promoter; returns their total."""
+    program = await new_program()
+    promoter = await new_promoter(program)
+    order = await Order.create(
+        program=program,
+        external_id="restart-1",
+        status="completed",
+        currency=program.currency,
+        total_amount=Decimal(count * 10),
+        placed_at=clock.now(),
+    )
+    await OrderLine.bulk_create(
+        [
+            OrderLine(
+                order=order,
+                line_ref=str(i),
+                product_id="sku",
+                quantity=1,
+                unit_price=Decimal(10),
+                amount=Decimal(10),
+            )
+            for i in range(count)
+        ]
+    )
+    lines = await OrderLine.filter(order_id=order.id).order_by("id")
+    unlocked = clock.now()
+    await Commission.bulk_create(
+        [
+            Commission(
+                program=program,
+                order=order,
+                order_line=line,
+                promoter=promoter,
+                level=1,
+                currency=program.currency,
+                status="approved",
+                kind="percent",
+                rate=Decimal(10),
+                quantity=1,
+                line_amount=Decimal(10),
+                base_amount=Decimal(10),
+                rule_source="program_level",
+                amount=Decimal("1.00"),
+                original_amount=Decimal("1.00"),
+                unlock_at=unlocked,
+            )
+            for line in lines
+        ]
+    )
+    return Decimal(count)
+
+
+async def _settled() -> int:
+    return await Commission.filter(status="settled").count()
+
+
+async def _wait_for(condition, worker, *, what: str) -> None:  # type: ignore[no-untyped-def]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + DEADLINE_SECONDS
+    while not await condition():
+        if worker.process.poll() is not None:
+            pytest.fail(f"the worker exited early:\n{worker.output()}")
+        if loop.time() > deadline:
+            pytest.fail(f"{what}: not within {DEADLINE_SECONDS}s\n{worker.output()}")
+        await asyncio.sleep(0.02)
+
+
+async def test_a_worker_killed_mid_settlement_loses_no_task_and_settles_each_commission_once(
+    db: str, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    total = await _due_commissions(COMMISSIONS)
+    queue = new_queue()
+    settings = Settings(
+        environment="test",
+        database_url=database_url,
+        celery_broker_url=redis_url,
+        celery_result_backend=redis_url,
+    )
+    log_path = tmp_path / "workers.log"
+
+    def worker():  # type: ignore[no-untyped-def]
+        return start_celery_worker(
+            queue=queue,
+            redis_url=redis_url,
+            database_url=database_url,
+            log_path=log_path,
+            CELERY_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
+        )
+
+    first = worker()
+    second = None
+    try:
+        await dispatch(
+            "settle_due_commissions",
+            settings=settings,
+            arguments={"batch_size": BATCH_SIZE},
+            queue=queue,
+        )
+
+        async def some_settled() -> bool:
+            return await _settled() >= KILL_AFTER_SETTLED
+
+        await _wait_for(some_settled, first, what="the first worker settling")
+        first.process.send_signal(signal.SIGKILL)  # no warm shutdown: the task is mid-run
+        first.process.wait()
+        settled_by_first = await _settled()
+        assert settled_by_first < COMMISSIONS, "the run finished before the kill: inconclusive"
+
+        second = worker()
+
+        async def all_settled() -> bool:
+            return await _settled() == COMMISSIONS
+
+        await _wait_for(all_settled, second, what="the restarted worker finishing the run")
+    finally:
+        for running in (first, second):
+            if running is not None and running.process.poll() is None:
+                stop_celery_worker(running)
+        forget_queue(redis_url, queue)
+
+    settled_ids = await LedgerEntry.filter(kind="settle").values_list("commission_id", flat=True)
+    assert len(settled_ids) == len(set(settled_ids)) == COMMISSIONS  # each once, none twice
+    [balance] = await PromoterBalance.all()
+    assert balance.available == total
+    await assert_ledger_reconciles()
