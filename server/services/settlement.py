@@ -27,6 +27,7 @@ from tortoise.transactions import in_transaction
 from server.db import is_mysql
 from server.domain.commission_status import CommissionStatus
 from server.domain.ledger import auto_approve_policy
+from server.domain.promoter_status import PromoterStatus
 from server.models import Program
 from server.services.ledger import (
     money_units,
@@ -90,6 +91,7 @@ async def _claim(
     limit: int,
     program_id: int | None = None,
     max_amount: Decimal | None = None,
+    promoter_in_good_standing: bool = False,
 ) -> _Batch | None:
     """The next `limit` due, unheld commissions in `status`, in (unlock_at, id) order,
     locked; None when there are no more.
@@ -109,6 +111,10 @@ async def _claim(
     if max_amount is not None:
         conditions.append(f"{money_units(conn, 'amount')} <= ?")
         values.append(units_param(conn, max_amount))
+    if promoter_in_good_standing:
+        # A suspended or disabled promoter's commissions wait for a person to look at them.
+        conditions.append("promoter_id IN (SELECT id FROM promoters WHERE status = ?)")
+        values.append(PromoterStatus.APPROVED.value)
     where = " AND ".join(conditions)
     keyset, keys = "", []
     if after is not None:
@@ -312,6 +318,7 @@ async def _approve_program(
                 limit=batch_size,
                 program_id=program_id,
                 max_amount=max_amount,
+                promoter_in_good_standing=True,
             )
             if batch is None:
                 return approved
@@ -340,8 +347,8 @@ async def _approve_program(
 async def approve_due_commissions(
     *, now: datetime, batch_size: int = BATCH_SIZE
 ) -> dict[str, Any]:
-    """Approve pending, unheld commissions unlocked by `now` where the program's
-    auto_approve_rules allow it; the others stay pending for staff review."""
+    """Approve pending, unheld commissions of promoters in good standing unlocked by `now`
+    where the program's auto_approve_rules allow it; the others stay pending for staff review."""
     now = _utc(now)
     approved: dict[str, int] = {}
     programs = await Program.filter(status="active").only("id", "auto_approve_rules")

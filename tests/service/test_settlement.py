@@ -262,6 +262,20 @@ async def test_auto_approval_without_an_amount_limit_approves_any_amount(db: str
     assert await _statuses(huge) == ["approved"]
 
 
+async def test_auto_approval_leaves_a_suspended_promoters_commissions_to_staff_review(
+    db: str,
+) -> None:
+    program = await _auto_program({"enabled": True})
+    good = await make_commission(program, await new_promoter(program), status="pending")
+    suspended = await new_promoter(program, status="suspended")
+    waiting = await make_commission(program, suspended, status="pending")
+
+    result = await approve_due_commissions(now=clock.now())
+
+    assert result["approved"] == 1
+    assert await _statuses(good, waiting) == ["approved", "pending"]
+
+
 async def test_the_jobs_approve_settle_and_reconcile_and_record_their_results(
     db: str, settings: Settings
 ) -> None:
