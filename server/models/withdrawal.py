@@ -38,6 +38,8 @@ class Withdrawal(Model):
     provider_reference = fields.CharField(max_length=128, null=True)
     failure_code = fields.CharField(max_length=64, null=True)
     failure_message = fields.CharField(max_length=512, null=True)
+    # Set while WeChat Pay waits for the promoter to accept the transfer in the mini-program.
+    user_confirmation = fields.JSONField(null=True)
     attempts = fields.IntField(default=0)
     reject_reason = fields.CharField(max_length=512, null=True)
     release_reason = fields.CharField(max_length=512, null=True)

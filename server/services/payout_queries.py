@@ -65,6 +65,10 @@ def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str,
         "decided_at": withdrawal.decided_at,
         "paid_at": withdrawal.paid_at,
     }
+    if withdrawal.status == "paying" and withdrawal.user_confirmation:
+        # The mini-program passes these to wx.requestMerchantTransfer so the promoter can
+        # accept the transfer WeChat Pay holds for them.
+        body["confirmation"] = withdrawal.user_confirmation
     if viewer == "promoter":
         return body
     body["account"]["openid"] = withdrawal.openid

@@ -172,6 +172,9 @@ async def _record_outcome(
             return withdrawal
         withdrawal.provider_reference = result.provider_reference or withdrawal.provider_reference
         withdrawal.transfer_phase = result.state.value
+        withdrawal.user_confirmation = (
+            result.user_confirmation if result.state == TransferState.PROCESSING else None
+        )
         if result.state == TransferState.SUCCEEDED:
             await settle_paid(conn, withdrawal, action="succeed", actor=actor, details=details)
             return withdrawal

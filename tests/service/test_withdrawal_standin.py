@@ -11,7 +11,8 @@ from server.config import Settings
 from server.integrations.wechat_standin import WeChatStandIn
 from server.integrations.wechat_standin_pay_v2 import TRANSFER_PATH as V2_TRANSFER_PATH
 from server.integrations.wechat_standin_pay_v3 import TRANSFER_PATH as V3_TRANSFER_PATH
-from server.models import Withdrawal
+from server.models import Promoter, Withdrawal
+from server.services.payout_queries import my_withdrawal
 from server.services.withdrawal_payment import pay_withdrawal, resolve_withdrawal
 from server.services.withdrawals import approve_withdrawal
 from tests.ledger_checks import assert_ledger_reconciles
@@ -38,7 +39,7 @@ def _paid_fen(standin: WeChatStandIn, out_bill_no: str | None) -> int:
     return int(transfer.amount_fen) if transfer is not None and state == "SUCCESS" else 0
 
 
-async def _approved_withdrawal() -> tuple[int, object]:
+async def _approved_withdrawal() -> tuple[int, Promoter]:
     program = await rules_program(fee_percent="2")
     me = await funded_promoter(program, "80.00")
     withdrawal = await withdraw(me, "50.00")
@@ -78,5 +79,35 @@ async def test_a_lost_reply_is_resolved_by_a_query_and_never_paid_twice(
     withdrawal = await Withdrawal.get(id=withdrawal_id)
     assert _paid_fen(standin, withdrawal.out_bill_no) == 4900
     assert len(standin.transfers) == 1
+    assert await balances(me) == (D("30"), D("0"), D("49"))  # type: ignore[arg-type]
+    await assert_ledger_reconciles()
+
+
+async def test_a_transfer_waiting_for_the_promoter_shows_them_what_to_confirm_until_paid(
+    db: str, wechat_settings: Settings, standin: WeChatStandIn
+) -> None:
+    settings = standin_pay_settings(wechat_settings, standin, version="v3")
+    withdrawal_id, me = await _approved_withdrawal()
+    standin.pay.hold_transfers("WAIT_USER_CONFIRM")
+
+    waiting = await pay_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=settings)
+    mine = await my_withdrawal(
+        user_id=me.user_id, program_id=me.program_id, withdrawal_id=withdrawal_id
+    )
+
+    assert (waiting["status"], waiting["transfer_phase"]) == ("paying", "processing")
+    confirmation = mine["confirmation"]
+    assert set(confirmation) == {"mch_id", "app_id", "package"}
+    assert all(confirmation.values())
+    assert confirmation["app_id"] == (settings.wechat_pay_appid or settings.wechat_appid)
+    assert await balances(me) == (D("30"), D("50"), D("0"))  # type: ignore[arg-type]
+
+    standin.pay.settle(waiting["out_bill_no"], state="SUCCESS")  # the promoter accepted
+    resolved = await resolve_withdrawal(withdrawal_id=withdrawal_id, settings=settings)
+    after = await my_withdrawal(
+        user_id=me.user_id, program_id=me.program_id, withdrawal_id=withdrawal_id
+    )
+
+    assert resolved["status"] == "paid" and "confirmation" not in after
     assert await balances(me) == (D("30"), D("0"), D("49"))  # type: ignore[arg-type]
     await assert_ledger_reconciles()

@@ -39,6 +39,9 @@ class TransferResult:
     failure_message: str | None = None
     # What the provider answered, with nothing secret in it (kept for the audit trail).
     details: dict[str, Any] = field(default_factory=dict)
+    # What the promoter's mini-program needs to accept a transfer that waits for them
+    # (WeChat Pay v3 WAIT_USER_CONFIRM: wx.requestMerchantTransfer's mchId, appId, package).
+    user_confirmation: dict[str, str] | None = None
 
 
 class PaymentProvider(Protocol):

@@ -24,6 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import requests
@@ -133,7 +134,9 @@ class WeChatPayV3Provider:
                 transfer_scene_report_infos=scene_report_infos(self._scene_id, remark),
             )
 
-        result = await asyncio.to_thread(self._call, send, request.out_bill_no, querying=False)
+        result = self._with_confirmation(
+            await asyncio.to_thread(self._call, send, request.out_bill_no, querying=False)
+        )
         log.info(
             "WeChat Pay v3 transfer %s: %s %s",
             request.out_bill_no,
@@ -148,9 +151,23 @@ class WeChatPayV3Provider:
         def ask(client: WeChatPay) -> tuple[int, Any]:
             return client.mch_transfer_bills_query(out_bill_no=out_bill_no)
 
-        result = await asyncio.to_thread(self._call, ask, out_bill_no, querying=True)
+        result = self._with_confirmation(
+            await asyncio.to_thread(self._call, ask, out_bill_no, querying=True)
+        )
         log.info("WeChat Pay v3 query %s: %s", out_bill_no, result.state.value)
         return result
+
+    def _with_confirmation(self, result: TransferResult) -> TransferResult:
+        """A transfer waiting for the promoter carries what their mini-program must show."""
+        package = result.details.get("package_info")
+        if result.state != TransferState.PROCESSING or not isinstance(package, str):
+            return result
+        confirmation = {
+            "mch_id": self._options["mchid"],
+            "app_id": self._options["appid"],
+            "package": package,
+        }
+        return replace(result, user_confirmation=confirmation)
 
     def _call(
         self,
