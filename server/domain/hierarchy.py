@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from server.domain.errors import IllegalTransition
 
@@ -62,13 +63,40 @@ def team_count_deltas(
         for ancestor, distance in chain:
             for level, count in subtree_level_counts.items():
                 changes[(ancestor, distance + level)] += sign * count
-    return sorted(
-        (ancestor, depth, delta) for (ancestor, depth), delta in changes.items() if delta
+    return sorted((ancestor, depth, delta) for (ancestor, depth), delta in changes.items() if delta)
+
+
+@dataclass(frozen=True)
+class ClosureRewrite:
+    """How a subtree's links to its uplines change when it moves.
+
+    Uplines only on the old chain lose their links, uplines only on the new chain gain them,
+    and uplines on both (above the fork) keep theirs with every depth shifted by `shift`: the
+    root moves `shift` levels deeper (negative: higher) under each of them alike.
+    """
+
+    removed: list[tuple[int, int]]  # (ancestor, old distance to the subtree's root)
+    added: list[tuple[int, int]]  # (ancestor, new distance)
+    shifted: list[tuple[int, int]]  # (ancestor, old distance), depths change by `shift`
+    shift: int
+
+
+def closure_rewrite(*, old_chain: Chain, new_chain: Chain) -> ClosureRewrite:
+    """The least rewrite of the closure rows that moves a subtree from one chain to another."""
+    old, new = dict(old_chain), dict(new_chain)
+    common = sorted(set(old) & set(new))
+    shifts = {new[ancestor] - old[ancestor] for ancestor in common}
+    if len(shifts) > 1:  # impossible in a tree: the chains share one path to the root
+        raise ValueError("uplines above the fork must all move by the same depth")
+    shift = shifts.pop() if shifts else 0
+    return ClosureRewrite(
+        removed=[(a, d) for a, d in old_chain if a not in new],
+        added=[(a, d) for a, d in new_chain if a not in old],
+        shifted=[(a, old[a]) for a in common] if shift else [],
+        shift=shift,
     )
 
 
 def team_total(team_counts: Mapping[int, int]) -> int:
     """Everyone below a promoter, all depths together."""
     return sum(team_counts.values())
-
-

@@ -23,6 +23,7 @@ from server.domain.errors import Conflict, IllegalTransition, NotFound, Validati
 from server.domain.hierarchy import (
     CountDelta,
     chain_under,
+    closure_rewrite,
     ensure_no_cycle,
     subtree_levels,
     team_count_deltas,
@@ -126,8 +127,13 @@ async def _insert_rows(
         await _write(conn, f"{head} VALUES {', '.join(['(?, ?, ?)'] * len(batch))} {tail}", values)
 
 
+def _uplines(links: Sequence[tuple[int, int]]) -> str:
+    """A derived table of (ancestor_id, distance) pairs, one `?` pair per link."""
+    return " UNION ALL ".join(["SELECT ? AS ancestor_id, ? AS distance"] * len(links))
+
+
 async def _unlink_subtree(
-    conn: BaseDBAsyncClient, root_id: int, old_chain: Sequence[tuple[int, int]]
+    conn: BaseDBAsyncClient, root_id: int, uplines: Sequence[tuple[int, int]]
 ) -> None:
     """Delete every link between the subtree of `root_id` and the uplines it is leaving."""
     if is_mysql(conn):
@@ -136,38 +142,77 @@ async def _unlink_subtree(
         # root is `k + distance` below an upline `distance` above the root. STRAIGHT_JOIN
         # keeps that order: left to itself the optimizer may start from an upline's whole
         # team instead of the (smaller) subtree.
-        uplines = " UNION ALL ".join(["SELECT ? AS ancestor_id, ? AS distance"] * len(old_chain))
         text = (
             "DELETE link FROM promoter_closure AS member"
-            f" STRAIGHT_JOIN ({uplines}) AS old"
+            f" STRAIGHT_JOIN ({_uplines(uplines)}) AS old"
             " STRAIGHT_JOIN promoter_closure AS link"
             " ON link.descendant_id = member.descendant_id"
             " AND link.depth = member.depth + old.distance AND link.ancestor_id = old.ancestor_id"
             " WHERE member.ancestor_id = ?"
         )
-        values = [*(v for link in old_chain for v in link), root_id]
+        values = [*(v for link in uplines for v in link), root_id]
     else:
         text = (
-            f"DELETE FROM promoter_closure WHERE ancestor_id IN ({_marks(len(old_chain))}) AND"
+            f"DELETE FROM promoter_closure WHERE ancestor_id IN ({_marks(len(uplines))}) AND"
             " descendant_id IN (SELECT descendant_id FROM promoter_closure WHERE ancestor_id = ?)"
         )
-        values = [*(ancestor for ancestor, _ in old_chain), root_id]
+        values = [*(ancestor for ancestor, _ in uplines), root_id]
     await _write(conn, text, values)
-    await _write(conn, "DELETE FROM promoter_closure WHERE descendant_id = ?", [root_id])
+    await _write(
+        conn,
+        f"DELETE FROM promoter_closure WHERE descendant_id = ? AND ancestor_id IN"
+        f" ({_marks(len(uplines))})",
+        [root_id, *(ancestor for ancestor, _ in uplines)],
+    )
 
 
-async def _link_subtree(conn: BaseDBAsyncClient, root_id: int, parent_id: int) -> None:
-    """Link every member of the subtree to the new parent and each of its ancestors."""
+async def _shift_subtree(
+    conn: BaseDBAsyncClient, root_id: int, uplines: Sequence[tuple[int, int]], shift: int
+) -> None:
+    """Change the depth of every link between the subtree and uplines it keeps by `shift`.
+
+    In place: rewriting a link's depth touches its two index entries, where deleting it and
+    inserting it again would also rewrite the row (a move spends most of its time there).
+    """
+    if is_mysql(conn):
+        text = (
+            "UPDATE promoter_closure AS member"
+            f" STRAIGHT_JOIN ({_uplines(uplines)}) AS kept"
+            " STRAIGHT_JOIN promoter_closure AS link"
+            " ON link.descendant_id = member.descendant_id"
+            " AND link.depth = member.depth + kept.distance AND link.ancestor_id = kept.ancestor_id"
+            " SET link.depth = link.depth + ? WHERE member.ancestor_id = ?"
+        )
+        values = [*(v for link in uplines for v in link), shift, root_id]
+    else:
+        text = (
+            "UPDATE promoter_closure SET depth = depth + ?"
+            f" WHERE ancestor_id IN ({_marks(len(uplines))}) AND descendant_id IN"
+            " (SELECT descendant_id FROM promoter_closure WHERE ancestor_id = ?)"
+        )
+        values = [shift, *(ancestor for ancestor, _ in uplines), root_id]
+    await _write(conn, text, values)
+    await _write(
+        conn,
+        "UPDATE promoter_closure SET depth = depth + ?"
+        f" WHERE descendant_id = ? AND ancestor_id IN ({_marks(len(uplines))})",
+        [shift, root_id, *(ancestor for ancestor, _ in uplines)],
+    )
+
+
+async def _link_subtree(
+    conn: BaseDBAsyncClient, root_id: int, uplines: Sequence[tuple[int, int]]
+) -> None:
+    """Link every member of the subtree (and its root) to each of the new uplines."""
     await _write(
         conn,
         "INSERT INTO promoter_closure (ancestor_id, descendant_id, depth)"
-        " SELECT up.ancestor_id, down.descendant_id, up.depth + down.depth FROM"
-        " (SELECT ancestor_id, depth + 1 AS depth FROM promoter_closure WHERE descendant_id = ?"
-        "  UNION ALL SELECT ?, 1) AS up"
+        " SELECT up.ancestor_id, down.descendant_id, up.distance + down.depth FROM"
+        f" ({_uplines(uplines)}) AS up"
         " CROSS JOIN"
         " (SELECT descendant_id, depth FROM promoter_closure WHERE ancestor_id = ?"
         "  UNION ALL SELECT ?, 0) AS down",
-        [parent_id, parent_id, root_id, root_id],
+        [*(v for link in uplines for v in link), root_id, root_id],
     )
 
 
@@ -273,10 +318,14 @@ async def move_subtree(
             new_chain=chain_under(new_parent_id, new_parent_chain),
             subtree_level_counts=levels,
         )
-        if old_chain:
-            await _unlink_subtree(conn, promoter_id, old_chain)
-        if new_parent_id is not None:
-            await _link_subtree(conn, promoter_id, new_parent_id)
+        new_chain = chain_under(new_parent_id, new_parent_chain)
+        rewrite = closure_rewrite(old_chain=old_chain, new_chain=new_chain)
+        if rewrite.removed:
+            await _unlink_subtree(conn, promoter_id, rewrite.removed)
+        if rewrite.shifted:
+            await _shift_subtree(conn, promoter_id, rewrite.shifted, rewrite.shift)
+        if rewrite.added:
+            await _link_subtree(conn, promoter_id, rewrite.added)
         await _apply_count_deltas(conn, deltas)
         await Promoter.filter(id=promoter_id).using_db(conn).update(parent_id=new_parent_id)
         subtree_size = team_total(levels)

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from server.domain.errors import IllegalTransition
 from server.domain.hierarchy import (
     chain_under,
+    closure_rewrite,
     ensure_no_cycle,
     subtree_levels,
     team_count_deltas,
@@ -132,3 +133,21 @@ def test_a_full_page_points_at_its_last_id_and_a_short_page_ends_the_list() -> N
     assert next_cursor([9, 7, 4], 3) == 4
     assert next_cursor([9, 7], 3) is None
     assert next_cursor([], 3) is None
+
+
+def test_a_move_deeper_under_the_same_upline_only_shifts_its_links_and_adds_the_new_parent() -> (
+    None
+):
+    # X under U (a root) moves under V, another child of U: U keeps its links, one deeper.
+    plan = closure_rewrite(old_chain=[(10, 1)], new_chain=[(20, 1), (10, 2)])
+    assert (plan.removed, plan.added, plan.shifted, plan.shift) == ([], [(20, 1)], [(10, 1)], 1)
+
+
+def test_a_move_to_another_tree_removes_every_old_link_and_adds_every_new_one() -> None:
+    plan = closure_rewrite(old_chain=[(2, 1), (1, 2)], new_chain=[(7, 1)])
+    assert (plan.removed, plan.added, plan.shifted) == ([(2, 1), (1, 2)], [(7, 1)], [])
+
+
+def test_a_move_at_the_same_depth_below_the_fork_leaves_the_common_links_untouched() -> None:
+    plan = closure_rewrite(old_chain=[(2, 1), (1, 2)], new_chain=[(3, 1), (1, 2)])
+    assert (plan.removed, plan.added, plan.shifted, plan.shift) == ([(2, 1)], [(3, 1)], [], 0)
