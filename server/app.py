@@ -12,7 +12,7 @@ from server.config import Settings
 from server.errors import install_error_handlers
 from server.health import install_health_routes
 from server.integrations.wechat_client import build_gateway
-from server.logging_setup import logging_config
+from server.logging_setup import logging_config, quiet_url_loggers
 from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
 from server.services.visit_buffer import install_visit_buffer
@@ -35,6 +35,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         log_config=logging_config(log_format=settings.log_format, level=settings.log_level),
     )
     app.ctx.settings = settings
+    quiet_url_loggers()  # Sanic applied log_config without it
     # With no WECHAT_API_BASE this points at the loopback stand-in, which whoever starts
     # the server (server.cli, the test fixtures) is responsible for running.
     app.ctx.wechat = build_gateway(settings)

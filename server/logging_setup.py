@@ -138,6 +138,18 @@ def logging_config(*, log_format: str, level: str) -> dict[str, Any]:
     }
 
 
+# WeChat's APIs carry the app secret, access tokens and login codes in query strings, and
+# urllib3 (under wechatpy and requests) logs every URL it fetches at DEBUG.
+URL_LOGGERS = ("urllib3", "requests")
+
+
+def quiet_url_loggers() -> None:
+    """Keep the HTTP client libraries' URL logging off, whatever LOG_LEVEL says."""
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def configure_logging(*, log_format: str, level: str) -> None:
     """Install the process-wide logging configuration."""
     logging.config.dictConfig(logging_config(log_format=log_format, level=level))
+    quiet_url_loggers()
