@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
@@ -181,7 +181,8 @@ def select_rule(rules: Iterable[CommissionRule], facts: RuleFacts) -> Commission
 
 
 def period_window(period: str, at: datetime, tz: tzinfo) -> PeriodWindow:
-    """The day or month containing `at`, with boundaries at local midnight in `tz`."""
+    """The day or month containing `at`, with boundaries at local midnight in `tz`, given in
+    UTC (SQLite compares stored datetimes as text, so bounds must share their zone)."""
     local = at.astimezone(tz)
     if period == CapPeriod.DAY:
         start = local.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -190,8 +191,8 @@ def period_window(period: str, at: datetime, tz: tzinfo) -> PeriodWindow:
         return PeriodWindow(
             period=period,
             key=f"day:{start.date().isoformat()}",
-            start=start,
-            end=start + timedelta(days=1),
+            start=start.astimezone(UTC),
+            end=(start + timedelta(days=1)).astimezone(UTC),
         )
     if period == CapPeriod.MONTH:
         start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -199,8 +200,8 @@ def period_window(period: str, at: datetime, tz: tzinfo) -> PeriodWindow:
         return PeriodWindow(
             period=period,
             key=f"month:{start.year:04d}-{start.month:02d}",
-            start=start,
-            end=start.replace(year=year, month=month),
+            start=start.astimezone(UTC),
+            end=start.replace(year=year, month=month).astimezone(UTC),
         )
     raise ValidationFailed(
         f"unknown cap period {period!r}",

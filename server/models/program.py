@@ -40,7 +40,8 @@ class Program(Model):
     # IANA name: where the program's days, weeks and months begin (caps, statements, payouts).
     time_zone = fields.CharField(max_length=64, default="Asia/Shanghai", db_default="Asia/Shanghai")
     # {"visits_per_ip": 200, ...}: server/domain/fraud/thresholds.py (missing keys = defaults)
-    fraud_thresholds = fields.JSONField(default=dict)
+    # Null on programs older than fraud review: every threshold at its default.
+    fraud_thresholds = fields.JSONField(default=dict, null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 
