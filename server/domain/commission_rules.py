@@ -36,12 +36,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
 from server.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, exponent, round_down
+from server.domain.periods import period_bounds, period_key
 from server.domain.program_rules import MAX_LEVELS, MAX_RATE, RATE_DECIMALS, RATE_QUANTUM
 
 RULE_ERROR = "invalid_commission_rule"
@@ -181,28 +182,11 @@ def select_rule(rules: Iterable[CommissionRule], facts: RuleFacts) -> Commission
 
 
 def period_window(period: str, at: datetime, tz: tzinfo) -> PeriodWindow:
-    """The day or month containing `at`, with boundaries at local midnight in `tz`, given in
-    UTC (SQLite compares stored datetimes as text, so bounds must share their zone)."""
-    local = at.astimezone(tz)
-    if period == CapPeriod.DAY:
-        start = local.replace(hour=0, minute=0, second=0, microsecond=0)
-        # Aware arithmetic within one tzinfo is wall-clock arithmetic: a calendar day, so a
-        # DST day still ends at the next local midnight.
-        return PeriodWindow(
-            period=period,
-            key=f"day:{start.date().isoformat()}",
-            start=start.astimezone(UTC),
-            end=(start + timedelta(days=1)).astimezone(UTC),
-        )
-    if period == CapPeriod.MONTH:
-        start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-        year, month = (start.year + 1, 1) if start.month == 12 else (start.year, start.month + 1)
-        return PeriodWindow(
-            period=period,
-            key=f"month:{start.year:04d}-{start.month:02d}",
-            start=start.astimezone(UTC),
-            end=start.replace(year=year, month=month).astimezone(UTC),
-        )
+    """The day or month containing `at`, cut at local midnight in `tz`, bounds in UTC
+    (server.domain.periods: SQLite compares stored datetimes as text)."""
+    if period in (CapPeriod.DAY, CapPeriod.MONTH):
+        start, end = period_bounds(at, period, tz)
+        return PeriodWindow(period=period, key=period_key(at, period, tz), start=start, end=end)
     raise ValidationFailed(
         f"unknown cap period {period!r}",
         code=PERIOD_CAP_ERROR,
