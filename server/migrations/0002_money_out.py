@@ -71,7 +71,7 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
             ],
-            options={'table': 'anomalies', 'app': 'models', 'indexes': [Index(fields=['program_id', 'status', 'id']), Index(fields=['promoter_id', 'status', 'id']), Index(fields=['program_id', 'kind', 'id'])], 'pk_attr': 'id', 'table_description': 'A fraud finding staff review: open, then confirmed or dismissed once.'},
+            options={'table': 'anomalies', 'app': 'models', 'indexes': [Index(fields=['program_id', 'status', 'id']), Index(fields=['promoter_id', 'status', 'id']), Index(fields=['program_id', 'kind', 'id']), Index(fields=['program_id', 'fingerprint'])], 'pk_attr': 'id', 'table_description': 'A fraud finding staff review: open, then confirmed or dismissed once.'},
             bases=['Model'],
         ),
         ops.CreateModel(
@@ -224,6 +224,7 @@ class Migration(migrations.Migration):
                 ('provider_reference', fields.CharField(null=True, max_length=128)),
                 ('failure_code', fields.CharField(null=True, max_length=64)),
                 ('failure_message', fields.CharField(null=True, max_length=512)),
+                ('user_confirmation', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
                 ('attempts', fields.IntField(default=0)),
                 ('reject_reason', fields.CharField(null=True, max_length=512)),
                 ('release_reason', fields.CharField(null=True, max_length=512)),
@@ -261,17 +262,17 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name='Program',
             name='attribution_conflict_policy',
-            field=fields.CharField(default='coupon_wins', max_length=16),
+            field=fields.CharField(default='coupon_wins', db_default='coupon_wins', max_length=16),
         ),
         ops.AddField(
             model_name='Program',
             name='fraud_thresholds',
-            field=fields.JSONField(default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
+            field=fields.JSONField(null=True, default=dict, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads),
         ),
         ops.AddField(
             model_name='Program',
             name='time_zone',
-            field=fields.CharField(default='Asia/Shanghai', max_length=64),
+            field=fields.CharField(default='Asia/Shanghai', db_default='Asia/Shanghai', max_length=64),
         ),
         ops.AddField(
             model_name='Promoter',
