@@ -112,8 +112,10 @@ def render_results(
         " sample. Before timing, every read was checked to return exactly what its CTE returns."
         " The baseline asks the same question with a recursive CTE over the indexed"
         " `promoters.parent_id`, on the same data and pool; its page leaves out the per-member"
-        " team size (that would take one more walk per member). A move rewrites subtree ×"
-        " (old + new uplines) closure rows, so it costs more the deeper the subtree lands; the"
+        " team size (that would take one more walk per member). A move deletes the subtree's"
+        " links to the uplines it leaves, inserts links to the ones it joins and shifts the"
+        " depth of the links to the uplines above the fork in place (subtree × uplines rows"
+        " each), so it costs more the deeper the subtree lands; the"
         " adjacency-list move beside it is one UPDATE after a CTE cycle check, paid for by"
         " every read above.",
         "",
