@@ -40,7 +40,7 @@ stack: install
 stack-stop:
 	$(PY) deploy/stack.py stop
 
-# Starts the stack if it is not running, then drives the end-to-end smoke over real HTTP.
+# Starts the stack if it is not running, then drives the end-to-end scenario over real HTTP.
 stack-test: install
 	$(PY) deploy/stack.py start
 	$(PY) deploy/stack.py test

@@ -19,7 +19,7 @@ from server.auth import ROLES_STAFF, requires
 from server.domain.order_events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
-from server.services import order_events
+from server.services import order_events, order_queries
 
 bp = Blueprint("admin_order_events")
 
@@ -182,7 +182,7 @@ async def post_event(request: Request) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def list_events(request: Request) -> HTTPResponse:
     query = parse_query(request, EventsQuery)
-    page = await order_events.list_order_events(
+    page = await order_queries.list_order_events(
         program_id=query.program_id,
         status=query.status.value if query.status else None,
         order_external_id=query.order_external_id,

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.domain.clicks import MAX_BATCH_CLICKS
+from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, parse_body, render
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
 from server.services import s2s_clicks
@@ -40,7 +41,7 @@ class Click(Body):
     click_id: ClickId | None = Field(
         default=None, description="the store's id of the click: sent again, recorded once"
     )
-    short_code: str | None = Field(default=None, min_length=1, max_length=32)
+    short_code: str | None = Field(default=None, min_length=1, max_length=SHORT_CODE_MAX_LENGTH)
     code: str | None = Field(default=None, min_length=1, max_length=64)
     invite_code: str | None = Field(default=None, min_length=1, max_length=32)
     channel: str | None = Field(

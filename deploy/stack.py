@@ -2,13 +2,21 @@
 
     python deploy/stack.py start    # MariaDB db + users, migrations, stand-in, web, worker, beat
     python deploy/stack.py status
-    python deploy/stack.py test     # the end-to-end smoke (tests/e2e/test_stack.py) against it
+    python deploy/stack.py test     # tests/e2e/test_stack.py against it (the money scenario)
     python deploy/stack.py stop     # SIGTERM each process, wait, SIGKILL only if it hangs
 
 Everything runs as in production (FENXIAO_ENV=production, JSON logs, Celery on Redis, the
 DML-only database user from deploy/mariadb/setup.sql) except WeChat, which is the bundled
-stand-in. Pid files, logs and the generated secrets (stack.env, mode 0600, kept across
-restarts so API keys stay valid) live in var/stack/.
+stand-in: mini-program login and WeChat Pay v3 transfers (the stand-in's merchant keys,
+var/wechatpay-standin/keys.json, configured as production would configure real ones). Pid
+files, logs and the generated secrets (stack.env, mode 0600, kept across restarts so API keys
+stay valid) live in var/stack/.
+
+Time is controllable: every process gets FENXIAO_CLOCK_FILE=var/stack/clock-offset (with
+FENXIAO_ALLOW_CLOCK_FILE=1, which production refuses to run without), so a test moves the
+clock of the web workers, the Celery worker and beat at once by writing seconds into that
+file (server/clock.py); `start` resets it to 0. A running stack whose configuration no longer
+matches this script's is restarted by `start`.
 
 Settings (environment): STACK_DATABASE (fenxiao_stack), STACK_MYSQL_ADMIN_URL
 (mysql://root:@127.0.0.1:3306), STACK_BROKER_URL (redis://127.0.0.1:6379/2),
@@ -20,7 +28,6 @@ from __future__ import annotations
 
 import os
 import re
-import secrets
 import signal
 import socket
 import subprocess
@@ -28,14 +35,27 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 ROOT = Path(__file__).resolve().parents[1]
 # Run as a script: make the project's packages importable without relying on the install.
 sys.path.insert(0, str(ROOT))
-STATE = ROOT / "var" / "stack"
-SECRETS_FILE = STATE / "stack.env"
+
+from deploy.stack_environment import (  # noqa: E402 (importable only after the line above)
+    CLOCK_FILE,
+    FINGERPRINT_FILE,
+    SECRETS_FILE,
+    STATE,
+    database_name,
+    fingerprint_of,
+    load_or_create_secrets,
+    mysql_url,
+    service_environment,
+    setting,
+)
+
 PYTHON = sys.executable
 START_DEADLINE_SECONDS = 90.0
 
@@ -59,79 +79,6 @@ class Component:
         return STATE / f"{self.name}.log"
 
 
-def _setting(name: str, default: str) -> str:
-    return os.environ.get(name) or default
-
-
-def _database_name() -> str:
-    name = _setting("STACK_DATABASE", "fenxiao_stack")
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,40}", name):
-        sys.exit(f"STACK_DATABASE must be lower-case letters, digits and _: {name!r}")
-    return name
-
-
-def _load_or_create_secrets() -> dict[str, str]:
-    """Secrets generated once per machine, so restarts keep tokens and API keys valid."""
-    from cryptography.fernet import Fernet
-
-    STATE.mkdir(parents=True, exist_ok=True)
-    values: dict[str, str] = {}
-    if SECRETS_FILE.exists():
-        for line in SECRETS_FILE.read_text().splitlines():
-            key, sep, value = line.partition("=")
-            if sep and not key.startswith("#"):
-                values[key] = value
-    wanted = {
-        "JWT_SECRET": lambda: secrets.token_urlsafe(48),
-        "VISITOR_HASH_SALT": lambda: secrets.token_hex(16),
-        "S2S_KEY_ENCRYPTION_KEY": lambda: Fernet.generate_key().decode(),
-        "STACK_APP_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
-        "STACK_MIGRATE_DB_PASSWORD": lambda: secrets.token_urlsafe(24),
-        "STACK_ADMIN_USERNAME": lambda: "stack-admin",
-        "STACK_ADMIN_PASSWORD": lambda: secrets.token_urlsafe(18),
-    }
-    missing = {key: make() for key, make in wanted.items() if key not in values}
-    if missing:
-        values.update(missing)
-        SECRETS_FILE.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-        SECRETS_FILE.chmod(0o600)
-    return values
-
-
-def _mysql_url(user: str, password: str, database: str) -> str:
-    admin = urlsplit(_setting("STACK_MYSQL_ADMIN_URL", "mysql://root:@127.0.0.1:3306"))
-    return f"mysql://{user}:{password}@{admin.hostname}:{admin.port or 3306}/{database}"
-
-
-def service_environment(values: dict[str, str]) -> dict[str, str]:
-    """What every process of the stack gets, on top of this process's environment."""
-    database = _database_name()
-    port = _setting("STACK_PORT", "18000")
-    return {
-        **os.environ,
-        "FENXIAO_ENV": "production",
-        "HOST": "127.0.0.1",
-        "PORT": port,
-        "WORKERS": _setting("STACK_WORKERS", "2"),
-        "DATABASE_URL": _mysql_url(f"{database}_app", values["STACK_APP_DB_PASSWORD"], database),
-        "JWT_SECRET": values["JWT_SECRET"],
-        "VISITOR_HASH_SALT": values["VISITOR_HASH_SALT"],
-        "S2S_KEY_ENCRYPTION_KEY": values["S2S_KEY_ENCRYPTION_KEY"],
-        "WECHAT_API_BASE": f"http://127.0.0.1:{_setting('STACK_WECHAT_PORT', '18090')}",
-        "WECHAT_APPID": "wx-standin-appid",
-        "WECHAT_SECRET": "standin-secret",
-        "CELERY_BROKER_URL": _setting("STACK_BROKER_URL", "redis://127.0.0.1:6379/2"),
-        "CELERY_RESULT_BACKEND": _setting("STACK_RESULT_BACKEND", "redis://127.0.0.1:6379/3"),
-        "PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
-        "QR_CACHE_DIR": str(STATE / "qr-cache"),
-        "LOG_FORMAT": "json",
-        "LOG_LEVEL": "INFO",
-        "PROMETHEUS_MULTIPROC_DIR": str(STATE / "metrics"),
-        "BOOTSTRAP_ADMIN_USERNAME": values["STACK_ADMIN_USERNAME"],
-        "BOOTSTRAP_ADMIN_PASSWORD": values["STACK_ADMIN_PASSWORD"],
-    }
-
-
 def components() -> list[Component]:
     """In start order; stopped in reverse."""
     celery = [PYTHON, "-m", "celery", "-A", "jobs.celery_app"]
@@ -143,7 +90,7 @@ def components() -> list[Component]:
                 "-m",
                 "server.integrations.wechat_standin",
                 "--port",
-                _setting("STACK_WECHAT_PORT", "18090"),
+                setting("STACK_WECHAT_PORT", "18090"),
             ],
             "server.integrations.wechat_standin",
             10,
@@ -157,7 +104,7 @@ def components() -> list[Component]:
                 "--loglevel",
                 "INFO",
                 "--concurrency",
-                _setting("STACK_CELERY_CONCURRENCY", "2"),
+                setting("STACK_CELERY_CONCURRENCY", "2"),
                 "--hostname",
                 "fenxiao-stack@%h",
             ],
@@ -253,7 +200,7 @@ def _prepare_database(values: dict[str, str]) -> None:
     """Run deploy/mariadb/setup.sql with this stack's database, user names and passwords."""
     import pymysql
 
-    database = _database_name()
+    database = database_name()
     sql = (ROOT / "deploy" / "mariadb" / "setup.sql").read_text()
     for placeholder, value in (
         ("`fenxiao`", f"`{database}`"),
@@ -264,7 +211,7 @@ def _prepare_database(values: dict[str, str]) -> None:
     ):
         sql = sql.replace(placeholder, value)
     statements = [s.strip() for s in re.sub(r"(?m)^--.*$", "", sql).split(";") if s.strip()]
-    admin = urlsplit(_setting("STACK_MYSQL_ADMIN_URL", "mysql://root:@127.0.0.1:3306"))
+    admin = urlsplit(setting("STACK_MYSQL_ADMIN_URL", "mysql://root:@127.0.0.1:3306"))
     try:
         connection = pymysql.connect(
             host=admin.hostname or "127.0.0.1",
@@ -310,29 +257,35 @@ def _run_once(name: str, args: list[str], env: dict[str, str]) -> None:
 
 def start() -> None:
     parts = components()
+    values = load_or_create_secrets()
+    fingerprint = fingerprint_of(values)
     if all(running_pid(c) for c in parts):
-        print("[stack] already running")
-        status()
-        return
+        if FINGERPRINT_FILE.exists() and FINGERPRINT_FILE.read_text().strip() == fingerprint:
+            print("[stack] already running")
+            status()
+            return
+        print("[stack] running with another configuration: restarting")
     stop(quiet=True)
-    values = _load_or_create_secrets()
     env = service_environment(values)
+    from server.clock import write_clock_file
+
+    write_clock_file(CLOCK_FILE, timedelta(0))
     _prepare_database(values)
     _check_redis(env)
     migrate_env = {
         **env,
-        "DATABASE_URL": _mysql_url(
-            f"{_database_name()}_migrate", values["STACK_MIGRATE_DB_PASSWORD"], _database_name()
+        "DATABASE_URL": mysql_url(
+            f"{database_name()}_migrate", values["STACK_MIGRATE_DB_PASSWORD"], database_name()
         ),
     }
     _run_once("migrate", ["migrate"], migrate_env)
     _run_once("migrate", ["seed"], migrate_env)
-    print(f"[stack] database {_database_name()} migrated")
+    print(f"[stack] database {database_name()} migrated")
 
     standin, web, worker, beat = parts
     process = _launch(standin, env)
     _wait_until(
-        lambda: _port_open(int(_setting("STACK_WECHAT_PORT", "18090"))),
+        lambda: _port_open(int(setting("STACK_WECHAT_PORT", "18090"))),
         "listening",
         standin,
         process,
@@ -345,6 +298,7 @@ def start() -> None:
     time.sleep(2)
     if process.poll() is not None:
         sys.exit(f"beat exited ({process.returncode}); see {beat.log_file}")
+    FINGERPRINT_FILE.write_text(f"{fingerprint}\n")
     status()
     print(
         f"[stack] http://127.0.0.1:{env['PORT']}  admin {values['STACK_ADMIN_USERNAME']}"
@@ -384,10 +338,10 @@ def stop(*, quiet: bool = False) -> None:
 
 
 def run_tests(extra: list[str]) -> int:
-    """The end-to-end smoke against the running stack."""
+    """tests/e2e/test_stack.py against the running stack; pytest's exit status."""
     if status() != 0:
         sys.exit("[stack] not running: `make stack` first")
-    values = _load_or_create_secrets()
+    values = load_or_create_secrets()
     env = service_environment(values)
     test_env = {
         **os.environ,
@@ -395,6 +349,8 @@ def run_tests(extra: list[str]) -> int:
         "STACK_ADMIN_USERNAME": values["STACK_ADMIN_USERNAME"],
         "STACK_ADMIN_PASSWORD": values["STACK_ADMIN_PASSWORD"],
         "STACK_LOG_DIR": str(STATE),
+        "STACK_CLOCK_FILE": str(CLOCK_FILE),
+        "STACK_WECHAT_URL": env["WECHAT_API_BASE"],
     }
     command = [
         PYTHON,

@@ -11,7 +11,8 @@ from sanic.response import HTTPResponse, raw
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, public, requires
-from server.domain.errors import Forbidden
+from server.domain.codes import SHORT_CODE_MAX_LENGTH
+from server.domain.errors import Forbidden, NotFound
 from server.http import Body, Query, parse_body, parse_query, render
 from server.services import qr_codes, share_codes, share_links
 from server.services import share as share_service
@@ -250,5 +251,7 @@ async def link_qr_png(request: Request, program_id: int, link_id: int) -> HTTPRe
 @openapi.definition(summary="What a shared link or scanned code points to (public)")
 @public
 async def resolve_link(request: Request, short_code: str) -> HTTPResponse:
+    if len(short_code) > SHORT_CODE_MAX_LENGTH:
+        raise NotFound("no such link", code="link_not_found")
     link = await share_links.resolve_short_code(short_code=short_code)
     return render(share_links.serialize_public_link(link))

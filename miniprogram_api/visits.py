@@ -11,6 +11,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, decode_token, public, requires
+from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.domain.errors import Forbidden, Unauthorized
 from server.http import Body, parse_body, render
 from server.services import binding_queries, bindings, visits
@@ -22,7 +23,7 @@ MINI_PROGRAM_REFERER = "https://servicewechat.com/"
 
 
 class VisitCreate(Body):
-    short_code: str | None = Field(default=None, min_length=1, max_length=32)
+    short_code: str | None = Field(default=None, min_length=1, max_length=SHORT_CODE_MAX_LENGTH)
     program_id: int | None = Field(default=None, ge=1)
     code: str | None = Field(default=None, min_length=1, max_length=64)
     # A stable id the page keeps for its visitor (hashed before storage).
@@ -35,7 +36,7 @@ class VisitCreate(Body):
 
 
 class Registration(Body):
-    short_code: str | None = Field(default=None, min_length=1, max_length=32)
+    short_code: str | None = Field(default=None, min_length=1, max_length=SHORT_CODE_MAX_LENGTH)
     code: str | None = Field(default=None, min_length=1, max_length=64)
 
 

@@ -141,6 +141,8 @@ class Settings:
     wechat_pay_v2_cert_path: str | None = None
     wechat_pay_v2_key_path: str | None = None
     wechat_pay_v2_client_ip: str = "127.0.0.1"
+    # Test beds only (server/clock.py): a file holding a clock offset every process adds.
+    clock_file: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -190,6 +192,16 @@ class Settings:
             raise ConfigError("PROXIES_COUNT must not be negative")
         pay_version = _choice(env, "WECHAT_PAY_API_VERSION", WECHAT_PAY_API_VERSIONS, "v3")
         pay_api_base = env.get("WECHAT_PAY_API_BASE") or None
+        clock_file = env.get("FENXIAO_CLOCK_FILE") or None
+        if (
+            clock_file
+            and environment == "production"
+            and not _bool(env, "FENXIAO_ALLOW_CLOCK_FILE", False)
+        ):
+            raise ConfigError(
+                "FENXIAO_CLOCK_FILE moves the clock of every process: production must not set "
+                "it (FENXIAO_ALLOW_CLOCK_FILE=1 allows it on a production-shaped test stack)"
+            )
         if environment == "production" and pay_api_base is None:
             pay_api_base = "https://api.mch.weixin.qq.com"
         return cls(
@@ -256,6 +268,7 @@ class Settings:
             wechat_pay_v2_cert_path=env.get("WECHAT_PAY_V2_CERT_PATH") or None,
             wechat_pay_v2_key_path=env.get("WECHAT_PAY_V2_KEY_PATH") or None,
             wechat_pay_v2_client_ip=env.get("WECHAT_PAY_V2_CLIENT_IP") or "127.0.0.1",
+            clock_file=clock_file,
         )
 
     def require_payout_config(self) -> None:

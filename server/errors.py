@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 from tortoise.exceptions import DBConnectionError
 
 from server.domain.errors import FenxiaoError
-from server.http import render
+from server.http import DB_INTEGER_MAX, render
 
 # MySQL client errors meaning the connection to the server is gone (nothing was committed:
 # the transaction died with it): can't connect, server gone away, lost during a query, and
@@ -55,6 +55,14 @@ def is_connection_lost(exc: BaseException) -> bool:
     return False
 
 
+def _has_path_id_out_of_range(request: Request) -> bool:
+    """True when an integer in the URL path is wider than any database column holds."""
+    return any(
+        isinstance(value, int) and not -DB_INTEGER_MAX - 1 <= value <= DB_INTEGER_MAX
+        for value in (request.match_info or {}).values()
+    )
+
+
 def install_error_handlers(app: Sanic) -> None:
     @app.exception(FenxiaoError)
     async def on_fenxiao_error(request: Request, exc: FenxiaoError) -> HTTPResponse:
@@ -70,6 +78,9 @@ def install_error_handlers(app: Sanic) -> None:
 
     @app.exception(Exception)
     async def on_unexpected(request: Request, exc: Exception) -> HTTPResponse:
+        if isinstance(exc, OverflowError) and _has_path_id_out_of_range(request):
+            # No row can have that id (SQLite refuses to even compare it): not found.
+            return _error(404, "not_found", "no such resource")
         # A connection the database server dropped mid-transaction surfaces from the driver
         # (often as the failed rollback, with the lost query as its context).
         if is_connection_lost(exc):

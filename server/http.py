@@ -6,7 +6,7 @@ import json
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 from sanic import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as sanic_json
@@ -18,6 +18,22 @@ __all__ = ["MAX_PAGE_SIZE", "Body", "Query", "parse_body", "parse_query", "rende
 
 M = TypeVar("M", bound=BaseModel)
 
+# The widest integer a column holds (SQLite INTEGER, MySQL BIGINT). A larger one in a body or
+# query could only fail at the driver, as a 500 (SQLite: "Python int too large").
+DB_INTEGER_MAX = 2**63 - 1
+
+
+def _integers_in_range(value: Any) -> Any:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -DB_INTEGER_MAX - 1 <= value <= DB_INTEGER_MAX:
+            raise ValueError("integer out of range")
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _integers_in_range(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _integers_in_range(item)
+    return value
 
 
 class Body(BaseModel):
@@ -25,11 +41,21 @@ class Body(BaseModel):
 
     model_config = ConfigDict(extra="forbid", strict=True, str_strip_whitespace=True)
 
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_integer_out_of_range(cls, value: Any) -> Any:
+        return _integers_in_range(value)
+
 
 class Query(BaseModel):
     """Base of query-string schemas: values arrive as text, so types are coerced."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_integer_out_of_range(cls, value: Any) -> Any:
+        return _integers_in_range(value)
 
 
 def _fields_from(error: ValidationError) -> dict[str, str]:

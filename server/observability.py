@@ -1,5 +1,8 @@
 """Request ids, one structured access line per request, request metrics, and /metrics.
 
+Successful visit and click recordings (HIGH_VOLUME_ROUTES) get no access line: the metrics
+count them; their failures are logged like any other request's.
+
 The access line carries what an operator filters on (request id, method, route pattern,
 status, latency, program/promoter ids from the path) and nothing from headers or bodies:
 no Authorization, no S2S signature, no phone numbers or openids.

@@ -10,10 +10,10 @@ server-to-server requests").
         …
 
 When the route has a `program_id` parameter, a key of another program is refused with 403
-s2s_wrong_program. The nonce is spent in its own committed transaction before the handler
-runs; the handler's use case then runs in its own transaction, so a replay is refused even
-while the first request is still being handled, and a failed handler does not free its nonce
-(the store signs its retry anew).
+s2s_wrong_program. The nonce is spent in its own committed statement (which also checks that
+the key is still live) before the handler runs; the handler's use case then runs in its own
+transaction, so a replay is refused even while the first request is still being handled,
+and a failed handler does not free its nonce (the store signs its retry anew).
 """
 
 from __future__ import annotations

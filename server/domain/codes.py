@@ -9,6 +9,8 @@ import secrets
 UNAMBIGUOUS_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{2,31}$")
 SCENE_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ"
+# The longest share-link short code stored (ShareLink.short_code): a longer one names no link.
+SHORT_CODE_MAX_LENGTH = 16
 
 
 def normalize_code(code: str) -> str:

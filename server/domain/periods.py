@@ -5,17 +5,19 @@ daily withdrawal caps, monthly payouts) cuts time at the program's local midnigh
 (`Program.time_zone`, an IANA name, default Asia/Shanghai), not at UTC midnight.
 
 `period_bounds(moment, period, tz)` gives the half-open interval [start, end) containing
-`moment`, both aware and expressed in `tz`:
+`moment`, cut in `tz` but returned as UTC datetimes: the form every timestamp is stored in.
+Pass them to a query as they are. A bound in another offset would be the same instant, but
+SQLite compares stored datetimes as text, so "2026-03-06 00:00:00+08:00" would sort after
+"2026-03-05 16:30:00+00:00" although it is half an hour earlier. The periods are:
 - day: local midnight to the next local midnight;
 - week: ISO weeks, Monday 00:00 to the next Monday 00:00;
 - month: the 1st at 00:00 to the 1st of the next month at 00:00.
 
-Boundaries are wall-clock instants, so a period may last other than its nominal length in
-real time: a day on which daylight saving time starts lasts 23 hours in America/New_York,
-the day it ends 25 hours. The bounds are real instants all the same: `end - start` compared
-in UTC is the true length, and consecutive periods tile time with no gap or overlap.
-A local midnight that does not exist (a zone that springs forward at 00:00) resolves to the
-first instant after the gap, as `zoneinfo` does with fold=0.
+Boundaries are local wall-clock midnights, so a period may last other than its nominal
+length: a day on which daylight saving time starts lasts 23 hours in America/New_York, the
+day it ends 25 hours (`end - start` is the true length). Consecutive periods tile time with
+no gap or overlap. A local midnight that does not exist (a zone that springs forward at
+00:00) resolves to the first instant after the gap, as `zoneinfo` does with fold=0.
 """
 
 from __future__ import annotations
@@ -41,15 +43,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 def _local_midnight(year: int, month: int, day: int, tz: tzinfo) -> datetime:
-    """The first real instant of a local calendar date, as an aware datetime in `tz`."""
-    wall = datetime(year, month, day, tzinfo=tz)
-    # A wall time inside a spring-forward gap does not exist; round-tripping through UTC
-    # moves it to the real instant zoneinfo maps it to, then back to local wall time.
-    return wall.astimezone(UTC).astimezone(tz)
+    """The first real instant of a local calendar date, in UTC (a midnight inside a
+    spring-forward gap maps to the instant the gap ends, as zoneinfo does with fold=0)."""
+    return datetime(year, month, day, tzinfo=tz).astimezone(UTC)
 
 
 def period_bounds(moment: datetime, period: str, tz: tzinfo) -> tuple[datetime, datetime]:
-    """The [start, end) of the day, ISO week or month containing `moment`, local to `tz`.
+    """The [start, end) in UTC of the day, ISO week or month of `tz` containing `moment`.
 
     `moment` must be aware; 422 invalid_period for an unknown period kind.
     """
@@ -79,7 +79,7 @@ def period_bounds(moment: datetime, period: str, tz: tzinfo) -> tuple[datetime, 
 def period_key(moment: datetime, period: str, tz: tzinfo) -> str:
     """A stable name of the period containing `moment`: day:2024-05-01, week:2024-W18,
     month:2024-05."""
-    start, _ = period_bounds(moment, period, tz)
+    start = period_bounds(moment, period, tz)[0].astimezone(tz)
     if period == Period.DAY:
         return f"day:{start.date().isoformat()}"
     if period == Period.WEEK:

@@ -3,11 +3,14 @@
 One transaction per event. It first locks the order's `OrderLock` row (created on first
 sight), so the events of one order apply one after the other; then inserts the event row —
 the unique (program, event id) decides between concurrent deliveries of one event: the
-loser rolls back and answers the winner's stored outcome; then applies the event inside a
-savepoint. Everything the event changes (order, lines, commissions, history, ledger
-entries) commits with the event row and its outcome, or nothing does. A rejection (a
-coded error such as `refund_exceeds_line` or `order_exists`) rolls back to the savepoint and
-is recorded as the event's outcome, so a replay answers it again.
+loser rolls back and answers the winner's stored outcome; then applies the event.
+Everything the event changes (order, lines, commissions, history, ledger entries) commits
+with the event row and its outcome, or nothing does. A rejection (a coded error such as
+`refund_exceeds_line` or `order_exists`) is recorded as the event's outcome, so a replay
+answers it again: a refund, completion or cancellation applies inside a savepoint and a
+rejection rolls back to it; an order.paid — the common event, nearly always accepted —
+applies without one, and its rejection rolls the whole transaction back and records the
+refusal (lock, event row, outcome) in a new one.
 
 Idempotency and held events are specified in server/domain/order_events.py. A replay returns
 the stored outcome: for an event held `pending`, that is the 202 until the order's
@@ -49,7 +52,6 @@ from server.domain.order_events import (
     pending_outcome,
     rejected_outcome,
 )
-from server.domain.pagination import check_page_limit, next_cursor
 from server.metrics import count_event
 from server.models import Order, OrderEvent, Program
 from server.services.ledger import sql_write
@@ -98,6 +100,14 @@ class _EventRow:
 
 class _AlreadyRecorded(Exception):
     """A concurrent delivery of the same event id committed first."""
+
+
+class _PaidRefused(Exception):
+    """order.paid was refused with a coded error: roll back, then record the refusal."""
+
+    def __init__(self, error: FenxiaoError) -> None:
+        super().__init__(error.code)
+        self.error = error
 
 
 async def _lock_order(conn: BaseDBAsyncClient, *, program_id: int, external_id: str) -> bool:
@@ -216,16 +226,18 @@ async def _dispatch(
     row: _EventRow,
     first_of_order: bool,
     appid: str,
+    refusal: FenxiaoError | None,
 ) -> EventOutcome:
     program = config.program
     if event.type == EventType.PAID:
+        if refusal is not None:
+            return rejected_outcome(refusal)
         try:
-            async with in_transaction():
-                order, effects = await apply_paid(
-                    conn=conn, config=config, event=event, event_row_id=row.id, appid=appid
-                )
+            order, effects = await apply_paid(
+                conn=conn, config=config, event=event, event_row_id=row.id, appid=appid
+            )
         except FenxiaoError as error:
-            return rejected_outcome(error)
+            raise _PaidRefused(error) from None
         held: list[dict[str, Any]] = []
         if not first_of_order:
             held = await _apply_held(conn, program=program, order_id=order.id, paid_row=row)
@@ -279,9 +291,19 @@ async def ingest_order_event(
     attempt = 1
     while True:
         try:
-            recorded = await _ingest_once(
-                program_id=program_id, event=event, payload=payload, digest=digest, appid=appid
-            )
+            try:
+                recorded = await _ingest_once(
+                    program_id=program_id, event=event, payload=payload, digest=digest, appid=appid
+                )
+            except _PaidRefused as refused:
+                recorded = await _ingest_once(
+                    program_id=program_id,
+                    event=event,
+                    payload=payload,
+                    digest=digest,
+                    appid=appid,
+                    refusal=refused.error,
+                )
             outcome = "replayed" if recorded.replayed else outcome_status(recorded.outcome).value
             count_event(event.type.value.removeprefix("order."), outcome)
             return recorded
@@ -300,7 +322,9 @@ async def _ingest_once(
     payload: Mapping[str, Any],
     digest: str,
     appid: str,
+    refusal: FenxiaoError | None = None,
 ) -> RecordedOutcome:
+    """One transaction; `refusal` records an order.paid as refused by that error."""
     try:
         async with in_transaction() as conn:
             # The lock comes before any plain read: InnoDB fixes a transaction's snapshot at
@@ -341,6 +365,7 @@ async def _ingest_once(
                 row=_EventRow(id=row_id, order_external_id=event.external_id),
                 first_of_order=first_of_order,
                 appid=appid,
+                refusal=refusal,
             )
             await _store_outcome(conn, row_id, outcome)
     except _AlreadyRecorded:
@@ -349,49 +374,3 @@ async def _ingest_once(
             raise
         return _replay(earlier, digest)
     return RecordedOutcome(outcome, replayed=False)
-
-
-# ---------------------------------------------------------------- staff reads
-
-
-def serialize_event(row: OrderEvent) -> dict[str, Any]:
-    """A recorded event as staff see it: what was sent, and what it got."""
-    return {
-        "id": row.id,
-        "program_id": row.program_id,  # type: ignore[attr-defined]
-        "event_id": row.event_id,
-        "type": row.event_type,
-        "order_external_id": row.order_external_id,
-        "status": row.status,
-        "error_code": row.error_code,
-        "outcome": row.outcome,
-        "payload": row.payload,
-        "received_at": row.received_at,
-        "applied_at": row.applied_at,
-    }
-
-
-async def list_order_events(
-    *,
-    program_id: int | None,
-    status: str | None,
-    order_external_id: str | None,
-    cursor: int | None,
-    limit: int,
-) -> dict[str, Any]:
-    """A page of recorded events, newest first (e.g. what is pending or was rejected)."""
-    check_page_limit(limit)
-    query = OrderEvent.all()
-    if program_id is not None:
-        query = query.filter(program_id=program_id)
-    if status is not None:
-        query = query.filter(status=status)
-    if order_external_id is not None:
-        query = query.filter(order_external_id=order_external_id)
-    if cursor is not None:
-        query = query.filter(id__lt=cursor)
-    rows = await query.order_by("-id").limit(limit)
-    return {
-        "items": [serialize_event(row) for row in rows],
-        "next_cursor": next_cursor([row.id for row in rows], limit),
-    }

@@ -1,6 +1,6 @@
-"""Staff reads of orders: the list with filters, and one order with everything that explains
+"""Staff reads of orders: the list with filters, one order with everything that explains
 its money — lines, attribution evidence, commissions with their explanations and history,
-and the store events that shaped it."""
+and the store events that shaped it — and the recorded store events."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from tortoise.expressions import Q, Subquery
 from server.domain.errors import NotFound
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
-from server.services.order_events import serialize_event
 
 
 def serialize_order(order: Order) -> dict[str, Any]:
@@ -145,4 +144,50 @@ async def get_order_detail(*, order_id: int) -> dict[str, Any]:
         "lines": [serialize_line(line) for line in lines],
         "commissions": [serialize_commission(c, by_commission.get(c.id, [])) for c in commissions],
         "events": [serialize_event(event) for event in events],
+    }
+
+
+# ---------------------------------------------------------------- recorded events
+
+
+def serialize_event(row: OrderEvent) -> dict[str, Any]:
+    """A recorded event as staff see it: what was sent, and what it got."""
+    return {
+        "id": row.id,
+        "program_id": row.program_id,  # type: ignore[attr-defined]
+        "event_id": row.event_id,
+        "type": row.event_type,
+        "order_external_id": row.order_external_id,
+        "status": row.status,
+        "error_code": row.error_code,
+        "outcome": row.outcome,
+        "payload": row.payload,
+        "received_at": row.received_at,
+        "applied_at": row.applied_at,
+    }
+
+
+async def list_order_events(
+    *,
+    program_id: int | None,
+    status: str | None,
+    order_external_id: str | None,
+    cursor: int | None,
+    limit: int,
+) -> dict[str, Any]:
+    """A page of recorded events, newest first (e.g. what is pending or was rejected)."""
+    check_page_limit(limit)
+    query = OrderEvent.all()
+    if program_id is not None:
+        query = query.filter(program_id=program_id)
+    if status is not None:
+        query = query.filter(status=status)
+    if order_external_id is not None:
+        query = query.filter(order_external_id=order_external_id)
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    rows = await query.order_by("-id").limit(limit)
+    return {
+        "items": [serialize_event(row) for row in rows],
+        "next_cursor": next_cursor([row.id for row in rows], limit),
     }

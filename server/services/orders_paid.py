@@ -20,6 +20,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from tortoise import timezone
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
@@ -282,6 +283,7 @@ async def apply_paid(
     )
     if coupon_binding is not None:
         evidence["coupon_binding"] = coupon_binding
+    now = timezone.now()
     columns: dict[str, Any] = {
         "program_id": program.id,
         "external_id": paid.external_id,
@@ -301,6 +303,9 @@ async def apply_paid(
         "attribution": evidence,
         "placed_at": paid.placed_at,
         "paid_at": event.occurred_at,
+        # Given here, not by the database, so that the Order handed on carries them too.
+        "created_at": now,
+        "updated_at": now,
     }
     try:
         order_id = await insert_rows(conn, Order, [columns])

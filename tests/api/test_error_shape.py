@@ -157,3 +157,34 @@ async def test_each_surface_serves_its_own_openapi_document(
     assert spec["paths"], "no paths documented"
     assert all(path.startswith(prefix) for path in spec["paths"])
     assert f"{prefix}auth/login" in spec["paths"]
+
+
+TOO_WIDE = 10**30  # wider than any integer column (SQLite INTEGER, MySQL BIGINT)
+
+
+async def test_an_integer_wider_than_the_database_holds_is_a_422_naming_the_field(
+    api: Api,
+) -> None:
+    token = await api.staff_token("admin")
+    in_body = await api.post(
+        "/admin/v1/promoters/bulk", token=token, json={"action": "approve", "ids": [1, TOO_WIDE]}
+    )
+    in_query = await api.get(
+        "/admin/v1/withdrawals", token=token, params={"promoter_id": TOO_WIDE}
+    )
+
+    assert _assert_error(in_body, 422, "validation_failed")["fields"] == {
+        "ids": "Value error, integer out of range"
+    }
+    assert _assert_error(in_query, 422, "invalid_query")["fields"] == {
+        "promoter_id": "Value error, integer out of range"
+    }
+
+
+@pytest.mark.parametrize("path_id", [TOO_WIDE, -TOO_WIDE])
+async def test_a_path_id_wider_than_the_database_holds_is_a_404(api: Api, path_id: int) -> None:
+    token = await api.staff_token("admin")
+    response = await api.get(f"/admin/v1/programs/{path_id}/sites", token=token)
+    # "not_found" on SQLite, which cannot compare such an id; MySQL finds no such program.
+    assert response.status == 404, response.text
+    assert set(response.json) == {"error"} and isinstance(response.json["error"]["code"], str)

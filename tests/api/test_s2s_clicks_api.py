@@ -207,6 +207,15 @@ async def test_unknown_instruments_and_another_programs_link_are_404_with_a_code
     assert await Visit.all().count() == 0
 
 
+async def test_a_short_code_longer_than_any_link_is_a_422_not_a_500(api: Api) -> None:
+    store = await _store(api)
+
+    response = await _post(api, store, _click(short_code="x" * 20))
+
+    assert response.status == 422
+    assert "short_code" in response.json["error"]["fields"]
+
+
 async def test_a_forged_signature_is_401_and_a_replayed_request_is_409(api: Api) -> None:
     store = await _store(api)
     forged = await s2s_post(

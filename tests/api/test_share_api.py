@@ -199,3 +199,10 @@ async def test_staff_list_and_deactivate_codes_and_finance_may_only_look(mp_api:
     assert done.status == 200 and done.json["is_active"] is False
     by_promoter = await mp_api.get(f"/admin/v1/programs/{program.id}/codes", token=alice)
     assert by_promoter.status == 403
+
+
+async def test_resolving_a_short_code_longer_than_any_link_is_a_404_not_a_500(
+    mp_api: Api,
+) -> None:
+    response = await mp_api.get("/mp/v1/s/" + "x" * 40)
+    assert (response.status, response.json["error"]["code"]) == (404, "link_not_found")

@@ -260,3 +260,23 @@ def _pending() -> PendingVisit:
         source="h5",
         at=clock.now(),
     )
+
+
+async def test_a_short_code_longer_than_any_link_is_refused_with_422_not_a_500(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    token = (await promoter_login(mp_api, "carol"))["access_token"]
+    too_long = "x" * 17  # share links' short codes are at most 16 characters
+
+    visit = await mp_api.post("/mp/v1/visits", json={"short_code": too_long})
+    registered = await mp_api.post(
+        f"/mp/v1/programs/{program.id}/register", token=token, json={"short_code": too_long}
+    )
+
+    for response in (visit, registered):
+        assert response.status == 422, response.text
+        assert response.json["error"]["fields"] == {
+            "short_code": "String should have at most 16 characters"
+        }
+    assert fresh_visit_state.pending == 0
