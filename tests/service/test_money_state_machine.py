@@ -1,13 +1,18 @@
 """The money law as a state machine: hypothesis drives random paid events, refunds (by line, by
-amount, full), completions, cancellations, time passing with the approve and settle jobs, and
-replays of any earlier event against one small program, and checks after every step that
+amount, full), completions, cancellations, time passing with the approve and settle jobs,
+replays of any earlier event, staff adjustments (credits and debits), promoters' withdrawals
+that finance pays, and payout batches, against one small program, and checks after every step
+that
 
 - the ledger reconciles (every cached balance equals its entries);
 - no commission is negative or above its line's amount, and each live commission equals what
   its line's current net earns under the money law (recomputed here from the program's
   terms, not from the engine's snapshot), for exactly the beneficiaries the chain names;
-- each balance is what the ledger credited for that promoter's settled commissions, and is
-  never negative unless a clawback carried it there;
+- money is conserved per promoter: available + on hold + paid out + fees and tax withheld
+  equals what settled commissions and adjustments credited; on hold is exactly what live
+  withdrawals reserve and paid exactly what paid withdrawals sent;
+- no balance is negative, except `available` after a clawback or a debit adjustment (carried
+  forward);
 - a replayed event returns its first outcome and changes nothing.
 
 A second property: every event of a random scenario delivered three times in shuffled order
@@ -43,18 +48,28 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from server.config import Settings
+from server.domain.errors import FenxiaoError
 from server.models import (
+    Adjustment,
     Commission,
     CommissionRuleRecord,
     LedgerEntry,
     Order,
     OrderLine,
     Program,
+    Promoter,
     PromoterBalance,
     User,
+    Withdrawal,
 )
+from server.services.adjustments import create_adjustment
 from server.services.order_events import RecordedOutcome
+from server.services.payment_gateway import use_provider
+from server.services.payout_batches import create_manual_batch, pay_batch
 from server.services.settlement import approve_due_commissions, settle_due_commissions
+from server.services.withdrawal_payment import pay_withdrawal
+from server.services.withdrawals import approve_withdrawal, request_withdrawal
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.order_builders import (
     T0,
@@ -71,6 +86,8 @@ from tests.order_builders import (
     shop,
     unique,
 )
+from tests.payment_fakes import FakeProvider
+from tests.withdrawal_builders import FINANCE
 
 D = Decimal
 CENT = D("0.01")
@@ -83,6 +100,7 @@ LIVE_STATUSES = {"pending", "approved", "settled", "paid"}
 # Order statuses in which any refund is 409 (order_cancelled, order_already_refunded).
 CLOSED_TO_REFUNDS = {"cancelled", "refunded"}
 MAX_ORDERS = 3
+PAY_SETTINGS = Settings(environment="test")
 
 
 @pytest.fixture(scope="session")
@@ -126,6 +144,7 @@ async def build_world() -> World:
         self_rebate_enabled=True,
         self_rebate_rate="3",
         auto_approve_rules={"enabled": True},
+        withdrawal_rules={"minimum": "1.00", "fee_percent": "1", "tax_withholding_percent": "2"},
     )
     await CommissionRuleRecord.create(
         program=program, kind="fixed", value=FIXED_PER_UNIT, level=1, product_id=FIXED_PRODUCT
@@ -213,15 +232,40 @@ async def check_money_law(world: World) -> None:
     await check_balances(world, commissions)
 
 
+# Withdrawal statuses whose amount is still reserved on hold.
+RESERVING = {"requested", "approved", "paying", "failed"}
+
+
+def _sum_by(rows: list[tuple[int, Decimal]]) -> dict[int, Decimal]:
+    totals: dict[int, Decimal] = {}
+    for key, amount in rows:
+        totals[key] = totals.get(key, D(0)) + amount
+    return totals
+
+
 async def check_balances(world: World, commissions: list[Commission]) -> None:
-    settled_by_promoter: dict[int, Decimal] = {}
-    for commission in commissions:
-        key = commission.promoter_id  # type: ignore[attr-defined]
-        settled_by_promoter[key] = settled_by_promoter.get(key, D(0)) + commission.settled_amount
-    for balance in await PromoterBalance.filter(program_id=world.program.id):
-        assert balance.available == settled_by_promoter.get(balance.promoter_id, D(0))
+    program_id = world.program.id
+    settled = _sum_by([(c.promoter_id, c.settled_amount) for c in commissions])  # type: ignore[attr-defined]
+    adjusted = _sum_by(
+        await Adjustment.filter(program_id=program_id).values_list("promoter_id", "amount")
+    )
+    withdrawals = await Withdrawal.filter(program_id=program_id)
+    held = _sum_by([(w.promoter_id, w.amount) for w in withdrawals if w.status in RESERVING])
+    paid = [w for w in withdrawals if w.status == "paid"]
+    sent = _sum_by([(w.promoter_id, w.net) for w in paid])
+    withheld = _sum_by([(w.promoter_id, w.fee + w.tax) for w in paid])
+    for balance in await PromoterBalance.filter(program_id=program_id):
+        who = balance.promoter_id
+        total = balance.available + balance.on_hold + balance.paid + withheld.get(who, D(0))
+        assert total == settled.get(who, D(0)) + adjusted.get(who, D(0)), who
+        assert balance.on_hold == held.get(who, D(0))
+        assert balance.paid == sent.get(who, D(0))
+        assert balance.on_hold >= 0 and balance.paid >= 0
         if balance.available < 0:
-            assert await LedgerEntry.exists(promoter_id=balance.promoter_id, kind="clawback")
+            debited = await LedgerEntry.exists(promoter_id=who, kind="clawback") or (
+                await Adjustment.exists(promoter_id=who, amount__lt=0)
+            )
+            assert debited, "a negative balance nothing carried forward"
 
 
 # ---------------------------------------------------------------- the state machine
@@ -244,10 +288,17 @@ def build_machine(loop: asyncio.AbstractEventLoop) -> type[RuleBasedStateMachine
             self.orders: list[OrderModel] = []
             self.sent: list[tuple[dict[str, Any], RecordedOutcome]] = []
             self.now: datetime = T0
+            self.provider = FakeProvider()
 
-        @initialize()
-        def open_program(self) -> None:
+        # The program opens with an order paid and completed past its freeze (completed 8
+        # days before the machine's clock starts), so that a couple of steps (the jobs, then
+        # a refund) reach settlement and clawbacks.
+        @initialize(lines=order_lines(), buyer=st.sampled_from(["bound", "self"]))
+        def open_program(self, lines: list[dict[str, Any]], buyer: str) -> None:
             self.world = run(build_world())
+            self.pay(lines, buyer)
+            completed_at = self.now - timedelta(days=8)
+            assert self.deliver(completed(self.orders[0].external_id, at=completed_at)) == 200
 
         @property
         def program(self) -> Program:
@@ -361,6 +412,75 @@ def build_machine(loop: asyncio.AbstractEventLoop) -> type[RuleBasedStateMachine
             again = run(send(self.program, body))
             assert again.replayed
             assert again.outcome == first.outcome
+
+        def promoter_ids(self) -> list[int]:
+            assert self.world is not None
+            return sorted(self.world.roles)
+
+        @precondition(lambda self: self.world is not None)
+        @rule(who=st.integers(0, 3), cents=st.integers(1, 50_000), credit=st.booleans())
+        def staff_adjust(self, who: int, cents: int, credit: bool) -> None:
+            promoter_id = self.promoter_ids()[who]
+            run(
+                create_adjustment(
+                    program_id=self.program.id,
+                    promoter_id=promoter_id,
+                    amount=_money(cents) if credit else f"-{_money(cents)}",
+                    currency="CNY",
+                    reason_code="bonus" if credit else "penalty",
+                    memo="state machine",
+                    idempotency_key=unique("adj"),
+                    actor=FINANCE,
+                )
+            )
+
+        @precondition(lambda self: self.world is not None)
+        @rule(who=st.integers(0, 3), cents=st.integers(1, 60_000))
+        def promoter_withdraws(self, who: int, cents: int) -> None:
+            promoter = run(Promoter.get(id=self.promoter_ids()[who]))
+            balance = run(PromoterBalance.get_or_none(promoter_id=promoter.id))
+            withdrawable = max(balance.available, D(0)) if balance else D(0)
+            allowed = cents >= 100 and D(cents) / 100 <= withdrawable
+            try:
+                run(
+                    request_withdrawal(
+                        user_id=promoter.user_id,  # type: ignore[attr-defined]
+                        program_id=self.program.id,
+                        amount=_money(cents),
+                        method="wechat",
+                        idempotency_key=unique("wd"),
+                    )
+                )
+                assert allowed, (cents, withdrawable)
+            except FenxiaoError as refused:
+                assert not allowed, refused.code
+
+        @precondition(lambda self: self.world is not None)
+        @rule(outcome=st.sampled_from(["succeed", "succeed", "fail"]))
+        def finance_pays_what_was_asked(self, outcome: str) -> None:
+            asked = run(Withdrawal.filter(program_id=self.program.id, status="requested"))
+            self.provider.default = outcome
+            with use_provider(self.provider):
+                for withdrawal in asked:
+                    run(approve_withdrawal(withdrawal_id=withdrawal.id, actor=FINANCE))
+                    paid = run(
+                        pay_withdrawal(
+                            withdrawal_id=withdrawal.id, actor=FINANCE, settings=PAY_SETTINGS
+                        )
+                    )
+                    assert paid["status"] == ("paid" if outcome == "succeed" else "failed")
+
+        @precondition(lambda self: self.world is not None)
+        @rule()
+        def finance_runs_a_payout_batch(self) -> None:
+            self.provider.default = "succeed"
+            with use_provider(self.provider):
+                try:
+                    batch = run(create_manual_batch(program_id=self.program.id, actor=FINANCE))
+                except FenxiaoError as nothing_to_pay:
+                    assert nothing_to_pay.status_code in {404, 409, 422}
+                    return
+                run(pay_batch(batch_id=batch["id"], actor=FINANCE, settings=PAY_SETTINGS))
 
         @invariant()
         def the_money_law_holds(self) -> None:
