@@ -163,6 +163,8 @@ def _server_env(url: str, port: int, workers: int, work: Path) -> dict[str, str]
         "S2S_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         # Never called by this route; set so that no WeChat stand-in is started.
         "WECHAT_API_BASE": "http://127.0.0.1:9",
+        # Visits pay nobody: production's WeChat Pay settings are not needed to measure them.
+        "WECHAT_PAY_API_VERSION": "none",
         "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
     }
 
