@@ -196,8 +196,9 @@ def _launch(component: Component, env: dict[str, str]) -> subprocess.Popen[bytes
     return process
 
 
-def _prepare_database(values: dict[str, str]) -> None:
-    """Run deploy/mariadb/setup.sql with this stack's database, user names and passwords."""
+def _prepare_database(values: dict[str, str], *, drop_existing: bool) -> None:
+    """Run deploy/mariadb/setup.sql with this stack's database, user names and passwords
+    (after dropping the stack's database when `drop_existing`)."""
     import pymysql
 
     database = database_name()
@@ -223,6 +224,8 @@ def _prepare_database(values: dict[str, str]) -> None:
     except pymysql.MySQLError as exc:
         sys.exit(f"MariaDB unreachable at {admin.hostname}:{admin.port}: {exc}")
     with connection, connection.cursor() as cursor:
+        if drop_existing:
+            cursor.execute(f"DROP DATABASE IF EXISTS `{database}`")
         for statement in statements:
             cursor.execute(statement)
 
@@ -257,6 +260,9 @@ def _run_once(name: str, args: list[str], env: dict[str, str]) -> None:
 
 def start() -> None:
     parts = components()
+    # A database left by another checkout was made with secrets this one never had (its admin
+    # password, the key its API keys are encrypted with): start the stack's database afresh.
+    fresh_secrets = not SECRETS_FILE.exists()
     values = load_or_create_secrets()
     fingerprint = fingerprint_of(values)
     if all(running_pid(c) for c in parts):
@@ -270,7 +276,7 @@ def start() -> None:
     from server.clock import write_clock_file
 
     write_clock_file(CLOCK_FILE, timedelta(0))
-    _prepare_database(values)
+    _prepare_database(values, drop_existing=fresh_secrets)
     _check_redis(env)
     migrate_env = {
         **env,
