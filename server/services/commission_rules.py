@@ -18,7 +18,7 @@ that check alone and fail it together.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -41,15 +41,27 @@ from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_document import amount_text, rate_text
 from server.domain.program_rules import ProgramStatus
-from server.models import CommissionRuleRecord, Program, Promoter, Site
+from server.models import CommissionRuleRecord, PeriodCapRecord, Program, Promoter, Site
 from server.services.audit import record_action
 from server.services.programs import settings_of
 
 MAX_RULE_NAME_LENGTH = 128
 MAX_PRIORITY = 1_000_000
 _STORED_FIELDS = (
-    "kind", "value", "level", "product_id", "category", "campaign", "site_id", "tier",
-    "promoter_id", "valid_from", "valid_to", "cap_per_line", "priority", "enabled",
+    "kind",
+    "value",
+    "level",
+    "product_id",
+    "category",
+    "campaign",
+    "site_id",
+    "tier",
+    "promoter_id",
+    "valid_from",
+    "valid_to",
+    "cap_per_line",
+    "priority",
+    "enabled",
 )
 
 
@@ -382,21 +394,41 @@ async def get_rule(*, rule_id: int) -> tuple[CommissionRuleRecord, str]:
     return record, record.program.currency
 
 
-async def list_rules(
-    *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
+async def program_records_page(
+    model: type[CommissionRuleRecord] | type[PeriodCapRecord],
+    serialize: Callable[..., dict[str, Any]],
+    *,
+    program_id: int,
+    enabled: bool | None,
+    cursor: int | None,
+    limit: int,
 ) -> dict[str, Any]:
-    """A page of a program's rules in id order; `cursor` is the last id of the previous page."""
+    """A page of a program's rules or caps in id order; `cursor` is the previous page's last id."""
     check_page_limit(limit)
     program = await Program.get_or_none(id=program_id)
     if program is None:
         raise NotFound("no such program", code="program_not_found")
-    query = CommissionRuleRecord.filter(program_id=program_id)
+    query = model.filter(program_id=program_id)
     if enabled is not None:
         query = query.filter(enabled=enabled)
     if cursor is not None:
         query = query.filter(id__gt=cursor)
     records = await query.order_by("id").limit(limit)
     return {
-        "items": [serialize_rule(r, currency=program.currency) for r in records],
+        "items": [serialize(r, currency=program.currency) for r in records],
         "next_cursor": next_cursor([row.id for row in records], limit),
     }
+
+
+async def list_rules(
+    *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
+) -> dict[str, Any]:
+    """A page of a program's rules in id order; `cursor` is the last id of the previous page."""
+    return await program_records_page(
+        CommissionRuleRecord,
+        serialize_rule,
+        program_id=program_id,
+        enabled=enabled,
+        cursor=cursor,
+        limit=limit,
+    )

@@ -23,11 +23,14 @@ from tortoise.transactions import in_transaction
 from server.auth import Principal
 from server.domain.commission_rules import PERIOD_CAP_ERROR, PeriodCap, validate_period_cap
 from server.domain.errors import NotFound, ValidationFailed
-from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.program_document import amount_text
 from server.models import PeriodCapRecord, Program
 from server.services.audit import record_action
-from server.services.commission_rules import locked_writable_program, scope_reference_errors
+from server.services.commission_rules import (
+    locked_writable_program,
+    program_records_page,
+    scope_reference_errors,
+)
 
 
 def to_domain_cap(record: PeriodCapRecord) -> PeriodCap:
@@ -237,17 +240,11 @@ async def list_caps(
     *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """A page of a program's caps in id order; `cursor` is the last id of the previous page."""
-    check_page_limit(limit)
-    program = await Program.get_or_none(id=program_id)
-    if program is None:
-        raise NotFound("no such program", code="program_not_found")
-    query = PeriodCapRecord.filter(program_id=program_id)
-    if enabled is not None:
-        query = query.filter(enabled=enabled)
-    if cursor is not None:
-        query = query.filter(id__gt=cursor)
-    records = await query.order_by("id").limit(limit)
-    return {
-        "items": [serialize_cap(r, currency=program.currency) for r in records],
-        "next_cursor": next_cursor([row.id for row in records], limit),
-    }
+    return await program_records_page(
+        PeriodCapRecord,
+        serialize_cap,
+        program_id=program_id,
+        enabled=enabled,
+        cursor=cursor,
+        limit=limit,
+    )
