@@ -37,11 +37,11 @@ from decimal import Decimal
 from server.domain.errors import ValidationFailed
 from server.domain.ledger import Account, MovementKind
 from server.domain.money import CURRENCY_EXPONENTS
+from server.domain.periods import Period as CalendarPeriod
+from server.domain.periods import period_bounds
 
 ZERO = Decimal("0.00")
 PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
-# Used when a program has no time zone of its own.
-DEFAULT_TIME_ZONE = "Asia/Shanghai"
 
 # (kind, account) -> the statement figure it counts in, with the sign that makes it ≥ 0.
 _FIGURES: Mapping[tuple[str, str], tuple[str, int]] = {
@@ -84,10 +84,8 @@ def month_period(label: str, zone: tzinfo) -> Period:
             "a period is a month, YYYY-MM", code="invalid_period", fields={"period": label}
         )
     year, month = int(match.group(1)), int(match.group(2))
-    start = datetime(year, month, 1, tzinfo=zone)
-    next_year, next_month = (year + 1, 1) if month == 12 else (year, month + 1)
-    end = datetime(next_year, next_month, 1, tzinfo=zone)
-    return Period(label=label, start=start, end=end)
+    start, end = period_bounds(datetime(year, month, 1, tzinfo=zone), CalendarPeriod.MONTH, zone)
+    return Period(label=label, start=start.astimezone(zone), end=end.astimezone(zone))
 
 
 def shown(amount: Decimal, currency: str) -> Decimal:

@@ -22,8 +22,8 @@ from tortoise.transactions import in_transaction
 from server.auth import Principal
 from server.db import connection
 from server.domain.errors import NotFound, ValidationFailed
+from server.domain.program_rules import DEFAULT_TIME_ZONE
 from server.domain.statements import (
-    DEFAULT_TIME_ZONE,
     MovementSums,
     Period,
     StatementFigures,
