@@ -15,8 +15,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.fraud.findings import MAX_SCORE, AnomalyKind
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import anomalies as anomaly_service
-from server.services import anomaly_queries, promoter_behaviour
+from server.services import anomaly_decisions, anomaly_queries, promoter_behaviour
 
 bp = Blueprint("admin_anomalies")
 
@@ -42,7 +41,7 @@ class DismissBody(Body):
 
 
 class DecisionBody(Body):
-    ids: list[int] = Field(min_length=1, max_length=anomaly_service.MAX_DECISION_SIZE)
+    ids: list[int] = Field(min_length=1, max_length=anomaly_decisions.MAX_DECISION_SIZE)
     action: Literal["confirm", "dismiss"]
     note: str = Field(min_length=1, max_length=512)
     suspend_promoter: bool = False
@@ -83,7 +82,7 @@ async def get_anomaly(request: Request, anomaly_id: int) -> HTTPResponse:
 async def _decide(
     request: Request, ids: list[int], action: str, note: str, suspend: bool
 ) -> HTTPResponse:
-    outcomes = await anomaly_service.decide_anomalies(
+    outcomes = await anomaly_decisions.decide_anomalies(
         ids=ids,
         action=action,
         note=note,

@@ -2,7 +2,10 @@
 
 POST /s2s/events takes one event per request, signed with a key of the program (the program
 comes from the key). Rules — idempotency, held events, refunds — are in
-server/domain/order_events.py; README "Order events" shows the bodies.
+server/domain/order_events.py; README "Order events" shows the bodies. By default the event
+is applied before the answer; with `Prefer: respond-async` it is stored and answered 202 at
+once, applied by the inbox drainer (server/domain/event_inbox.py), and
+GET /s2s/events/<event_id> tells how either kind of delivery ended.
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_STAFF, requires
+from server.domain.event_inbox import RESPOND_ASYNC, wants_async
+from server.domain.order_event_parsing import seal_buyer_signals
 from server.domain.order_events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
-from server.services import order_events, order_queries
+from server.services import order_event_inbox, order_events, order_queries
 
 bp = Blueprint("admin_order_events")
 
@@ -36,6 +41,15 @@ class BuyerBody(Body):
     openid: Identity | None = None
     unionid: Identity | None = None
     external_id: Identity | None = None
+
+
+class ShippingAddressBody(Body):
+    """Hashed on arrival, never stored (server/domain/order_event_parsing.py)."""
+
+    province: Label | None = None
+    city: Label | None = None
+    district: Label | None = None
+    detail: Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class PaidLineBody(Body):
@@ -55,6 +69,8 @@ class PaidOrderBody(Body):
     coupon_code: Annotated[str, Field(min_length=1, max_length=32)] | None = None
     site_id: int | None = Field(default=None, ge=1)
     campaign: Label | None = None
+    shipping_address: ShippingAddressBody | None = None
+    device_id: Identity | None = None
     lines: list[PaidLineBody] = Field(min_length=1, max_length=MAX_ORDER_LINES)
 
 
@@ -148,7 +164,8 @@ class EventsQuery(Query):
 
 def _payload(request: Request) -> dict[str, Any]:
     kind = parse_body(request, EventKind)
-    return parse_body(request, EVENT_SCHEMAS[kind.type]).model_dump(mode="json")
+    body = parse_body(request, EVENT_SCHEMAS[kind.type]).model_dump(mode="json")
+    return seal_buyer_signals(body, salt=request.app.ctx.settings.visitor_hash_salt)
 
 
 @bp.post("/s2s/events")
@@ -159,6 +176,8 @@ def _payload(request: Request) -> dict[str, Any]:
 )
 @s2s_signed
 async def post_event(request: Request) -> HTTPResponse:
+    if wants_async(request.headers.get("prefer")):
+        return await _accept_for_later(request)
     # A store that stops waiting must not cut a money transaction half-way: the event runs
     # to its end, and the store's retry gets the stored outcome.
     recorded = await asyncio.shield(
@@ -172,6 +191,37 @@ async def post_event(request: Request) -> HTTPResponse:
     if recorded.replayed:
         response.headers["x-fenxiao-replayed"] = "true"
     return response
+
+
+async def _accept_for_later(request: Request) -> HTTPResponse:
+    accepted = await order_event_inbox.enqueue_order_event(
+        program_id=request.ctx.s2s.program_id,
+        payload=_payload(request),
+        appid=request.app.ctx.settings.wechat_appid,
+    )
+    drainer = getattr(request.app.ctx, "event_drainer", None)
+    if drainer is not None:
+        drainer.wake()
+    response = render(accepted.body, status=202)
+    response.headers["preference-applied"] = RESPOND_ASYNC
+    # Event ids are URL-safe by their schema (EventId).
+    response.headers["location"] = f"{request.path}/{accepted.body['event_id']}"
+    if accepted.replayed:
+        response.headers["x-fenxiao-replayed"] = "true"
+    return response
+
+
+@bp.get("/s2s/events/<event_id:str>")
+@openapi.definition(
+    summary="How an order event ended: still queued or processing, or its outcome (any delivery)",
+    parameter=S2S_OPENAPI_HEADERS,
+)
+@s2s_signed
+async def event_status(request: Request, event_id: str) -> HTTPResponse:
+    status = await order_event_inbox.queued_event_status(
+        program_id=request.ctx.s2s.program_id, event_id=event_id
+    )
+    return render(status)
 
 
 @bp.get("/order-events")

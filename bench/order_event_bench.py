@@ -88,7 +88,7 @@ function init(args)
     queue[#queue + 1] = wrk.format("POST", "%(path)s", {
       ["Content-Type"] = "application/json",
       ["X-Fenxiao-Key"] = key, ["X-Fenxiao-Timestamp"] = ts,
-      ["X-Fenxiao-Nonce"] = nonce, ["X-Fenxiao-Signature"] = sig,
+      ["X-Fenxiao-Nonce"] = nonce, ["X-Fenxiao-Signature"] = sig,%(extra)s
     }, body)
   end
 end
@@ -133,8 +133,11 @@ def signed_line(seed: Seed, tag: str, index: int) -> str:
     return "\t".join([seed.key_id, timestamp, nonce, signature, body])
 
 
-def write_requests(seed: Seed, work: Path, tag: str, count: int) -> Path:
-    """`count` requests per wrk thread, and the Lua script that replays each once."""
+def write_requests(
+    seed: Seed, work: Path, tag: str, count: int, *, respond_async: bool = False
+) -> Path:
+    """`count` requests per wrk thread, and the Lua script that replays each once
+    (`respond_async`: with `Prefer: respond-async`, answered once stored in the inbox)."""
     files = []
     for thread in range(THREADS):
         path = work / f"{tag}-{thread}.tsv"
@@ -143,7 +146,10 @@ def write_requests(seed: Seed, work: Path, tag: str, count: int) -> Path:
                 out.write(signed_line(seed, f"{tag}t{thread}", index) + "\n")
         files.append(path)
     script = work / f"{tag}.lua"
-    script.write_text(LUA % {"files": ", ".join(f'"{f}"' for f in files), "path": PATH})
+    extra = ' ["Prefer"] = "respond-async",' if respond_async else ""
+    script.write_text(
+        LUA % {"files": ", ".join(f'"{f}"' for f in files), "path": PATH, "extra": extra}
+    )
     return script
 
 
@@ -156,9 +162,12 @@ def run_wrk(
     sent: int,
     server: subprocess.Popen[bytes],
     written: Callable[[], int],
+    backlog: Callable[[], int] | None = None,
 ) -> WrkResult:
     """One wrk round, with the CPU the server's processes spent on it and the rows it wrote
-    (`written` counts them: orders for the real server, rows for the bare one)."""
+    (`written` counts them: orders for the real server, rows for the bare one). With
+    `backlog` (the events accepted but not applied yet), also how long applying what the
+    round accepted took after wrk stopped."""
     command = [
         "wrk", f"-t{THREADS}", f"-c{connections}", f"-d{seconds}s", "--latency",
         "-s", str(script), f"http://127.0.0.1:{port}{PATH}",
@@ -168,6 +177,14 @@ def run_wrk(
     out = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 120
     ).stdout
+    stopped = time.monotonic()
+    cpu_at_stop = tree_cpu_seconds(server.pid)
+    applied_by_stop = written() - rows_before
+    drain_seconds = 0.0
+    if backlog is not None:
+        while backlog() > 0:
+            time.sleep(0.2)
+        drain_seconds = time.monotonic() - stopped
     # Requests still in flight when wrk stops (at most one per connection) are finished
     # before the next round: count their CPU here, once the server is idle again.
     after = tree_cpu_seconds(server.pid)
@@ -181,11 +198,14 @@ def run_wrk(
         parse_wrk(out, sent=sent),
         server_cpu_seconds=now - before,
         rows_written=written() - rows_before,
+        drain_seconds=drain_seconds,
+        applied_by_stop=applied_by_stop,
+        cpu_seconds_by_stop=cpu_at_stop - before,
     )
 
 
-def row_counter(url: str, table: str) -> Callable[[], int]:
-    """Counts the rows of `table` in the benchmark's database."""
+def row_counter(url: str, table: str, *, where: str = "1 = 1") -> Callable[[], int]:
+    """Counts the rows of `table` in the benchmark's database (those matching `where`)."""
     import pymysql
 
     parts = urlsplit(url)
@@ -200,12 +220,19 @@ def row_counter(url: str, table: str) -> Callable[[], int]:
         )
         try:
             with conn.cursor() as cursor:
-                cursor.execute(f"SELECT COUNT(*) FROM `{table}`")
+                cursor.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {where}")
                 return int(cursor.fetchone()[0])
         finally:
             conn.close()
 
     return count
+
+
+def inbox_backlog(url: str) -> Callable[[], int]:
+    """Counts the order events accepted with `Prefer: respond-async` and not applied yet."""
+    count_all = row_counter(url, "order_event_inbox")
+    count_done = row_counter(url, "order_event_inbox", where="status = 'done'")
+    return lambda: count_all() - count_done()
 
 
 # ---------------------------------------------------------------- processes
@@ -338,24 +365,33 @@ def main(argv: list[str] | None = None) -> int:
                 port: row_counter(url, "orders"),
             }
 
+            backlog = inbox_backlog(url)
+
             def round_of(
-                target: int, tag: str, seconds: int, connections: int = args.connections
+                target: int,
+                tag: str,
+                seconds: int,
+                connections: int = args.connections,
+                respond_async: bool = False,
             ) -> WrkResult:
                 count = REQUESTS_PER_SECOND_BUDGET * seconds // THREADS
-                script = write_requests(seeded, work, tag, count)
+                script = write_requests(seeded, work, tag, count, respond_async=respond_async)
                 return run_wrk(
                     target, script, seconds=seconds, connections=connections,
                     sent=count * THREADS, server=processes[target],
-                    written=counters[target],
+                    written=counters[target], backlog=backlog if respond_async else None,
                 )  # fmt: skip
 
             round_of(bare_port, "warmbare", WARMUP_SECONDS)
             round_of(port, "warmreal", WARMUP_SECONDS)
+            round_of(port, "warmasync", WARMUP_SECONDS, respond_async=True)
             bare: list[WrkResult] = []
             real: list[WrkResult] = []
+            queued: list[WrkResult] = []
             for number in range(args.rounds):
                 bare.append(round_of(bare_port, f"bare{number}", args.duration))
                 real.append(round_of(port, f"real{number}", args.duration))
+                queued.append(round_of(port, f"async{number}", args.duration, respond_async=True))
             # Fewer connections: the service time itself, with little queueing in front of it.
             sweep = [
                 (
@@ -382,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
         mariadb_version=seeded.mariadb_version,
         bare=bare,
         real=real,
+        queued=queued,
         sweep=sweep,
         counts=counts,
         load=(load_before, os.getloadavg()[0]),
@@ -389,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     print(section)
     if not args.no_save:
         save_section(section)
-    clean = all(r.non_2xx == 0 and not r.exhausted for r in real)
+    clean = all(r.non_2xx == 0 and not r.exhausted for r in real + queued)
     return 0 if clean else 1
 
 

@@ -1,12 +1,15 @@
 """Where one signed order.paid spends its CPU and its statements, at concurrency 1.
 
     .venv/bin/python -m bench.order_event_profile [--events 300] [--top 30] [--sqlite] [--out FILE]
+        [--respond-async]
 
 Seeds the benchmark's program (bench/order_event_setup.py) in a throwaway MariaDB database
 (BENCH_MYSQL_URL, dropped after the run; `--sqlite` uses a temporary file instead), then
 sends `--events` signed order.paid requests one after the other through the real app
 in-process (sanic's ASGI client: routing, middleware, the S2S guard, the use case), counting
 the SQL statements each runs and the process CPU it takes, and writes a cProfile of them to `--out`.
+`--respond-async` sends them with `Prefer: respond-async`: what accepting into the inbox
+costs (no drainer runs here, so nothing is applied).
 """
 
 from __future__ import annotations
@@ -57,7 +60,9 @@ def _count_statements(counter: Counter[str]) -> None:
         setattr(aiosqlite.Connection, name, wrapper)
 
 
-async def _run(url: str, encryption_key: str, events: int, top: int, out_path: str) -> None:
+async def _run(
+    url: str, encryption_key: str, events: int, top: int, out_path: str, respond_async: bool
+) -> None:
     import httpx
     from sanic import Sanic
     from tortoise import Tortoise
@@ -106,9 +111,10 @@ async def _run(url: str, encryption_key: str, events: int, top: int, out_path: s
                         "x-fenxiao-timestamp": timestamp,
                         "x-fenxiao-nonce": nonce,
                         "x-fenxiao-signature": signature,
+                        **({"prefer": "respond-async"} if respond_async else {}),
                     },
                 )
-                assert response.status_code == 200, response.text
+                assert response.status_code == (202 if respond_async else 200), response.text
 
             for index in range(WARMUP_EVENTS):
                 await send("warm", index)
@@ -130,11 +136,13 @@ async def _run(url: str, encryption_key: str, events: int, top: int, out_path: s
         await Tortoise.close_connections()
     total = sum(counter.values())
     lines = [
-        f"{events} order.paid: {plain_cpu * 1000:.2f} ms CPU each (client included),"
+        f"{events} order.paid{' (respond-async)' if respond_async else ''}:"
+        f" {plain_cpu * 1000:.2f} ms CPU each (client included),"
         f" {cpu / events * 1000:.2f} ms under the profiler and"
         f" {wall / events * 1000:.2f} ms wall each; {total / events:.1f} statements each:",
         *(f"  {count / events:5.2f}  {statement}" for statement, count in counter.most_common()),
     ]
+    profiler.dump_stats(out_path + ".prof")
     lines.append(_by_package(pstats.Stats(profiler), events))
     for order in ("cumulative", "tottime"):
         out = io.StringIO()
@@ -171,12 +179,13 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=300)
     parser.add_argument("--top", type=int, default=30)
     parser.add_argument("--sqlite", action="store_true")
+    parser.add_argument("--respond-async", action="store_true")
     parser.add_argument("--out", default="order_event_profile.txt", help="where the report goes")
     args = parser.parse_args()
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     if args.sqlite:
         url = f"sqlite://{tempfile.mkdtemp(prefix='order-profile-')}/db.sqlite3"
-        asyncio.run(_run(url, key, args.events, args.top, args.out))
+        asyncio.run(_run(url, key, args.events, args.top, args.out, args.respond_async))
         return
     from bench.order_event_setup import mysql_admin
 
@@ -186,7 +195,7 @@ def main() -> None:
     url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
     asyncio.run(mysql_admin(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     try:
-        asyncio.run(_run(url, key, args.events, args.top, args.out))
+        asyncio.run(_run(url, key, args.events, args.top, args.out, args.respond_async))
     finally:
         asyncio.run(mysql_admin(base, f"DROP DATABASE IF EXISTS `{name}`"))
 

@@ -17,6 +17,7 @@ from server.services.application_expiry import expire_stale_applications
 from server.services.balances import reconcile_balances
 from server.services.fraud_scans import scan_for_fraud
 from server.services.notifications import send_pending_notifications
+from server.services.order_event_inbox import drain_order_events, requeue_expired
 from server.services.payout_batches import create_payout_batches
 from server.services.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
 from server.services.settlement import approve_due_commissions, settle_due_commissions
@@ -93,6 +94,18 @@ async def run_payout_batches(settings: Settings) -> dict[str, Any]:
     return await create_payout_batches(now=clock.now())
 
 
+# Events one run applies at most: the server workers' drainers do the bulk; this job catches
+# up when none is running and takes back what a dead drainer left.
+INBOX_EVENTS_PER_RUN = 5_000
+
+
+async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
+    """Queue again what dead drainers left, then apply queued order events."""
+    requeued = await requeue_expired(now=clock.now())
+    drained = await drain_order_events(max_events=INBOX_EVENTS_PER_RUN)
+    return {**requeued, **drained}
+
+
 JOBS: Mapping[str, Job] = MappingProxyType(
     {
         job.name: job
@@ -144,6 +157,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_transfer_resolution,
                 every=timedelta(minutes=5),
                 description="Query the provider for withdrawal transfers whose outcome is open.",
+            ),
+            Job(
+                name="drain_order_event_inbox",
+                body=run_inbox_drain,
+                every=timedelta(minutes=1),
+                description="Apply order events accepted with Prefer: respond-async; requeue.",
             ),
             Job(
                 name="create_payout_batches",

@@ -15,6 +15,7 @@ from server.integrations.wechat_client import build_gateway
 from server.logging_setup import logging_config, quiet_url_loggers
 from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
+from server.services.event_drainer import install_event_drainer
 from server.services.visit_buffer import install_visit_buffer
 from server.services.visit_targets import TargetCache
 from server.services.visits import new_visit_buffer
@@ -75,6 +76,8 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         # Jobs run inside the server only in the embedded default (no Celery broker).
         app.after_server_start(start_inprocess_scheduler)
         app.before_server_stop(stop_inprocess_scheduler)
+        # Applies the order events accepted with `Prefer: respond-async`.
+        install_event_drainer(app)
 
     # After the database listeners: its final flush must run before the database closes.
     install_visit_buffer(app, new_visit_buffer())

@@ -54,6 +54,7 @@ async def s2s_post(
     json_body: Any,
     timestamp: int | None = None,
     nonce: str | None = None,
+    extra_headers: dict[str, str] | None = None,
 ) -> Any:
     """POST `json_body` to `path` through the `api` fixture, signed with the key."""
     body = encode_json(json_body)
@@ -67,4 +68,11 @@ async def s2s_post(
         nonce=nonce,
     )
     headers["content-type"] = "application/json"
+    headers.update(extra_headers or {})
     return await api.post(path, content=body, headers=headers)
+
+
+async def s2s_get(api: Any, path: str, *, key_id: str, secret: str) -> Any:
+    """GET `path` through the `api` fixture, signed with the key (an empty body)."""
+    headers = sign_request(key_id=key_id, secret=secret, method="GET", path=path, body=b"")
+    return await api.get(path, headers=headers)

@@ -8,6 +8,15 @@ values above 9999999999999999.99, and more decimals than the currency has (code
 quantity × unit price (a discount) but never above it (`line_amount_mismatch`). Timestamps
 are ISO-8601 with an offset (`invalid_timestamp`). A refund's amounts are checked against
 the order's currency when the refund is applied (server/domain/order_refunds.py).
+
+Buyer signals. An order.paid may carry `order.shipping_address` (an object with `detail`
+and optionally `province`, `city`, `district`; no other field) and `order.device_id` (the
+client's device or visitor id). Neither is ever stored: `seal_buyer_signals` validates them
+(`invalid_shipping_address`, `invalid_device_id`), normalizes the address (Unicode NFKC so
+full-width letters, digits and punctuation read as half-width, case folded, whitespace and
+punctuation dropped) and replaces both by salted hashes (`order.address_hash`,
+`order.device_hash`, the visits' hashing and salt) before the body is hashed, stored or
+parsed; `parse_event` refuses a body still carrying the raw values.
 """
 
 from __future__ import annotations
@@ -15,12 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from server.domain.errors import ValidationFailed
+from server.domain.fraud.identity import device_key, hash_identifier
 from server.domain.money import MAX_AMOUNT, exponent, round_down
 from server.domain.order_events import (
     MAX_ORDER_LINES,
@@ -38,6 +49,10 @@ from server.domain.order_events import (
 )
 
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+_HASH_TEXT = re.compile(r"^[0-9a-f]{64}$")
+# The parts of a shipping address, most general first, and the longest each may be.
+ADDRESS_PARTS: dict[str, int] = {"province": 64, "city": 64, "district": 64, "detail": 256}
+MAX_DEVICE_ID_LENGTH = 128
 
 
 def _invalid(code: str, message: str, field: str, problem: str) -> ValidationFailed:
@@ -98,6 +113,88 @@ def parse_timestamp(raw: Any, *, field: str) -> datetime:
     return value
 
 
+def _address_part(text: str) -> str:
+    """One address part in one spelling: NFKC (full-width → half-width), case folded, with
+    whitespace and punctuation (Chinese or Western) dropped."""
+    folded = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(
+        ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P")
+    )
+
+
+def address_key(raw: Any) -> str:
+    """The normalized text a shipping address is hashed as (module docstring), or
+    ValidationFailed(invalid_shipping_address) naming the field at fault."""
+    field = "order.shipping_address"
+    if not isinstance(raw, Mapping):
+        raise _invalid("invalid_shipping_address", "invalid shipping address", field, "an object")
+    for key in raw:
+        if key not in ADDRESS_PARTS:
+            raise _invalid(
+                "invalid_shipping_address",
+                "invalid shipping address",
+                f"{field}.{key}",
+                "unknown field; one of " + ", ".join(ADDRESS_PARTS),
+            )
+    parts = []
+    for key, longest in ADDRESS_PARTS.items():
+        value = raw.get(key)
+        if value is None and key != "detail":
+            parts.append("")
+            continue
+        if not isinstance(value, str) or not 1 <= len(value) <= longest:
+            problem = "required" if value is None else f"a string of 1..{longest} characters"
+            raise _invalid(
+                "invalid_shipping_address", "invalid shipping address", f"{field}.{key}", problem
+            )
+        parts.append(_address_part(value))
+    if not parts[-1]:
+        raise _invalid(
+            "invalid_shipping_address",
+            "invalid shipping address",
+            f"{field}.detail",
+            "needs letters or digits",
+        )
+    return "addr:" + "|".join(parts)
+
+
+def _device_id(raw: Any) -> str:
+    if not isinstance(raw, str) or not 1 <= len(raw.strip()) <= MAX_DEVICE_ID_LENGTH:
+        raise _invalid(
+            "invalid_device_id",
+            "invalid device id",
+            "order.device_id",
+            f"a string of 1..{MAX_DEVICE_ID_LENGTH} characters",
+        )
+    return raw.strip()
+
+
+def seal_buyer_signals(payload: Mapping[str, Any], *, salt: str) -> dict[str, Any]:
+    """The body with an order.paid's shipping address and device id replaced by their salted
+    hashes (module docstring); any other body unchanged. Absent or null values add nothing,
+    so a body without them hashes as it always did."""
+    order = payload.get("order")
+    if payload.get("type") != EventType.PAID.value or not isinstance(order, Mapping):
+        return dict(payload)
+    sealed = dict(order)
+    address = sealed.pop("shipping_address", None)
+    device = sealed.pop("device_id", None)
+    if address is not None:
+        sealed["address_hash"] = hash_identifier(address_key(address), salt=salt)
+    if device is not None:
+        sealed["device_hash"] = hash_identifier(device_key(_device_id(device)), salt=salt)
+    return {**payload, "order": sealed}
+
+
+def _signal_hash(order: Mapping[str, Any], key: str) -> str | None:
+    value = order.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _HASH_TEXT.fullmatch(value):
+        raise _invalid("validation_failed", "invalid hash", f"order.{key}", "a SHA-256 hex digest")
+    return value
+
+
 def _paid_line(index: int, data: Mapping[str, Any], currency: str) -> PaidLine:
     prefix = f"order.lines.{index}."
     quantity = _get(data, "quantity", prefix + "quantity", int)
@@ -144,6 +241,11 @@ def _parse_paid(order: Mapping[str, Any]) -> OrderPaid:
     total = sum((line.amount for line in lines), Decimal(0))
     if total > MAX_AMOUNT:
         raise _invalid("invalid_amount", "order total out of range", "order.lines", "too large")
+    for raw in ("shipping_address", "device_id"):
+        if order.get(raw) is not None:
+            raise _invalid(
+                "validation_failed", "buyer signals must be sealed", f"order.{raw}", "unsealed"
+            )
     buyer = order.get("buyer") or {}
     return OrderPaid(
         external_id=_get(order, "external_id", "order.external_id", str),
@@ -158,6 +260,8 @@ def _parse_paid(order: Mapping[str, Any]) -> OrderPaid:
         coupon_code=order.get("coupon_code"),
         site_id=order.get("site_id"),
         campaign=order.get("campaign"),
+        address_hash=_signal_hash(order, "address_hash"),
+        device_hash=_signal_hash(order, "device_hash"),
     )
 
 

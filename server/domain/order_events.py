@@ -146,6 +146,10 @@ class OrderPaid:
     coupon_code: str | None = None
     site_id: int | None = None
     campaign: str | None = None
+    # Salted hashes of the shipping address and the device (never the raw values; see
+    # `seal_buyer_signals` in server/domain/order_event_parsing.py).
+    address_hash: str | None = None
+    device_hash: str | None = None
 
     @property
     def total(self) -> Decimal:

@@ -183,6 +183,29 @@ class Migration(migrations.Migration):
             bases=['Model'],
         ),
         ops.CreateModel(
+            name='QueuedOrderEvent',
+            fields=[
+                ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
+                ('program_id', fields.BigIntField()),
+                ('event_id', fields.CharField(max_length=128)),
+                ('event_type', fields.CharField(max_length=32)),
+                ('order_external_id', fields.CharField(max_length=64)),
+                ('body_sha256', fields.CharField(max_length=64)),
+                ('body', fields.TextField(unique=False)),
+                ('appid', fields.CharField(max_length=64)),
+                ('status', fields.CharField(max_length=16)),
+                ('attempts', fields.IntField(default=0)),
+                ('claim_token', fields.CharField(null=True, db_index=True, max_length=32)),
+                ('claimed_until', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('received_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
+                ('processed_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
+                ('outcome_status_code', fields.IntField(null=True)),
+                ('error', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
+            ],
+            options={'table': 'order_event_inbox', 'app': 'models', 'unique_together': (('program_id', 'event_id'),), 'indexes': [Index(fields=['status', 'id'])], 'pk_attr': 'id', 'table_description': 'An order event accepted with `Prefer: respond-async`: stored before the 202, applied'},
+            bases=['Model'],
+        ),
+        ops.CreateModel(
             name='S2SClick',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
@@ -258,6 +281,24 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'withdrawal_changes', 'app': 'models', 'pk_attr': 'id', 'table_description': 'Append-only history of a withdrawal: every status move and transfer outcome.'},
             bases=['Model'],
+        ),
+        ops.AddField(
+            model_name='Order',
+            name='address_hash',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddField(
+            model_name='Order',
+            name='device_hash',
+            field=fields.CharField(null=True, max_length=64),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['program_id', 'address_hash']),
+        ),
+        ops.AddIndex(
+            model_name='Order',
+            index=Index(fields=['program_id', 'device_hash']),
         ),
         ops.AddField(
             model_name='Program',

@@ -13,7 +13,7 @@ from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
 from server.models.login_throttle import LoginThrottle
 from server.models.notification import Notification
-from server.models.orders import Order, OrderEvent, OrderLine, OrderLock
+from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, QueuedOrderEvent
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.s2s import ApiKey, S2SNonce
@@ -57,6 +57,7 @@ __all__ = [
     "PromoterSite",
     "PromoterStatusChange",
     "QrImage",
+    "QueuedOrderEvent",
     "RefreshToken",
     "S2SClick",
     "S2SNonce",

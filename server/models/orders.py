@@ -22,6 +22,10 @@ class Order(Model):
     coupon_code = fields.CharField(max_length=32, null=True)
     site_id = fields.BigIntField(null=True)
     campaign = fields.CharField(max_length=64, null=True)
+    # Salted hashes of the shipping address and device the store reported (never the raw
+    # values): the fraud scan counts orders per address and per device across promoters.
+    address_hash = fields.CharField(max_length=64, null=True)
+    device_hash = fields.CharField(max_length=64, null=True)
     # Who the order is attributed to (level 1, or the buyer for a self purchase) and why.
     attributed_promoter_id = fields.BigIntField(null=True, db_index=True)
     attribution = fields.JSONField(default=dict)
@@ -35,7 +39,11 @@ class Order(Model):
     class Meta:
         table = "orders"
         unique_together = (("program", "external_id"),)
-        indexes = (("program_id", "placed_at"),)
+        indexes = (
+            ("program_id", "placed_at"),
+            ("program_id", "address_hash"),
+            ("program_id", "device_hash"),
+        )
 
 
 class OrderLine(Model):
@@ -98,3 +106,36 @@ class OrderLock(Model):
     class Meta:
         table = "order_locks"
         unique_together = (("program_id", "external_id"),)
+
+
+class QueuedOrderEvent(Model):
+    """An order event accepted with `Prefer: respond-async`: stored before the 202, applied
+    by a drainer (server/domain/event_inbox.py has its life: queued → processing → done)."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    event_id = fields.CharField(max_length=128)
+    event_type = fields.CharField(max_length=32)
+    order_external_id = fields.CharField(max_length=64)
+    body_sha256 = fields.CharField(max_length=64)
+    # The validated body as canonical JSON text: the digest's own input, applied as it is.
+    body = fields.TextField()
+    # The mini-program appid buyers are matched with (the accepting server's setting).
+    appid = fields.CharField(max_length=64)
+    status = fields.CharField(max_length=16)
+    attempts = fields.IntField(default=0)
+    # The claim that holds it while `processing`, and until when (server/domain/event_inbox.py).
+    claim_token = fields.CharField(max_length=32, null=True, db_index=True)
+    claimed_until = fields.DatetimeField(null=True)
+    received_at = fields.DatetimeField(auto_now_add=True)
+    processed_at = fields.DatetimeField(null=True)
+    # The HTTP status applying it gave (200 applied, 202 held for its order.paid, 4xx refused).
+    outcome_status_code = fields.IntField(null=True)
+    # A refusal raised before an order event row could store it (e.g. an event id clash with
+    # a synchronous delivery of another body): its error body.
+    error = fields.JSONField(null=True)
+
+    class Meta:
+        table = "order_event_inbox"
+        unique_together = (("program_id", "event_id"),)
+        indexes = (("status", "id"),)

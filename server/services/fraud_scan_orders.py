@@ -1,22 +1,18 @@
-"""The order and identity scans (see server/services/fraud_scans.py for the shape): repeat
-buyers, orders right after binding, refund rates, velocity spikes, buyers sharing a phone,
-device or bank account with their promoter, and uplines sharing an identity (account,
-unionid, phone, bank account) with their downline."""
+"""The order scans (see server/services/fraud_scans.py for the shape): repeat buyers, many
+orders from one shipping address or device, orders right after binding, refund rates and
+velocity spikes. Identity scans are in fraud_scan_identity.py."""
 
 from __future__ import annotations
 
-import dataclasses
 from collections import defaultdict
 from datetime import timedelta
-from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.domain.fraud import hierarchy_abuse, orders, self_referral
+from server.domain.fraud import orders
 from server.domain.fraud.findings import Finding
-from server.domain.fraud.identity import Identity, bank_account, wechat_account
 from server.domain.fraud.thresholds import FraudThresholds
-from server.services.fraud_scan_window import ScanWindow, moment
+from server.services.fraud_scan_window import ScanWindow, markers, moment
 from server.services.ledger import money_units, sql_rows
 
 _REFERRED = (
@@ -25,8 +21,34 @@ _REFERRED = (
 )
 
 
-def _markers(values: list[Any]) -> str:
-    return ", ".join("?" for _ in values)
+async def _orders_sharing(
+    conn: BaseDBAsyncClient,
+    window: ScanWindow,
+    *,
+    column: str,
+    min_orders: int,
+    min_promoters: int,
+) -> list[tuple[str, int, int]]:
+    """(shared value, order id, promoter id) of the referred orders whose `column` value is
+    shared by at least `min_orders` orders of at least `min_promoters` promoters: one GROUP
+    BY over the window, then the suspects' rows."""
+    suspects = await sql_rows(
+        conn,
+        f"SELECT o.{column} AS shared{_REFERRED} AND o.{column} IS NOT NULL"
+        f" GROUP BY o.{column} HAVING COUNT(*) >= ?"
+        " AND COUNT(DISTINCT o.attributed_promoter_id) >= ?",
+        [*window.span(), min_orders, min_promoters],
+    )
+    values = [row["shared"] for row in suspects]
+    if not values:
+        return []
+    rows = await sql_rows(
+        conn,
+        f"SELECT o.id AS id, o.{column} AS shared, o.attributed_promoter_id AS promoter_id"
+        f"{_REFERRED} AND o.{column} IN ({markers(values)})",
+        [*window.span(), *values],
+    )
+    return [(str(row["shared"]), int(row["id"]), int(row["promoter_id"])) for row in rows]
 
 
 async def _repeat_buyers(
@@ -38,29 +60,18 @@ async def _repeat_buyers(
         ("buyer_unionid", "unionid"),
         ("buyer_external_id", "ext"),
     ):
-        suspects = await sql_rows(
+        shared = await _orders_sharing(
             conn,
-            f"SELECT o.{column} AS buyer{_REFERRED} AND o.{column} IS NOT NULL"
-            f" GROUP BY o.{column} HAVING COUNT(*) >= ?"
-            " AND COUNT(DISTINCT o.attributed_promoter_id) >= ?",
-            [*window.span(), thresholds.orders_per_buyer, thresholds.promoters_per_buyer],
-        )
-        buyers = [row["buyer"] for row in suspects]
-        if not buyers:
-            continue
-        rows = await sql_rows(
-            conn,
-            f"SELECT o.id AS id, o.{column} AS buyer, o.attributed_promoter_id AS promoter_id"
-            f"{_REFERRED} AND o.{column} IN ({_markers(buyers)})",
-            [*window.span(), *buyers],
+            window,
+            column=column,
+            min_orders=thresholds.orders_per_buyer,
+            min_promoters=thresholds.promoters_per_buyer,
         )
         found += [
             orders.BuyerOrder(
-                buyer_key=f"{prefix}:{row['buyer']}",
-                order_id=int(row["id"]),
-                promoter_id=int(row["promoter_id"]),
+                buyer_key=f"{prefix}:{buyer}", order_id=order_id, promoter_id=promoter_id
             )
-            for row in rows
+            for buyer, order_id, promoter_id in shared
         ]
     return found + await _repeat_devices(conn, window, thresholds)
 
@@ -90,7 +101,7 @@ async def _repeat_devices(
         conn,
         "SELECT DISTINCT o.id AS id, v.visitor_hash AS device,"
         f" o.attributed_promoter_id AS promoter_id{device_orders}"
-        f" AND v.visitor_hash IN ({_markers(devices)})",
+        f" AND v.visitor_hash IN ({markers(devices)})",
         [*span, *devices],
     )
     return [
@@ -101,6 +112,29 @@ async def _repeat_devices(
         )
         for row in rows
     ]
+
+
+async def _shared_signal_orders(
+    conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
+) -> list[orders.SignalOrder]:
+    """Orders of the hashed shipping addresses and devices already past both thresholds:
+    one GROUP BY per signal over the (program, hash) index, then the suspects' rows."""
+    found: list[orders.SignalOrder] = []
+    for signal, column in (("address", "address_hash"), ("device", "device_hash")):
+        shared = await _orders_sharing(
+            conn,
+            window,
+            column=column,
+            min_orders=orders.signal_order_threshold(signal, thresholds),
+            min_promoters=thresholds.promoters_per_buyer,
+        )
+        found += [
+            orders.SignalOrder(
+                signal=signal, key_hash=key_hash, order_id=order_id, promoter_id=promoter_id
+            )
+            for key_hash, order_id, promoter_id in shared
+        ]
+    return found
 
 
 def _distinct_order_sets(findings: list[Finding]) -> list[Finding]:
@@ -143,7 +177,7 @@ async def _referred_orders(
         " AND b.customer_external_id = o.buyer_external_id))"
         " WHERE o.program_id = ? AND o.placed_at >= ? AND o.placed_at < ?"
         " AND o.buyer_promoter_id IS NULL"
-        f" AND o.attributed_promoter_id IN ({_markers(promoter_ids)})"
+        f" AND o.attributed_promoter_id IN ({markers(promoter_ids)})"
         " GROUP BY o.id, o.attributed_promoter_id, o.placed_at, o.refunded_amount",
         [*window.span(), *promoter_ids],
     )
@@ -171,7 +205,7 @@ async def _velocities(
     history = await sql_rows(
         conn,
         "SELECT o.attributed_promoter_id AS promoter_id, DATE(o.placed_at) AS day,"
-        f" COUNT(*) AS n{_REFERRED} AND o.attributed_promoter_id IN ({_markers(busy)})"
+        f" COUNT(*) AS n{_REFERRED} AND o.attributed_promoter_id IN ({markers(busy)})"
         " GROUP BY o.attributed_promoter_id, DATE(o.placed_at)",
         [window.program_id, window.history_since, window.since, *busy],
     )
@@ -185,7 +219,7 @@ async def _velocities(
     window_rows = await sql_rows(
         conn,
         "SELECT o.id AS id, o.attributed_promoter_id AS promoter_id"
-        f"{_REFERRED} AND o.attributed_promoter_id IN ({_markers(busy)})",
+        f"{_REFERRED} AND o.attributed_promoter_id IN ({markers(busy)})",
         [*window.span(), *busy],
     )
     in_window: dict[int, list[int]] = defaultdict(list)
@@ -205,9 +239,13 @@ async def _velocities(
 async def order_findings(
     conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
 ) -> list[Finding]:
-    """Repeat buyers, quick orders, refund rates and velocity spikes in the window."""
+    """Repeat buyers, orders from one address or device, quick orders, refund rates and
+    velocity spikes in the window."""
     findings = _distinct_order_sets(
         orders.detect_repeat_buyers(await _repeat_buyers(conn, window, thresholds), thresholds)
+    )
+    findings += orders.detect_shared_signal_orders(
+        await _shared_signal_orders(conn, window, thresholds), thresholds
     )
     quick_suspects = await _promoters_with(conn, window, thresholds.min_quick_orders)
     refund_suspects = await _promoters_with(
@@ -229,190 +267,4 @@ async def order_findings(
     findings += orders.detect_velocity_spikes(
         await _velocities(conn, window, thresholds), thresholds
     )
-    return findings
-
-
-# ---------------------------------------------------------------- identities
-
-
-# A promoter's bank accounts, from the withdrawals they asked for.
-_SHARED_BANK_ACCOUNT = (
-    " JOIN withdrawals AS wx ON wx.promoter_id = {x} AND wx.account_number IS NOT NULL"
-    " AND wx.account_number <> ''"
-    " JOIN withdrawals AS wy ON wy.promoter_id = {y} AND wy.account_number = wx.account_number"
-)
-
-
-async def _self_referral_by_shared_signals(
-    conn: BaseDBAsyncClient, window: ScanWindow
-) -> list[Finding]:
-    """Referred orders whose buyer shares a phone or a bank account (through their own
-    promoter profile) or a device (a visitor hash both were seen with) with the promoter."""
-    referred = (
-        " FROM orders AS o JOIN promoters AS p ON p.id = o.attributed_promoter_id"
-        " {join} WHERE o.program_id = ? AND o.placed_at >= ? AND o.placed_at < ?"
-        " AND o.buyer_promoter_id IS NULL"
-    )
-    buyer_profile = (
-        " JOIN promoters AS bp ON bp.user_id = o.buyer_user_id"
-        " AND bp.program_id = o.program_id AND bp.id <> p.id"
-    )
-    rows = await sql_rows(
-        conn,
-        "SELECT o.id AS order_id, p.id AS promoter_id, p.phone AS phone, NULL AS device,"
-        " NULL AS account"
-        + referred.format(join=buyer_profile + " AND bp.phone = p.phone")
-        + " AND p.phone IS NOT NULL AND p.phone <> ''"
-        " UNION SELECT o.id, p.id, NULL, vb.visitor_hash, NULL"
-        + referred.format(
-            join=" JOIN visits AS vb ON vb.program_id = o.program_id"
-            " AND vb.customer_user_id = o.buyer_user_id AND vb.at >= ? AND vb.at < ?"
-            " AND vb.visitor_hash IS NOT NULL"
-            " JOIN visits AS vp ON vp.program_id = o.program_id"
-            " AND vp.customer_user_id = p.user_id AND vp.visitor_hash = vb.visitor_hash"
-            " AND vp.at >= ? AND vp.at < ?"
-        )
-        + " UNION SELECT o.id, p.id, NULL, NULL, wx.account_number"
-        + referred.format(join=buyer_profile + _SHARED_BANK_ACCOUNT.format(x="bp.id", y="p.id")),
-        [
-            *window.span(),
-            window.history_since,
-            window.until,
-            window.history_since,
-            window.until,
-            *window.span(),
-            *window.span(),
-        ],
-    )
-    shared: dict[tuple[int, int], Identity] = {}
-    for row in rows:
-        key = (int(row["order_id"]), int(row["promoter_id"]))
-        known = shared.get(key, Identity())
-        shared[key] = Identity(
-            phone=row["phone"] or known.phone,
-            devices=known.devices | ({row["device"]} if row["device"] else set()),
-            payout_accounts=known.payout_accounts | bank_account(row["account"]),
-        )
-    findings = []
-    for (order_id, promoter_id), identity in sorted(shared.items()):
-        facts = self_referral.PaidOrderFacts(
-            order_id=order_id,
-            buyer=identity,
-            buyer_promoter_id=None,
-            self_rebate_enabled=False,
-            beneficiaries=(
-                self_referral.Beneficiary(promoter_id=promoter_id, level=1, identity=identity),
-            ),
-        )
-        findings += self_referral.detect_self_referral(facts)
-    return findings
-
-
-def _side(row: dict[str, Any], side: str) -> Identity:
-    return Identity(
-        user_id=int(row[f"{side}_user"]),
-        unionid=row[f"{side}_unionid"],
-        phone=row[f"{side}_phone"],
-        payout_accounts=wechat_account(row[f"{side}_openid"]),
-    )
-
-
-async def _upline_pairs(
-    conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
-) -> list[hierarchy_abuse.UplinePair]:
-    """(promoter, upline) pairs within the depth that share an account, unionid, phone or a
-    bank account they withdrew to, where one of the two changed (or withdrew) since the
-    start of the history: what stood still was judged by the scans back then. A first run
-    over old data can pass a long `history_days` (up to a year)."""
-    rows = await sql_rows(
-        conn,
-        "SELECT c.descendant_id AS d_id, c.ancestor_id AS a_id, c.depth AS depth,"
-        " d.user_id AS d_user, a.user_id AS a_user, d.phone AS d_phone, a.phone AS a_phone,"
-        " du.unionid AS d_unionid, au.unionid AS a_unionid,"
-        " du.openid AS d_openid, au.openid AS a_openid"
-        " FROM promoter_closure AS c JOIN promoters AS d ON d.id = c.descendant_id"
-        " JOIN promoters AS a ON a.id = c.ancestor_id"
-        " JOIN users AS du ON du.id = d.user_id JOIN users AS au ON au.id = a.user_id"
-        " WHERE d.program_id = ? AND c.depth <= ? AND (d.user_id = a.user_id"
-        " OR (du.unionid IS NOT NULL AND du.unionid = au.unionid)"
-        " OR (d.phone IS NOT NULL AND d.phone <> '' AND d.phone = a.phone))"
-        " AND (d.updated_at >= ? OR a.updated_at >= ?)",
-        [
-            window.program_id,
-            thresholds.hierarchy_max_depth,
-            window.history_since,
-            window.history_since,
-        ],
-    )
-    pairs = {
-        (int(row["d_id"]), int(row["a_id"])): hierarchy_abuse.UplinePair(
-            descendant_id=int(row["d_id"]),
-            ancestor_id=int(row["a_id"]),
-            depth=int(row["depth"]),
-            descendant=_side(row, "d"),
-            ancestor=_side(row, "a"),
-        )
-        for row in rows
-    }
-    banks = await sql_rows(
-        conn,
-        "SELECT DISTINCT c.descendant_id AS d_id, c.ancestor_id AS a_id, c.depth AS depth,"
-        " wx.account_number AS account FROM promoter_closure AS c"
-        + _SHARED_BANK_ACCOUNT.format(x="c.descendant_id", y="c.ancestor_id")
-        + " WHERE wx.program_id = ? AND c.depth <= ?"
-        " AND (wx.created_at >= ? OR wy.created_at >= ?)",
-        [
-            window.program_id,
-            thresholds.hierarchy_max_depth,
-            window.history_since,
-            window.history_since,
-        ],
-    )
-    for row in banks:
-        key = (int(row["d_id"]), int(row["a_id"]))
-        account = bank_account(row["account"])
-        pair = pairs.get(key) or hierarchy_abuse.UplinePair(
-            descendant_id=key[0],
-            ancestor_id=key[1],
-            depth=int(row["depth"]),
-            descendant=Identity(),
-            ancestor=Identity(),
-        )
-        pairs[key] = dataclasses.replace(
-            pair,
-            descendant=dataclasses.replace(
-                pair.descendant, payout_accounts=pair.descendant.payout_accounts | account
-            ),
-            ancestor=dataclasses.replace(
-                pair.ancestor, payout_accounts=pair.ancestor.payout_accounts | account
-            ),
-        )
-    return [pairs[key] for key in sorted(pairs)]
-
-
-async def _chain_orders(
-    conn: BaseDBAsyncClient, window: ScanWindow, finding: Finding
-) -> tuple[int, ...]:
-    """The window's orders on which one member of the chain pays another."""
-    members = list(finding.promoter_ids)
-    rows = await sql_rows(
-        conn,
-        "SELECT DISTINCT o.id AS id FROM orders AS o JOIN commissions AS c ON c.order_id = o.id"
-        " WHERE o.program_id = ? AND o.placed_at >= ? AND o.placed_at < ?"
-        f" AND COALESCE(o.buyer_promoter_id, o.attributed_promoter_id) IN ({_markers(members)})"
-        f" AND c.promoter_id IN ({_markers(members)}) AND c.level >= 1",
-        [*window.span(), *members, *members],
-    )
-    return tuple(sorted(int(row["id"]) for row in rows))
-
-
-async def identity_findings(
-    conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
-) -> list[Finding]:
-    """Buyers who are their promoter, and promoters who are their own upline."""
-    findings = await _self_referral_by_shared_signals(conn, window)
-    pairs = await _upline_pairs(conn, window, thresholds)
-    for finding in hierarchy_abuse.detect_shared_identity_chains(pairs, thresholds):
-        order_ids = await _chain_orders(conn, window, finding)
-        findings.append(dataclasses.replace(finding, order_ids=order_ids))
     return findings

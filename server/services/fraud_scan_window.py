@@ -23,6 +23,11 @@ class ScanWindow:
         return [self.program_id, self.since, self.until]
 
 
+def markers(values: list[Any]) -> str:
+    """One `?` per value, for an IN (...) list."""
+    return ", ".join("?" for _ in values)
+
+
 def window_for(program_id: int, thresholds: FraudThresholds, until: datetime) -> ScanWindow:
     until = until.astimezone(UTC)
     since = until - timedelta(hours=thresholds.scan_window_hours)

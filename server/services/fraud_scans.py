@@ -5,7 +5,8 @@ Each program is scanned over its own window (`scan_window_hours` before `until`,
 `history_days` before that). Every query aggregates in the database (GROUP BY IP, device,
 buyer, promoter, code) and keeps only groups already past a threshold (HAVING), so the rows
 read back are the suspects, not the traffic; rows are fetched only for those suspects.
-Traffic and coupon queries are here, order and hierarchy ones in fraud_scan_orders.py.
+Traffic and coupon queries are here, order ones in fraud_scan_orders.py, self-referral and
+hierarchy ones in fraud_scan_identity.py.
 Each finding is recorded in its own transaction; a finding of something already open grows
 that anomaly instead of duplicating it (server/services/anomalies.py).
 """
@@ -27,7 +28,7 @@ from server.domain.fraud.findings import MAX_LINKED_VISITS, Finding
 from server.domain.fraud.thresholds import FraudThresholds, stored_thresholds
 from server.domain.program_rules import ProgramStatus
 from server.models import Program
-from server.services import fraud_scan_orders
+from server.services import fraud_scan_identity, fraud_scan_orders
 from server.services.anomalies import record_findings
 from server.services.fraud_scan_window import ScanWindow, moment, window_for
 from server.services.ledger import sql_rows
@@ -294,7 +295,7 @@ async def find_program_anomalies(
     findings = await traffic_findings(conn, window, thresholds)
     findings += await coupon_findings(conn, window, thresholds)
     findings += await fraud_scan_orders.order_findings(conn, window, thresholds)
-    findings += await fraud_scan_orders.identity_findings(conn, window, thresholds)
+    findings += await fraud_scan_identity.identity_findings(conn, window, thresholds)
     return findings
 
 

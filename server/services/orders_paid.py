@@ -299,6 +299,8 @@ async def apply_paid(
         "coupon_code": paid.coupon_code,
         "site_id": paid.site_id,
         "campaign": paid.campaign,
+        "address_hash": paid.address_hash,
+        "device_hash": paid.device_hash,
         "attributed_promoter_id": attributed_id,
         "attribution": evidence,
         "placed_at": paid.placed_at,

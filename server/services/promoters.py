@@ -202,8 +202,8 @@ async def apply_to_program(
             using_db=conn,
         )
         if approve_now:
-            await _transition(
-                promoter,
+            await transition_promoter(
+                promoter=promoter,
                 action="approve",
                 reason=f"approved at once: {program.recruitment_mode} recruitment",
                 actor=None,
@@ -249,10 +249,7 @@ async def _settle_upline(
     details: dict[str, Any] = {"parent_id": promoter.parent_id}
     if promoter.parent_id is not None:
         upline = (
-            await Promoter.filter(id=promoter.parent_id)
-            .using_db(conn)
-            .select_for_update()
-            .first()
+            await Promoter.filter(id=promoter.parent_id).using_db(conn).select_for_update().first()
         )
         if upline is None or upline.status not in ACTIVE_STATUSES:
             if not without_upline:
@@ -269,9 +266,9 @@ async def _settle_upline(
     return details
 
 
-async def _transition(
-    promoter: Promoter,
+async def transition_promoter(
     *,
+    promoter: Promoter,
     action: str,
     reason: str | None,
     actor: Principal | None,
@@ -339,7 +336,8 @@ def _check_staff_action(action: str, reason: str | None) -> None:
         )
 
 
-async def _locked_promoter(promoter_id: int, conn: BaseDBAsyncClient) -> Promoter:
+async def locked_promoter(*, promoter_id: int, conn: BaseDBAsyncClient) -> Promoter:
+    """The promoter row, locked for update in `conn`'s transaction (404 if missing)."""
     # The row lock makes concurrent decisions on one promoter queue up: the second one
     # sees the first one's status and gets an IllegalTransition.
     promoter = await Promoter.filter(id=promoter_id).using_db(conn).select_for_update().first()
@@ -362,9 +360,9 @@ async def change_promoter_status(
     async with in_transaction() as conn:
         if action == "approve":
             await _lock_programs_of([promoter_id], conn)
-        promoter = await _locked_promoter(promoter_id, conn)
-        await _transition(
-            promoter,
+        promoter = await locked_promoter(promoter_id=promoter_id, conn=conn)
+        await transition_promoter(
+            promoter=promoter,
             action=action,
             reason=reason,
             actor=actor,
@@ -406,9 +404,9 @@ async def bulk_change_status(
         # Ascending id order: two overlapping bulk actions lock rows in the same order.
         for promoter_id in ids:
             try:
-                promoter = await _locked_promoter(promoter_id, conn)
-                await _transition(
-                    promoter,
+                promoter = await locked_promoter(promoter_id=promoter_id, conn=conn)
+                await transition_promoter(
+                    promoter=promoter,
                     action=action,
                     reason=reason,
                     actor=actor,

@@ -6,6 +6,10 @@ graceful shutdown or worker restart loses nothing, provided it runs while the da
 still open (see `install_visit_buffer`). The buffer is bounded: when it is full (the
 database is down or too slow) `offer()` refuses with 503 `visits_backpressure`, and a
 refused visit was never promised.
+
+A buffer may have a `VisitScreen` (server/services/fraud_inline.py): each row is screened
+once, just before its first write (a retried batch is not counted twice), and what the
+screen found is recorded after the batch is written — never on the request path.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from server.domain.errors import ServiceUnavailable
 
@@ -64,6 +68,14 @@ class PendingVisit(NamedTuple):
 VisitWriter = Callable[[Sequence[PendingVisit]], Awaitable[None]]
 
 
+class VisitScreen(Protocol):
+    """Flags suspect visits before they are written; records findings after."""
+
+    async def screen(self, rows: Sequence[PendingVisit]) -> list[PendingVisit]: ...
+
+    async def record_crossings(self) -> int: ...
+
+
 class VisitBuffer:
     """Bounded in-memory queue of visits with a background bulk writer."""
 
@@ -71,12 +83,16 @@ class VisitBuffer:
         self,
         *,
         writer: VisitWriter,
+        screen: VisitScreen | None = None,
         flush_interval_seconds: float = FLUSH_INTERVAL_SECONDS,
         flush_rows: int = FLUSH_ROWS,
         max_pending_rows: int = MAX_PENDING_ROWS,
         stop_timeout_seconds: float = STOP_TIMEOUT_SECONDS,
     ) -> None:
         self._writer = writer
+        self._screen = screen
+        # How many rows at the head of `_rows` were screened already.
+        self._screened = 0
         self.flush_interval_seconds = flush_interval_seconds
         self.flush_rows = flush_rows
         self.max_pending_rows = max_pending_rows
@@ -113,10 +129,27 @@ class VisitBuffer:
         async with self._flush_lock:
             while self._rows:
                 batch = self._rows[: self.flush_rows]
+                if self._screen is not None and self._screened < len(batch):
+                    try:
+                        screened = await self._screen.screen(batch[self._screened :])
+                    except Exception:
+                        # Screening must never keep visits from being written.
+                        log.exception("visit screening failed; the batch is written as is")
+                        screened = batch[self._screened :]
+                    # Offers only ever append: these positions still hold the same rows.
+                    self._rows[self._screened : len(batch)] = screened
+                    self._screened = len(batch)
+                    batch = self._rows[: len(batch)]
                 await self._writer(batch)
                 # Offers only ever append, so the batch is still the head of the list.
                 del self._rows[: len(batch)]
+                self._screened -= len(batch)
                 written += len(batch)
+            if written and self._screen is not None:
+                try:
+                    await self._screen.record_crossings()
+                except Exception:
+                    log.exception("recording what the visit screen found failed")
         return written
 
     def start(self) -> None:

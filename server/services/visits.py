@@ -6,11 +6,12 @@ the visitor, IP and user agent (salted SHA-256, raw values are never kept), flag
 and appends to the buffer. The buffer's writer, `write_visits`, inserts a batch in one
 transaction and, in the same transaction and in time order, binds the customers it knows
 (a mini-program user, or the store's id on S2S clicks) through server.services.bindings.
+Before a batch is first written, the buffer's VisitScreen (server/services/fraud_inline.py)
+flags the visits of floods and inhuman rates as bots, with per-worker counters.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Sequence
 from datetime import datetime
@@ -24,8 +25,10 @@ from server import clock
 from server.config import Settings
 from server.db import is_mysql, param_marker
 from server.domain.errors import FenxiaoError, ValidationFailed
+from server.domain.fraud.identity import device_key, hash_identifier
 from server.models import Visit
 from server.services.bindings import bind_from_touch, customer_keys
+from server.services.fraud_inline import VisitScreen
 from server.services.visit_buffer import PendingVisit, VisitBuffer
 from server.services.visit_targets import TargetCache, VisitTarget
 
@@ -88,13 +91,6 @@ def is_bot_user_agent(user_agent: str | None) -> bool:
     return False
 
 
-def hash_identifier(value: str | None, *, salt: str) -> str | None:
-    """Salted SHA-256 (hex) of an identifying value; None stays None."""
-    if not value:
-        return None
-    return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
-
-
 @lru_cache(maxsize=4096)
 def _user_agent_facts(user_agent: str | None, salt: str) -> tuple[str | None, bool]:
     """(hash, bot flag) of a user agent: a few thousand distinct ones make most traffic."""
@@ -120,7 +116,7 @@ def _visitor_identity(
     """What identifies the visitor for unique-visitor counts: the client's own id, else the
     user, else IP and user agent together."""
     if visitor_id:
-        return f"v:{visitor_id}"
+        return device_key(visitor_id)
     if customer_user_id is not None:
         return f"u:{customer_user_id}"
     if ip:
@@ -272,5 +268,6 @@ async def write_visits(rows: Sequence[PendingVisit]) -> None:
 
 
 def new_visit_buffer() -> VisitBuffer:
-    """A buffer that writes through `write_visits` (one per server worker)."""
-    return VisitBuffer(writer=write_visits)
+    """A buffer that screens visits for floods and writes them through `write_visits` (one
+    per server worker)."""
+    return VisitBuffer(writer=write_visits, screen=VisitScreen())

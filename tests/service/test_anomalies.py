@@ -22,7 +22,8 @@ from server.models import (
     Promoter,
     User,
 )
-from server.services.anomalies import decide_anomalies, record_finding
+from server.services.anomalies import record_finding
+from server.services.anomaly_decisions import decide_anomalies
 from server.services.settlement import approve_due_commissions, settle_due_commissions
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.order_builders import (

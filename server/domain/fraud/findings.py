@@ -26,6 +26,8 @@ class AnomalyKind(StrEnum):
     BOT_TRAFFIC = "bot_traffic"
     NO_DWELL = "no_dwell_conversion"
     REPEAT_BUYER = "repeat_buyer"
+    ORDERS_ONE_ADDRESS = "orders_from_one_address"
+    ORDERS_ONE_DEVICE = "orders_from_one_device"
     QUICK_ORDERS = "orders_right_after_binding"
     REFUND_RATE = "refund_rate"
     VELOCITY_SPIKE = "velocity_spike"
@@ -37,7 +39,8 @@ class SubjectKind(StrEnum):
     ORDER = "order"
     VISIT = "visit"
     CODE = "code"
-    BUYER = "buyer"  # subject id: "user:<id>" or "ext:<store's id>"
+    # subject id: "user:<id>", "ext:<store's id>", "address:<hash>" or "device:<hash>"
+    BUYER = "buyer"
 
 
 @dataclass(frozen=True, kw_only=True)

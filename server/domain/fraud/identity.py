@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 # Strongest first: the same account or payout account is certainly one person; a shared
@@ -13,6 +14,21 @@ SIGNAL_SCORES: dict[str, int] = {
     "phone": 85,
     "device": 70,
 }
+
+
+def hash_identifier(value: str | None, *, salt: str) -> str | None:
+    """Salted SHA-256 (hex) of an identifying value; None stays None. Visits (visitor, IP,
+    user agent) and orders (shipping address, device) hash with the same salt, so a device
+    id an order reports matches the visitor hash of that device's visits."""
+    if not value:
+        return None
+    return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
+
+
+def device_key(device_id: str) -> str:
+    """What a device is hashed as: a visit's own visitor id and an order's device id are
+    spelled alike, so one device has one hash on visits and on orders."""
+    return f"v:{device_id}"
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,6 +3,11 @@
 - repeat buyer: one buyer (one account, unionid or store id) places ≥ `orders_per_buyer`
   attributed orders in the window spread over ≥ `promoters_per_buyer` promoters: one person
   buying through many promoters is farming commissions for them.
+- one address or device: ≥ `orders_per_address` attributed orders shipped to one hashed
+  address, or ≥ `orders_per_device` placed from one hashed device, in the window, spread
+  over ≥ `promoters_per_buyer` promoters: accounts made up to farm commissions still ship
+  to one place or buy on one phone. A family sharing one address buys a few orders, from
+  one or two promoters, far below both.
 - right after binding: ≥ `quick_order_share_percent` % of a promoter's referred orders in the
   window (and at least `min_quick_orders` of them) were placed less than
   `quick_order_seconds` after the buyer was bound.
@@ -30,6 +35,16 @@ RECENT_DAYS = 7
 @dataclass(frozen=True, kw_only=True)
 class BuyerOrder:
     buyer_key: str
+    order_id: int
+    promoter_id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class SignalOrder:
+    """An attributed order with the hashed shipping address or device it came with."""
+
+    signal: str  # address | device
+    key_hash: str
     order_id: int
     promoter_id: int
 
@@ -82,6 +97,55 @@ def detect_repeat_buyers(
                     "promoters_threshold": thresholds.promoters_per_buyer,
                 },
                 order_ids=tuple(sorted(order.order_id for order in found)),
+                promoter_ids=tuple(sorted(promoters)),
+            )
+        )
+    return findings
+
+
+SIGNAL_KINDS = {"address": AnomalyKind.ORDERS_ONE_ADDRESS, "device": AnomalyKind.ORDERS_ONE_DEVICE}
+
+
+def signal_order_threshold(signal: str, thresholds: FraudThresholds) -> int:
+    """How many orders one address or one device may carry before it is suspicious."""
+    if signal == "address":
+        return thresholds.orders_per_address
+    return thresholds.orders_per_device
+
+
+def detect_shared_signal_orders(
+    orders: Iterable[SignalOrder], thresholds: FraudThresholds
+) -> list[Finding]:
+    """One finding per address or device carrying many orders over many promoters."""
+    grouped: dict[tuple[str, str], list[SignalOrder]] = defaultdict(list)
+    for order in orders:
+        grouped[(order.signal, order.key_hash)].append(order)
+    findings = []
+    for (signal, key_hash), found in sorted(grouped.items()):
+        promoters = {order.promoter_id for order in found}
+        if len(promoters) < thresholds.promoters_per_buyer:
+            continue
+        limit = signal_order_threshold(signal, thresholds)
+        order_ids = sorted({order.order_id for order in found})
+        score = ratio_score(len(order_ids), limit)
+        if not score:
+            continue
+        findings.append(
+            Finding(
+                kind=SIGNAL_KINDS[signal],
+                subject_kind=SubjectKind.BUYER,
+                subject_id=f"{signal}:{key_hash}",
+                score=score,
+                evidence={
+                    "signal": signal,
+                    "key_hash": key_hash,
+                    "orders": len(order_ids),
+                    "promoters": len(promoters),
+                    "promoter_ids": sorted(promoters),
+                    "orders_threshold": limit,
+                    "promoters_threshold": thresholds.promoters_per_buyer,
+                },
+                order_ids=tuple(order_ids),
                 promoter_ids=tuple(sorted(promoters)),
             )
         )

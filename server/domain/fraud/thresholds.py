@@ -21,7 +21,9 @@ grows week on week stays below the spike multiplier.
 | code_rate_multiplier | 5 | a code is used ≥ N × its usual rate ... |
 | min_code_uses | 20 | ... and at least N times in the window |
 | orders_per_buyer | 5 | one buyer places ≥ N attributed orders in the window ... |
-| promoters_per_buyer | 3 | ... spread over ≥ N different promoters |
+| promoters_per_buyer | 3 | ... spread over ≥ N different promoters (so are address, device) |
+| orders_per_address | 6 | one hashed shipping address gets ≥ N attributed orders in the window |
+| orders_per_device | 5 | one hashed device places ≥ N attributed orders in the window |
 | quick_order_seconds | 60 | an order < N seconds after its binding is quick |
 | quick_order_share_percent | 50 | ≥ N % of a promoter's window orders are quick ... |
 | min_quick_orders | 5 | ... and at least N of them are |
@@ -73,6 +75,8 @@ class FraudThresholds:
     min_code_uses: int = 20
     orders_per_buyer: int = 5
     promoters_per_buyer: int = 3
+    orders_per_address: int = 6
+    orders_per_device: int = 5
     quick_order_seconds: int = 60
     quick_order_share_percent: int = 50
     min_quick_orders: int = 5

@@ -1,0 +1,284 @@
+"""Order events accepted with `Prefer: respond-async`: store, claim, apply, answer status.
+
+The rules are server/domain/event_inbox.py. Accepting is one autocommit INSERT of the
+validated body (the 202 is sent only after it); applying goes through the very same
+`ingest_order_event` as a synchronous delivery, so both deliveries of an event behave alike.
+
+Claiming marks up to CLAIM_BATCH queued rows `processing` under a fresh token with a lease
+(concurrent drainers each get their own rows, see `claim_events`); the drainer applies
+them one after the other, in the order received, and marks each `done`. A drainer that
+dies leaves its rows `processing`: `requeue_expired` puts them back once the lease is over,
+and applying them again is answered from the first application.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from server import clock
+from server.db import connection
+from server.domain.errors import FenxiaoError, NotFound
+from server.domain.event_inbox import (
+    CLAIM_BATCH,
+    CLAIM_LEASE,
+    InboxStatus,
+    accepted_body,
+    status_body,
+)
+from server.domain.order_event_parsing import canonical_json, parse_event
+from server.domain.order_events import event_id_conflict
+from server.models import OrderEvent, QueuedOrderEvent
+from server.services.ledger import sql_rows, sql_write
+from server.services.order_events import ingest_order_event
+from server.services.order_writes import insert_rows
+
+log = logging.getLogger("fenxiao.order_events.inbox")
+
+# An event whose application failed this many times (not a refusal: an unexpected error)
+# stays `processing` and is reported by `requeue_expired` instead of being retried forever.
+MAX_ATTEMPTS = 5
+# Another drainer may take the same oldest rows first: look again this many times.
+CLAIM_TRIES = 3
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an accepted delivery; `replayed` when the inbox had it already."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    program_id: int
+    event_id: str
+    body: str
+    appid: str
+
+
+async def enqueue_order_event(
+    *, program_id: int, payload: Mapping[str, Any], appid: str
+) -> Accepted:
+    """Validate the event and store it for the drainer; a known event id with the same body
+    is answered again, with another body it is 409 `event_id_conflict`."""
+    event = parse_event(payload)
+    body = canonical_json(payload)
+    digest = hashlib.sha256(body.encode()).hexdigest()
+    answer = accepted_body(
+        event_id=event.event_id, event_type=event.type.value, external_id=event.external_id
+    )
+    try:
+        await insert_rows(
+            connection(),
+            QueuedOrderEvent,
+            [
+                {
+                    "program_id": program_id,
+                    "event_id": event.event_id,
+                    "event_type": event.type.value,
+                    "order_external_id": event.external_id,
+                    "body_sha256": digest,
+                    "body": body,
+                    "appid": appid,
+                    "status": InboxStatus.QUEUED.value,
+                }
+            ],
+        )
+    except IntegrityError:
+        earlier = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
+        if earlier is None:  # pragma: no cover - a unique key we did not expect
+            raise
+        if earlier.body_sha256 != digest:
+            raise event_id_conflict(event.event_id) from None
+        return Accepted(answer, replayed=True)
+    return Accepted(answer, replayed=False)
+
+
+async def claim_events(
+    *, limit: int = CLAIM_BATCH, now: datetime | None = None
+) -> list[ClaimedEvent]:
+    """Take up to `limit` queued events, oldest first, under a lease (module doc)."""
+    for _ in range(CLAIM_TRIES):
+        claimed = await _claim_once(limit=limit, now=now)
+        if claimed is not None:
+            return claimed
+    return []
+
+
+async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent] | None:
+    """The events claimed; None when another drainer took all the candidates first."""
+    conn = connection()
+    # A plain read, then an UPDATE by primary key: no range or gap locks on the inbox, which
+    # would make the stores' INSERTs wait; a row another drainer took meanwhile is skipped by
+    # the status condition.
+    candidates = await sql_rows(
+        conn,
+        "SELECT id FROM order_event_inbox WHERE status = ? ORDER BY id LIMIT ?",
+        [InboxStatus.QUEUED.value, limit],
+    )
+    if not candidates:
+        return []
+    token = secrets.token_hex(16)
+    at = now or clock.now()
+    fields = QueuedOrderEvent._meta.fields_map
+    ids = [int(row["id"]) for row in candidates]
+    changed = await sql_write(
+        conn,
+        "UPDATE order_event_inbox SET status = ?, claim_token = ?, claimed_until = ?,"
+        f" attempts = attempts + 1 WHERE status = ? AND id IN ({', '.join('?' for _ in ids)})",
+        [
+            InboxStatus.PROCESSING.value,
+            token,
+            fields["claimed_until"].to_db_value(at + CLAIM_LEASE, None),
+            InboxStatus.QUEUED.value,
+            *ids,
+        ],
+    )
+    if not changed:
+        return None
+    rows = await sql_rows(
+        conn,
+        "SELECT id, program_id, event_id, body, appid FROM order_event_inbox"
+        " WHERE claim_token = ? ORDER BY id",
+        [token],
+    )
+    return [
+        ClaimedEvent(
+            id=int(row["id"]),
+            program_id=int(row["program_id"]),
+            event_id=row["event_id"],
+            body=row["body"],
+            appid=row["appid"],
+        )
+        for row in rows
+    ]
+
+
+async def _finish(claimed: ClaimedEvent, *, status_code: int, error: dict[str, Any] | None) -> None:
+    fields = QueuedOrderEvent._meta.fields_map
+    await sql_write(
+        connection(),
+        "UPDATE order_event_inbox SET status = ?, processed_at = ?, outcome_status_code = ?,"
+        " error = ?, claim_token = NULL, claimed_until = NULL WHERE id = ? AND status = ?",
+        [
+            InboxStatus.DONE.value,
+            fields["processed_at"].to_db_value(clock.now(), None),
+            status_code,
+            fields["error"].to_db_value(error, None) if error is not None else None,
+            claimed.id,
+            InboxStatus.PROCESSING.value,
+        ],
+    )
+
+
+async def apply_claimed(claimed: ClaimedEvent) -> int:
+    """Apply one claimed event as a synchronous delivery would and mark it done; the HTTP
+    status its outcome carries. An unexpected error leaves it claimed (retried after the
+    lease)."""
+    try:
+        recorded = await ingest_order_event(
+            program_id=claimed.program_id, payload=json.loads(claimed.body), appid=claimed.appid
+        )
+    except FenxiaoError as error:
+        # Refused before an outcome could be stored on an order event (e.g. the event id was
+        # taken by a synchronous delivery of another body): kept on the inbox row.
+        await _finish(claimed, status_code=error.status_code, error=error.to_dict())
+        return error.status_code
+    await _finish(claimed, status_code=recorded.outcome.status_code, error=None)
+    return recorded.outcome.status_code
+
+
+async def release_claimed(claimed: list[ClaimedEvent]) -> int:
+    """Put claimed events this drainer will not apply (it is stopping) back in the queue."""
+    if not claimed:
+        return 0
+    marks = ", ".join("?" for _ in claimed)
+    return await sql_write(
+        connection(),
+        "UPDATE order_event_inbox SET status = ?, claim_token = NULL, claimed_until = NULL,"
+        f" attempts = attempts - 1 WHERE status = ? AND id IN ({marks})",
+        [InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value, *(c.id for c in claimed)],
+    )
+
+
+async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:
+    """Apply queued events until the queue is empty (or `max_events` were applied)."""
+    applied = 0
+    while max_events is None or applied < max_events:
+        limit = CLAIM_BATCH if max_events is None else min(CLAIM_BATCH, max_events - applied)
+        batch = await claim_events(limit=limit)
+        if not batch:
+            break
+        for claimed in batch:
+            try:
+                await apply_claimed(claimed)
+            except Exception:
+                log.exception(
+                    "order event %s: not applied, retried after its lease", claimed.event_id
+                )
+            applied += 1
+    return {"applied": applied}
+
+
+async def requeue_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue again the events whose drainer's lease ran out; count the ones given up on."""
+    conn = connection()
+    fields = QueuedOrderEvent._meta.fields_map
+    at = fields["claimed_until"].to_db_value(now or clock.now(), None)
+    requeued = await sql_write(
+        conn,
+        "UPDATE order_event_inbox SET status = ?, claim_token = NULL, claimed_until = NULL"
+        " WHERE status = ? AND claimed_until <= ? AND attempts < ?",
+        [InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value, at, MAX_ATTEMPTS],
+    )
+    stuck_rows = await sql_rows(
+        conn,
+        "SELECT COUNT(*) AS n FROM order_event_inbox"
+        " WHERE status = ? AND claimed_until <= ? AND attempts >= ?",
+        [InboxStatus.PROCESSING.value, at, MAX_ATTEMPTS],
+    )
+    stuck = int(stuck_rows[0]["n"])
+    if stuck:
+        log.error(
+            "%s queued order events failed %s times and wait for an operator", stuck, MAX_ATTEMPTS
+        )
+    return {"requeued": requeued, "stuck": stuck}
+
+
+async def queued_event_status(*, program_id: int, event_id: str) -> dict[str, Any]:
+    """Where an event of the program stands: in the inbox, or applied with its outcome."""
+    queued = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    recorded = await OrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    if queued is None and recorded is None:
+        raise NotFound(
+            "no event with this id", code="event_not_found", fields={"event_id": event_id}
+        )
+    if queued is not None and queued.error is not None:
+        outcome: dict[str, Any] | None = {
+            "status_code": queued.outcome_status_code,
+            "body": queued.error,
+        }
+    elif recorded is not None and recorded.outcome:
+        outcome = recorded.outcome
+    else:
+        outcome = None
+    source = queued if queued is not None else recorded
+    assert source is not None
+    return status_body(
+        event_id=event_id,
+        event_type=source.event_type,
+        external_id=source.order_external_id,
+        inbox_status=queued.status if queued is not None else None,
+        outcome=outcome,
+    )

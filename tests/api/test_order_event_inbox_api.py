@@ -1,0 +1,218 @@
+"""A store may ask to be answered at once (`Prefer: respond-async`): the event is stored,
+answered 202, applied by the drainer exactly as a synchronous delivery, and its outcome is
+read back from GET /s2s/events/<event_id>."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from server import clock
+from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
+from server.services.api_keys import create_api_key
+from server.services.order_event_inbox import (
+    claim_events,
+    drain_order_events,
+    requeue_expired,
+)
+from tests.api.conftest import Api
+from tests.order_builders import ADMIN, bind, chain, customer, line, paid, refunded, shop
+from tests.s2s_client import s2s_get, s2s_post
+
+EVENTS = "/admin/v1/s2s/events"
+ASYNC = {"Prefer": "respond-async"}
+
+
+@pytest.fixture
+async def store(api: Api) -> dict[str, Any]:
+    """A program with a referred customer, and the store's signing key."""
+    program = await shop()
+    _top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    issued = await create_api_key(
+        program_id=program.id, name="store", actor=ADMIN, settings=api.app.ctx.settings
+    )
+    return {
+        "program": program,
+        "buyer": buyer,
+        "key_id": issued.api_key.key_id,
+        "secret": issued.secret,
+    }
+
+
+async def _post(
+    api: Api, store: dict[str, Any], body: Any, headers: dict[str, str] | None = ASYNC
+) -> Any:
+    return await s2s_post(
+        api,
+        EVENTS,
+        key_id=store["key_id"],
+        secret=store["secret"],
+        json_body=body,
+        extra_headers=headers,
+    )
+
+
+async def _status(api: Api, store: dict[str, Any], event_id: str) -> Any:
+    return await s2s_get(
+        api, f"{EVENTS}/{event_id}", key_id=store["key_id"], secret=store["secret"]
+    )
+
+
+async def test_an_async_delivery_is_answered_202_and_nothing_is_applied_before_the_drainer(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-1", line("A", "100.00"), buyer=store["buyer"])
+
+    response = await _post(api, store, body)
+
+    assert response.status == 202, response.text
+    assert response.json["status"] == "queued"
+    assert response.headers["preference-applied"] == "respond-async"
+    assert response.headers["location"] == f"{EVENTS}/{body['event_id']}"
+    assert not await Order.exists()
+    status = await _status(api, store, body["event_id"])
+    assert status.status == 200, status.text
+    assert (status.json["state"], status.json["outcome"]) == ("queued", None)
+
+
+async def test_the_drained_event_earns_what_a_synchronous_delivery_earns(
+    api: Api, store: dict[str, Any]
+) -> None:
+    queued = paid("A-2", line("A", "100.00"), buyer=store["buyer"])
+    direct = paid("A-3", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, queued)
+    sync_answer = await _post(api, store, direct, headers=None)
+
+    assert (await drain_order_events())["applied"] == 1
+
+    status = await _status(api, store, queued["event_id"])
+    assert status.json["state"] == "processed"
+    assert status.json["status_code"] == 200
+    outcome = status.json["outcome"]
+    assert outcome["commissions"] == sync_answer.json["commissions"]
+    assert outcome["attribution"]["chain"] == sync_answer.json["attribution"]["chain"]
+    amounts = sorted(str(c.amount) for c in await Commission.filter(order__external_id="A-2"))
+    assert amounts == sorted(
+        str(c.amount) for c in await Commission.filter(order__external_id="A-3")
+    )
+    row = await QueuedOrderEvent.get(event_id=queued["event_id"])
+    assert (row.status, row.outcome_status_code) == ("done", 200)
+
+
+async def test_an_async_replay_is_202_again_and_another_body_under_the_id_is_409(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-4", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, body)
+
+    again = await _post(api, store, body)
+    other = dict(body, occurred_at=(clock.now() + timedelta(minutes=5)).isoformat())
+    clash = await _post(api, store, other)
+
+    assert again.status == 202 and again.headers.get("x-fenxiao-replayed") == "true"
+    assert clash.status == 409, clash.text
+    assert clash.json["error"]["code"] == "event_id_conflict"
+    assert await QueuedOrderEvent.filter(event_id=body["event_id"]).count() == 1
+
+
+async def test_an_invalid_async_event_is_refused_at_once_and_not_stored(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-5", line("A", "-1.00"), buyer=store["buyer"])
+
+    response = await _post(api, store, body)
+
+    assert response.status == 422, response.text
+    assert not await QueuedOrderEvent.exists()
+
+
+async def test_a_refusal_found_when_applying_is_the_events_outcome(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-6", line("A", "100.00"), buyer=store["buyer"], currency="USD")
+    await _post(api, store, body)
+
+    await drain_order_events()
+
+    status = await _status(api, store, body["event_id"])
+    assert status.json["state"] == "processed"
+    assert status.json["status_code"] == 422
+    assert status.json["outcome"]["error"]["code"] == "currency_mismatch"
+    assert not await Order.filter(external_id="A-6").exists()
+
+
+async def test_a_clash_with_an_earlier_synchronous_body_is_recorded_not_applied(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-7", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, body, headers=None)
+    other = paid("A-7b", line("A", "5.00"), buyer=store["buyer"], event_id=body["event_id"])
+    assert (await _post(api, store, other)).status == 202
+
+    await drain_order_events()
+
+    status = await _status(api, store, body["event_id"])
+    assert status.json["status_code"] == 409
+    assert status.json["outcome"]["error"]["code"] == "event_id_conflict"
+    assert not await Order.filter(external_id="A-7b").exists()
+
+
+async def test_events_of_one_order_apply_in_the_order_received(
+    api: Api, store: dict[str, Any]
+) -> None:
+    order = paid("A-8", line("A", "100.00"), buyer=store["buyer"])
+    refund = refunded("A-8", full=True)
+    await _post(api, store, order)
+    await _post(api, store, refund)
+
+    await drain_order_events()
+
+    assert (await Order.get(external_id="A-8")).status == "refunded"
+    refund_event = await OrderEvent.get(event_id=refund["event_id"])
+    assert refund_event.status == "applied"
+
+
+async def test_an_event_left_by_a_dead_drainer_is_applied_once_after_its_lease(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-9", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, body)
+    claimed = await claim_events()
+    assert [c.event_id for c in claimed] == [body["event_id"]]
+    # The drainer died holding it: nobody else may take it before the lease runs out.
+    assert await claim_events() == []
+    assert (await requeue_expired(now=clock.now()))["requeued"] == 0
+
+    later = clock.now() + timedelta(minutes=5)
+    assert (await requeue_expired(now=later))["requeued"] == 1
+    assert (await drain_order_events())["applied"] == 1
+    assert (await drain_order_events())["applied"] == 0
+
+    assert await Order.filter(external_id="A-9").count() == 1
+    assert (await QueuedOrderEvent.get(event_id=body["event_id"])).status == "done"
+
+
+async def test_the_status_of_an_unknown_event_is_404_and_needs_a_signature(
+    api: Api, store: dict[str, Any]
+) -> None:
+    missing = await _status(api, store, "no-such-event")
+    unsigned = await api.get(f"{EVENTS}/no-such-event")
+
+    assert missing.status == 404 and missing.json["error"]["code"] == "event_not_found"
+    assert unsigned.status == 401, unsigned.text
+
+
+async def test_a_synchronous_delivery_is_readable_from_the_status_url_too(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-10", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, body, headers=None)
+
+    status = await _status(api, store, body["event_id"])
+
+    assert (status.json["state"], status.json["status_code"]) == ("processed", 200)
+    assert status.json["outcome"]["status"] == "applied"
