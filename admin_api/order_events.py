@@ -11,6 +11,7 @@ GET /s2s/events/<event_id> tells how either kind of delivery ended.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
@@ -194,14 +195,13 @@ async def post_event(request: Request) -> HTTPResponse:
 
 
 async def _accept_for_later(request: Request) -> HTTPResponse:
-    accepted = await order_event_inbox.enqueue_order_event(
-        program_id=request.ctx.s2s.program_id,
-        payload=_payload(request),
-        appid=request.app.ctx.settings.wechat_appid,
-    )
     drainer = getattr(request.app.ctx, "event_drainer", None)
-    if drainer is not None:
-        drainer.wake()
+    with drainer.accepting() if drainer is not None else contextlib.nullcontext():
+        accepted = await order_event_inbox.enqueue_order_event(
+            program_id=request.ctx.s2s.program_id,
+            payload=_payload(request),
+            appid=request.app.ctx.settings.wechat_appid,
+        )
     response = render(accepted.body, status=202)
     response.headers["preference-applied"] = RESPOND_ASYNC
     # Event ids are URL-safe by their schema (EventId).

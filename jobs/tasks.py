@@ -17,7 +17,11 @@ from server.services.application_expiry import expire_stale_applications
 from server.services.balances import reconcile_balances
 from server.services.fraud_scans import scan_for_fraud
 from server.services.notifications import send_pending_notifications
-from server.services.order_event_inbox import drain_order_events, requeue_expired
+from server.services.order_event_inbox import (
+    drain_order_events,
+    purge_done_events,
+    requeue_expired,
+)
 from server.services.payout_batches import create_payout_batches
 from server.services.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
 from server.services.settlement import approve_due_commissions, settle_due_commissions
@@ -96,7 +100,9 @@ async def run_payout_batches(settings: Settings) -> dict[str, Any]:
 
 # Events one run applies at most: the server workers' drainers do the bulk; this job catches
 # up when none is running and takes back what a dead drainer left.
-INBOX_EVENTS_PER_RUN = 5_000
+INBOX_EVENTS_PER_RUN = 1_000
+# Applied inbox rows are kept this long (the outcome itself stays on the order event).
+INBOX_RETENTION = timedelta(days=30)
 
 
 async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
@@ -104,6 +110,12 @@ async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
     requeued = await requeue_expired(now=clock.now())
     drained = await drain_order_events(max_events=INBOX_EVENTS_PER_RUN)
     return {**requeued, **drained}
+
+
+async def run_inbox_purge(settings: Settings) -> dict[str, Any]:
+    """Forget inbox rows applied longer ago than the retention."""
+    older_than = clock.now() - INBOX_RETENTION
+    return {"purged": await purge_done_events(older_than=older_than)}
 
 
 JOBS: Mapping[str, Job] = MappingProxyType(
@@ -163,6 +175,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_inbox_drain,
                 every=timedelta(minutes=1),
                 description="Apply order events accepted with Prefer: respond-async; requeue.",
+            ),
+            Job(
+                name="purge_order_event_inbox",
+                body=run_inbox_purge,
+                every=timedelta(hours=1),
+                description="Forget order event inbox rows applied over 30 days ago.",
             ),
             Job(
                 name="create_payout_batches",

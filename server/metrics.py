@@ -21,6 +21,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import ClassVar
 
 # Read before prometheus_client picks its value class (it decides once, at import).
 _MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -89,48 +90,65 @@ def count_job_run(name: str, status: str) -> None:
     JOB_RUNS.labels(name, status).inc()
 
 
-class _CommissionCounts:
-    """The last commission counts read from the database, and when."""
+# Gauges read from the database: (name, help, reader in server.services.operational_counts).
+_DATABASE_GAUGES = (
+    ("fenxiao_commissions", "Commissions by status", "commissions_by_status"),
+    (
+        "fenxiao_order_event_inbox",
+        "Order events accepted with Prefer: respond-async, by status (queued is the backlog)",
+        "queued_order_events_by_status",
+    ),
+)
+
+
+class _DatabaseCounts:
+    """The last counts read from the database for each gauge, and when."""
 
     read_at: float | None = None
-    counts: dict[str, int] | None = None
+    counts: ClassVar[dict[str, dict[str, int]]] = {}
 
 
-async def observe_commissions_by_status(
+async def observe_database_counts(
     *, max_age_seconds: float = COMMISSION_COUNTS_MAX_AGE_SECONDS
-) -> Mapping[str, int] | None:
-    """Commission counts by status, re-read when older than `max_age_seconds`.
+) -> Mapping[str, Mapping[str, int]]:
+    """Counts by status per database gauge, re-read when older than `max_age_seconds`.
 
-    None when the database has never answered; stale counts when it stops answering.
+    Empty when the database has never answered; stale counts when it stops answering.
     """
-    from server.services.operational_counts import commissions_by_status
+    from server.services import operational_counts
 
     now = time.monotonic()
-    cache = _CommissionCounts
+    cache = _DatabaseCounts
     if cache.read_at is None or now - cache.read_at >= max_age_seconds:
         try:
-            cache.counts = await commissions_by_status()
+            _DatabaseCounts.counts = {
+                name: await getattr(operational_counts, reader)()
+                for name, _help, reader in _DATABASE_GAUGES
+            }
             cache.read_at = now
         except Exception:
-            log.warning("metrics: could not count commissions", exc_info=True)
-    return cache.counts
+            log.warning("metrics: could not read the database counts", exc_info=True)
+    return _DatabaseCounts.counts
 
 
-class _CommissionSnapshot:
+class _DatabaseSnapshot:
     """A collector exposing counts read beforehand (collect() cannot await the database)."""
 
-    def __init__(self, counts: Mapping[str, int]) -> None:
+    def __init__(self, counts: Mapping[str, Mapping[str, int]]) -> None:
         self.counts = counts
 
     def collect(self) -> Iterator[Metric]:
-        family = GaugeMetricFamily(
-            "fenxiao_commissions",
-            f"Commissions by status (read at most every {COMMISSION_COUNTS_MAX_AGE_SECONDS:g}s)",
-            labels=["status"],
-        )
-        for status, total in sorted(self.counts.items()):
-            family.add_metric([status], total)
-        yield family
+        for name, help_text, _reader in _DATABASE_GAUGES:
+            if name not in self.counts:
+                continue
+            family = GaugeMetricFamily(
+                name,
+                f"{help_text} (read at most every {COMMISSION_COUNTS_MAX_AGE_SECONDS:g}s)",
+                labels=["status"],
+            )
+            for status, total in sorted(self.counts[name].items()):
+                family.add_metric([status], total)
+            yield family
 
 
 async def render_metrics() -> bytes:
@@ -141,10 +159,10 @@ async def render_metrics() -> bytes:
         output = generate_latest(registry)
     else:
         output = generate_latest(REGISTRY)
-    counts = await observe_commissions_by_status()
-    if counts is not None:
+    counts = await observe_database_counts()
+    if counts:
         snapshot = CollectorRegistry()
-        snapshot.register(_CommissionSnapshot(counts))
+        snapshot.register(_DatabaseSnapshot(counts))
         output += generate_latest(snapshot)
     return output
 

@@ -202,7 +202,7 @@ class Migration(migrations.Migration):
                 ('outcome_status_code', fields.IntField(null=True)),
                 ('error', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'order_event_inbox', 'app': 'models', 'unique_together': (('program_id', 'event_id'),), 'indexes': [Index(fields=['status', 'id'])], 'pk_attr': 'id', 'table_description': 'An order event accepted with `Prefer: respond-async`: stored before the 202, applied'},
+            options={'table': 'order_event_inbox', 'app': 'models', 'unique_together': (('program_id', 'event_id'),), 'indexes': [Index(fields=['status', 'id']), Index(fields=['status', 'processed_at'])], 'pk_attr': 'id', 'table_description': 'An order event accepted with `Prefer: respond-async`: stored before the 202, applied'},
             bases=['Model'],
         ),
         ops.CreateModel(

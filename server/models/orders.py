@@ -138,4 +138,5 @@ class QueuedOrderEvent(Model):
     class Meta:
         table = "order_event_inbox"
         unique_together = (("program_id", "event_id"),)
-        indexes = (("status", "id"),)
+        # The drainer's oldest-first claim; the retention purge of done rows.
+        indexes = (("status", "id"), ("status", "processed_at"))

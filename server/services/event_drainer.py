@@ -2,9 +2,12 @@
 
 Each server worker runs one: it claims a batch, applies it event by event in the order
 received, and claims again; with nothing queued it sleeps until this worker accepts an event
-(`wake()`) or POLL_SECONDS pass (events accepted by other workers, or requeued after a lease).
-One event at a time per worker keeps the drainer's share of the CPU bounded, so a burst of
-deliveries is answered quickly and applied at the drainer's pace afterwards.
+or POLL_SECONDS pass (events accepted by other workers, or requeued after a lease).
+
+It gives way to the stores: while this worker is accepting events (`accepting()` around
+each), it applies at most one event every YIELD_SECONDS, so a burst is answered at the
+speed of one INSERT and applied in full right after it; a steady stream below the
+drainer's pace leaves it gaps enough to keep up.
 
 On a graceful stop it finishes the event in hand and gives the rest of its batch back to
 the queue: what was accepted stays on disk for the next drainer.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from server.services.order_event_inbox import (
@@ -32,6 +36,9 @@ log = logging.getLogger("fenxiao.order_events.drainer")
 
 POLL_SECONDS = 1.0
 MAX_ERROR_DELAY_SECONDS = 5.0
+# While the worker is accepting, the longest the drainer waits before the next event.
+YIELD_SECONDS = 0.2
+YIELD_CHECK_SECONDS = 0.005
 
 
 class EventDrainer:
@@ -41,17 +48,31 @@ class EventDrainer:
         self._wakeup = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
+        self._accepting = 0
         self.applied = 0
 
-    def wake(self) -> None:
-        """An event was just accepted here: look at the queue now."""
+    @contextlib.contextmanager
+    def accepting(self) -> Iterator[None]:
+        """Around accepting one event: the drainer gives way meanwhile (module doc)."""
+        self._accepting += 1
+        try:
+            yield
+        finally:
+            self._accepting -= 1
         self._wakeup.set()
+
+    async def _give_way(self) -> None:
+        waited = 0.0
+        while self._accepting and waited < YIELD_SECONDS and not self._stopping:
+            await asyncio.sleep(YIELD_CHECK_SECONDS)
+            waited += YIELD_CHECK_SECONDS
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="order-event-drainer")
 
     async def _apply_batch(self, batch: list[ClaimedEvent]) -> None:
         for index, claimed in enumerate(batch):
+            await self._give_way()
             if self._stopping:
                 await release_claimed(batch[index:])
                 return

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from tortoise.functions import Count
 
-from server.models import Commission
+from server.domain.event_inbox import InboxStatus
+from server.models import Commission, QueuedOrderEvent
 
 
 async def commissions_by_status() -> dict[str, int]:
@@ -16,3 +17,16 @@ async def commissions_by_status() -> dict[str, int]:
         .values("status", "total")
     )
     return {row["status"]: int(row["total"]) for row in rows}
+
+
+async def queued_order_events_by_status() -> dict[str, int]:
+    """How many inbox events wait (queued) or are being applied (processing) right now; the
+    done ones are not counted (a range of the status index, however long the history)."""
+    waiting = (InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value)
+    rows = (
+        await QueuedOrderEvent.filter(status__in=waiting)
+        .group_by("status")
+        .annotate(total=Count("id"))
+        .values("status", "total")
+    )
+    return {status: 0 for status in waiting} | {row["status"]: int(row["total"]) for row in rows}

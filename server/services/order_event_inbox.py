@@ -282,3 +282,11 @@ async def queued_event_status(*, program_id: int, event_id: str) -> dict[str, An
         inbox_status=queued.status if queued is not None else None,
         outcome=outcome,
     )
+
+
+async def purge_done_events(*, older_than: datetime) -> int:
+    """Forget inbox rows applied before `older_than`; their outcome stays on the order
+    event, and a later delivery of one is answered from there."""
+    return await QueuedOrderEvent.filter(
+        status=InboxStatus.DONE.value, processed_at__lt=older_than
+    ).delete()

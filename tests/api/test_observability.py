@@ -200,6 +200,8 @@ async def test_metrics_count_requests_by_route_method_and_status(api: Api) -> No
     jobs = _samples(text, "fenxiao_job_runs_total")
     assert any('name="expire_stale_applications"' in s and 'status="succeeded"' in s for s in jobs)
     assert "# TYPE fenxiao_commissions gauge" in text
+    backlog = _samples(text, "fenxiao_order_event_inbox")
+    assert any('status="queued"' in s for s in backlog)
 
 
 async def test_metrics_require_the_metrics_token_when_one_is_set(app: Sanic, api: Api) -> None:

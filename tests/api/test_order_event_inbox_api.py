@@ -12,9 +12,11 @@ import pytest
 from server import clock
 from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
 from server.services.api_keys import create_api_key
+from server.services.operational_counts import queued_order_events_by_status
 from server.services.order_event_inbox import (
     claim_events,
     drain_order_events,
+    purge_done_events,
     requeue_expired,
 )
 from tests.api.conftest import Api
@@ -216,3 +218,36 @@ async def test_a_synchronous_delivery_is_readable_from_the_status_url_too(
 
     assert (status.json["state"], status.json["status_code"]) == ("processed", 200)
     assert status.json["outcome"]["status"] == "applied"
+
+
+async def test_the_backlog_gauge_counts_what_waits_and_not_what_is_done(
+    api: Api, store: dict[str, Any]
+) -> None:
+    for n in range(3):
+        await _post(api, store, paid(f"G-{n}", line("A", "10.00"), buyer=store["buyer"]))
+    assert await queued_order_events_by_status() == {"queued": 3, "processing": 0}
+
+    await drain_order_events(max_events=2)
+
+    assert await queued_order_events_by_status() == {"queued": 1, "processing": 0}
+
+
+async def test_applied_inbox_rows_are_forgotten_after_the_retention_and_replays_still_agree(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("P-1", line("A", "100.00"), buyer=store["buyer"])
+    waiting = paid("P-2", line("A", "100.00"), buyer=store["buyer"])
+    await _post(api, store, body)
+    await drain_order_events()
+    await _post(api, store, waiting)
+
+    assert await purge_done_events(older_than=clock.now() - timedelta(days=1)) == 0
+    assert await purge_done_events(older_than=clock.now() + timedelta(seconds=1)) == 1
+
+    assert [row.event_id for row in await QueuedOrderEvent.all()] == [waiting["event_id"]]
+    assert (await _status(api, store, body["event_id"])).json["status_code"] == 200
+    await _post(api, store, body)
+    await drain_order_events()
+    assert await Order.filter(external_id="P-1").count() == 1
+    replayed = await _status(api, store, body["event_id"])
+    assert replayed.json["outcome"]["commissions"]["count"] >= 1
