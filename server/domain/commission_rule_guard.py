@@ -132,7 +132,10 @@ def _instants(rules: Sequence[CommissionRule]) -> list[datetime]:
 
 
 def _level_options(
-    rules: Sequence[CommissionRule], terms: ProgramTerms, line: dict[str, Any], at: datetime,
+    rules: Sequence[CommissionRule],
+    terms: ProgramTerms,
+    line: dict[str, Any],
+    at: datetime,
     level: int,
 ) -> tuple[LevelPay, dict[int, LevelPay]]:
     """The most a level pays to any other promoter, and to each promoter a rule names."""
@@ -223,9 +226,7 @@ def worst_overpayment(
     return worst
 
 
-def ensure_rule_set_never_overpays(
-    rules: Sequence[CommissionRule], *, terms: ProgramTerms
-) -> None:
+def ensure_rule_set_never_overpays(rules: Sequence[CommissionRule], *, terms: ProgramTerms) -> None:
     """Refuse (422 `rule_set_overpays`) a rule set under which a line pays over 100%."""
     found = worst_overpayment(rules, terms=terms)
     if found is None:

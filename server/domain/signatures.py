@@ -89,9 +89,7 @@ def read_signed_headers(headers: dict[str, str | None]) -> SignedHeaders:
             f"{NONCE_MIN_LENGTH}-{NONCE_MAX_LENGTH} characters from A-Z a-z 0-9 . _ ~ -"
         )
     if malformed:
-        raise Unauthorized(
-            "malformed signing headers", code="s2s_header_invalid", fields=malformed
-        )
+        raise Unauthorized("malformed signing headers", code="s2s_header_invalid", fields=malformed)
     if not _KEY_ID.fullmatch(key_id):
         raise Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
     return SignedHeaders(
@@ -103,9 +101,7 @@ def read_signed_headers(headers: dict[str, str | None]) -> SignedHeaders:
     )
 
 
-def canonical_message(
-    *, timestamp: str, nonce: str, method: str, path: str, body: bytes
-) -> bytes:
+def canonical_message(*, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> bytes:
     """The exact bytes a signature covers (see the module docstring)."""
     head = f"{timestamp}\n{nonce}\n{method.upper()}\n{path}\n"
     return head.encode("utf-8") + body

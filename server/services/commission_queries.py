@@ -181,9 +181,7 @@ def _change_for_promoter(change: CommissionChange) -> dict[str, Any]:
 
 
 async def _own_promoter_ids(*, user_id: int, program_id: int) -> list[int]:
-    ids = await Promoter.filter(user_id=user_id, program_id=program_id).values_list(
-        "id", flat=True
-    )
+    ids = await Promoter.filter(user_id=user_id, program_id=program_id).values_list("id", flat=True)
     if not ids:
         raise NotFound("you are not a promoter of this program", code="promoter_not_found")
     return [int(i) for i in ids]  # type: ignore[call-overload]

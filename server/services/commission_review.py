@@ -140,10 +140,7 @@ async def review_commissions(
     async with in_transaction() as conn:
         # Lock in id order: settlement and refunds lock commissions before balances too.
         commissions = (
-            await Commission.filter(id__in=unique)
-            .using_db(conn)
-            .select_for_update()
-            .order_by("id")
+            await Commission.filter(id__in=unique).using_db(conn).select_for_update().order_by("id")
         )
         missing = sorted(set(unique) - {c.id for c in commissions})
         if missing:

@@ -309,9 +309,7 @@ async def move_subtree(
                 new_parent_id=new_parent_id,
                 new_parent_ancestors=[ancestor for ancestor, _ in new_parent_chain],
             )
-            await _require_active_upline(
-                conn, parent_id=new_parent_id, program_id=owner.program_id
-            )
+            await _require_active_upline(conn, parent_id=new_parent_id, program_id=owner.program_id)
         levels = subtree_levels(await _counts(conn, promoter_id, locking=True))
         deltas = team_count_deltas(
             old_chain=old_chain,
@@ -365,9 +363,7 @@ async def upline_chain(
     return await _chain(conn or connection(), promoter_id, max_depth=max_depth)
 
 
-async def team_counts(
-    *, promoter_id: int, conn: BaseDBAsyncClient | None = None
-) -> dict[int, int]:
+async def team_counts(*, promoter_id: int, conn: BaseDBAsyncClient | None = None) -> dict[int, int]:
     """Members below the promoter per depth (1 = direct), from the maintained counts."""
     return await _counts(conn or connection(), promoter_id)
 

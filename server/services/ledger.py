@@ -263,4 +263,3 @@ async def clawback_commission(
     await Commission.filter(id=commission.id).using_db(conn).update(settled_amount=new_amount)
     commission.settled_amount = new_amount
     return entries[0]
-

@@ -116,9 +116,7 @@ def serialize_own_profile(promoter: Promoter) -> dict[str, Any]:
         "phone": promoter.phone,
         "agreement_version": promoter.agreement_version,
         "applied_invite_code": promoter.applied_invite_code,
-        "invite_code": (
-            promoter.invite_code if promoter.status in ACTIVE_OR_SUSPENDED else None
-        ),
+        "invite_code": (promoter.invite_code if promoter.status in ACTIVE_OR_SUSPENDED else None),
         "tier": promoter.tier,
         "reject_reason": promoter.reject_reason,
         "applied_at": promoter.applied_at,
@@ -213,9 +211,7 @@ async def promoter_history(*, promoter_id: int) -> dict[str, Any]:
 
 async def list_my_profiles(*, user_id: int) -> dict[str, Any]:
     """All of a user's profiles across programs, newest first (old ones are history)."""
-    promoters = (
-        await Promoter.filter(user_id=user_id).prefetch_related("program").order_by("-id")
-    )
+    promoters = await Promoter.filter(user_id=user_id).prefetch_related("program").order_by("-id")
     return {"items": [serialize_own_profile(p) for p in promoters]}
 
 

@@ -344,9 +344,7 @@ async def _approve_program(
         after = batch.end
 
 
-async def approve_due_commissions(
-    *, now: datetime, batch_size: int = BATCH_SIZE
-) -> dict[str, Any]:
+async def approve_due_commissions(*, now: datetime, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
     """Approve pending, unheld commissions of promoters in good standing unlocked by `now`
     where the program's auto_approve_rules allow it; the others stay pending for staff review."""
     now = _utc(now)

@@ -60,18 +60,19 @@ async def refresh_token_pair(*, refresh_token: str, settings: Settings) -> Token
     reused = False
     async with in_transaction() as conn:
         stored = (
-            await RefreshToken.filter(jti=claims["jti"])
-            .using_db(conn)
-            .select_for_update()
-            .first()
+            await RefreshToken.filter(jti=claims["jti"]).using_db(conn).select_for_update().first()
         )
         if stored is None or stored.revoked_at is not None:
             raise Unauthorized("refresh token revoked", code="token_revoked")
         if stored.used_at is not None:
             # Reuse means the token leaked: revoke every live refresh token of the subject.
-            await RefreshToken.filter(
-                subject_kind=principal.kind, subject_id=principal.id, revoked_at=None
-            ).using_db(conn).update(revoked_at=clock.now())
+            await (
+                RefreshToken.filter(
+                    subject_kind=principal.kind, subject_id=principal.id, revoked_at=None
+                )
+                .using_db(conn)
+                .update(revoked_at=clock.now())
+            )
             reused = True
         else:
             stored.used_at = clock.now()
