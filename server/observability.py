@@ -1,7 +1,9 @@
 """Request ids, one structured access line per request, request metrics, and /metrics.
 
-Successful visit and click recordings (HIGH_VOLUME_ROUTES) get no access line: the metrics
-count them; their failures are logged like any other request's.
+Successful visit and click recordings (HIGH_VOLUME_ROUTES) and order events accepted into
+the inbox (answered with `Preference-Applied: respond-async`; the inbox row records them)
+get no access line: the metrics count them; their failures are logged like any other
+request's.
 
 The access line carries what an operator filters on (request id, method, route pattern,
 status, latency, program/promoter ids from the path) and nothing from headers or bodies:
@@ -22,6 +24,7 @@ from sanic.response import HTTPResponse, raw
 
 from server.auth import public
 from server.domain.errors import Unauthorized
+from server.domain.event_inbox import RESPOND_ASYNC
 from server.logging_setup import current_request_id
 from server.metrics import CONTENT_TYPE, observe_request, render_metrics
 
@@ -97,7 +100,10 @@ def install_observability(app: Sanic) -> None:
         route = _route_of(request)
         if seconds is not None:
             observe_request(method=request.method, route=route, status=status, seconds=seconds)
-        if status >= 400 or route not in HIGH_VOLUME_ROUTES:
+        high_volume = route in HIGH_VOLUME_ROUTES or (
+            response.headers.get("preference-applied") == RESPOND_ASYNC
+        )
+        if status >= 400 or not high_volume:
             latency_ms = round(seconds * 1000, 2) if seconds is not None else None
             fields = _access_fields(request, status, latency_ms)
             level = logging.DEBUG if route in QUIET_ROUTES and status < 500 else logging.INFO

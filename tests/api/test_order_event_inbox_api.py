@@ -4,6 +4,7 @@ read back from GET /s2s/events/<event_id>."""
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Any
 
@@ -251,3 +252,18 @@ async def test_applied_inbox_rows_are_forgotten_after_the_retention_and_replays_
     assert await Order.filter(external_id="P-1").count() == 1
     replayed = await _status(api, store, body["event_id"])
     assert replayed.json["outcome"]["commissions"]["count"] >= 1
+
+
+async def test_an_accepted_async_event_writes_no_access_line_but_a_synchronous_one_does(
+    api: Api, store: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fenxiao.access")
+    queued = await _post(api, store, paid("L-1", line("A", "10.00"), buyer=store["buyer"]))
+    direct = await _post(
+        api, store, paid("L-2", line("A", "10.00"), buyer=store["buyer"]), headers=None
+    )
+    refused = await _post(api, store, {"event_id": "x", "type": "order.paid"})
+
+    assert (queued.status, direct.status, refused.status) == (202, 200, 422)
+    logged = [r.status for r in caplog.records if r.name == "fenxiao.access"]
+    assert sorted(logged) == [200, 422]
