@@ -13,7 +13,9 @@ from server.app import create_app
 from server.config import Settings
 from server.integrations.wechat_client import build_gateway
 from server.integrations.wechat_standin import WeChatStandIn
+from server.services.api_keys import create_api_key
 from server.services.staff import create_staff_user
+from tests.order_builders import ADMIN, bind, chain, customer, shop
 
 STAFF_PASSWORD = "correct horse battery"
 
@@ -147,3 +149,24 @@ async def app(db: str, started_app: Sanic, api_settings: Settings) -> AsyncItera
 @pytest.fixture
 def api(app: Sanic) -> Api:
     return Api(app)
+
+
+@pytest.fixture
+async def store(api: Api) -> dict[str, Any]:
+    """A program with a customer bound to the nearest of a 2-level chain, and the store's
+    S2S signing key (for the order event tests)."""
+    program = await shop()
+    top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    issued = await create_api_key(
+        program_id=program.id, name="store", actor=ADMIN, settings=api.app.ctx.settings
+    )
+    return {
+        "program": program,
+        "top": top,
+        "nearest": nearest,
+        "buyer": buyer,
+        "key_id": issued.api_key.key_id,
+        "secret": issued.secret,
+    }

@@ -12,7 +12,6 @@ import pytest
 
 from server import clock
 from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
-from server.services.api_keys import create_api_key
 from server.services.operational_counts import queued_order_events_by_status
 from server.services.order_event_inbox import (
     claim_events,
@@ -21,29 +20,11 @@ from server.services.order_event_inbox import (
     requeue_expired,
 )
 from tests.api.conftest import Api
-from tests.order_builders import ADMIN, bind, chain, customer, line, paid, refunded, shop
+from tests.order_builders import line, paid, refunded
 from tests.s2s_client import s2s_get, s2s_post
 
 EVENTS = "/admin/v1/s2s/events"
 ASYNC = {"Prefer": "respond-async"}
-
-
-@pytest.fixture
-async def store(api: Api) -> dict[str, Any]:
-    """A program with a referred customer, and the store's signing key."""
-    program = await shop()
-    _top, nearest = await chain(program, 2)
-    buyer = await customer()
-    await bind(program, nearest, user=buyer)
-    issued = await create_api_key(
-        program_id=program.id, name="store", actor=ADMIN, settings=api.app.ctx.settings
-    )
-    return {
-        "program": program,
-        "buyer": buyer,
-        "key_id": issued.api_key.key_id,
-        "secret": issued.secret,
-    }
 
 
 async def _post(

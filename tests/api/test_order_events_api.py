@@ -9,42 +9,16 @@ from typing import Any
 import pytest
 
 from server.models import Commission, Order, OrderEvent, Program
-from server.services.api_keys import create_api_key
 from tests.api.conftest import Api
 from tests.order_builders import (
-    ADMIN,
     T0,
-    bind,
-    chain,
-    customer,
     line,
     paid,
     refunded,
-    shop,
 )
 from tests.s2s_client import s2s_post
 
 EVENTS = "/admin/v1/s2s/events"
-
-
-@pytest.fixture
-async def store(api: Api) -> dict[str, Any]:
-    """A program with a referred customer, and the store's signing key."""
-    program = await shop()
-    top, nearest = await chain(program, 2)
-    buyer = await customer()
-    await bind(program, nearest, user=buyer)
-    issued = await create_api_key(
-        program_id=program.id, name="store", actor=ADMIN, settings=api.app.ctx.settings
-    )
-    return {
-        "program": program,
-        "top": top,
-        "nearest": nearest,
-        "buyer": buyer,
-        "key_id": issued.api_key.key_id,
-        "secret": issued.secret,
-    }
 
 
 async def _post(api: Api, store: dict[str, Any], body: Any) -> Any:

@@ -15,9 +15,9 @@ import pymysql
 
 from tests.conftest import MYSQL_BASE
 from tests.e2e.test_server_process import (  # noqa: F401  (the fixture)
-    ADMIN_PASSWORD,
     RunningServer,
     _ok,
+    root_program,
     server,
 )
 
@@ -31,24 +31,7 @@ answered: list[int] = []  # appended by the client threads (list.append is atomi
 
 def _share_code(base_url: str) -> str:
     with httpx.Client(base_url=base_url, timeout=10) as http:
-        admin = _ok(
-            http.post("/admin/v1/auth/login", json={"username": "root", "password": ADMIN_PASSWORD})
-        )
-        staff = {"authorization": f"Bearer {admin['access_token']}"}
-        program = _ok(
-            http.post(
-                "/admin/v1/programs",
-                headers=staff,
-                json={
-                    "name": "Stop shop",
-                    "currency": "CNY",
-                    "recruitment_mode": "open",
-                    "max_levels": 2,
-                    "level_rates": ["10", "5"],
-                },
-            ),
-            201,
-        )
+        _staff, program = root_program(http, "Stop shop")
         login = _ok(http.post("/mp/v1/auth/login", json={"code": "stopper#1"}))
         promoter = {"authorization": f"Bearer {login['access_token']}"}
         _ok(

@@ -15,9 +15,9 @@ import pymysql
 
 from tests.conftest import MYSQL_BASE
 from tests.e2e.test_server_process import (  # noqa: F401  (the fixture)
-    ADMIN_PASSWORD,
     RunningServer,
     _ok,
+    root_program,
     server,
 )
 from tests.order_builders import line, paid, refunded
@@ -28,24 +28,7 @@ DRAIN_DEADLINE_SECONDS = 60
 
 
 def _store_key(http: httpx.Client) -> tuple[int, str, str]:
-    admin = _ok(
-        http.post("/admin/v1/auth/login", json={"username": "root", "password": ADMIN_PASSWORD})
-    )
-    staff = {"authorization": f"Bearer {admin['access_token']}"}
-    program = _ok(
-        http.post(
-            "/admin/v1/programs",
-            headers=staff,
-            json={
-                "name": "Inbox shop",
-                "currency": "CNY",
-                "recruitment_mode": "open",
-                "max_levels": 2,
-                "level_rates": ["10", "5"],
-            },
-        ),
-        201,
-    )
+    staff, program = root_program(http, "Inbox shop")
     key = _ok(
         http.post(
             f"/admin/v1/programs/{program['id']}/api-keys", headers=staff, json={"name": "store"}

@@ -71,6 +71,8 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         "BOOTSTRAP_ADMIN_USERNAME": "root",
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "QR_CACHE_DIR": str(tmp_path / "qr"),
+        # Its own metrics files, not var/prometheus (another run's servers may be using it).
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     subprocess.run(
         [sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env, check=True,
@@ -110,6 +112,30 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
 def _ok(response: httpx.Response, status: int = 200) -> dict:
     assert response.status_code == status, f"{response.request.url}: {response.text}"
     return response.json()
+
+
+def root_program(http: httpx.Client, name: str) -> tuple[dict[str, str], dict]:
+    """Log in as the bootstrap admin and create an open 2-level program (10%, 5%): the
+    admin's headers and the program."""
+    admin = _ok(
+        http.post("/admin/v1/auth/login", json={"username": "root", "password": ADMIN_PASSWORD})
+    )
+    staff = {"authorization": f"Bearer {admin['access_token']}"}
+    program = _ok(
+        http.post(
+            "/admin/v1/programs",
+            headers=staff,
+            json={
+                "name": name,
+                "currency": "CNY",
+                "recruitment_mode": "open",
+                "max_levels": 2,
+                "level_rates": ["10", "5"],
+            },
+        ),
+        201,
+    )
+    return staff, program
 
 
 def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
