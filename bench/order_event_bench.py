@@ -67,7 +67,7 @@ from bench.visit_load import tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
 # Requests generated per second of a round: far above what either endpoint can answer.
-REQUESTS_PER_SECOND_BUDGET = 3_000
+REQUESTS_PER_SECOND_BUDGET = 6_000
 SETTLE_SECONDS = 0.5
 # Below this share of one core the server counts as idle (its timers, the metrics).
 IDLE_CPU_SHARE = 0.05

@@ -112,8 +112,16 @@ def _default(value: Any) -> Any:
     raise TypeError(f"cannot render {type(value).__name__}")
 
 
+# One encoder for every response: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(default=_default, ensure_ascii=False, separators=(",", ":"))
+
+
 def _dumps(obj: Any, **kwargs: Any) -> str:
-    return json.dumps(obj, default=_default, ensure_ascii=False, separators=(",", ":"), **kwargs)
+    if kwargs:
+        return json.dumps(
+            obj, default=_default, ensure_ascii=False, separators=(",", ":"), **kwargs
+        )
+    return _ENCODER.encode(obj)
 
 
 def render(data: Any, *, status: int = 200) -> HTTPResponse:

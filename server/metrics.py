@@ -21,7 +21,7 @@ import re
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 # Read before prometheus_client picks its value class (it decides once, at import).
 _MULTIPROC_DIR = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
@@ -73,11 +73,21 @@ JOB_RUNS = Counter(
 )
 
 
+# The (counter, histogram) children per (method, route, status): `labels()` takes a lock and
+# rebuilds its key on every call, and the label sets are few (route patterns, not paths).
+_REQUEST_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
     """Count one served request and its latency."""
-    labels = (method, route, str(status))
-    HTTP_REQUESTS.labels(*labels).inc()
-    HTTP_LATENCY.labels(*labels).observe(seconds)
+    key = (method, route, status)
+    series = _REQUEST_SERIES.get(key)
+    if series is None:
+        labels = (method, route, str(status))
+        series = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
+        _REQUEST_SERIES[key] = series
+    series[0].inc()
+    series[1].observe(seconds)
 
 
 def count_event(type: str, outcome: str) -> None:

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 import re
 import time
-import uuid
 from typing import Any
 
 from sanic import Request, Sanic
@@ -50,7 +50,8 @@ def _request_id(request: Request) -> str:
     given = request.headers.get(REQUEST_ID_HEADER)
     if given and _VALID_REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    # 128 random bits in hex, as uuid4().hex, without building a UUID on every request.
+    return os.urandom(16).hex()
 
 
 def _route_of(request: Request) -> str:
