@@ -7,7 +7,8 @@ Seeds the benchmark's program (bench/order_event_setup.py) in a throwaway MariaD
 (BENCH_MYSQL_URL, dropped after the run; `--sqlite` uses a temporary file instead), then
 sends `--events` signed order.paid requests one after the other through the real app
 in-process (sanic's ASGI client: routing, middleware, the S2S guard, the use case), counting
-the SQL statements each runs and the process CPU it takes, and writes a cProfile of them to `--out`.
+the SQL statements each runs and the process CPU it takes, and writes a cProfile of them to `--out`
+(the report) and `--out`.prof (the raw stats, for pstats or snakeviz).
 `--respond-async` sends them with `Prefer: respond-async`: what accepting into the inbox
 costs (no drainer runs here, so nothing is applied).
 """
