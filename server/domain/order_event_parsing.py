@@ -344,5 +344,10 @@ def canonical_json(payload: Mapping[str, Any]) -> str:
     return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+def canonical_sha256(canonical: str) -> str:
+    """The digest of a body already in its canonical spelling (`canonical_json`)."""
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def body_sha256(payload: Mapping[str, Any]) -> str:
-    return hashlib.sha256(canonical_json(payload).encode()).hexdigest()
+    return canonical_sha256(canonical_json(payload))

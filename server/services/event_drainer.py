@@ -49,7 +49,6 @@ class EventDrainer:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._accepting = 0
-        self.applied = 0
 
     @contextlib.contextmanager
     def accepting(self) -> Iterator[None]:
@@ -76,13 +75,7 @@ class EventDrainer:
             if self._stopping:
                 await release_claimed(batch[index:])
                 return
-            try:
-                await apply_claimed(claimed)
-            except Exception:
-                log.exception(
-                    "order event %s: not applied, retried after its lease", claimed.event_id
-                )
-            self.applied += 1
+            await apply_claimed(claimed)
 
     async def _run(self) -> None:
         delay = 0.0

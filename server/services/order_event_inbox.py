@@ -13,7 +13,6 @@ and applying them again is answered from the first application.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import secrets
@@ -34,7 +33,7 @@ from server.domain.event_inbox import (
     accepted_body,
     status_body,
 )
-from server.domain.order_event_parsing import canonical_json, parse_event
+from server.domain.order_event_parsing import canonical_json, canonical_sha256, parse_event
 from server.domain.order_events import event_id_conflict
 from server.models import OrderEvent, QueuedOrderEvent
 from server.services.ledger import sql_rows, sql_write
@@ -74,7 +73,7 @@ async def enqueue_order_event(
     is answered again, with another body it is 409 `event_id_conflict`."""
     event = parse_event(payload)
     body = canonical_json(payload)
-    digest = hashlib.sha256(body.encode()).hexdigest()
+    digest = canonical_sha256(body)
     answer = accepted_body(
         event_id=event.event_id, event_type=event.type.value, external_id=event.external_id
     )
@@ -182,21 +181,24 @@ async def _finish(claimed: ClaimedEvent, *, status_code: int, error: dict[str, A
     )
 
 
-async def apply_claimed(claimed: ClaimedEvent) -> int:
-    """Apply one claimed event as a synchronous delivery would and mark it done; the HTTP
-    status its outcome carries. An unexpected error leaves it claimed (retried after the
-    lease)."""
+async def apply_claimed(claimed: ClaimedEvent) -> None:
+    """Apply one claimed event as a synchronous delivery would and mark it done. An
+    unexpected error is logged and leaves it claimed: it is retried after the lease."""
     try:
-        recorded = await ingest_order_event(
-            program_id=claimed.program_id, payload=json.loads(claimed.body), appid=claimed.appid
-        )
-    except FenxiaoError as error:
-        # Refused before an outcome could be stored on an order event (e.g. the event id was
-        # taken by a synchronous delivery of another body): kept on the inbox row.
-        await _finish(claimed, status_code=error.status_code, error=error.to_dict())
-        return error.status_code
-    await _finish(claimed, status_code=recorded.outcome.status_code, error=None)
-    return recorded.outcome.status_code
+        try:
+            recorded = await ingest_order_event(
+                program_id=claimed.program_id,
+                payload=json.loads(claimed.body),
+                appid=claimed.appid,
+            )
+        except FenxiaoError as error:
+            # Refused before an outcome could be stored on an order event (e.g. the event id
+            # was taken by a synchronous delivery of another body): kept on the inbox row.
+            await _finish(claimed, status_code=error.status_code, error=error.to_dict())
+            return
+        await _finish(claimed, status_code=recorded.outcome.status_code, error=None)
+    except Exception:
+        log.exception("order event %s: not applied, retried after its lease", claimed.event_id)
 
 
 async def release_claimed(claimed: list[ClaimedEvent]) -> int:
@@ -221,12 +223,7 @@ async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]
         if not batch:
             break
         for claimed in batch:
-            try:
-                await apply_claimed(claimed)
-            except Exception:
-                log.exception(
-                    "order event %s: not applied, retried after its lease", claimed.event_id
-                )
+            await apply_claimed(claimed)
             applied += 1
     return {"applied": applied}
 
@@ -259,28 +256,29 @@ async def requeue_expired(*, now: datetime | None = None) -> dict[str, int]:
 async def queued_event_status(*, program_id: int, event_id: str) -> dict[str, Any]:
     """Where an event of the program stands: in the inbox, or applied with its outcome."""
     queued = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    inbox_status = queued.status if queued is not None else None
+    if queued is not None and queued.error is not None:
+        # Refused before an order event could record it: the inbox row holds the outcome.
+        refusal = {"status_code": queued.outcome_status_code, "body": queued.error}
+        return status_body(
+            event_id=event_id,
+            event_type=queued.event_type,
+            external_id=queued.order_external_id,
+            inbox_status=inbox_status,
+            outcome=refusal,
+        )
     recorded = await OrderEvent.get_or_none(program_id=program_id, event_id=event_id)
-    if queued is None and recorded is None:
+    source = queued or recorded
+    if source is None:
         raise NotFound(
             "no event with this id", code="event_not_found", fields={"event_id": event_id}
         )
-    if queued is not None and queued.error is not None:
-        outcome: dict[str, Any] | None = {
-            "status_code": queued.outcome_status_code,
-            "body": queued.error,
-        }
-    elif recorded is not None and recorded.outcome:
-        outcome = recorded.outcome
-    else:
-        outcome = None
-    source = queued if queued is not None else recorded
-    assert source is not None
     return status_body(
         event_id=event_id,
         event_type=source.event_type,
         external_id=source.order_external_id,
-        inbox_status=queued.status if queued is not None else None,
-        outcome=outcome,
+        inbox_status=inbox_status,
+        outcome=recorded.outcome if recorded is not None and recorded.outcome else None,
     )
 
 
