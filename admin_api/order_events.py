@@ -24,6 +24,7 @@ from server.domain.event_inbox import RESPOND_ASYNC, wants_async
 from server.domain.order_event_parsing import seal_buyer_signals
 from server.domain.order_events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.observability import log_failures_only
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
 from server.services import order_event_inbox, order_events, order_queries
 
@@ -195,6 +196,7 @@ async def post_event(request: Request) -> HTTPResponse:
 
 
 async def _accept_for_later(request: Request) -> HTTPResponse:
+    log_failures_only(request)
     drainer = getattr(request.app.ctx, "event_drainer", None)
     with drainer.accepting() if drainer is not None else contextlib.nullcontext():
         accepted = await order_event_inbox.enqueue_order_event(

@@ -17,6 +17,7 @@ from sanic_ext import openapi
 from server.domain.clicks import MAX_BATCH_CLICKS
 from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, parse_body, render
+from server.observability import log_failures_only
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
 from server.services import s2s_clicks
 
@@ -86,6 +87,7 @@ def _context(request: Request) -> s2s_clicks.ClickContext:
 )
 @s2s_signed
 async def post_click(request: Request) -> HTTPResponse:
+    log_failures_only(request)
     click = parse_body(request, Click).model_dump(mode="json", exclude_none=True)
     outcome = await s2s_clicks.record_click(click=click, context=_context(request))
     response = render(outcome.body(), status=outcome.status)
@@ -102,6 +104,7 @@ async def post_click(request: Request) -> HTTPResponse:
 )
 @s2s_signed
 async def post_clicks(request: Request) -> HTTPResponse:
+    log_failures_only(request)
     batch = parse_body(request, ClickBatch)
     clicks = [click.model_dump(mode="json", exclude_none=True) for click in batch.clicks]
     return render(await s2s_clicks.record_clicks(clicks=clicks, context=_context(request)))

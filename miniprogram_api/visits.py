@@ -14,6 +14,7 @@ from server.auth import ROLES_PROMOTER, decode_token, public, requires
 from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.domain.errors import Forbidden, Unauthorized
 from server.http import Body, parse_body, render
+from server.observability import log_failures_only
 from server.services import binding_queries, bindings, visits
 
 bp = Blueprint("mp_visits")
@@ -67,6 +68,7 @@ def _customer_user_id(request: Request) -> int | None:
 )
 @public
 async def record_visit(request: Request) -> HTTPResponse:
+    log_failures_only(request)
     body = parse_body(request, VisitCreate)
     source = body.source or (
         "mp" if request.headers.get("referer", "").startswith(MINI_PROGRAM_REFERER) else "h5"

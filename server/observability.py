@@ -1,9 +1,8 @@
 """Request ids, one structured access line per request, request metrics, and /metrics.
 
-Successful visit and click recordings (HIGH_VOLUME_ROUTES) and order events accepted into
-the inbox (answered with `Preference-Applied: respond-async`; the inbox row records them)
-get no access line: the metrics count them; their failures are logged like any other
-request's.
+A high-volume request — a visit or click recorded, an order event accepted into the inbox
+(whose row records it) — marks itself with `log_failures_only`: its success gets no access
+line, only the metrics count it; its failure is logged like any other request's.
 
 The access line carries what an operator filters on (request id, method, route pattern,
 status, latency, program/promoter ids from the path) and nothing from headers or bodies:
@@ -24,7 +23,6 @@ from sanic.response import HTTPResponse, raw
 
 from server.auth import public
 from server.domain.errors import Unauthorized
-from server.domain.event_inbox import RESPOND_ASYNC
 from server.logging_setup import current_request_id
 from server.metrics import CONTENT_TYPE, observe_request, render_metrics
 
@@ -36,14 +34,15 @@ _VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 UNMATCHED_ROUTE = "<unmatched>"
 # Probes hit these every few seconds; their lines are DEBUG so they don't drown the log.
 QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
-# Visit and click recording run at thousands of requests a second, and a line per success
-# costs about a third of their throughput: their successes are counted by the metrics only.
-# Their failures (4xx, 5xx) are always logged.
-HIGH_VOLUME_ROUTES = frozenset(
-    {"/mp/v1/visits", "/admin/v1/s2s/clicks", "/admin/v1/s2s/clicks/batch"}
-)
 # Path parameters worth a field of their own in the access line (ids, never codes or names).
 PATH_ID_FIELDS = ("program_id", "promoter_id")
+
+
+def log_failures_only(request: Request) -> None:
+    """Called by high-volume routes: a success of this request is counted by the metrics
+    but gets no access line (a line per success costs visit recording about a third of its
+    throughput); a failure (4xx, 5xx) is logged as always."""
+    request.ctx.log_failures_only = True
 
 
 def _request_id(request: Request) -> str:
@@ -101,10 +100,7 @@ def install_observability(app: Sanic) -> None:
         route = _route_of(request)
         if seconds is not None:
             observe_request(method=request.method, route=route, status=status, seconds=seconds)
-        high_volume = route in HIGH_VOLUME_ROUTES or (
-            response.headers.get("preference-applied") == RESPOND_ASYNC
-        )
-        if status >= 400 or not high_volume:
+        if status >= 400 or not getattr(request.ctx, "log_failures_only", False):
             latency_ms = round(seconds * 1000, 2) if seconds is not None else None
             fields = _access_fields(request, status, latency_ms)
             level = logging.DEBUG if route in QUIET_ROUTES and status < 500 else logging.INFO
