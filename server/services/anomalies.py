@@ -29,6 +29,34 @@ HOLD_PREFIX = "anomaly:"
 HOLDABLE = (CommissionStatus.PENDING.value, CommissionStatus.APPROVED.value)
 
 
+async def record_hold_changes(
+    conn: BaseDBAsyncClient,
+    commissions: Sequence[Commission],
+    *,
+    action: str,
+    reason: str,
+    now: datetime,
+) -> None:
+    """One history row per commission held or released: status and amount unchanged."""
+    await CommissionChange.bulk_create(
+        [
+            CommissionChange(
+                commission_id=c.id,
+                action=action,
+                from_status=c.status,
+                to_status=c.status,
+                amount_before=c.amount,
+                amount_after=c.amount,
+                reason=reason,
+                actor_kind="system",
+                at=now,
+            )
+            for c in commissions
+        ],
+        using_db=conn,
+    )
+
+
 def hold_reason_of(anomaly_id: int) -> str:
     return f"{HOLD_PREFIX}{anomaly_id}"
 
@@ -82,22 +110,12 @@ async def _hold(
         .using_db(conn)
         .update(hold_reason=reason)
     )
-    await CommissionChange.bulk_create(
-        [
-            CommissionChange(
-                commission_id=c.id,
-                action="hold",
-                from_status=c.status,
-                to_status=c.status,
-                amount_before=c.amount,
-                amount_after=c.amount,
-                reason=f"held by anomaly {anomaly.id} ({anomaly.kind})",
-                actor_kind="system",
-                at=now,
-            )
-            for c in commissions
-        ],
-        using_db=conn,
+    await record_hold_changes(
+        conn,
+        commissions,
+        action="hold",
+        reason=f"held by anomaly {anomaly.id} ({anomaly.kind})",
+        now=now,
     )
     return len(commissions)
 

@@ -26,7 +26,7 @@ from server.domain.errors import Conflict, FenxiaoError, NotFound, ValidationFai
 from server.domain.promoter_status import PromoterStatus
 from server.models import Anomaly, AnomalyLink, Commission, CommissionChange
 from server.services import ledger
-from server.services.anomalies import HOLD_PREFIX, HOLDABLE, hold_reason_of
+from server.services.anomalies import HOLD_PREFIX, HOLDABLE, hold_reason_of, record_hold_changes
 from server.services.audit import record_action
 from server.services.commission_review import apply_review_action
 from server.services.promoters import locked_promoter, transition_promoter
@@ -187,30 +187,30 @@ async def _release(conn: BaseDBAsyncClient, anomaly: Anomaly, now: datetime) -> 
         .order_by("-anomaly_id")
         .values_list("target_id", "anomaly_id")
     )
-    released, still_held = [], []
+    released: list[Commission] = []
+    moved: dict[str, list[int]] = {}
     for commission in commissions:
         other = other_holds.get(commission.id)
-        if other is not None:
-            reason = hold_reason_of(int(other))
-            if commission.hold_reason != reason:
-                await Commission.filter(id=commission.id).using_db(conn).update(hold_reason=reason)
-            still_held.append(commission.id)
-            continue
-        await Commission.filter(id=commission.id).using_db(conn).update(hold_reason=None)
-        await CommissionChange.create(
-            commission_id=commission.id,
-            action="release",
-            from_status=commission.status,
-            to_status=commission.status,
-            amount_before=commission.amount,
-            amount_after=commission.amount,
-            reason=f"anomaly {anomaly.id} dismissed",
-            actor_kind="system",
-            at=now,
-            using_db=conn,
+        if other is None:
+            released.append(commission)
+        elif commission.hold_reason != hold_reason_of(int(other)):
+            moved.setdefault(hold_reason_of(int(other)), []).append(commission.id)
+    # Held by another open anomaly too: the hold now names that one.
+    for reason, moved_ids in moved.items():
+        await Commission.filter(id__in=moved_ids).using_db(conn).update(hold_reason=reason)
+    if released:
+        await (
+            Commission.filter(id__in=[c.id for c in released])
+            .using_db(conn)
+            .update(hold_reason=None)
         )
-        released.append(commission.id)
-    return {"released_commission_ids": released, "still_held_commission_ids": still_held}
+        await record_hold_changes(
+            conn, released, action="release", reason=f"anomaly {anomaly.id} dismissed", now=now
+        )
+    return {
+        "released_commission_ids": [c.id for c in released],
+        "still_held_commission_ids": [c.id for c in commissions if c.id in other_holds],
+    }
 
 
 async def decide_anomalies(
