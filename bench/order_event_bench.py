@@ -62,7 +62,16 @@ from bench.order_event_report import (
     render,
     save_section,
 )
-from bench.order_event_setup import PATH, Seed, count_rows, mysql_admin, seed, serve_bare
+from bench.order_event_setup import (
+    PATH,
+    Seed,
+    count_rows,
+    inbox_backlog,
+    mysql_admin,
+    row_counter,
+    seed,
+    serve_bare,
+)
 from bench.visit_load import tree_cpu_seconds
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -202,37 +211,6 @@ def run_wrk(
         applied_by_stop=applied_by_stop,
         cpu_seconds_by_stop=cpu_at_stop - before,
     )
-
-
-def row_counter(url: str, table: str, *, where: str = "1 = 1") -> Callable[[], int]:
-    """Counts the rows of `table` in the benchmark's database (those matching `where`)."""
-    import pymysql
-
-    parts = urlsplit(url)
-
-    def count() -> int:
-        conn = pymysql.connect(
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 3306,
-            user=parts.username or "root",
-            password=parts.password or "",
-            database=parts.path.lstrip("/"),
-        )
-        try:
-            with conn.cursor() as cursor:
-                cursor.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {where}")
-                return int(cursor.fetchone()[0])
-        finally:
-            conn.close()
-
-    return count
-
-
-def inbox_backlog(url: str) -> Callable[[], int]:
-    """Counts the order events accepted with `Prefer: respond-async` and not applied yet."""
-    count_all = row_counter(url, "order_event_inbox")
-    count_done = row_counter(url, "order_event_inbox", where="status = 'done'")
-    return lambda: count_all() - count_done()
 
 
 # ---------------------------------------------------------------- processes

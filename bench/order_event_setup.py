@@ -3,6 +3,7 @@ seeded program (bench/order_event_bench.py runs them)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 from urllib.parse import urlsplit
@@ -182,3 +183,32 @@ async def count_rows(url: str) -> dict[str, int]:
         return counts
     finally:
         await Tortoise.close_connections()
+
+
+def row_counter(url: str, table: str, *, where: str = "1 = 1") -> Callable[[], int]:
+    """Counts the rows of `table` in the benchmark's database (those matching `where`)."""
+    import pymysql
+
+    parts = urlsplit(url)
+
+    def count() -> int:
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 3306,
+            user=parts.username or "root",
+            password=parts.password or "",
+            database=parts.path.lstrip("/"),
+        )
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(f"SELECT COUNT(*) FROM `{table}` WHERE {where}")
+                return int(cursor.fetchone()[0])
+        finally:
+            conn.close()
+
+    return count
+
+
+def inbox_backlog(url: str) -> Callable[[], int]:
+    """Counts the order events accepted with `Prefer: respond-async` and not applied yet."""
+    return row_counter(url, "order_event_inbox", where="status <> 'done'")
