@@ -15,6 +15,7 @@ from server.domain.errors import NotFound
 from server.services.api_keys import purge_expired_nonces
 from server.services.application_expiry import expire_stale_applications
 from server.services.balances import reconcile_balances
+from server.services.event_drainer import wake_running_drainer
 from server.services.fraud_scans import scan_for_fraud
 from server.services.notifications import send_pending_notifications
 from server.services.order_event_inbox import (
@@ -106,8 +107,11 @@ INBOX_RETENTION = timedelta(days=30)
 
 
 async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
-    """Queue again what dead drainers left, then apply queued order events."""
+    """Queue again what dead drainers left, then apply queued order events — or, in a server
+    worker, wake its drainer to apply them (server/services/event_drainer.py)."""
     requeued = await requeue_expired(now=clock.now())
+    if wake_running_drainer():
+        return {**requeued, "applied": 0, "woke_drainer": True}
     drained = await drain_order_events(max_events=INBOX_EVENTS_PER_RUN)
     return {**requeued, **drained}
 

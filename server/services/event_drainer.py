@@ -11,6 +11,10 @@ drainer's pace leaves it gaps enough to keep up.
 
 On a graceful stop it finishes the event in hand and gives the rest of its batch back to
 the queue: what was accepted stays on disk for the next drainer.
+
+The `drain_order_event_inbox` job, run in a process that has a drainer of its own (the
+server's in-process scheduler), only wakes it: applying there itself would take the event
+loop from the stores for seconds, as the drainer is built not to (`wake_running_drainer`).
 """
 
 from __future__ import annotations
@@ -40,6 +44,9 @@ MAX_ERROR_DELAY_SECONDS = 5.0
 YIELD_SECONDS = 0.2
 YIELD_CHECK_SECONDS = 0.005
 
+# The drainer of this process while it runs (one per server worker).
+_running: EventDrainer | None = None
+
 
 class EventDrainer:
     """Applies queued order events in the background of one worker (module doc)."""
@@ -67,7 +74,17 @@ class EventDrainer:
             waited += YIELD_CHECK_SECONDS
 
     def start(self) -> None:
+        global _running
         self._task = asyncio.get_running_loop().create_task(self._run(), name="order-event-drainer")
+        _running = self
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done() and not self._stopping
+
+    def wake(self) -> None:
+        """Claim now rather than at the next poll."""
+        self._wakeup.set()
 
     async def _apply_batch(self, batch: list[ClaimedEvent]) -> None:
         for index, claimed in enumerate(batch):
@@ -99,11 +116,22 @@ class EventDrainer:
 
     async def stop(self) -> None:
         """Finish the event in hand; the rest of the batch goes back to the queue."""
+        global _running
+        if _running is self:
+            _running = None
         self._stopping = True
         self._wakeup.set()
         if self._task is not None:
             await self._task
             self._task = None
+
+
+def wake_running_drainer() -> bool:
+    """Wake this process's drainer; False when none runs here (a Celery worker, a CLI)."""
+    if _running is None or not _running.running:
+        return False
+    _running.wake()
+    return True
 
 
 def install_event_drainer(app: Sanic) -> None:

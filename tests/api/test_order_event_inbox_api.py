@@ -4,14 +4,18 @@ read back from GET /s2s/events/<event_id>."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from jobs.tasks import run_inbox_drain
 from server import clock
+from server.config import Settings
 from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
+from server.services.event_drainer import EventDrainer
 from server.services.operational_counts import queued_order_events_by_status
 from server.services.order_event_inbox import (
     claim_events,
@@ -178,6 +182,42 @@ async def test_an_event_left_by_a_dead_drainer_is_applied_once_after_its_lease(
 
     assert await Order.filter(external_id="A-9").count() == 1
     assert (await QueuedOrderEvent.get(event_id=body["event_id"])).status == "done"
+
+
+async def test_the_minute_job_applies_queued_events_where_no_drainer_runs(
+    api: Api, store: dict[str, Any], api_settings: Settings
+) -> None:
+    # A Celery worker, say: nothing else would apply them.
+    await _post(api, store, paid("A-20", line("A", "100.00"), buyer=store["buyer"]))
+
+    summary = await run_inbox_drain(api_settings)
+
+    assert summary["applied"] == 1
+    assert await Order.filter(external_id="A-20").exists()
+
+
+async def test_the_minute_job_in_a_server_worker_wakes_its_drainer_instead_of_applying(
+    api: Api, store: dict[str, Any], api_settings: Settings
+) -> None:
+    await _post(api, store, paid("A-21", line("A", "100.00"), buyer=store["buyer"]))
+    drainer = EventDrainer()
+    try:
+        with drainer.accepting():  # stores are being answered: applying would slow them
+            drainer.start()
+            summary = await run_inbox_drain(api_settings)
+            assert summary["applied"] == 0
+            assert summary["woke_drainer"] is True
+        # Once the stores are answered, the drainer applies it.
+        for _ in range(200):
+            if await Order.filter(external_id="A-21").exists():
+                break
+            await asyncio.sleep(0.025)
+        assert await Order.filter(external_id="A-21").count() == 1
+    finally:
+        await drainer.stop()
+    # A stopped drainer is woken no more: the job applies again.
+    await _post(api, store, paid("A-22", line("A", "100.00"), buyer=store["buyer"]))
+    assert (await run_inbox_drain(api_settings))["applied"] == 1
 
 
 async def test_the_status_of_an_unknown_event_is_404_and_needs_a_signature(
