@@ -176,7 +176,7 @@ def _payload(request: Request) -> dict[str, Any]:
     body=OrderEventBody,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(handler_spends_nonce=lambda request: wants_async(request.headers.get("prefer")))
 async def post_event(request: Request) -> HTTPResponse:
     if wants_async(request.headers.get("prefer")):
         return await _accept_for_later(request)
@@ -203,6 +203,8 @@ async def _accept_for_later(request: Request) -> HTTPResponse:
             program_id=request.ctx.s2s.program_id,
             payload=_payload(request),
             appid=request.app.ctx.settings.wechat_appid,
+            nonce=request.ctx.s2s.unspent_nonce,
+            settings=request.app.ctx.settings,
         )
     response = render(accepted.body, status=202)
     response.headers["preference-applied"] = RESPOND_ASYNC

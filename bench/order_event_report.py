@@ -216,9 +216,10 @@ def _queued_lines(queued: list[WrkResult], *, bare_rps: float, duration: int) ->
     accept_cpu = _median([q.cpu_seconds_by_stop / q.requests * 1000 for q in queued if q.requests])
     return [
         "With `Prefer: respond-async` the same signed events are answered 202 once verified,"
-        " validated and stored in the inbox (the S2S nonce and one inbox row: two autocommit"
-        " INSERTs), and each worker's drainer applies them afterwards, one at a time, through"
-        " the same code as a synchronous delivery.",
+        " validated and stored in the inbox (one autocommit INSERT … SELECT: the inbox row,"
+        " which also spends the request's nonce, written only while the key is live), and"
+        " each worker's drainer applies them afterwards, one at a time, through the same code"
+        " as a synchronous delivery.",
         "",
         f"- Accepted: median ratio to bare **{accepted:.2f}** (target ≥ {TARGET_RATIO}:"
         f" {'met' if accepted >= TARGET_RATIO else 'NOT met'}), median p99 **{p99:.1f} ms**"

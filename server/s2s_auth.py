@@ -14,11 +14,18 @@ s2s_wrong_program. The nonce is spent in its own committed statement (which also
 the key is still live) before the handler runs; the handler's use case then runs in its own
 transaction, so a replay is refused even while the first request is still being handled,
 and a failed handler does not free its nonce (the store signs its retry anew).
+
+A route whose request is a single INSERT can spend the nonce in that very statement:
+`@s2s_signed(handler_spends_nonce=predicate)` leaves it unspent, for the requests the
+predicate picks, in `request.ctx.s2s.unspent_nonce`; the handler must then refuse a reused
+nonce (409 s2s_replayed) and a key revoked meanwhile (401 s2s_key_invalid) itself. Order
+events accepted with `Prefer: respond-async` do so (server/services/order_event_inbox.py).
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from typing import Any
 
 from server.auth import Handler
@@ -53,14 +60,22 @@ def _path_and_query(request: Any) -> str:
     return f"{request.path}?{query}" if query else request.path
 
 
-def s2s_signed(handler: Handler) -> Handler:
+def s2s_signed(
+    handler: Handler | None = None,
+    *,
+    handler_spends_nonce: Callable[[Any], bool] | None = None,
+) -> Any:
     """Guard a route with the S2S signature; sets `request.ctx.s2s` to an S2SCaller.
 
-    Marked like `@requires` (`__roles__`, empty: no JWT role is admitted) plus `__s2s__`, so
-    the role-matrix test walks S2S routes too.
+    `@s2s_signed`, or `@s2s_signed(handler_spends_nonce=…)` (module doc). Marked like
+    `@requires` (`__roles__`, empty: no JWT role is admitted) plus `__s2s__`, so the
+    role-matrix test walks S2S routes too.
     """
+    if handler is None:
+        return functools.partial(s2s_signed, handler_spends_nonce=handler_spends_nonce)
+    guarded_handler = handler
 
-    @functools.wraps(handler)
+    @functools.wraps(guarded_handler)
     async def guarded(request: Any, *args: Any, **kwargs: Any) -> Any:
         signed = read_signed_headers(
             {name: request.headers.get(name) for name in SIGNED_REQUEST_HEADERS}
@@ -73,8 +88,9 @@ def s2s_signed(handler: Handler) -> Handler:
             body=request.body or b"",
             program_id=program_id if isinstance(program_id, int) else None,
             settings=request.app.ctx.settings,
+            spend_nonce=handler_spends_nonce is None or not handler_spends_nonce(request),
         )
-        return await handler(request, *args, **kwargs)
+        return await guarded_handler(request, *args, **kwargs)
 
     guarded.__roles__ = frozenset()  # type: ignore[attr-defined]
     guarded.__s2s__ = True  # type: ignore[attr-defined]

@@ -47,11 +47,23 @@ _KEY_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 
 @dataclass(frozen=True)
+class UnspentNonce:
+    """A verified request's nonce that its handler spends itself, in the one statement that
+    stores the request (and checks the key is still live): `api_key_id` is the key's row."""
+
+    api_key_id: int
+    key_id: str
+    nonce: str
+
+
+@dataclass(frozen=True)
 class S2SCaller:
-    """Who sent a verified signed request: a program's store, through one of its keys."""
+    """Who sent a verified signed request: a program's store, through one of its keys.
+    `unspent_nonce` is set when the guard left spending the nonce to the handler."""
 
     program_id: int
     key_id: str
+    unspent_nonce: UnspentNonce | None = None
 
 
 @dataclass(frozen=True)

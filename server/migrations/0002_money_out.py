@@ -193,6 +193,8 @@ class Migration(migrations.Migration):
                 ('body_sha256', fields.CharField(max_length=64)),
                 ('body', fields.TextField(unique=False)),
                 ('appid', fields.CharField(max_length=64)),
+                ('api_key', fields.ForeignKeyField('models.ApiKey', source_field='api_key_id', db_constraint=True, to_field='id', related_name='queued_events', on_delete=OnDelete.RESTRICT)),
+                ('nonce', fields.CharField(max_length=64)),
                 ('status', fields.CharField(max_length=16)),
                 ('attempts', fields.IntField(default=0)),
                 ('claim_token', fields.CharField(null=True, db_index=True, max_length=32)),
@@ -202,7 +204,7 @@ class Migration(migrations.Migration):
                 ('outcome_status_code', fields.IntField(null=True)),
                 ('error', fields.JSONField(null=True, encoder=functools.partial(dumps, separators=(',', ':')), decoder=loads)),
             ],
-            options={'table': 'order_event_inbox', 'app': 'models', 'unique_together': (('program_id', 'event_id'),), 'indexes': [Index(fields=['status', 'id']), Index(fields=['status', 'processed_at'])], 'pk_attr': 'id', 'table_description': 'An order event accepted with `Prefer: respond-async`: stored before the 202, applied'},
+            options={'table': 'order_event_inbox', 'app': 'models', 'unique_together': (('program_id', 'event_id'), ('api_key', 'nonce')), 'indexes': [Index(fields=['status', 'id']), Index(fields=['status', 'processed_at'])], 'pk_attr': 'id', 'table_description': 'An order event accepted with `Prefer: respond-async`: stored before the 202, applied'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -122,6 +122,11 @@ class QueuedOrderEvent(Model):
     body = fields.TextField()
     # The mini-program appid buyers are matched with (the accepting server's setting).
     appid = fields.CharField(max_length=64)
+    # The delivery's signing key and nonce: the row spends the nonce (server/s2s_auth.py).
+    api_key = fields.ForeignKeyField(
+        "models.ApiKey", related_name="queued_events", on_delete=fields.RESTRICT
+    )
+    nonce = fields.CharField(max_length=64)
     status = fields.CharField(max_length=16)
     attempts = fields.IntField(default=0)
     # The claim that holds it while `processing`, and until when (server/domain/event_inbox.py).
@@ -137,6 +142,6 @@ class QueuedOrderEvent(Model):
 
     class Meta:
         table = "order_event_inbox"
-        unique_together = (("program_id", "event_id"),)
+        unique_together = (("program_id", "event_id"), ("api_key", "nonce"))
         # The drainer's oldest-first claim; the retention purge of done rows.
         indexes = (("status", "id"), ("status", "processed_at"))

@@ -31,6 +31,7 @@ from server.domain.program_rules import ProgramStatus
 from server.domain.signatures import (
     S2SCaller,
     SignedHeaders,
+    UnspentNonce,
     canonical_message,
     check_replay_window,
     compute_signature,
@@ -289,6 +290,19 @@ async def _known_key(key_id: str, settings: Settings) -> _KnownKey | None:
     return known
 
 
+def nonce_replayed() -> Conflict:
+    """The refusal of a nonce the key already used."""
+    return Conflict(
+        "this nonce was already used: sign every request with a new nonce", code="s2s_replayed"
+    )
+
+
+def key_no_longer_live(nonce: UnspentNonce, settings: Settings) -> Unauthorized:
+    """The refusal of a key found revoked while spending a nonce; its secret is forgotten."""
+    _known_keys.pop((settings.s2s_key_encryption_key, nonce.key_id), None)
+    return Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
+
+
 async def _spend_nonce(
     known: _KnownKey, headers: SignedHeaders, now: datetime, settings: Settings
 ) -> None:
@@ -309,13 +323,11 @@ async def _spend_nonce(
             ],
         )
     except IntegrityError:
-        raise Conflict(
-            "this nonce was already used: sign every request with a new nonce",
-            code="s2s_replayed",
-        ) from None
+        raise nonce_replayed() from None
     if spent == 0:
-        _known_keys.pop((settings.s2s_key_encryption_key, known.key_id), None)
-        raise Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
+        raise key_no_longer_live(
+            UnspentNonce(api_key_id=known.id, key_id=known.key_id, nonce=headers.nonce), settings
+        )
 
 
 async def authenticate_signed_request(
@@ -326,8 +338,10 @@ async def authenticate_signed_request(
     body: bytes,
     program_id: int | None,
     settings: Settings,
+    spend_nonce: bool = True,
 ) -> S2SCaller:
-    """Verify a signed request and spend its nonce (committed before the caller goes on).
+    """Verify a signed request and spend its nonce (committed before the caller goes on) —
+    or, with `spend_nonce` False, hand the nonce to the caller to spend (`unspent_nonce`).
 
     `program_id` is the program the route names, if any: a key of another program is
     refused (403 s2s_wrong_program). A reused nonce is 409 s2s_replayed. The key's secret is
@@ -357,12 +371,16 @@ async def authenticate_signed_request(
         raise Forbidden("this key belongs to another program", code="s2s_wrong_program")
     # Its own committed statement: the unique (key, nonce) pair refuses a replay at once, on
     # every worker, even while the first request is still being handled.
-    await _spend_nonce(known, headers, now, settings)
+    unspent = None
+    if spend_nonce:
+        await _spend_nonce(known, headers, now, settings)
+    else:
+        unspent = UnspentNonce(api_key_id=known.id, key_id=known.key_id, nonce=headers.nonce)
     last_used = _last_used.get(known.key_id)
     if last_used is None or now - last_used >= LAST_USED_RESOLUTION:
         _last_used[known.key_id] = now
         await ApiKey.filter(id=known.id).update(last_used_at=now)
-    return S2SCaller(program_id=known.program_id, key_id=known.key_id)
+    return S2SCaller(program_id=known.program_id, key_id=known.key_id, unspent_nonce=unspent)
 
 
 async def purge_expired_nonces(*, older_than: datetime) -> int:

@@ -1,8 +1,13 @@
 """Order events accepted with `Prefer: respond-async`: store, claim, apply, answer status.
 
-The rules are server/domain/event_inbox.py. Accepting is one autocommit INSERT of the
-validated body (the 202 is sent only after it); applying goes through the very same
-`ingest_order_event` as a synchronous delivery, so both deliveries of an event behave alike.
+The rules are server/domain/event_inbox.py. Accepting is one autocommit INSERT … SELECT of
+the validated body (the 202 is sent only after it): it also spends the request's S2S nonce
+(the unique key + nonce of the inbox row; the guard left it unspent, server/s2s_auth.py)
+and inserts nothing once the key is revoked. A replayed request is 409 `s2s_replayed` as on
+every signed route; a synchronous delivery's nonce lives in s2s_nonces instead, and a
+captured request replayed in the other mode within the window can only get the event's
+first outcome: the event id decides, so it never applies twice. Applying goes through the
+very same `ingest_order_event` as a synchronous delivery, so both behave alike.
 
 Claiming marks up to CLAIM_BATCH queued rows `processing` under a fresh token with a lease
 (concurrent drainers each get their own rows, see `claim_events`); the drainer applies
@@ -24,6 +29,7 @@ from typing import Any
 from tortoise.exceptions import IntegrityError
 
 from server import clock
+from server.config import Settings
 from server.db import connection
 from server.domain.errors import FenxiaoError, NotFound
 from server.domain.event_inbox import (
@@ -35,10 +41,11 @@ from server.domain.event_inbox import (
 )
 from server.domain.order_event_parsing import canonical_json, canonical_sha256, parse_event
 from server.domain.order_events import event_id_conflict
+from server.domain.signatures import UnspentNonce
 from server.models import OrderEvent, QueuedOrderEvent
+from server.services.api_keys import key_no_longer_live, nonce_replayed
 from server.services.ledger import sql_rows, sql_write
 from server.services.order_events import ingest_order_event
-from server.services.order_writes import insert_rows
 
 log = logging.getLogger("fenxiao.order_events.inbox")
 
@@ -66,42 +73,77 @@ class ClaimedEvent:
     appid: str
 
 
+# Stores the delivery only while its key is live, spending its nonce (module doc).
+_ENQUEUE = (
+    "INSERT INTO order_event_inbox (program_id, event_id, event_type, order_external_id,"
+    " body_sha256, body, appid, api_key_id, nonce, status, attempts, received_at)"
+    " SELECT ?, ?, ?, ?, ?, ?, ?, id, ?, ?, 0, ? FROM api_keys"
+    " WHERE id = ? AND revoked_at IS NULL"
+)
+
+
 async def enqueue_order_event(
-    *, program_id: int, payload: Mapping[str, Any], appid: str
+    *,
+    program_id: int,
+    payload: Mapping[str, Any],
+    appid: str,
+    nonce: UnspentNonce,
+    settings: Settings,
 ) -> Accepted:
-    """Validate the event and store it for the drainer; a known event id with the same body
-    is answered again, with another body it is 409 `event_id_conflict`."""
+    """Validate the event and store it for the drainer, spending the request's nonce; a
+    known event id with the same body is answered again, with another body it is 409
+    `event_id_conflict`; a reused nonce is 409 `s2s_replayed`, a revoked key 401."""
     event = parse_event(payload)
     body = canonical_json(payload)
     digest = canonical_sha256(body)
     answer = accepted_body(
         event_id=event.event_id, event_type=event.type.value, external_id=event.external_id
     )
+    received_at = QueuedOrderEvent._meta.fields_map["received_at"].to_db_value(clock.now(), None)
     try:
-        await insert_rows(
+        stored = await sql_write(
             connection(),
-            QueuedOrderEvent,
+            _ENQUEUE,
             [
-                {
-                    "program_id": program_id,
-                    "event_id": event.event_id,
-                    "event_type": event.type.value,
-                    "order_external_id": event.external_id,
-                    "body_sha256": digest,
-                    "body": body,
-                    "appid": appid,
-                    "status": InboxStatus.QUEUED.value,
-                }
+                program_id,
+                event.event_id,
+                event.type.value,
+                event.external_id,
+                digest,
+                body,
+                appid,
+                nonce.nonce,
+                InboxStatus.QUEUED.value,
+                received_at,
+                nonce.api_key_id,
             ],
         )
     except IntegrityError:
-        earlier = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
-        if earlier is None:  # pragma: no cover - a unique key we did not expect
-            raise
-        if earlier.body_sha256 != digest:
-            raise event_id_conflict(event.event_id) from None
-        return Accepted(answer, replayed=True)
+        return await _answer_stored(
+            program_id=program_id,
+            event_id=event.event_id,
+            digest=digest,
+            nonce=nonce,
+            answer=answer,
+        )
+    if stored == 0:
+        raise key_no_longer_live(nonce, settings)
     return Accepted(answer, replayed=False)
+
+
+async def _answer_stored(
+    *, program_id: int, event_id: str, digest: str, nonce: UnspentNonce, answer: dict[str, Any]
+) -> Accepted:
+    """A delivery that clashed with a stored one: its nonce reused (checked first, as the
+    guard would), or its event id known (the same body answered again, another one 409)."""
+    if await QueuedOrderEvent.exists(api_key_id=nonce.api_key_id, nonce=nonce.nonce):
+        raise nonce_replayed()
+    earlier = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    if earlier is None:  # pragma: no cover - a unique key we did not expect
+        raise RuntimeError(f"order event {event_id}: inbox insert refused for no known reason")
+    if earlier.body_sha256 != digest:
+        raise event_id_conflict(event_id)
+    return Accepted(answer, replayed=True)
 
 
 async def claim_events(

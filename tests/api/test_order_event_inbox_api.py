@@ -15,6 +15,7 @@ from jobs.tasks import run_inbox_drain
 from server import clock
 from server.config import Settings
 from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
+from server.services.api_keys import revoke_api_key
 from server.services.event_drainer import EventDrainer
 from server.services.operational_counts import queued_order_events_by_status
 from server.services.order_event_inbox import (
@@ -24,7 +25,7 @@ from server.services.order_event_inbox import (
     requeue_expired,
 )
 from tests.api.conftest import Api
-from tests.order_builders import line, paid, refunded
+from tests.order_builders import ADMIN, line, paid, refunded
 from tests.s2s_client import s2s_get, s2s_post
 
 EVENTS = "/admin/v1/s2s/events"
@@ -32,7 +33,12 @@ ASYNC = {"Prefer": "respond-async"}
 
 
 async def _post(
-    api: Api, store: dict[str, Any], body: Any, headers: dict[str, str] | None = ASYNC
+    api: Api,
+    store: dict[str, Any],
+    body: Any,
+    headers: dict[str, str] | None = ASYNC,
+    *,
+    nonce: str | None = None,
 ) -> Any:
     return await s2s_post(
         api,
@@ -40,6 +46,7 @@ async def _post(
         key_id=store["key_id"],
         secret=store["secret"],
         json_body=body,
+        nonce=nonce,
         extra_headers=headers,
     )
 
@@ -105,6 +112,58 @@ async def test_an_async_replay_is_202_again_and_another_body_under_the_id_is_409
     assert clash.status == 409, clash.text
     assert clash.json["error"]["code"] == "event_id_conflict"
     assert await QueuedOrderEvent.filter(event_id=body["event_id"]).count() == 1
+
+
+async def test_an_async_request_sent_again_as_it_was_is_refused_as_a_replay(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("A-30", line("A", "100.00"), buyer=store["buyer"])
+    nonce = "replayed-nonce-0001"
+    first = await _post(api, store, body, nonce=nonce)
+    assert first.status == 202, first.text
+
+    again = await _post(api, store, body, nonce=nonce)
+    other_event = await _post(
+        api, store, paid("A-31", line("A", "100.00"), buyer=store["buyer"]), nonce=nonce
+    )
+
+    for response in (again, other_event):
+        assert response.status == 409, response.text
+        assert response.json["error"]["code"] == "s2s_replayed"
+    assert await QueuedOrderEvent.filter(program_id=store["program"].id).count() == 1
+
+
+async def test_an_async_delivery_signed_with_a_key_revoked_since_its_last_use_is_refused(
+    api: Api, store: dict[str, Any]
+) -> None:
+    first = await _post(api, store, paid("A-32", line("A", "1.00"), buyer=store["buyer"]))
+    assert first.status == 202  # the key's secret is now known to the worker
+    await revoke_api_key(program_id=store["program"].id, key_id=store["key_id"], actor=ADMIN)
+
+    response = await _post(api, store, paid("A-33", line("A", "1.00"), buyer=store["buyer"]))
+
+    assert response.status == 401, response.text
+    assert response.json["error"]["code"] == "s2s_key_invalid"
+    assert not await QueuedOrderEvent.filter(order_external_id="A-33").exists()
+
+
+async def test_a_synchronous_request_replayed_asynchronously_gets_its_first_outcome_only(
+    api: Api, store: dict[str, Any]
+) -> None:
+    # The nonce of a synchronous delivery is spent in s2s_nonces, an async one's in the inbox
+    # row; the event id still decides: the captured request never applies twice.
+    body = paid("A-34", line("A", "100.00"), buyer=store["buyer"])
+    nonce = "captured-nonce-0001"
+    first = await _post(api, store, body, None, nonce=nonce)
+    assert first.status == 200, first.text
+
+    replayed = await _post(api, store, body, nonce=nonce)
+    assert replayed.status == 202, replayed.text
+    await drain_order_events()
+
+    assert await Order.filter(external_id="A-34").count() == 1
+    status = await _status(api, store, body["event_id"])
+    assert status.json["outcome"] == first.json
 
 
 async def test_an_invalid_async_event_is_refused_at_once_and_not_stored(
