@@ -1,11 +1,12 @@
 """The per-worker drainer of the order event inbox (server/services/order_event_inbox.py).
 
-Each server worker runs one: it claims a batch, applies it event by event in the order
-received, and claims again; with nothing queued it sleeps until this worker accepts an event
-or POLL_SECONDS pass (events accepted by other workers, or requeued after a lease).
+Each server worker runs one: it claims a batch, applies it in a few concurrent lanes (one
+order's events in one lane, in the order received: `apply_batch`), and claims again; with
+nothing queued it sleeps until this worker accepts an event or POLL_SECONDS pass (events
+accepted by other workers, or requeued after a lease).
 
 It gives way to the stores: while this worker is accepting events (`accepting()` around
-each), it applies at most one event every YIELD_SECONDS, so a burst is answered at the
+each), each lane applies at most one event every YIELD_SECONDS, so a burst is answered at the
 speed of one INSERT and applied in full right after it; a steady stream below the
 drainer's pace leaves it gaps enough to keep up.
 
@@ -25,13 +26,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from server.services.order_event_inbox import (
-    ClaimedEvent,
-    apply_claimed,
-    claim_events,
-    release_claimed,
-    requeue_expired,
-)
+from server.services.order_event_inbox import apply_batch, claim_events, requeue_expired
 
 if TYPE_CHECKING:
     from sanic import Sanic
@@ -86,13 +81,9 @@ class EventDrainer:
         """Claim now rather than at the next poll."""
         self._wakeup.set()
 
-    async def _apply_batch(self, batch: list[ClaimedEvent]) -> None:
-        for index, claimed in enumerate(batch):
-            await self._give_way()
-            if self._stopping:
-                await release_claimed(batch[index:])
-                return
-            await apply_claimed(claimed)
+    async def _go_on(self) -> bool:
+        await self._give_way()
+        return not self._stopping
 
     async def _run(self) -> None:
         delay = 0.0
@@ -108,7 +99,7 @@ class EventDrainer:
                 await asyncio.sleep(delay)
                 continue
             if batch:
-                await self._apply_batch(batch)
+                await apply_batch(batch, go_on=self._go_on)
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):

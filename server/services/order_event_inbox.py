@@ -18,10 +18,11 @@ and applying them again is answered from the first application.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -35,8 +36,10 @@ from server.domain.errors import FenxiaoError, NotFound
 from server.domain.event_inbox import (
     CLAIM_BATCH,
     CLAIM_LEASE,
+    DRAIN_LANES,
     InboxStatus,
     accepted_body,
+    split_into_lanes,
     status_body,
 )
 from server.domain.order_event_parsing import canonical_json, canonical_sha256, parse_event
@@ -69,6 +72,7 @@ class ClaimedEvent:
     id: int
     program_id: int
     event_id: str
+    order_external_id: str
     body: str
     appid: str
 
@@ -190,7 +194,7 @@ async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent]
         return None
     rows = await sql_rows(
         conn,
-        "SELECT id, program_id, event_id, body, appid FROM order_event_inbox"
+        "SELECT id, program_id, event_id, order_external_id, body, appid FROM order_event_inbox"
         " WHERE claim_token = ? ORDER BY id",
         [token],
     )
@@ -199,6 +203,7 @@ async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent]
             id=int(row["id"]),
             program_id=int(row["program_id"]),
             event_id=row["event_id"],
+            order_external_id=row["order_external_id"],
             body=row["body"],
             appid=row["appid"],
         )
@@ -256,6 +261,31 @@ async def release_claimed(claimed: list[ClaimedEvent]) -> int:
     )
 
 
+async def apply_batch(
+    batch: list[ClaimedEvent],
+    *,
+    lanes: int = DRAIN_LANES,
+    go_on: Callable[[], Awaitable[bool]] | None = None,
+) -> int:
+    """Apply a claimed batch in `lanes` concurrent lanes, one order's events in one lane in
+    the order received (server/domain/event_inbox.py); the number applied. `go_on` is
+    awaited before each event: once it answers False, the lane's remaining events go back
+    to the queue (a drainer that is stopping)."""
+
+    async def apply_lane(events: list[ClaimedEvent]) -> int:
+        for index, claimed in enumerate(events):
+            if go_on is not None and not await go_on():
+                await release_claimed(events[index:])
+                return index
+            await apply_claimed(claimed)
+        return len(events)
+
+    split = split_into_lanes(
+        batch, key=lambda claimed: (claimed.program_id, claimed.order_external_id), lanes=lanes
+    )
+    return sum(await asyncio.gather(*(apply_lane(events) for events in split)))
+
+
 async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:
     """Apply queued events until the queue is empty (or `max_events` were applied)."""
     applied = 0
@@ -264,9 +294,7 @@ async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]
         batch = await claim_events(limit=limit)
         if not batch:
             break
-        for claimed in batch:
-            await apply_claimed(claimed)
-            applied += 1
+        applied += await apply_batch(batch)
     return {"applied": applied}
 
 
