@@ -6,10 +6,10 @@ Two offsets are added to the wall clock:
 - a shared one, for tests driving several processes (the Sanic workers, the Celery worker
   and beat of `deploy/stack.py`): when `FENXIAO_CLOCK_FILE` names a file, that file holds
   an offset in seconds (a decimal number; a missing or empty file means 0) which every
-  process adds. It is re-read at most every CLOCK_FILE_REREAD_SECONDS, so a change reaches
-  every process within that time and `now()` stays cheap. Production never sets it:
-  `Settings.from_env` refuses it there unless FENXIAO_ALLOW_CLOCK_FILE=1 says the
-  production-shaped stack is a test bed.
+  process adds. It (and the variable) is re-read at most every CLOCK_FILE_REREAD_SECONDS,
+  so a change reaches every process within that time and `now()` stays cheap. Production
+  never sets it: `Settings.from_env` refuses it there unless FENXIAO_ALLOW_CLOCK_FILE=1
+  says the production-shaped stack is a test bed.
 """
 
 from __future__ import annotations
@@ -26,22 +26,24 @@ _offset = timedelta(0)
 
 
 class _SharedOffset:
-    """The offset in the clock file, cached for CLOCK_FILE_REREAD_SECONDS per path."""
+    """The offset in the clock file, cached for CLOCK_FILE_REREAD_SECONDS: the variable and
+    the file are read again only then (or after `forget`), so `now()` costs one monotonic
+    read on the hot paths (every visit asks for the time)."""
 
     def __init__(self) -> None:
-        self._path: str | None = None
         self._value = timedelta(0)
         self._read_at = float("-inf")
 
-    def get(self, path: str) -> timedelta:
+    def current(self) -> timedelta:
         moment = time.monotonic()
-        if path != self._path or moment - self._read_at >= CLOCK_FILE_REREAD_SECONDS:
-            self._value = read_clock_file(path)
-            self._path, self._read_at = path, moment
+        if moment - self._read_at >= CLOCK_FILE_REREAD_SECONDS:
+            path = os.environ.get(CLOCK_FILE_VARIABLE)
+            self._value = read_clock_file(path) if path else timedelta(0)
+            self._read_at = moment
         return self._value
 
     def forget(self) -> None:
-        self._path, self._read_at = None, float("-inf")
+        self._read_at = float("-inf")
 
 
 _shared = _SharedOffset()
@@ -71,9 +73,7 @@ def write_clock_file(path: str | os.PathLike[str], offset: timedelta) -> None:
 
 
 def now() -> datetime:
-    shared_path = os.environ.get(CLOCK_FILE_VARIABLE)
-    shared = _shared.get(shared_path) if shared_path else timedelta(0)
-    return datetime.now(UTC) + _offset + shared
+    return datetime.now(UTC) + (_offset + _shared.current())
 
 
 def advance(delta: timedelta) -> None:

@@ -140,8 +140,12 @@ async def _grow(
     targets: set[tuple[str, int]],
     now: datetime,
 ) -> Anomaly:
-    """Add a finding of the same thing to its open anomaly: new rows, higher score."""
-    new = targets - await _linked(conn, [current.id])
+    """Add a finding of the same thing to the open anomaly (locked): new rows, higher score."""
+    # A locking read sees the links committed since this transaction's snapshot was taken:
+    # those of a concurrent transaction that opened this very anomaly first (a plain read
+    # would miss them, and adding them again breaks the unique link).
+    linked = await AnomalyLink.filter(anomaly_id=current.id).using_db(conn).select_for_update()
+    new = targets - {(link.target_kind, int(link.target_id)) for link in linked}
     if new:
         await _add_links(conn, current, new, now)
     if finding.score > current.score or new:
