@@ -12,7 +12,6 @@ from typing import Any
 from server import clock
 from server.config import Settings
 from server.domain.errors import NotFound
-from server.services.api_keys import purge_expired_nonces
 from server.services.application_expiry import expire_stale_applications
 from server.services.balances import reconcile_balances
 from server.services.event_drainer import wake_running_drainer
@@ -26,6 +25,7 @@ from server.services.order_event_inbox import (
 from server.services.payout_batches import create_payout_batches
 from server.services.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
 from server.services.settlement import approve_due_commissions, settle_due_commissions
+from server.services.signed_requests import purge_expired_nonces
 from server.services.withdrawal_payment import resolve_pending_transfers
 
 TASK_NAME_PREFIX = "fenxiao."

@@ -38,7 +38,7 @@ from server.domain.signatures import (
     S2SCaller,
     read_signed_headers,
 )
-from server.services.api_keys import authenticate_signed_request
+from server.services.signed_requests import authenticate_signed_request
 
 __all__ = ["S2S_OPENAPI_HEADERS", "S2SCaller", "is_s2s", "s2s_signed"]
 

@@ -46,9 +46,9 @@ from server.domain.order_event_parsing import canonical_json, canonical_sha256, 
 from server.domain.order_events import event_id_conflict
 from server.domain.signatures import UnspentNonce
 from server.models import OrderEvent, QueuedOrderEvent
-from server.services.api_keys import key_no_longer_live, nonce_replayed
 from server.services.ledger import sql_rows, sql_write
 from server.services.order_events import ingest_order_event
+from server.services.signed_requests import key_no_longer_live, nonce_replayed
 
 log = logging.getLogger("fenxiao.order_events.inbox")
 

@@ -27,6 +27,7 @@ from server.domain.signatures import S2SCaller, SignedHeaders, read_signed_heade
 from server.models import ApiKey, AuditLog, Program, S2SNonce
 from server.services import api_keys as api_key_service
 from server.services import programs as program_service
+from server.services import signed_requests
 from tests.s2s_client import sign_request
 
 ADMIN = Principal(kind="staff", id=7, roles=frozenset({"admin"}))
@@ -72,7 +73,7 @@ async def _verify(
     body: bytes = BODY,
     program_id: int | None = None,
 ) -> S2SCaller:
-    return await api_key_service.authenticate_signed_request(
+    return await signed_requests.authenticate_signed_request(
         headers=headers,
         method="POST",
         path=path,
@@ -200,9 +201,7 @@ async def test_rotation_issues_a_second_key_and_the_old_one_works_until_revoked(
     assert refused.value.code == "api_key_revoked"
 
 
-async def test_keys_are_managed_only_within_their_own_program(
-    db: str, settings: Settings
-) -> None:
+async def test_keys_are_managed_only_within_their_own_program(db: str, settings: Settings) -> None:
     mine, theirs = await _program("Mine"), await _program("Theirs")
     issued = await _issue(settings, theirs)
     with pytest.raises(NotFound) as missing:
@@ -324,7 +323,7 @@ async def test_the_purge_forgets_only_nonces_whose_timestamp_left_the_window(
 
 async def test_a_purge_cutoff_without_a_timezone_is_refused(db: str) -> None:
     with pytest.raises(ValidationFailed) as refused:
-        await api_key_service.purge_expired_nonces(older_than=datetime(2026, 1, 1))
+        await signed_requests.purge_expired_nonces(older_than=datetime(2026, 1, 1))
     assert refused.value.code == "naive_datetime"
 
 
