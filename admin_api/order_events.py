@@ -178,7 +178,8 @@ def _payload(request: Request) -> dict[str, Any]:
 )
 @s2s_signed(handler_spends_nonce=lambda request: wants_async(request.headers.get("prefer")))
 async def post_event(request: Request) -> HTTPResponse:
-    if wants_async(request.headers.get("prefer")):
+    # The guard left the nonce unspent exactly for the deliveries to accept for later.
+    if request.ctx.s2s.unspent_nonce is not None:
         return await _accept_for_later(request)
     # A store that stops waiting must not cut a money transaction half-way: the event runs
     # to its end, and the store's retry gets the stored outcome.

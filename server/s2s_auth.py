@@ -71,30 +71,30 @@ def s2s_signed(
     `@requires` (`__roles__`, empty: no JWT role is admitted) plus `__s2s__`, so the
     role-matrix test walks S2S routes too.
     """
-    if handler is None:
-        return functools.partial(s2s_signed, handler_spends_nonce=handler_spends_nonce)
-    guarded_handler = handler
 
-    @functools.wraps(guarded_handler)
-    async def guarded(request: Any, *args: Any, **kwargs: Any) -> Any:
-        signed = read_signed_headers(
-            {name: request.headers.get(name) for name in SIGNED_REQUEST_HEADERS}
-        )
-        program_id = kwargs.get("program_id")
-        request.ctx.s2s = await authenticate_signed_request(
-            headers=signed,
-            method=request.method,
-            path=_path_and_query(request),
-            body=request.body or b"",
-            program_id=program_id if isinstance(program_id, int) else None,
-            settings=request.app.ctx.settings,
-            spend_nonce=handler_spends_nonce is None or not handler_spends_nonce(request),
-        )
-        return await guarded_handler(request, *args, **kwargs)
+    def guard(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(request: Any, *args: Any, **kwargs: Any) -> Any:
+            signed = read_signed_headers(
+                {name: request.headers.get(name) for name in SIGNED_REQUEST_HEADERS}
+            )
+            program_id = kwargs.get("program_id")
+            request.ctx.s2s = await authenticate_signed_request(
+                headers=signed,
+                method=request.method,
+                path=_path_and_query(request),
+                body=request.body or b"",
+                program_id=program_id if isinstance(program_id, int) else None,
+                settings=request.app.ctx.settings,
+                spend_nonce=handler_spends_nonce is None or not handler_spends_nonce(request),
+            )
+            return await handler(request, *args, **kwargs)
 
-    guarded.__roles__ = frozenset()  # type: ignore[attr-defined]
-    guarded.__s2s__ = True  # type: ignore[attr-defined]
-    return guarded
+        guarded.__roles__ = frozenset()  # type: ignore[attr-defined]
+        guarded.__s2s__ = True  # type: ignore[attr-defined]
+        return guarded
+
+    return guard if handler is None else guard(handler)
 
 
 def is_s2s(handler: Any) -> bool:

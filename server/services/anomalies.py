@@ -66,15 +66,15 @@ def open_key_of(program_id: int, fingerprint: str) -> str:
     return f"{program_id}:{digest}"
 
 
-async def _linked(conn: BaseDBAsyncClient, anomaly_ids: Sequence[int]) -> set[tuple[str, int]]:
+async def _linked(
+    conn: BaseDBAsyncClient, anomaly_ids: Sequence[int], *, locking: bool = False
+) -> set[tuple[str, int]]:
+    """The anomalies' links; `locking` reads the latest committed ones, not the snapshot."""
     if not anomaly_ids:
         return set()
-    rows = (
-        await AnomalyLink.filter(anomaly_id__in=list(anomaly_ids))
-        .using_db(conn)
-        .values_list("target_kind", "target_id")
-    )
-    return {(kind, int(target)) for kind, target in rows}
+    query = AnomalyLink.filter(anomaly_id__in=list(anomaly_ids)).using_db(conn)
+    links = await (query.select_for_update() if locking else query)
+    return {(link.target_kind, int(link.target_id)) for link in links}
 
 
 async def _targets(conn: BaseDBAsyncClient, finding: Finding) -> set[tuple[str, int]]:
@@ -144,8 +144,7 @@ async def _grow(
     # A locking read sees the links committed since this transaction's snapshot was taken:
     # those of a concurrent transaction that opened this very anomaly first (a plain read
     # would miss them, and adding them again breaks the unique link).
-    linked = await AnomalyLink.filter(anomaly_id=current.id).using_db(conn).select_for_update()
-    new = targets - {(link.target_kind, int(link.target_id)) for link in linked}
+    new = targets - await _linked(conn, [current.id], locking=True)
     if new:
         await _add_links(conn, current, new, now)
     if finding.score > current.score or new:

@@ -131,7 +131,7 @@ async def enqueue_order_event(
             answer=answer,
         )
     if stored == 0:
-        raise key_no_longer_live(nonce, settings)
+        raise key_no_longer_live(nonce.key_id, settings)
     return Accepted(answer, replayed=False)
 
 

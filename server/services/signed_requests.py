@@ -89,9 +89,9 @@ def nonce_replayed() -> Conflict:
     )
 
 
-def key_no_longer_live(nonce: UnspentNonce, settings: Settings) -> Unauthorized:
+def key_no_longer_live(key_id: str, settings: Settings) -> Unauthorized:
     """The refusal of a key found revoked while spending a nonce; its secret is forgotten."""
-    _known_keys.pop((settings.s2s_key_encryption_key, nonce.key_id), None)
+    _known_keys.pop((settings.s2s_key_encryption_key, key_id), None)
     return Unauthorized("unknown or revoked API key", code="s2s_key_invalid")
 
 
@@ -117,9 +117,7 @@ async def _spend_nonce(
     except IntegrityError:
         raise nonce_replayed() from None
     if spent == 0:
-        raise key_no_longer_live(
-            UnspentNonce(api_key_id=known.id, key_id=known.key_id, nonce=headers.nonce), settings
-        )
+        raise key_no_longer_live(known.key_id, settings)
 
 
 async def authenticate_signed_request(
