@@ -57,7 +57,7 @@ HTTP_REQUESTS = Counter(
 )
 HTTP_LATENCY = Histogram(
     "fenxiao_http_request_duration_seconds",
-    "Time from request routed to response ready, by method, route pattern and status",
+    "Time from request headers read to response ready, by method, route pattern and status",
     ["method", "route", "status"],
     buckets=LATENCY_BUCKETS,
 )

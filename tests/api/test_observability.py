@@ -148,6 +148,41 @@ async def test_a_request_id_that_is_not_a_plain_token_is_replaced(api: Api) -> N
     assert response.headers["x-request-id"].isalnum()
 
 
+async def test_a_line_logged_while_serving_a_request_carries_that_requests_id(
+    no_app_registry: None, settings: Settings
+) -> None:
+    application = create_app(settings=settings, manage_db=False)
+    application.config.TOUCHUP = False  # as in the client-address test below
+    handler_log = logging.getLogger("fenxiao.test.handler")
+
+    @application.get("/test/logs-a-line")
+    @public
+    async def logs_a_line(request: Request) -> HTTPResponse:
+        handler_log.warning("inside the handler")
+        return render({})
+
+    stream = io.StringIO()
+    capture = logging.StreamHandler(stream)
+    capture.setFormatter(JsonFormatter())
+    capture.addFilter(RequestContextFilter())
+    handler_log.addHandler(capture)
+    try:
+        _, given = await application.asgi_client.get(
+            "/test/logs-a-line", headers={"x-request-id": "req-from-caller"}
+        )
+        _, minted = await application.asgi_client.get("/test/logs-a-line")
+    finally:
+        handler_log.removeHandler(capture)
+
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert [line["request_id"] for line in lines] == [
+        "req-from-caller",
+        minted.headers["x-request-id"],
+    ]
+    assert given.headers["x-request-id"] == "req-from-caller"
+    assert len(minted.headers["x-request-id"]) == 32
+
+
 async def test_readiness_names_an_unreachable_broker(app: Sanic, api: Api) -> None:
     # Port 1 on loopback: nothing listens, the connection is refused at once.
     app.ctx.settings = dataclasses.replace(
