@@ -23,7 +23,15 @@ from server.auth import ROLES_STAFF, requires
 from server.domain.event_inbox import RESPOND_ASYNC, wants_async
 from server.domain.order_event_parsing import seal_buyer_signals
 from server.domain.order_events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import (
+    MAX_PAGE_SIZE,
+    Body,
+    Query,
+    json_body,
+    parse_query,
+    render,
+    validate_body,
+)
 from server.observability import log_failures_only
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
 from server.services import order_event_inbox, order_events, order_queries
@@ -165,8 +173,9 @@ class EventsQuery(Query):
 
 
 def _payload(request: Request) -> dict[str, Any]:
-    kind = parse_body(request, EventKind)
-    body = parse_body(request, EVENT_SCHEMAS[kind.type]).model_dump(mode="json")
+    data = json_body(request)
+    kind = validate_body(data, EventKind)
+    body = validate_body(data, EVENT_SCHEMAS[kind.type]).model_dump(mode="json")
     return seal_buyer_signals(body, salt=request.app.ctx.settings.visitor_hash_salt)
 
 

@@ -103,6 +103,21 @@ async def test_amounts_must_be_decimal_strings_in_range_and_in_cents(
     assert (await _post(api, store, body)).status == 200
 
 
+async def test_an_integer_wider_than_the_database_holds_inside_the_order_is_refused_naming_it(
+    api: Api, store: dict[str, Any]
+) -> None:
+    body = paid("W-4", line("A", "100.00"))
+    body["order"]["site_id"] = 10**30
+
+    response = await _post(api, store, body)
+
+    assert _error(response) == (422, "validation_failed")
+    assert response.json["error"]["fields"] == {
+        "order.site_id": "Value error, integer out of range"
+    }
+    assert await OrderEvent.all().count() == 0
+
+
 async def test_an_unknown_event_type_or_field_is_refused_naming_it(
     api: Api, store: dict[str, Any]
 ) -> None:
