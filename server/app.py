@@ -15,7 +15,7 @@ from server.errors import install_error_handlers
 from server.health import install_health_routes
 from server.integrations.wechat_client import build_gateway
 from server.logging_setup import logging_config, quiet_url_loggers
-from server.observability import TracedRequest, install_metrics_route, install_observability
+from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
 from server.services.event_drainer import install_event_drainer
 from server.services.visit_buffer import install_visit_buffer
@@ -36,7 +36,6 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app = Sanic(
         APP_NAME,
         log_config=logging_config(log_format=settings.log_format, level=settings.log_level),
-        request_class=TracedRequest,
     )
     # Of sanic-ext, only what we use: the OpenAPI documents, and HEAD/OPTIONS answered for
     # every route. Its dependency injection (a signal handler on every request) and its CORS

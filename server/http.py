@@ -6,6 +6,7 @@ import json
 from datetime import date, time
 from decimal import Decimal
 from enum import Enum
+from types import NoneType
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
@@ -33,8 +34,7 @@ M = TypeVar("M", bound=BaseModel)
 # The widest integer a column holds (SQLite INTEGER, MySQL BIGINT). A larger one in a body or
 # query could only fail at the driver, as a 500 (SQLite: "Python int too large").
 DB_INTEGER_MAX = 2**63 - 1
-
-
+# The error type of such an integer: its context names the field (`_fields_from`).
 OUT_OF_RANGE = "integer_out_of_range"
 
 
@@ -51,12 +51,12 @@ def _integers_in_range(value: Any) -> bool:
 def _may_hold_an_integer(annotation: Any) -> bool:
     """Whether a field of this type can hold an int, itself or inside a list or dict (a
     nested model checks its own fields)."""
-    if annotation is bool or annotation is str or annotation is type(None):
-        return False
-    if annotation is int or annotation is Any:
+    if annotation is Any:
         return True
     if isinstance(annotation, type):
-        return not issubclass(annotation, BaseModel | str | Decimal | Enum | date | time)
+        return not issubclass(
+            annotation, BaseModel | bool | str | Decimal | Enum | date | time | NoneType
+        )
     origin = get_origin(annotation)
     if origin is Literal:
         return any(type(value) is int for value in get_args(annotation))

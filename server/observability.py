@@ -99,10 +99,9 @@ def _access_fields(request: Request, status: int, latency_ms: float) -> dict[str
 
 
 def install_observability(app: Sanic) -> None:
-    """The access log and request metrics for every request of `app`, which must have been
-    built with `request_class=TracedRequest` (it stamps the request id and start time)."""
-    if not issubclass(app.request_class, TracedRequest):
-        raise TypeError("the app must be built with request_class=TracedRequest")
+    """Request ids, the access log and request metrics for every request of `app`."""
+    # Sanic creates requests of this class from the server's start on.
+    app.request_class = TracedRequest
 
     @app.on_response(priority=-1000)
     async def finish_request(request: Request, response: HTTPResponse) -> None:
