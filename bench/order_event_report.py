@@ -219,8 +219,9 @@ def _queued_lines(queued: list[WrkResult], *, bare_rps: float, duration: int) ->
     accept_cpu = _median([q.cpu_seconds_by_stop / q.requests * 1000 for q in queued if q.requests])
     return [
         "With `Prefer: respond-async` the same signed events are answered 202 once verified,"
-        " validated and stored in the inbox (one autocommit INSERT … SELECT: the inbox row,"
-        " which also spends the request's nonce, written only while the key is live), and"
+        " validated and stored in the inbox (an autocommit INSERT … SELECT, shared by the events"
+        " a worker accepts at the same moment: the inbox row, which also spends the request's"
+        " nonce, written only while the key is live), and"
         " each worker's drainer applies them afterwards, in four concurrent lanes (one order's"
         " events in one lane), through the same code as a synchronous delivery.",
         "",

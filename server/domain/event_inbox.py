@@ -3,7 +3,7 @@
 A store that sends `Prefer: respond-async` gets 202 as soon as the signed, valid event is
 durably stored in the inbox; a drainer applies it afterwards exactly as a synchronous
 delivery would (server/services/order_events.py), and the store reads the outcome from the
-event's status. The inbox absorbs bursts (a flash sale) at the cost of one INSERT per event,
+event's status. The inbox absorbs bursts (a flash sale) at the cost of writing each event once,
 and what it accepted is never lost: it is on disk before the 202.
 
 Life of an inbox row (a table of allowed transitions):

@@ -1,13 +1,14 @@
 """Order events accepted with `Prefer: respond-async`: store, claim, apply, answer status.
 
 The rules are server/domain/event_inbox.py. Accepting is one autocommit INSERT … SELECT of
-the validated body (the 202 is sent only after it): it also spends the request's S2S nonce
-(the unique key + nonce of the inbox row; the guard left it unspent, server/s2s_auth.py)
-and inserts nothing once the key is revoked. A replayed request is 409 `s2s_replayed` as on
-every signed route; a synchronous delivery's nonce lives in s2s_nonces instead, and a
-captured request replayed in the other mode within the window can only get the event's
-first outcome: the event id decides, so it never applies twice. Applying goes through the
-very same `ingest_order_event` as a synchronous delivery, so both behave alike.
+the validated body, shared with the deliveries the worker accepts at the same moment
+(server/services/inbox_writes.py); the 202 is sent only after it. It also spends the
+request's S2S nonce (the unique key + nonce of the inbox row; the guard left it unspent,
+server/s2s_auth.py) and inserts nothing once the key is revoked. A replayed request is 409
+`s2s_replayed` as on every signed route; a synchronous delivery's nonce lives in s2s_nonces
+instead, and a captured request replayed in the other mode within the window can only get
+the event's first outcome: the event id decides, so it never applies twice. Applying goes
+through the very same `ingest_order_event` as a synchronous delivery, so both behave alike.
 
 Claiming marks up to CLAIM_BATCH queued rows `processing` under a fresh token with a lease
 (concurrent drainers each get their own rows, see `claim_events`); the drainer applies
@@ -46,6 +47,7 @@ from server.domain.order_event_parsing import canonical_json, canonical_sha256, 
 from server.domain.order_events import event_id_conflict
 from server.domain.signatures import UnspentNonce
 from server.models import OrderEvent, QueuedOrderEvent
+from server.services.inbox_writes import store_accepted
 from server.services.ledger import sql_rows, sql_write
 from server.services.order_events import ingest_order_event
 from server.services.signed_requests import key_no_longer_live, nonce_replayed
@@ -77,15 +79,6 @@ class ClaimedEvent:
     appid: str
 
 
-# Stores the delivery only while its key is live, spending its nonce (module doc).
-_ENQUEUE = (
-    "INSERT INTO order_event_inbox (program_id, event_id, event_type, order_external_id,"
-    " body_sha256, body, appid, api_key_id, nonce, status, attempts, received_at)"
-    " SELECT ?, ?, ?, ?, ?, ?, ?, id, ?, ?, 0, ? FROM api_keys"
-    " WHERE id = ? AND revoked_at IS NULL"
-)
-
-
 async def enqueue_order_event(
     *,
     program_id: int,
@@ -105,9 +98,7 @@ async def enqueue_order_event(
     )
     received_at = QueuedOrderEvent._meta.fields_map["received_at"].to_db_value(clock.now(), None)
     try:
-        stored = await sql_write(
-            connection(),
-            _ENQUEUE,
+        stored = await store_accepted(
             [
                 program_id,
                 event.event_id,
@@ -121,6 +112,8 @@ async def enqueue_order_event(
                 received_at,
                 nonce.api_key_id,
             ],
+            api_key_id=nonce.api_key_id,
+            nonce=nonce.nonce,
         )
     except IntegrityError:
         return await _answer_stored(
@@ -130,7 +123,7 @@ async def enqueue_order_event(
             nonce=nonce,
             answer=answer,
         )
-    if stored == 0:
+    if not stored:
         raise key_no_longer_live(nonce.key_id, settings)
     return Accepted(answer, replayed=False)
 
