@@ -8,6 +8,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.backends.base.config_generator import expand_db_url
 
 MODEL_MODULES = ["server.models"]
 MIGRATIONS_PACKAGE = "server.migrations"
@@ -34,15 +35,21 @@ def with_pool_default(database_url: str) -> str:
     return urlunsplit(parts._replace(query=query))
 
 
-def tortoise_config(database_url: str) -> dict[str, Any]:
-    """The tortoise config dict for `database_url` (sqlite://path or mysql://…)."""
-    if database_url.startswith("sqlite://") and not database_url.endswith(":memory:"):
-        path = database_url.removeprefix("sqlite://")
-        directory = os.path.dirname(path)
+def _connection_config(database_url: str) -> str | dict[str, Any]:
+    if not database_url.startswith("sqlite://"):
+        return with_pool_default(database_url)
+    if not database_url.endswith(":memory:"):
+        directory = os.path.dirname(database_url.removeprefix("sqlite://"))
         if directory:
             os.makedirs(directory, exist_ok=True)
+    # Transactions that take the write lock as they begin (server/sqlite_engine.py).
+    return {**expand_db_url(database_url), "engine": "server.sqlite_engine"}
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    """The tortoise config dict for `database_url` (sqlite://path or mysql://…)."""
     return {
-        "connections": {"default": with_pool_default(database_url)},
+        "connections": {"default": _connection_config(database_url)},
         "apps": {
             "models": {
                 "models": MODEL_MODULES,

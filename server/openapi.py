@@ -21,33 +21,45 @@ SURFACES = {
 }
 
 
-def surface_spec(app: Sanic, surface: str) -> dict[str, Any]:
+def whole_spec(app: Sanic) -> dict[str, Any]:
+    """The document sanic-ext builds for the whole app, valid only while this app is the last
+    one started in the process: sanic-ext marks each route's description with the app that
+    started last and leaves out the others' (one app per process in a server; several in the
+    test suite)."""
+    return SpecificationBuilder().build(app).serialize()
+
+
+def surface_spec(whole: dict[str, Any], surface: str) -> dict[str, Any]:
+    """One surface's document, cut from the whole app's."""
     prefix, title, description = SURFACES[surface]
-    spec = SpecificationBuilder().build(app).serialize()
-    spec["paths"] = {
-        path: item for path, item in spec.get("paths", {}).items() if path.startswith(prefix)
+    components = whole.get("components", {})
+    bearer = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    return {
+        **whole,
+        "paths": {
+            path: item for path, item in whole.get("paths", {}).items() if path.startswith(prefix)
+        },
+        "info": {**whole.get("info", {}), "title": title, "description": description},
+        "components": {
+            **components,
+            "securitySchemes": {**components.get("securitySchemes", {}), "bearer": bearer},
+        },
     }
-    spec["info"] = {**spec.get("info", {}), "title": title, "description": description}
-    components = spec.setdefault("components", {})
-    components.setdefault("securitySchemes", {})["bearer"] = {
-        "type": "http",
-        "scheme": "bearer",
-        "bearerFormat": "JWT",
-    }
-    return spec
 
 
 def install_openapi(app: Sanic) -> None:
+    async def build_documents(app: Sanic) -> None:
+        # Routes are fixed once the server runs, and sanic-ext described them as it started
+        # (before_server_start); building takes ~0.3 s, once per worker.
+        whole = whole_spec(app)
+        app.ctx.openapi_documents = {surface: surface_spec(whole, surface) for surface in SURFACES}
+
+    app.after_server_start(build_documents)
+
     for surface, (prefix, _, _) in SURFACES.items():
 
         @public
         async def spec(request: Request, surface: str = surface) -> HTTPResponse:
-            # Routes are fixed once the server runs; building the document takes ~0.3 s.
-            cache: dict[str, dict[str, Any]] = request.app.ctx.__dict__.setdefault(
-                "openapi_cache", {}
-            )
-            if surface not in cache:
-                cache[surface] = surface_spec(request.app, surface)
-            return render(cache[surface])
+            return render(request.app.ctx.openapi_documents[surface])
 
         app.add_route(spec, f"{prefix}/openapi.json", name=f"openapi_{surface}", methods=["GET"])
