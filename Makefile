@@ -23,6 +23,7 @@ run: install
 
 test: install
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	bash tests/run_all.sh
 
 lint: install

@@ -78,9 +78,7 @@ async def rotate_api_key(request: Request, program_id: int, key_id: str) -> HTTP
 
 
 @bp.post(f"/programs/<program_id:int>/api-keys/{KEY_ID}/revoke")
-@openapi.definition(
-    summary="Revoke an S2S API key at once (idempotent)", secured={"bearer": []}
-)
+@openapi.definition(summary="Revoke an S2S API key at once (idempotent)", secured={"bearer": []})
 @requires(*ROLES_ADMIN)
 async def revoke_api_key(request: Request, program_id: int, key_id: str) -> HTTPResponse:
     api_key = await api_key_service.revoke_api_key(

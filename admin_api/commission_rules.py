@@ -211,7 +211,9 @@ async def update_cap(request: Request, cap_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def disable_cap(request: Request, cap_id: int) -> HTTPResponse:
     record, currency = await caps_service.set_cap_enabled(
-        cap_id=cap_id, enabled=False, actor=request.ctx.principal,
+        cap_id=cap_id,
+        enabled=False,
+        actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
     return render(caps_service.serialize_cap(record, currency=currency))
@@ -222,7 +224,9 @@ async def disable_cap(request: Request, cap_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def enable_cap(request: Request, cap_id: int) -> HTTPResponse:
     record, currency = await caps_service.set_cap_enabled(
-        cap_id=cap_id, enabled=True, actor=request.ctx.principal,
+        cap_id=cap_id,
+        enabled=True,
+        actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
     return render(caps_service.serialize_cap(record, currency=currency))

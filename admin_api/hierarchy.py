@@ -36,8 +36,9 @@ async def upline(request: Request, promoter_id: int) -> HTTPResponse:
 
 
 @bp.get("/promoters/<promoter_id:int>/team")
-@openapi.definition(summary="A promoter's team: counts per level and a page of members",
-                    secured={"bearer": []})
+@openapi.definition(
+    summary="A promoter's team: counts per level and a page of members", secured={"bearer": []}
+)
 @requires(*ROLES_BACKOFFICE)
 async def team(request: Request, promoter_id: int) -> HTTPResponse:
     query = parse_query(request, TeamQuery)
@@ -48,8 +49,11 @@ async def team(request: Request, promoter_id: int) -> HTTPResponse:
 
 
 @bp.post("/promoters/<promoter_id:int>/move")
-@openapi.definition(summary="Move a promoter and its whole team under another upline",
-                    body=MoveBody, secured={"bearer": []})
+@openapi.definition(
+    summary="Move a promoter and its whole team under another upline",
+    body=MoveBody,
+    secured={"bearer": []},
+)
 @requires(*ROLES_STAFF)
 async def move(request: Request, promoter_id: int) -> HTTPResponse:
     body = parse_body(request, MoveBody)

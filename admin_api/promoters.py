@@ -164,7 +164,8 @@ async def disable(request: Request, promoter_id: int) -> HTTPResponse:
 
 @bp.post("/promoters/bulk")
 @openapi.definition(
-    summary="Approve or reject many applications: all or none", body=BulkBody,
+    summary="Approve or reject many applications: all or none",
+    body=BulkBody,
     secured={"bearer": []},
 )
 @requires(*ROLES_STAFF)

@@ -67,43 +67,64 @@ async def generate(
     lines = commissions // 2 + NOISE // 2
     stamp = now.replace(tzinfo=None)
     steps = [
-        ("program", "INSERT INTO programs (id, name, description, kind, status, currency,"
-         " recruitment_mode, requirements, max_levels, level_rates, self_rebate_enabled,"
-         " self_rebate_rate, bind_mode, attribution_window_days, commission_window_days,"
-         " freeze_days, withdrawal_rules, payout_schedule, auto_approve_rules, created_at,"
-         " updated_at) VALUES (1, 'bench', '', 'external', 'active', 'CNY', 'open', '{}', 2,"
-         " '[\"10\",\"5\"]', 0, 0, 'first_touch', 30, 0, 7, '{}', '{}', '{}', %s, %s)",
-         [stamp, stamp]),
-        ("users", "INSERT INTO users (id, appid, openid, created_at)"
-         f" SELECT seq, 'wx-bench', CONCAT('o', seq), %s FROM seq_1_to_{promoters}", [stamp]),
-        ("promoters", "INSERT INTO promoters (id, program_id, user_id, status, tier, applied_at,"
-         f" decided_at, updated_at) SELECT seq, 1, seq, 'approved', 'default', %s, %s, %s"
-         f" FROM seq_1_to_{promoters}", [stamp, stamp, stamp]),
-        ("orders", "INSERT INTO orders (id, program_id, external_id, status, currency,"
-         " total_amount, refunded_amount, attribution, placed_at, completed_at, created_at,"
-         " updated_at) SELECT seq, 1, CONCAT('ext-', seq), 'completed', 'CNY',"
-         f" 100 + MOD(seq, 900), 0, '{{}}', %s, %s, %s, %s FROM seq_1_to_{lines}",
-         [stamp, stamp, stamp, stamp]),
-        ("order lines", "INSERT INTO order_lines (id, order_id, line_ref, product_id, quantity,"
-         " unit_price, amount, refunded_amount) SELECT seq, seq, '1',"
-         " CONCAT('sku-', MOD(seq, 500)), 1, 100 + MOD(seq, 900), 100 + MOD(seq, 900), 0"
-         f" FROM seq_1_to_{lines}", []),
+        (
+            "program",
+            "INSERT INTO programs (id, name, description, kind, status, currency,"
+            " recruitment_mode, requirements, max_levels, level_rates, self_rebate_enabled,"
+            " self_rebate_rate, bind_mode, attribution_window_days, commission_window_days,"
+            " freeze_days, withdrawal_rules, payout_schedule, auto_approve_rules, created_at,"
+            " updated_at) VALUES (1, 'bench', '', 'external', 'active', 'CNY', 'open', '{}', 2,"
+            " '[\"10\",\"5\"]', 0, 0, 'first_touch', 30, 0, 7, '{}', '{}', '{}', %s, %s)",
+            [stamp, stamp],
+        ),
+        (
+            "users",
+            "INSERT INTO users (id, appid, openid, created_at)"
+            f" SELECT seq, 'wx-bench', CONCAT('o', seq), %s FROM seq_1_to_{promoters}",
+            [stamp],
+        ),
+        (
+            "promoters",
+            "INSERT INTO promoters (id, program_id, user_id, status, tier, applied_at,"
+            f" decided_at, updated_at) SELECT seq, 1, seq, 'approved', 'default', %s, %s, %s"
+            f" FROM seq_1_to_{promoters}",
+            [stamp, stamp, stamp],
+        ),
+        (
+            "orders",
+            "INSERT INTO orders (id, program_id, external_id, status, currency,"
+            " total_amount, refunded_amount, attribution, placed_at, completed_at, created_at,"
+            " updated_at) SELECT seq, 1, CONCAT('ext-', seq), 'completed', 'CNY',"
+            f" 100 + MOD(seq, 900), 0, '{{}}', %s, %s, %s, %s FROM seq_1_to_{lines}",
+            [stamp, stamp, stamp, stamp],
+        ),
+        (
+            "order lines",
+            "INSERT INTO order_lines (id, order_id, line_ref, product_id, quantity,"
+            " unit_price, amount, refunded_amount) SELECT seq, seq, '1',"
+            " CONCAT('sku-', MOD(seq, 500)), 1, 100 + MOD(seq, 900), 100 + MOD(seq, 900), 0"
+            f" FROM seq_1_to_{lines}",
+            [],
+        ),
         # Level 1 and level 2 of each line go to two different promoters; amounts vary by
         # the cent. The last NOISE lines are either not yet unlocked or held.
-        ("commissions", "INSERT INTO commissions (program_id, order_id, order_line_id,"
-         " promoter_id, level, currency, status, kind, rate, quantity, line_amount, base_amount,"
-         " rule_source, amount, original_amount, settled_amount, snapshot, explanation,"
-         " upline_snapshot, hold_reason, unlock_at, created_at, approved_at, updated_at)"
-         " SELECT 1, l.id, l.id,"
-         f" 1 + MOD(l.id * 7919 + lv.level * 104729, {promoters}), lv.level, 'CNY', 'approved',"
-         " 'percent', 10, 1, l.amount, l.amount, 'program_level',"
-         " ROUND(l.amount * (0.11 - lv.level * 0.03) + MOD(l.id, 97) / 100, 2),"
-         " ROUND(l.amount * (0.11 - lv.level * 0.03) + MOD(l.id, 97) / 100, 2), 0, '{}', '{}',"
-         f" '[]', IF(l.id > {lines - NOISE // 4}, 'anomaly:bench', NULL),"
-         f" IF(l.id > {lines - NOISE // 2} AND l.id <= {lines - NOISE // 4},"
-         "  %s + INTERVAL 3 DAY, %s - INTERVAL MOD(l.id, 10000) MINUTE), %s, %s, %s"
-         " FROM order_lines AS l JOIN (SELECT 1 AS level UNION ALL SELECT 2) AS lv",
-         [stamp, stamp, stamp, stamp, stamp]),
+        (
+            "commissions",
+            "INSERT INTO commissions (program_id, order_id, order_line_id,"
+            " promoter_id, level, currency, status, kind, rate, quantity, line_amount, base_amount,"
+            " rule_source, amount, original_amount, settled_amount, snapshot, explanation,"
+            " upline_snapshot, hold_reason, unlock_at, created_at, approved_at, updated_at)"
+            " SELECT 1, l.id, l.id,"
+            f" 1 + MOD(l.id * 7919 + lv.level * 104729, {promoters}), lv.level, 'CNY', 'approved',"
+            " 'percent', 10, 1, l.amount, l.amount, 'program_level',"
+            " ROUND(l.amount * (0.11 - lv.level * 0.03) + MOD(l.id, 97) / 100, 2),"
+            " ROUND(l.amount * (0.11 - lv.level * 0.03) + MOD(l.id, 97) / 100, 2), 0, '{}', '{}',"
+            f" '[]', IF(l.id > {lines - NOISE // 4}, 'anomaly:bench', NULL),"
+            f" IF(l.id > {lines - NOISE // 2} AND l.id <= {lines - NOISE // 4},"
+            "  %s + INTERVAL 3 DAY, %s - INTERVAL MOD(l.id, 10000) MINUTE), %s, %s, %s"
+            " FROM order_lines AS l JOIN (SELECT 1 AS level UNION ALL SELECT 2) AS lv",
+            [stamp, stamp, stamp, stamp, stamp],
+        ),
     ]
     conn = await aiomysql.connect(**_server_args(database))
     try:
@@ -147,9 +168,7 @@ async def checks(expected: int) -> dict[str, Any]:
     return {
         "entries": int(await _value("SELECT COUNT(*) FROM ledger_entries")),
         "credited": await _value("SELECT SUM(amount) FROM ledger_entries"),
-        "settled_sum": await _value(
-            "SELECT SUM(amount) FROM commissions WHERE status = 'settled'"
-        ),
+        "settled_sum": await _value("SELECT SUM(amount) FROM commissions WHERE status = 'settled'"),
         "balances": await _value("SELECT SUM(available) FROM promoter_balances"),
         "balance_rows": int(await _value("SELECT COUNT(*) FROM promoter_balances")),
         "left_unsettled": int(

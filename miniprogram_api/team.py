@@ -20,8 +20,9 @@ class TeamLevelQuery(Query):
 
 
 @bp.get("/programs/<program_id:int>/team")
-@openapi.definition(summary="My team in a program: members per level and in total",
-                    secured={"bearer": []})
+@openapi.definition(
+    summary="My team in a program: members per level and in total", secured={"bearer": []}
+)
 @requires(*ROLES_PROMOTER)
 async def my_team(request: Request, program_id: int) -> HTTPResponse:
     summary = await team_service.my_team_summary(
@@ -31,8 +32,9 @@ async def my_team(request: Request, program_id: int) -> HTTPResponse:
 
 
 @bp.get("/programs/<program_id:int>/team/levels/<depth:int>")
-@openapi.definition(summary="My team members at one level, newest first (anonymized)",
-                    secured={"bearer": []})
+@openapi.definition(
+    summary="My team members at one level, newest first (anonymized)", secured={"bearer": []}
+)
 @requires(*ROLES_PROMOTER)
 async def my_team_level(request: Request, program_id: int, depth: int) -> HTTPResponse:
     query = parse_query(request, TeamLevelQuery)

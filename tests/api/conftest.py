@@ -101,9 +101,7 @@ TEST_WECHAT_TIMEOUT_SECONDS = 2
 
 
 @pytest.fixture(scope="session")
-async def started_app(
-    database_url: str, wechat_standin: WeChatStandIn
-) -> AsyncIterator[Sanic]:
+async def started_app(database_url: str, wechat_standin: WeChatStandIn) -> AsyncIterator[Sanic]:
     """One app for the whole run, started once (listeners, OpenAPI spec)."""
     Sanic._app_registry.clear()
     settings = Settings(

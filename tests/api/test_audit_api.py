@@ -18,19 +18,32 @@ async def seed() -> list[AuditLog]:
     """Four entries across two programs, two actors and two targets, oldest first."""
     return [
         await record_action(
-            actor=ALICE, action="promoter.approve", target_kind="promoter", target_id=1,
+            actor=ALICE,
+            action="promoter.approve",
+            target_kind="promoter",
+            target_id=1,
             program_id=10,
         ),
         await record_action(
-            actor=BOB, action="withdrawal.approve", target_kind="withdrawal", target_id=1,
+            actor=BOB,
+            action="withdrawal.approve",
+            target_kind="withdrawal",
+            target_id=1,
             program_id=10,
         ),
         await record_action(
-            actor=ALICE, action="promoter.suspend", target_kind="promoter", target_id=2,
-            program_id=20, details={"reason": "odd refunds"},
+            actor=ALICE,
+            action="promoter.suspend",
+            target_kind="promoter",
+            target_id=2,
+            program_id=20,
+            details={"reason": "odd refunds"},
         ),
         await record_action(
-            actor=None, action="promoter.expire", target_kind="promoter", target_id=3,
+            actor=None,
+            action="promoter.expire",
+            target_kind="promoter",
+            target_id=3,
             program_id=20,
         ),
     ]

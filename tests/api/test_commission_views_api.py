@@ -26,8 +26,10 @@ def chain_facts(kind: str, *promoters: Promoter) -> dict[str, Any]:
     """The parts of a stored explanation that name the chain (hidden from promoters)."""
     return {
         "attribution": {"chain": kind, "placed_at": PLACED_AT.isoformat(), "bound_at": None},
-        "chain": [{"level": n, "promoter_id": p.id, "status": "approved", "tier": "default"}
-                  for n, p in enumerate(promoters, start=1)],
+        "chain": [
+            {"level": n, "promoter_id": p.id, "status": "approved", "tier": "default"}
+            for n, p in enumerate(promoters, start=1)
+        ],
         "beneficiary": {"level": 1, "promoter_id": promoters[0].id, "status": "approved"},
     }
 
@@ -51,12 +53,19 @@ async def shop_with_sales() -> Shop:
     boots, boot_line = await stored_order(program, buyer=carol, product_id="BOOT")
     facts = chain_facts("referred", seller, top)
     boot_l1 = await stored_commission(boots, boot_line, seller, explanation=facts)
-    boot_l2 = await stored_commission(boots, boot_line, top, level=2, amount="5.00", rate="5",
-                                      explanation=facts)
-    hats, hat_line = await stored_order(program, buyer=carol, product_id="HAT", amount="30.00",
-                                        placed_at=PLACED_AT + timedelta(hours=1))
-    hat_l1 = await stored_commission(hats, hat_line, seller, amount="3.00", status="settled",
-                                     explanation=facts)
+    boot_l2 = await stored_commission(
+        boots, boot_line, top, level=2, amount="5.00", rate="5", explanation=facts
+    )
+    hats, hat_line = await stored_order(
+        program,
+        buyer=carol,
+        product_id="HAT",
+        amount="30.00",
+        placed_at=PLACED_AT + timedelta(hours=1),
+    )
+    hat_l1 = await stored_commission(
+        hats, hat_line, seller, amount="3.00", status="settled", explanation=facts
+    )
     seller_user = await User.get(id=seller.user_id)  # type: ignore[attr-defined]
     own, own_line = await stored_order(program, buyer=seller_user, buyer_promoter_id=seller.id)
     own_purchase_l1 = await stored_commission(
@@ -81,7 +90,8 @@ async def test_a_promoter_lists_their_own_commissions_newest_first_with_filters(
     first = await api.get(base, token=token, params={"limit": 1})
     rest = await api.get(base, token=token, params={"cursor": first.json["next_cursor"]})
     assert [c["id"] for c in first.json["items"] + rest.json["items"]] == [
-        sales.hat_l1.id, sales.boot_l1.id
+        sales.hat_l1.id,
+        sales.boot_l1.id,
     ]
     for params, expected in (
         ({"status": "settled"}, [sales.hat_l1.id]),
@@ -94,7 +104,10 @@ async def test_a_promoter_lists_their_own_commissions_newest_first_with_filters(
         assert [c["id"] for c in filtered.json["items"]] == expected, params
     item = everything.json["items"][1]
     assert (item["amount"], item["level"], item["line"]["product_id"], item["on_hold"]) == (
-        "10.00", 1, "BOOT", False
+        "10.00",
+        1,
+        "BOOT",
+        False,
     )
     bad = await api.get(base, token=token, params={"status": "paid-ish"})
     assert (bad.status, bad.json["error"]["code"]) == (422, "invalid_query")
@@ -106,13 +119,24 @@ async def test_the_detail_explains_the_figure_and_shows_the_refund_history(
     sales = await shop_with_sales()
     commission = sales.boot_l1
     await CommissionChange.create(
-        commission=commission, action="create", to_status="pending",
-        amount_before=Decimal(0), amount_after=Decimal("10.00"), actor_kind="system",
+        commission=commission,
+        action="create",
+        to_status="pending",
+        amount_before=Decimal(0),
+        amount_after=Decimal("10.00"),
+        actor_kind="system",
     )
     await CommissionChange.create(
-        commission=commission, action="refund", from_status="pending", to_status="pending",
-        amount_before=Decimal("10.00"), amount_after=Decimal("6.00"), reason="partial refund",
-        actor_kind="staff", actor_id=77, order_event_id=5,
+        commission=commission,
+        action="refund",
+        from_status="pending",
+        to_status="pending",
+        amount_before=Decimal("10.00"),
+        amount_after=Decimal("6.00"),
+        reason="partial refund",
+        actor_kind="staff",
+        actor_id=77,
+        order_event_id=5,
     )
     response = await api.get(
         f"/mp/v1/programs/{sales.program.id}/commissions/{commission.id}",
@@ -124,9 +148,11 @@ async def test_the_detail_explains_the_figure_and_shows_the_refund_history(
     assert detail["explanation"]["rule"] == {"source": "program_level", "id": None}
     assert detail["explanation"]["attribution"]["chain"] == "referred"
     assert "chain" not in detail["explanation"] and "beneficiary" not in detail["explanation"]
-    assert [(h["action"], h["amount_before"], h["amount_after"], h["reason"])
-            for h in detail["history"]] == [
-        ("create", "0.00", "10.00", None), ("refund", "10.00", "6.00", "partial refund"),
+    assert [
+        (h["action"], h["amount_before"], h["amount_after"], h["reason"]) for h in detail["history"]
+    ] == [
+        ("create", "0.00", "10.00", None),
+        ("refund", "10.00", "6.00", "partial refund"),
     ]
     assert "actor_id" not in detail["history"][1] and "order_event_id" not in detail["history"][1]
     assert str(sales.top.id) not in {str(v) for v in detail["explanation"].values()}
@@ -168,7 +194,8 @@ async def test_a_promoter_cannot_read_another_promoters_commission(
         f"/mp/v1/programs/{sales.program.id}/commissions", token=token_of(settings, outsider)
     )
     assert (wrong_program.status, wrong_program.json["error"]["code"]) == (
-        404, "promoter_not_found"
+        404,
+        "promoter_not_found",
     )
     staff = await api.staff_token("staff")
     assert (await api.get(path, token=staff)).status == 403
@@ -179,16 +206,26 @@ async def test_staff_list_every_commission_with_filters_and_read_the_full_detail
 ) -> None:
     sales = await shop_with_sales()
     await CommissionChange.create(
-        commission=sales.boot_l2, action="reject", from_status="pending", to_status="rejected",
-        amount_before=Decimal("5.00"), amount_after=Decimal("5.00"), reason="fake order",
-        actor_kind="staff", actor_id=77,
+        commission=sales.boot_l2,
+        action="reject",
+        from_status="pending",
+        to_status="rejected",
+        amount_before=Decimal("5.00"),
+        amount_after=Decimal("5.00"),
+        reason="fake order",
+        actor_kind="staff",
+        actor_id=77,
     )
     finance = await api.staff_token("finance")
-    everything = await api.get("/admin/v1/commissions", token=finance,
-                               params={"program_id": sales.program.id})
+    everything = await api.get(
+        "/admin/v1/commissions", token=finance, params={"program_id": sales.program.id}
+    )
     assert everything.status == 200, everything.text
     assert [c["id"] for c in everything.json["items"]] == [
-        sales.own_purchase_l1.id, sales.hat_l1.id, sales.boot_l2.id, sales.boot_l1.id
+        sales.own_purchase_l1.id,
+        sales.hat_l1.id,
+        sales.boot_l2.id,
+        sales.boot_l1.id,
     ]
     for params, expected in (
         ({"promoter_id": sales.top.id}, [sales.own_purchase_l1.id, sales.boot_l2.id]),

@@ -27,8 +27,12 @@ def _assert_error(response, status: int, code: str) -> dict:
 
 async def test_malformed_json_is_a_400(api: Api) -> None:
     token = await api.staff_token("admin")
-    response = await api.post(CREATE_STAFF, token=token, content=b"{not json",
-                              headers={"content-type": "application/json"})
+    response = await api.post(
+        CREATE_STAFF,
+        token=token,
+        content=b"{not json",
+        headers={"content-type": "application/json"},
+    )
     _assert_error(response, 400, "malformed_json")
 
 
@@ -59,8 +63,9 @@ async def test_a_wrong_type_is_a_422_naming_the_field(api: Api, field: str, valu
 async def test_a_missing_field_is_reported_as_required(api: Api) -> None:
     token = await api.staff_token("admin")
     body = {k: v for k, v in VALID_STAFF.items() if k != "roles"}
-    error = _assert_error(await api.post(CREATE_STAFF, token=token, json=body), 422,
-                          "validation_failed")
+    error = _assert_error(
+        await api.post(CREATE_STAFF, token=token, json=body), 422, "validation_failed"
+    )
     assert error["fields"] == {"roles": "required"}
 
 
@@ -169,9 +174,7 @@ async def test_an_integer_wider_than_the_database_holds_is_a_422_naming_the_fiel
     in_body = await api.post(
         "/admin/v1/promoters/bulk", token=token, json={"action": "approve", "ids": [1, TOO_WIDE]}
     )
-    in_query = await api.get(
-        "/admin/v1/withdrawals", token=token, params={"promoter_id": TOO_WIDE}
-    )
+    in_query = await api.get("/admin/v1/withdrawals", token=token, params={"promoter_id": TOO_WIDE})
 
     assert _assert_error(in_body, 422, "validation_failed")["fields"] == {
         "ids": "Value error, integer out of range"

@@ -96,9 +96,7 @@ async def test_staff_approve_and_the_promoter_gets_an_invite_code_others_can_joi
     joined = await apply(mp_api, program, friend, invite_code=code.lower())
     assert joined.status == 201
     assert joined.json["promoter"]["applied_invite_code"] == code
-    detail = await mp_api.get(
-        f"/admin/v1/promoters/{joined.json['promoter']['id']}", token=staff
-    )
+    detail = await mp_api.get(f"/admin/v1/promoters/{joined.json['promoter']['id']}", token=staff)
     assert detail.json["upline"]["id"] == promoter_id
 
 
@@ -108,9 +106,7 @@ async def test_a_rejection_needs_a_reason_which_the_applicant_then_sees(mp_api: 
     promoter_id = (await apply(mp_api, program, token)).json["promoter"]["id"]
     staff = await mp_api.staff_token("staff")
 
-    missing = await mp_api.post(
-        f"/admin/v1/promoters/{promoter_id}/reject", token=staff, json={}
-    )
+    missing = await mp_api.post(f"/admin/v1/promoters/{promoter_id}/reject", token=staff, json={})
     assert missing.status == 422
     assert missing.json["error"]["fields"] == {"reason": "required"}
     rejected = await mp_api.post(

@@ -98,4 +98,3 @@ async def test_every_route_enforces_its_role_matrix(api: Api, started_app: Sanic
         checked += 1
     assert checked >= 10, "the walk found too few guarded routes"
     assert violations == []
-

@@ -52,9 +52,7 @@ async def _ping(api: Api, key: dict[str, Any], **kw: Any) -> Any:
     return await s2s_post(api, PING, key_id=key["key_id"], secret=key["secret"], json_body={}, **kw)
 
 
-async def test_an_admin_sees_a_new_keys_secret_once_and_never_again(
-    api: Api, admin: str
-) -> None:
+async def test_an_admin_sees_a_new_keys_secret_once_and_never_again(api: Api, admin: str) -> None:
     program_id = await _program(api, admin)
     created = await _key(api, admin, program_id, name="crm")
     assert created["key_id"].startswith("fxk_") and created["secret"].startswith("fxs_")

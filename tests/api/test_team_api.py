@@ -27,7 +27,8 @@ async def test_a_promoter_sees_their_team_counted_by_level_and_in_total(
     program = await new_program()
     root, _ = await team_of_three_levels(program)
     response = await api.get(
-        f"/mp/v1/programs/{program.id}/team", token=promoter_token(settings, root.user_id)  # type: ignore[attr-defined]
+        f"/mp/v1/programs/{program.id}/team",
+        token=promoter_token(settings, root.user_id),  # type: ignore[attr-defined]
     )
     assert response.status == 200, response.text
     assert response.json == {

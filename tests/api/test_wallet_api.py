@@ -47,7 +47,8 @@ async def test_a_promoter_sees_their_own_balances_as_amount_strings(
     await _hold(me, "10.00", "w:1:hold")
 
     response = await api.get(
-        f"/mp/v1/programs/{program.id}/wallet", token=promoter_token(settings, me.user_id)  # type: ignore[attr-defined]
+        f"/mp/v1/programs/{program.id}/wallet",
+        token=promoter_token(settings, me.user_id),  # type: ignore[attr-defined]
     )
 
     assert response.status == 200, response.text
@@ -137,9 +138,7 @@ async def test_back_office_reads_any_promoters_balances_and_ledger(api: Api) -> 
     ledger = await api.get(
         f"/admin/v1/promoters/{me.id}/ledger", token=token, params={"account": "available"}
     )
-    assert [e["reference"] for e in ledger.json["items"]] == [
-        ledger.json["items"][0]["reference"]
-    ]
+    assert [e["reference"] for e in ledger.json["items"]] == [ledger.json["items"][0]["reference"]]
     assert ledger.json["items"][0]["reference"].endswith(":settle")
     missing = await api.get("/admin/v1/promoters/999999/balances", token=token)
     assert (missing.status, missing.json["error"]["code"]) == (404, "promoter_not_found")

@@ -75,13 +75,20 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
     subprocess.run(
-        [sys.executable, "-m", "server.cli", "migrate"], cwd=ROOT, env=env, check=True,
-        capture_output=True, timeout=120,
+        [sys.executable, "-m", "server.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
     )
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "run"], cwd=ROOT, env=env, stdout=log,
+            [sys.executable, "-m", "server.cli", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
             stderr=subprocess.STDOUT,
         )
     running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
@@ -140,14 +147,25 @@ def root_program(http: httpx.Client, name: str) -> tuple[dict[str, str], dict]:
 
 def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
     with httpx.Client(base_url=server.base_url, timeout=10) as http:
-        admin = _ok(http.post("/admin/v1/auth/login",
-                              json={"username": "root", "password": ADMIN_PASSWORD}))
+        admin = _ok(
+            http.post("/admin/v1/auth/login", json={"username": "root", "password": ADMIN_PASSWORD})
+        )
         staff = {"authorization": f"Bearer {admin['access_token']}"}
 
-        program = _ok(http.post("/admin/v1/programs", headers=staff, json={
-            "name": "E2E shop", "currency": "CNY", "recruitment_mode": "review",
-            "max_levels": 3, "level_rates": ["10", "5", "2"],
-        }), 201)
+        program = _ok(
+            http.post(
+                "/admin/v1/programs",
+                headers=staff,
+                json={
+                    "name": "E2E shop",
+                    "currency": "CNY",
+                    "recruitment_mode": "review",
+                    "max_levels": 3,
+                    "level_rates": ["10", "5", "2"],
+                },
+            ),
+            201,
+        )
         program_id = program["id"]
 
         def promoter(identity: str, invite: str | None) -> tuple[dict, dict]:
@@ -156,8 +174,10 @@ def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
             body = {"real_name": identity.title(), "phone": "13800138000"}
             if invite:
                 body["invite_code"] = invite
-            application = _ok(http.post(f"/mp/v1/programs/{program_id}/applications",
-                                        headers=headers, json=body), 201)
+            application = _ok(
+                http.post(f"/mp/v1/programs/{program_id}/applications", headers=headers, json=body),
+                201,
+            )
             promoter_id = application["promoter"]["id"]
             assert application["promoter"]["status"] == "applied"
             _ok(http.post(f"/admin/v1/promoters/{promoter_id}/approve", headers=staff, json={}))
@@ -176,23 +196,31 @@ def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
         assert [m["id"] for m in members["items"]] == [carol_me["id"]]
         assert "phone" not in members["items"][0] and "real_name" not in members["items"][0]
 
-        link = _ok(http.post(f"/mp/v1/programs/{program_id}/links", headers=alice,
-                             json={"utm_source": "poster"}), 201)
-        wxacode = http.get(f"/mp/v1/programs/{program_id}/links/{link['id']}/wxacode",
-                           headers=alice)
+        link = _ok(
+            http.post(
+                f"/mp/v1/programs/{program_id}/links", headers=alice, json={"utm_source": "poster"}
+            ),
+            201,
+        )
+        wxacode = http.get(
+            f"/mp/v1/programs/{program_id}/links/{link['id']}/wxacode", headers=alice
+        )
         assert wxacode.status_code == 200 and wxacode.content.startswith(PNG_SIGNATURE)
-        plain = http.get(f"/mp/v1/programs/{program_id}/links/{link['id']}/qr.png",
-                         headers=alice)
+        plain = http.get(f"/mp/v1/programs/{program_id}/links/{link['id']}/qr.png", headers=alice)
         assert plain.status_code == 200 and plain.content.startswith(PNG_SIGNATURE)
         resolved = _ok(http.get(f"/mp/v1/s/{link['short_code']}"))
         assert resolved["promoter"]["invite_code"] == alice_me["invite_code"]
 
-        _ok(http.post(f"/admin/v1/promoters/{carol_me['id']}/move", headers=staff,
-                      json={"new_parent_id": alice_me["id"], "reason": "e2e re-parent"}))
+        _ok(
+            http.post(
+                f"/admin/v1/promoters/{carol_me['id']}/move",
+                headers=staff,
+                json={"new_parent_id": alice_me["id"], "reason": "e2e re-parent"},
+            )
+        )
         team = _ok(http.get(f"/mp/v1/programs/{program_id}/team", headers=alice))
         assert team["levels"] == [{"depth": 1, "members": 2}]
-        audit = _ok(http.get("/admin/v1/audit", headers=staff,
-                             params={"program_id": program_id}))
+        audit = _ok(http.get("/admin/v1/audit", headers=staff, params={"program_id": program_id}))
         actions = [entry["action"] for entry in audit["items"]]
         assert actions.count("promoter.approve") == 3
         assert "hierarchy.move" in actions

@@ -81,8 +81,9 @@ async def set_status(promoter: Promoter, status: str) -> None:
     promoter.status = status
 
 
-def snapshot(program: Program, *lines: OrderLine, placed_at: datetime = PLACED_AT,
-             **order: Any) -> OrderSnapshot:
+def snapshot(
+    program: Program, *lines: OrderLine, placed_at: datetime = PLACED_AT, **order: Any
+) -> OrderSnapshot:
     return OrderSnapshot(
         program_id=program.id,
         currency=program.currency,
@@ -92,11 +93,16 @@ def snapshot(program: Program, *lines: OrderLine, placed_at: datetime = PLACED_A
     )
 
 
-def line(line_id: str = "1", product_id: str = "P1", amount: str = "100.00",
-         **more: Any) -> OrderLine:
+def line(
+    line_id: str = "1", product_id: str = "P1", amount: str = "100.00", **more: Any
+) -> OrderLine:
     return OrderLine(
-        line_id=line_id, product_id=product_id, quantity=1, unit_price=D(amount),
-        amount=D(amount), **more,
+        line_id=line_id,
+        product_id=product_id,
+        quantity=1,
+        unit_price=D(amount),
+        amount=D(amount),
+        **more,
     )
 
 
@@ -122,8 +128,12 @@ async def stored_order(
         paid_at=placed_at,
     )
     order_line = await OrderLineRecord.create(
-        order=order, line_ref="1", product_id=product_id, quantity=1,
-        unit_price=D(amount), amount=D(amount),
+        order=order,
+        line_ref="1",
+        product_id=product_id,
+        quantity=1,
+        unit_price=D(amount),
+        amount=D(amount),
     )
     return order, order_line
 
@@ -139,15 +149,30 @@ async def stored_commission(
     rate: str = "10",
     explanation: dict[str, Any] | None = None,
 ) -> Commission:
-    explanation = {"base": str(order_line.amount), "formula": f"{rate}% × {order_line.amount}",
-                   "amount": amount, "rule": {"source": "program_level", "id": None},
-                   **(explanation or {})}
+    explanation = {
+        "base": str(order_line.amount),
+        "formula": f"{rate}% × {order_line.amount}",
+        "amount": amount,
+        "rule": {"source": "program_level", "id": None},
+        **(explanation or {}),
+    }
     return await Commission.create(
         program_id=order.program_id,  # type: ignore[attr-defined]
-        order=order, order_line=order_line, promoter=promoter, level=level, currency="CNY",
-        status=status, kind="percent", rate=D(rate), quantity=order_line.quantity,
-        line_amount=order_line.amount, base_amount=order_line.amount, rule_source="program_level",
-        amount=D(amount), original_amount=D(amount), explanation=explanation,
+        order=order,
+        order_line=order_line,
+        promoter=promoter,
+        level=level,
+        currency="CNY",
+        status=status,
+        kind="percent",
+        rate=D(rate),
+        quantity=order_line.quantity,
+        line_amount=order_line.amount,
+        base_amount=order_line.amount,
+        rule_source="program_level",
+        amount=D(amount),
+        original_amount=D(amount),
+        explanation=explanation,
     )
 
 
@@ -175,12 +200,16 @@ async def test_the_most_specific_stored_rule_wins_for_each_line(db: str) -> None
         line("3", "HAT"),
     )
     terms, rules, chain, caps, earned = await build_commission_inputs(
-        program=program, order=order, buyer_promoter_id=None,
-        attributed_promoter_id=seller.id, bound_at=PLACED_AT - timedelta(days=1),
+        program=program,
+        order=order,
+        buyer_promoter_id=None,
+        attributed_promoter_id=seller.id,
+        bound_at=PLACED_AT - timedelta(days=1),
     )
     assert sorted(r.id for r in rules) == sorted([everywhere.id, shoes.id, boots.id])
-    evaluation = evaluate_order(order=order, terms=terms, rules=rules, chain=chain,
-                                period_caps=caps, period_earned=earned)
+    evaluation = evaluate_order(
+        order=order, terms=terms, rules=rules, chain=chain, period_caps=caps, period_earned=earned
+    )
     assert [(c.line_id, c.rule_id, c.amount) for c in evaluation.lines] == [
         ("1", boots.id, D("20.00")),
         ("2", shoes.id, D("15.00")),
@@ -198,17 +227,22 @@ async def test_a_suspended_upline_forfeits_its_level_and_the_level_above_still_e
     await set_status(middle, "suspended")
     order = snapshot(program)
     terms, rules, chain, _caps, _earned = await build_commission_inputs(
-        program=program, order=order, buyer_promoter_id=None,
-        attributed_promoter_id=seller.id, bound_at=None,
+        program=program,
+        order=order,
+        buyer_promoter_id=None,
+        attributed_promoter_id=seller.id,
+        bound_at=None,
     )
     assert chain.kind == ChainKind.REFERRED
     assert [(m.promoter_id, m.status, m.tier) for m in chain.members] == [
-        (seller.id, "approved", "default"), (middle.id, "suspended", "default"),
+        (seller.id, "approved", "default"),
+        (middle.id, "suspended", "default"),
         (top.id, "approved", "gold"),
     ]
     evaluation = evaluate_order(order=order, terms=terms, rules=rules, chain=chain)
     assert [(c.level, c.promoter_id, c.amount) for c in evaluation.lines] == [
-        (1, seller.id, D("10.00")), (3, top.id, D("2.00")),
+        (1, seller.id, D("10.00")),
+        (3, top.id, D("2.00")),
     ]
     assert [(s.level, s.reason) for s in evaluation.skipped] == [(2, "beneficiary_not_approved")]
 
@@ -220,13 +254,17 @@ async def test_an_approved_buyer_starts_their_own_chain_with_the_rebate(db: str)
     elsewhere = await member(program)
     order = snapshot(program)
     terms, rules, chain, _caps, _earned = await build_commission_inputs(
-        program=program, order=order, buyer_promoter_id=buyer.id,
-        attributed_promoter_id=elsewhere.id, bound_at=None,
+        program=program,
+        order=order,
+        buyer_promoter_id=buyer.id,
+        attributed_promoter_id=elsewhere.id,
+        bound_at=None,
     )
     assert chain.kind == ChainKind.SELF_PURCHASE
     evaluation = evaluate_order(order=order, terms=terms, rules=rules, chain=chain)
     assert [(c.level, c.promoter_id, c.amount) for c in evaluation.lines] == [
-        (0, buyer.id, D("3.00")), (1, parent.id, D("10.00")),
+        (0, buyer.id, D("3.00")),
+        (1, parent.id, D("10.00")),
     ]
 
 
@@ -237,8 +275,11 @@ async def test_a_buyer_who_is_not_approved_buys_as_a_customer_of_their_referrer(
     referrer = await member(program)
     buyer = await member(program, status="suspended")
     _terms, _rules, chain, _caps, _earned = await build_commission_inputs(
-        program=program, order=snapshot(program), buyer_promoter_id=buyer.id,
-        attributed_promoter_id=referrer.id, bound_at=PLACED_AT,
+        program=program,
+        order=snapshot(program),
+        buyer_promoter_id=buyer.id,
+        attributed_promoter_id=referrer.id,
+        bound_at=PLACED_AT,
     )
     assert (chain.kind, chain.bound_at) == (ChainKind.REFERRED, PLACED_AT)
     assert [m.promoter_id for m in chain.members] == [referrer.id]
@@ -249,8 +290,11 @@ async def test_a_promoter_of_another_program_is_refused(db: str) -> None:
     stranger = await member(other)
     with pytest.raises(ValidationFailed) as caught:
         await build_commission_inputs(
-            program=program, order=snapshot(program), buyer_promoter_id=None,
-            attributed_promoter_id=stranger.id, bound_at=None,
+            program=program,
+            order=snapshot(program),
+            buyer_promoter_id=None,
+            attributed_promoter_id=stranger.id,
+            bound_at=None,
         )
     assert caught.value.code == "promoter_not_in_program"
     assert set(caught.value.fields) == {"attributed_promoter_id"}
@@ -262,21 +306,29 @@ async def test_period_caps_see_what_was_earned_on_orders_placed_in_the_period(db
     await PeriodCapRecord.create(program=program, period="day", amount=D("100"))
     await PeriodCapRecord.create(program=program, period="month", amount=D("500"), enabled=False)
     same_day = PLACED_AT.replace(hour=1)
-    for status, amount in (("pending", "60.00"), ("settled", "25.00"), ("rejected", "50.00"),
-                           ("reversed", "0.00")):
+    for status, amount in (
+        ("pending", "60.00"),
+        ("settled", "25.00"),
+        ("rejected", "50.00"),
+        ("reversed", "0.00"),
+    ):
         order, order_line = await stored_order(program, placed_at=same_day)
         await stored_commission(order, order_line, seller, amount=amount, status=status)
     yesterday, yesterday_line = await stored_order(program, placed_at=PLACED_AT - timedelta(days=1))
     await stored_commission(yesterday, yesterday_line, seller, amount="70.00")
     order = snapshot(program, line(amount="300.00"))
     terms, rules, chain, caps, earned = await build_commission_inputs(
-        program=program, order=order, buyer_promoter_id=None,
-        attributed_promoter_id=seller.id, bound_at=None,
+        program=program,
+        order=order,
+        buyer_promoter_id=None,
+        attributed_promoter_id=seller.id,
+        bound_at=None,
     )
     assert [(c.period, c.amount) for c in caps] == [("day", D("100.00"))]
     assert earned == {(seller.id, "day:2024-05-10"): D("85.00")}
-    [commission] = evaluate_order(order=order, terms=terms, rules=rules, chain=chain,
-                                  period_caps=caps, period_earned=earned).lines
+    [commission] = evaluate_order(
+        order=order, terms=terms, rules=rules, chain=chain, period_caps=caps, period_earned=earned
+    ).lines
     assert (commission.amount, commission.capped_by) == (D("15.00"), "period_cap")
 
 
@@ -300,8 +352,13 @@ async def test_the_dry_run_explains_every_line_and_writes_nothing(db: str) -> No
     customer = await User.create(appid="wx", openid="buyer-openid", nickname="Carol")
     bound_at = PLACED_AT - timedelta(days=2)
     await Binding.create(
-        program=program, promoter=seller, customer_user=customer, customer_key="k" * 64,
-        source="visit", bind_mode="first_touch", bound_at=bound_at,
+        program=program,
+        promoter=seller,
+        customer_user=customer,
+        customer_key="k" * 64,
+        source="visit",
+        bind_mode="first_touch",
+        bound_at=bound_at,
     )
     # The binding is found by the customer's key, so store it the way bindings do.
     from server.services.bindings import customer_keys
@@ -313,10 +370,19 @@ async def test_the_dry_run_explains_every_line_and_writes_nothing(db: str) -> No
         program_id=program.id,
         document={
             "lines": [
-                {"product_id": "BOOT", "quantity": 2, "unit_price": D("50.00"),
-                 "amount": D("100.00")},
-                {"product_id": "HAT", "quantity": 1, "unit_price": D("40.00"),
-                 "amount": D("40.00"), "category": "hats"},
+                {
+                    "product_id": "BOOT",
+                    "quantity": 2,
+                    "unit_price": D("50.00"),
+                    "amount": D("100.00"),
+                },
+                {
+                    "product_id": "HAT",
+                    "quantity": 1,
+                    "unit_price": D("40.00"),
+                    "amount": D("40.00"),
+                    "category": "hats",
+                },
             ],
             "placed_at": PLACED_AT,
             "customer_user_id": customer.id,
@@ -326,9 +392,14 @@ async def test_the_dry_run_explains_every_line_and_writes_nothing(db: str) -> No
     assert report["refusal"] is None
     assert report["chain"]["kind"] == "referred"
     assert report["chain"]["found_by"]["attribution"]["bound_at"] == bound_at
-    assert [(x["order_line"]["line_id"], x["beneficiary"]["level"], x["amount"])
-            for x in report["lines"]] == [
-        ("1", 1, "20.00"), ("1", 3, "2.00"), ("2", 1, "4.00"), ("2", 3, "0.80"),
+    assert [
+        (x["order_line"]["line_id"], x["beneficiary"]["level"], x["amount"])
+        for x in report["lines"]
+    ] == [
+        ("1", 1, "20.00"),
+        ("1", 3, "2.00"),
+        ("2", 1, "4.00"),
+        ("2", 3, "0.80"),
     ]
     boots = report["lines"][0]
     assert boots["rule"]["id"] == promo.id and boots["formula"] == "20% × 100.00"
@@ -344,19 +415,26 @@ async def test_the_dry_run_reports_why_an_order_earns_nothing(db: str) -> None:
     report = await preview_order(
         program_id=program.id,
         document={
-            "lines": [{"product_id": "P", "quantity": 1, "unit_price": D("9.99"),
-                       "amount": D("9.99")}],
+            "lines": [
+                {"product_id": "P", "quantity": 1, "unit_price": D("9.99"), "amount": D("9.99")}
+            ],
             "placed_at": PLACED_AT,
             "attributed_promoter_id": seller.id,
             "bound_at": PLACED_AT - timedelta(days=8),
         },
     )
     assert (report["refusal"], report["lines"], report["total"]) == (
-        "outside_commission_window", [], "0"
+        "outside_commission_window",
+        [],
+        "0",
     )
     nobody = await preview_order(
         program_id=program.id,
-        document={"lines": [{"product_id": "P", "quantity": 1, "unit_price": D("1"),
-                             "amount": D("1.00")}], "placed_at": PLACED_AT},
+        document={
+            "lines": [
+                {"product_id": "P", "quantity": 1, "unit_price": D("1"), "amount": D("1.00")}
+            ],
+            "placed_at": PLACED_AT,
+        },
     )
     assert nobody["refusal"] == "no_beneficiary"

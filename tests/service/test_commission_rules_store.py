@@ -33,14 +33,22 @@ async def test_a_rule_is_stored_with_its_scope_and_the_creation_is_audited(db: s
     site = await Site.create(program=program, domain="shop.example.com")
     seller = await member(program)
     record = await create(
-        program.id, name="Summer boots", value="12.5", level=1, product_id="BOOT",
-        site_id=site.id, promoter_id=seller.id, valid_from=JUNE, valid_to=JUNE + timedelta(30),
+        program.id,
+        name="Summer boots",
+        value="12.5",
+        level=1,
+        product_id="BOOT",
+        site_id=site.id,
+        promoter_id=seller.id,
+        valid_from=JUNE,
+        valid_to=JUNE + timedelta(30),
         priority=3,
     )
     [loaded] = await rules_service.load_rules(program_id=program.id)
     assert (loaded.id, loaded.value, loaded.scope()) == (
-        record.id, Decimal("12.5"), {"promoter_id": seller.id, "product_id": "BOOT",
-                                     "site_id": site.id},
+        record.id,
+        Decimal("12.5"),
+        {"promoter_id": seller.id, "product_id": "BOOT", "site_id": site.id},
     )
     entry = await AuditLog.get(action="commission_rule.create", target_id=record.id)
     assert (entry.actor_id, entry.program_id) == (STAFF.id, program.id)
@@ -54,13 +62,26 @@ async def test_every_broken_field_is_reported_at_once_and_nothing_is_written(db:
     other_site = await Site.create(program=other, domain="other.example.com")
     with pytest.raises(ValidationFailed) as caught:
         await create(
-            program.id, value="101", level=11, category=" ", campaign="c" * 65,
-            site_id=other_site.id, promoter_id=stranger.id, valid_from=JUNE, valid_to=JUNE,
+            program.id,
+            value="101",
+            level=11,
+            category=" ",
+            campaign="c" * 65,
+            site_id=other_site.id,
+            promoter_id=stranger.id,
+            valid_from=JUNE,
+            valid_to=JUNE,
             cap_per_line="0.001",
         )
     assert caught.value.code == "invalid_commission_rule"
     assert set(caught.value.fields) == {
-        "value", "level", "category", "campaign", "site_id", "promoter_id", "valid_to",
+        "value",
+        "level",
+        "category",
+        "campaign",
+        "site_id",
+        "promoter_id",
+        "valid_to",
         "cap_per_line",
     }
     assert await CommissionRuleRecord.all().count() == 0
@@ -106,9 +127,7 @@ async def test_an_update_is_checked_as_a_whole_and_audited_with_before_and_after
     assert (entry.details["before"]["value"], entry.details["after"]["value"]) == ("20", "25")
     assert entry.details["before"]["product_id"] == "BOOT"
     with pytest.raises(ValidationFailed):
-        await rules_service.update_rule(
-            rule_id=record.id, changes={"value": "96"}, actor=STAFF
-        )
+        await rules_service.update_rule(rule_id=record.id, changes={"value": "96"}, actor=STAFF)
     assert (await CommissionRuleRecord.get(id=record.id)).value == Decimal("25")
     # Sending what is already stored changes nothing and audits nothing.
     await rules_service.update_rule(rule_id=record.id, changes={"value": "25"}, actor=STAFF)
@@ -171,8 +190,10 @@ async def test_period_caps_are_checked_stored_audited_and_loaded(db: str) -> Non
     await caps_service.update_cap(cap_id=cap.id, changes={"amount": "80.50"}, actor=STAFF)
     await caps_service.set_cap_enabled(cap_id=cap.id, enabled=False, actor=STAFF)
     assert await caps_service.load_period_caps(program_id=program.id) == []
-    actions = await AuditLog.filter(target_kind="period_cap").order_by("id").values_list(
-        "action", flat=True
+    actions = (
+        await AuditLog.filter(target_kind="period_cap")
+        .order_by("id")
+        .values_list("action", flat=True)
     )
     assert actions == ["period_cap.create", "period_cap.update", "period_cap.disable"]
     assert (await PeriodCapRecord.get(id=cap.id)).amount == Decimal("80.50")

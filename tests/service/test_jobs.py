@@ -104,18 +104,14 @@ async def test_a_failing_in_process_job_is_recorded_without_crashing_the_loop(
     assert await JobRun.filter(status="failed").count() == 1
 
 
-async def test_an_unknown_job_is_refused_before_anything_runs(
-    db: str, settings: Settings
-) -> None:
+async def test_an_unknown_job_is_refused_before_anything_runs(db: str, settings: Settings) -> None:
     with pytest.raises(NotFound) as raised:
         await dispatch("reticulate_splines", settings=settings)
     assert raised.value.code == "job_not_found"
     assert await JobRun.all().count() == 0
 
 
-async def test_the_scheduler_runs_a_job_only_once_per_interval(
-    db: str, settings: Settings
-) -> None:
+async def test_the_scheduler_runs_a_job_only_once_per_interval(db: str, settings: Settings) -> None:
     await _stale_application()
     scheduler = InProcessScheduler(settings=settings, jobs=[JOBS[EXPIRY]])
 

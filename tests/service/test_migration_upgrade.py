@@ -30,9 +30,7 @@ PREVIOUS_MIGRATION = RELEASE_MIGRATIONS[PREVIOUS_RELEASE]
 
 
 def _migration_names() -> list[str]:
-    return sorted(
-        p.stem for p in Path(migrations_path[0]).glob("[0-9][0-9][0-9][0-9]_*.py")
-    )
+    return sorted(p.stem for p in Path(migrations_path[0]).glob("[0-9][0-9][0-9][0-9]_*.py"))
 
 
 def _filler(data_type: str) -> Any:
@@ -131,9 +129,7 @@ def test_the_previous_release_is_one_of_our_migrations() -> None:
     assert PREVIOUS_MIGRATION in _migration_names()
 
 
-async def test_upgrading_from_the_previous_release_keeps_every_row(
-    db: str, tmp_path: Path
-) -> None:
+async def test_upgrading_from_the_previous_release_keeps_every_row(db: str, tmp_path: Path) -> None:
     expected = await _columns_of_test_database()
     if BACKEND == "mysql":
         name = f"fenxiao_u_{secrets.token_hex(6)}"
@@ -153,9 +149,7 @@ async def test_upgrading_from_the_previous_release_keeps_every_row(
         before = _fill_sqlite(path)
         _migrate(f"sqlite://{path}")
         with sqlite3.connect(path) as conn:
-            after = {
-                t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in before
-            }
+            after = {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in before}
         migrated = _columns_of_sqlite(path)
     assert before and all(count == 1 for count in before.values())
     assert after == before

@@ -40,7 +40,8 @@ def test_one_percent_more_is_refused_with_the_situation_that_overpays() -> None:
     assert example["total_percent"] == "102"
     assert example["line"]["product_id"] == "A"
     assert [(x["level"], x["percent"], x["rule_id"]) for x in example["levels"]] == [
-        (1, "51", generous.id), (2, "51", generous.id)
+        (1, "51", generous.id),
+        (2, "51", generous.id),
     ]
 
 

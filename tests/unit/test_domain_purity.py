@@ -34,8 +34,10 @@ def test_domain_modules_import_nothing_from_services_or_models() -> None:
     offenders = []
     for path in DOMAIN.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and (
-                node.module.startswith(("server.services", "server.models", "server.app"))
+            if (
+                isinstance(node, ast.ImportFrom)
+                and node.module
+                and (node.module.startswith(("server.services", "server.models", "server.app")))
             ):
                 offenders.append(f"{path.name}: {node.module}")
     assert offenders == []

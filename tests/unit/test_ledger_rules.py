@@ -24,9 +24,7 @@ D = Decimal
 
 
 def test_each_kind_accepts_its_documented_postings_in_any_order() -> None:
-    kind, postings = validate_movement(
-        "hold", [("on_hold", D("5")), ("available", D("-5"))], "CNY"
-    )
+    kind, postings = validate_movement("hold", [("on_hold", D("5")), ("available", D("-5"))], "CNY")
     assert kind is MovementKind.HOLD
     assert postings == (Posting(Account.AVAILABLE, D("-5.00")), Posting(Account.ON_HOLD, D("5.00")))
     for kind_name, shape in {
@@ -132,11 +130,14 @@ def test_any_history_of_movements_reconciles(movements: list[tuple[MovementKind,
             last[line.account] = line.balance_after
     assert balances.on_hold >= 0 and balances.paid >= 0
     cached = {(1, "CNY", a.value): balances.of(a) for a in Account}
-    assert reconcile(
-        {(1, "CNY", a.value): s for a, s in sums.items()},
-        {(1, "CNY", a.value): v for a, v in last.items()},
-        cached,
-    ) == []
+    assert (
+        reconcile(
+            {(1, "CNY", a.value): s for a, s in sums.items()},
+            {(1, "CNY", a.value): v for a, v in last.items()},
+            cached,
+        )
+        == []
+    )
 
 
 def test_reconcile_reports_each_account_where_entries_last_balance_or_cache_disagree() -> None:

@@ -33,9 +33,7 @@ LEGAL_MOVES = {
     (S.SUSPENDED, "disable"): S.DISABLED,
 }
 ACTIONS = sorted({action for _, action in LEGAL_MOVES})
-ILLEGAL_MOVES = [
-    pair for pair in itertools.product(list(S), ACTIONS) if pair not in LEGAL_MOVES
-]
+ILLEGAL_MOVES = [pair for pair in itertools.product(list(S), ACTIONS) if pair not in LEGAL_MOVES]
 
 
 @pytest.mark.parametrize(("source", "action"), list(LEGAL_MOVES))
@@ -72,8 +70,16 @@ def test_mainland_mobiles_and_e164_numbers_are_valid_phones(phone: str) -> None:
 
 @pytest.mark.parametrize(
     "phone",
-    ["12812345678", "1381234567", "138123456789", "8613812345678", "+12345", "+1234567890123456",
-     "138-1234-5678", "abc"],
+    [
+        "12812345678",
+        "1381234567",
+        "138123456789",
+        "8613812345678",
+        "+12345",
+        "+1234567890123456",
+        "138-1234-5678",
+        "abc",
+    ],
 )
 def test_other_phone_shapes_are_refused(phone: str) -> None:
     assert not is_valid_phone(phone)

@@ -67,5 +67,6 @@ def test_a_token_claiming_an_unknown_role_is_refused() -> None:
         "jti": "x",
     }
     with pytest.raises(Unauthorized):
-        decode_token(jwt.encode(claims, SECRET, algorithm="HS256"), secret=SECRET,
-                     token_type="access")
+        decode_token(
+            jwt.encode(claims, SECRET, algorithm="HS256"), secret=SECRET, token_type="access"
+        )
