@@ -1,4 +1,5 @@
-"""One OpenAPI document per surface, cut from the spec sanic-ext builds for the whole app."""
+"""One OpenAPI document per surface, cut from the spec sanic-ext builds for the whole app,
+with the exact request schemas the handlers parse (server/openapi_schemas.py)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sanic_ext.extensions.openapi.builders import SpecificationBuilder
 
 from server.auth import public
 from server.http import render
+from server.openapi_schemas import route_models, with_exact_schemas
 
 SURFACES = {
     "mp": ("/mp/v1", "fenxiao mini-program API", "Promoters and customers in the mini-program."),
@@ -26,7 +28,7 @@ def whole_spec(app: Sanic) -> dict[str, Any]:
     one started in the process: sanic-ext marks each route's description with the app that
     started last and leaves out the others' (one app per process in a server; several in the
     test suite)."""
-    return SpecificationBuilder().build(app).serialize()
+    return with_exact_schemas(SpecificationBuilder().build(app).serialize(), route_models(app))
 
 
 def surface_spec(whole: dict[str, Any], surface: str) -> dict[str, Any]:

@@ -307,3 +307,32 @@ async def test_program_routes_are_in_the_admin_openapi_document(api: Api) -> Non
     paths = response.json["paths"]
     assert "/admin/v1/programs" in paths
     assert "/admin/v1/programs/{program_id}/sites" in paths
+
+
+async def test_the_document_gives_each_route_the_exact_body_and_query_it_accepts(
+    api: Api,
+) -> None:
+    spec = (await api.get("/admin/v1/openapi.json")).json
+    listing = spec["paths"]["/admin/v1/programs"]["get"]
+    query = {p["name"]: p for p in listing["parameters"] if p["in"] == "query"}
+    assert set(query) == {"status", "cursor", "limit"}
+    assert query["limit"]["schema"] == {
+        "type": "integer",
+        "minimum": 1,
+        "maximum": 100,
+        "default": 50,
+        "title": "Limit",
+    }
+    assert query["status"]["description"] == "active | archived"
+    assert not any(p["required"] for p in query.values())
+
+    creating = spec["paths"]["/admin/v1/programs/{program_id}/sites"]["post"]
+    body = creating["requestBody"]["content"]["application/json"]["schema"]
+    assert body["required"] == ["domain"]
+    assert body["properties"]["domain"] == {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 255,
+        "title": "Domain",
+    }
+    assert body["additionalProperties"] is False

@@ -1,10 +1,11 @@
-"""The served OpenAPI documents, completed with the pydantic schemas the handlers really parse.
+"""The exact request schemas of each route, for the served OpenAPI documents.
 
-sanic-ext documents a request body loosely (no `required`, an extra `model_config` property)
-and does not document query strings at all, so the fuzzer would mostly send bodies the
-schema layer refuses and never touch a filter. Each handler parses its input with
-`parse_body(request, Model)` / `parse_query(request, Model)`; reading those calls from the
-handler's source gives the exact models, whose JSON Schema replaces or adds to the document.
+sanic-ext documents a request body loosely (an object of untyped properties, no `required`)
+and a query string not at all. Each handler parses its input with
+`parse_body(request, Model)` or `parse_query(request, Model)` (server/http.py), so the
+models it parses are read from those calls in its source (or in a module helper it calls),
+once per worker when the documents are built. Declaring the models a second time, in a
+decorator, would let the document drift from what the handler really accepts.
 """
 
 from __future__ import annotations
@@ -80,19 +81,38 @@ def _model_schema(model: type[BaseModel], components: dict[str, Any]) -> dict[st
     return schema
 
 
-def completed_spec(
+def _query_parameters(
+    model: type[BaseModel], components: dict[str, Any], others: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    query_schema = _model_schema(model, components)
+    required = set(query_schema.get("required", []))
+    return [parameter for parameter in others if parameter.get("in") != "query"] + [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in required,
+            "schema": _without_null(field_schema),
+            **(
+                {"description": field_schema["description"]}
+                if "description" in field_schema
+                else {}
+            ),
+        }
+        for name, field_schema in query_schema.get("properties", {}).items()
+    ]
+
+
+def with_exact_schemas(
     served: dict[str, Any], models: dict[tuple[str, str], RouteModels]
 ) -> dict[str, Any]:
-    """`served` with exact body schemas and documented query parameters (OpenAPI 3.1)."""
+    """`served` with each operation's exact body schema and query parameters (OpenAPI 3.1)."""
     spec = copy.deepcopy(served)
     # pydantic's JSON Schema (2020-12, `type: null`) is OpenAPI 3.1's dialect.
     spec["openapi"] = "3.1.0"
     components = spec.setdefault("components", {}).setdefault("schemas", {})
-    for path, item in spec["paths"].items():
+    for path, item in spec.get("paths", {}).items():
         for method, operation in item.items():
-            if not isinstance(operation, dict):
-                continue
-            found = models.get((method.upper(), path))
+            found = models.get((method.upper(), path)) if isinstance(operation, dict) else None
             if found is None:
                 continue
             if found.body is not None:
@@ -103,17 +123,7 @@ def completed_spec(
                     },
                 }
             if found.query is not None:
-                query_schema = _model_schema(found.query, components)
-                required = set(query_schema.get("required", []))
-                parameters = [p for p in operation.get("parameters", []) if p.get("in") != "query"]
-                for name, field_schema in query_schema.get("properties", {}).items():
-                    parameters.append(
-                        {
-                            "name": name,
-                            "in": "query",
-                            "required": name in required,
-                            "schema": _without_null(field_schema),
-                        }
-                    )
-                operation["parameters"] = parameters
+                operation["parameters"] = _query_parameters(
+                    found.query, components, operation.get("parameters", [])
+                )
     return spec
