@@ -4,7 +4,9 @@ sanic-ext documents a request body loosely (an object of untyped properties, no 
 and a query string not at all. Each handler parses its input with
 `parse_body(request, Model)` or `parse_query(request, Model)` (server/http.py), so the
 models it parses are read from those calls in its source (or in a module helper it calls),
-once per worker when the documents are built. Declaring the models a second time, in a
+once per worker when the documents are built. A handler that validates its body otherwise
+(the order events: one schema per event type) is documented by the model its
+`@openapi.definition(body=Model)` names. Declaring the models a second time, in a
 decorator, would let the document drift from what the handler really accepts.
 """
 
@@ -20,6 +22,7 @@ from pydantic import BaseModel
 from sanic import Sanic
 
 _PARSE_CALL = re.compile(r"parse_(body|query)\(\s*request\s*,\s*([A-Za-z_]\w*)")
+_DECLARED_BODY = re.compile(r"@openapi\.definition\((?:[^@]*?)\bbody=([A-Za-z_]\w*)")
 _HELPER_CALL = re.compile(r"\b(_[a-z]\w*)\(")
 _PATH_PARAMETER = re.compile(r"<(\w+)(?::[^>]*)?>")
 _REF_TEMPLATE = "#/components/schemas/{model}"
@@ -29,6 +32,11 @@ _REF_TEMPLATE = "#/components/schemas/{model}"
 class RouteModels:
     body: type[BaseModel] | None
     query: type[BaseModel] | None
+
+
+def _model_named(namespace: dict[str, Any], name: str) -> type[BaseModel] | None:
+    model = namespace.get(name)
+    return model if isinstance(model, type) and issubclass(model, BaseModel) else None
 
 
 def _models_in(function: Any, *, depth: int = 1) -> dict[str, type[BaseModel]]:
@@ -41,8 +49,7 @@ def _models_in(function: Any, *, depth: int = 1) -> dict[str, type[BaseModel]]:
     namespace = function.__globals__
     found: dict[str, type[BaseModel]] = {}
     for kind, name in _PARSE_CALL.findall(source):
-        model = namespace.get(name)
-        if isinstance(model, type) and issubclass(model, BaseModel):
+        if model := _model_named(namespace, name):
             found.setdefault(kind, model)
     if depth > 0:
         for helper_name in _HELPER_CALL.findall(source):
@@ -50,6 +57,10 @@ def _models_in(function: Any, *, depth: int = 1) -> dict[str, type[BaseModel]]:
             if inspect.isfunction(helper):
                 for kind, model in _models_in(helper, depth=depth - 1).items():
                     found.setdefault(kind, model)
+    # The decorators come before the function's own `def`.
+    declared = _DECLARED_BODY.search(source.split("def ", 1)[0])
+    if declared and "body" not in found and (model := _model_named(namespace, declared[1])):
+        found["body"] = model
     return found
 
 

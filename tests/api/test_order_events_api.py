@@ -239,4 +239,14 @@ async def test_the_openapi_document_describes_the_event_shapes(api: Api) -> None
     spec = (await api.get("/admin/v1/openapi.json")).json
     operation = spec["paths"][EVENTS]["post"]
     assert {p["name"] for p in operation["parameters"]} >= {"X-Fenxiao-Signature"}
-    assert "requestBody" in operation
+    body = operation["requestBody"]["content"]["application/json"]["schema"]
+    assert body["discriminator"]["propertyName"] == "type"
+    assert set(body["discriminator"]["mapping"]) == {
+        "order.paid",
+        "order.refunded",
+        "order.completed",
+        "order.cancelled",
+    }
+    paid_line = spec["components"]["schemas"]["PaidLineBody"]
+    assert paid_line["properties"]["quantity"]["minimum"] == 1
+    assert "unit_price" in paid_line["required"]
