@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sanic import Sanic
-from tortoise import Tortoise
+from tortoise import Tortoise, connections
 
 from server import clock
 from server.config import Settings
@@ -124,6 +124,25 @@ async def db(database_url: str) -> AsyncIterator[str]:
     finally:
         clock.reset()
         await _wipe_tables()
+
+
+# Connections for the MariaDB race tests: enough for every concurrent use case to hold one.
+WIDE_POOL_SIZE = 40
+
+
+@pytest.fixture
+async def wide_pool(db: str) -> AsyncIterator[None]:
+    """The run's connection pool reopened with room for real concurrency, then restored."""
+    client = connections.get("default")
+    assert client.capabilities.dialect == "mysql", "a race test needs MariaDB"
+    saved = client.pool_maxsize  # type: ignore[attr-defined]
+    await client.close()
+    client.pool_maxsize = WIDE_POOL_SIZE  # type: ignore[attr-defined]
+    try:
+        yield
+    finally:
+        await client.close()
+        client.pool_maxsize = saved  # type: ignore[attr-defined]
 
 
 @pytest.fixture

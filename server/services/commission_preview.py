@@ -17,16 +17,15 @@ no commission, no order, no audit entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.expressions import Subquery
-from tortoise.functions import Sum
 
 from server import clock
-from server.db import connection
+from server.db import connection, is_mysql
 from server.domain.commission_calc import PeriodEarned, evaluate_order, period_windows_needed
 from server.domain.commission_inputs import (
     BeneficiaryChain,
@@ -39,10 +38,11 @@ from server.domain.commission_inputs import (
 from server.domain.commission_rules import CommissionRule, PeriodCap
 from server.domain.commission_status import CommissionStatus
 from server.domain.errors import NotFound, ValidationFailed
-from server.models import Commission, Order, Program, Promoter
+from server.models import Order, Program, Promoter
 from server.services.bindings import current_binding
 from server.services.commission_rules import load_rules
 from server.services.hierarchy import upline_chain
+from server.services.ledger import money_units, sql_rows, units_value
 from server.services.period_caps import load_period_caps
 from server.services.programs import settings_of
 
@@ -135,26 +135,49 @@ async def resolve_chain(
 
 
 async def earned_in_period(
-    *, program_id: int, promoter_id: int, start: datetime, end: datetime, conn: BaseDBAsyncClient
+    *,
+    program_id: int,
+    promoter_id: int,
+    start: datetime,
+    end: datetime,
+    conn: BaseDBAsyncClient,
+    latest: bool = False,
 ) -> Decimal:
-    """The promoter's counted commission amounts on orders placed in [start, end)."""
-    placed_in_window = Order.filter(
-        program_id=program_id,
-        placed_at__gte=start.astimezone(UTC),
-        placed_at__lt=end.astimezone(UTC),
-    ).values("id")
-    # A subquery, not a join: tortoise groups a joined aggregate by every column. SQLite sums
-    # DECIMAL text as floating point; the result is quantized back to cents, exact at any
-    # amount a period cap can reach.
-    rows = (
-        await Commission.filter(promoter_id=promoter_id, order_id__in=Subquery(placed_in_window))
-        .exclude(status__in=NOT_EARNING_STATUSES)
-        .using_db(conn)
-        .annotate(total=Sum("amount"))
-        .values("total")
+    """The promoter's counted commission amounts on orders placed in [start, end).
+
+    `latest`: read what is committed now, not the transaction's snapshot (on MySQL a locking
+    read; an order.paid holds the promoter's row lock, see `lock_promoters`)."""
+    placed_at = Order._meta.fields_map["placed_at"]
+    statuses = ", ".join("?" for _ in NOT_EARNING_STATUSES)
+    locking = " LOCK IN SHARE MODE" if latest and is_mysql(conn) else ""
+    rows = await sql_rows(
+        conn,
+        # A join, not a subquery: a locking read does not reach into a subquery's tables.
+        f"SELECT SUM({money_units(conn, 'c.amount')}) AS total FROM commissions AS c"
+        " JOIN orders AS o ON o.id = c.order_id"
+        f" WHERE c.promoter_id = ? AND c.status NOT IN ({statuses})"
+        " AND o.program_id = ? AND o.placed_at >= ? AND o.placed_at < ?" + locking,
+        [
+            promoter_id,
+            *NOT_EARNING_STATUSES,
+            program_id,
+            placed_at.to_db_value(start.astimezone(UTC), None),
+            placed_at.to_db_value(end.astimezone(UTC), None),
+        ],
     )
-    total = rows[0]["total"] if rows else None
-    return Decimal(total) if total is not None else Decimal(0)
+    return units_value(conn, rows[0]["total"] if rows else None)
+
+
+async def lock_promoters(promoter_ids: Iterable[int], *, conn: BaseDBAsyncClient) -> None:
+    """Hold these promoters' rows until the transaction ends (MySQL; SQLite transactions are
+    serialized anyway): an order.paid that counts a promoter's period earnings against a cap
+    waits for another one doing so, then counts what it wrote."""
+    ids = sorted(set(promoter_ids))
+    if ids and is_mysql(conn):
+        marks = ", ".join("?" for _ in ids)
+        await sql_rows(
+            conn, f"SELECT id FROM promoters WHERE id IN ({marks}) ORDER BY id FOR UPDATE", ids
+        )
 
 
 async def build_commission_inputs(

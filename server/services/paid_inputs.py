@@ -37,6 +37,7 @@ from server.models import Promoter, User
 from server.services.commission_preview import (
     CommissionInputs,
     earned_in_period,
+    lock_promoters,
     resolve_chain,
 )
 from server.services.ledger import sql_rows
@@ -179,10 +180,12 @@ async def paid_order_inputs(
         conn=conn,
     )
     caps = list(config.caps)
+    needed = period_windows_needed(order=order, terms=terms, chain=chain, period_caps=caps)
+    # Two orders of one capped promoter applied at once would each see the whole room left:
+    # the second waits for the first and counts what it wrote.
+    await lock_promoters((promoter_id for promoter_id, _window in needed), conn=conn)
     earned: dict[tuple[int, str], Decimal] = {}
-    for promoter_id, window in period_windows_needed(
-        order=order, terms=terms, chain=chain, period_caps=caps
-    ):
+    for promoter_id, window in needed:
         if (promoter_id, window.key) not in earned:
             earned[(promoter_id, window.key)] = await earned_in_period(
                 program_id=terms.program_id,
@@ -190,5 +193,6 @@ async def paid_order_inputs(
                 start=window.start,
                 end=window.end,
                 conn=conn,
+                latest=True,
             )
     return terms, config.rules_at(order.placed_at), chain, caps, earned

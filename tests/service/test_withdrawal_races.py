@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
 from decimal import Decimal
 
 import pytest
 
 from server.config import Settings
-from server.db import connection, is_mysql
 from server.domain.errors import Conflict, FenxiaoError
 from server.models import LedgerEntry, PromoterBalance, Withdrawal
 from server.services.payment_gateway import use_provider
@@ -25,22 +23,6 @@ pytestmark = pytest.mark.mysql
 
 D = Decimal
 REQUESTS = 200
-POOL_SIZE = 40
-
-
-@pytest.fixture
-async def wide_pool(db: str) -> AsyncIterator[None]:
-    """The run's connection pool reopened with room for real concurrency, then restored."""
-    client = connection()
-    assert is_mysql(client)
-    saved = client.pool_maxsize  # type: ignore[attr-defined]
-    await client.close()
-    client.pool_maxsize = POOL_SIZE  # type: ignore[attr-defined]
-    try:
-        yield
-    finally:
-        await client.close()
-        client.pool_maxsize = saved  # type: ignore[attr-defined]
 
 
 async def test_two_hundred_concurrent_requests_never_overdraw_one_balance(
