@@ -11,6 +11,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, decode_token, public, requires
+from server.domain.attribution import visit_reached_by
 from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.domain.errors import Forbidden, Unauthorized
 from server.http import Body, parse_body, render
@@ -37,6 +38,10 @@ class VisitCreate(Body):
     utm_campaign: str | None = Field(default=None, max_length=64)
     # Omitted: "mp" for requests from the mini-program, "h5" otherwise.
     source: Literal["mp", "h5"] | None = None
+    # How the visitor reached the link or code, when the page knows (a QR's URL can say so);
+    # else the mini-program's launch scene (wx.getLaunchOptionsSync().scene) tells a scan.
+    reached_by: Literal["link", "qr", "code"] | None = None
+    launch_scene: int | None = Field(default=None, ge=1000, le=9999)
 
 
 class Registration(Body):
@@ -84,6 +89,7 @@ async def record_visit(request: Request) -> HTTPResponse:
         program_id=body.program_id,
         code=body.code,
         source=source,
+        reached_by=visit_reached_by(stated=body.reached_by, launch_scene=body.launch_scene),
         visitor_id=body.visitor_id,
         utm_source=body.utm_source,
         utm_medium=body.utm_medium,

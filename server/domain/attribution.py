@@ -49,9 +49,27 @@ from server.domain.promoter_status import ACTIVE_STATUSES
 
 
 class TouchSource(StrEnum):
+    """How the customer reached the promoter's instrument (kept on visits and bindings)."""
+
     LINK = "link"  # a share link opened (H5 or mini-program page)
     QR = "qr"  # a wxacode or plain QR code scanned
     CODE = "code"  # a referral or voucher code typed
+
+
+# WeChat launch scenes (`wx.getLaunchOptionsSync().scene`) of a scanned code: a QR code
+# (1011 camera, 1012 long-pressed image, 1013 from the album), a barcode (1025, 1031,
+# 1032) and a mini-program code (1047, 1048, 1049).
+SCANNED_LAUNCH_SCENES = frozenset({1011, 1012, 1013, 1025, 1031, 1032, 1047, 1048, 1049})
+
+
+def visit_reached_by(*, stated: str | None, launch_scene: int | None) -> TouchSource:
+    """How a visit reached its link or code: as the page states it, else as the
+    mini-program's launch scene shows (a scan), else an opened link."""
+    if stated is not None:
+        return TouchSource(stated)
+    if launch_scene in SCANNED_LAUNCH_SCENES:
+        return TouchSource.QR
+    return TouchSource.LINK
 
 
 class BindAction(StrEnum):

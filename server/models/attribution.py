@@ -28,6 +28,9 @@ class Visit(Model):
     ua_hash = fields.CharField(max_length=64, null=True)
     is_bot = fields.BooleanField(default=False)
     source = fields.CharField(max_length=8)  # mp | h5 | s2s
+    # How the visitor reached the link or code: link | qr | code (domain TouchSource); NULL
+    # on visits recorded before it was kept.
+    reached_by = fields.CharField(max_length=8, null=True)
     # When the visitor arrived (the request time), not when the buffer wrote the row.
     at = fields.DatetimeField()
 
@@ -58,10 +61,13 @@ class Binding(Model):
     active_key = fields.CharField(max_length=96, null=True, unique=True)
     source = fields.CharField(max_length=16)  # visit | code | register
     bind_mode = fields.CharField(max_length=16)  # the program's mode when it was made
-    # Provenance of the touch that made the binding.
+    # Provenance of the touch that made the binding; `reached_by` is link | qr | code (NULL on
+    # bindings made before it was recorded).
     channel_id = fields.BigIntField(null=True)
     code_id = fields.BigIntField(null=True)
     visit_id = fields.BigIntField(null=True)
+    share_link_id = fields.BigIntField(null=True)
+    reached_by = fields.CharField(max_length=8, null=True)
     bound_at = fields.DatetimeField()
     # None: the binding never lapses (attribution window of 0 days).
     expires_at = fields.DatetimeField(null=True)

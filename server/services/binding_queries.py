@@ -65,6 +65,8 @@ def serialize_binding_for_staff(binding: Binding) -> dict[str, Any]:
         "channel_id": binding.channel_id,
         "code_id": binding.code_id,
         "visit_id": binding.visit_id,
+        "share_link_id": binding.share_link_id,
+        "reached_by": binding.reached_by,
         "bound_at": binding.bound_at,
         "expires_at": binding.expires_at,
         "ended_at": binding.ended_at,

@@ -19,6 +19,7 @@ the binding's identity and a binding on the external id is only the fallback for
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -33,6 +34,7 @@ from server.domain.attribution import (
     BindingDecision,
     BindingSnapshot,
     Touch,
+    TouchSource,
     decide_binding,
 )
 from server.domain.errors import NotFound, ValidationFailed
@@ -164,6 +166,17 @@ async def _open_binding(
     return binding, str(statuses[0])
 
 
+@dataclass(frozen=True)
+class _Provenance:
+    """Where a touch came from, as its binding keeps it."""
+
+    channel_id: int | None
+    code_id: int | None
+    visit_id: int | None
+    share_link_id: int | None
+    reached_by: TouchSource | None
+
+
 async def _decide_and_write(
     *,
     program: Program,
@@ -171,9 +184,7 @@ async def _decide_and_write(
     customer_external_id: str | None,
     customer_key: str,
     touch: Touch,
-    channel_id: int | None,
-    code_id: int | None,
-    visit_id: int | None,
+    provenance: _Provenance,
     conn: BaseDBAsyncClient,
 ) -> BindingDecision:
     anchor = await _lock_customer(program_id=program.id, customer_key=customer_key, conn=conn)
@@ -204,9 +215,11 @@ async def _decide_and_write(
         active_key=_active_key(program.id, customer_key),
         source=touch.source,
         bind_mode=program.bind_mode,
-        channel_id=channel_id,
-        code_id=code_id,
-        visit_id=visit_id,
+        channel_id=provenance.channel_id,
+        code_id=provenance.code_id,
+        visit_id=provenance.visit_id,
+        share_link_id=provenance.share_link_id,
+        reached_by=provenance.reached_by.value if provenance.reached_by else None,
         bound_at=decision.bound_at,
         expires_at=decision.expires_at,
         using_db=conn,
@@ -235,8 +248,12 @@ async def bind_from_touch(
     source: TouchKind,
     at: datetime,
     conn: BaseDBAsyncClient,
+    share_link_id: int | None = None,
+    reached_by: TouchSource | None = None,
 ) -> BindingDecision:
-    """Apply the program's bind mode to a touch, inside the caller's transaction `conn`."""
+    """Apply the program's bind mode to a touch, inside the caller's transaction `conn`;
+    the binding keeps where the touch came from (channel, code, visit, share link) and how
+    the customer reached it (`reached_by`)."""
     if source not in TOUCH_KINDS:
         raise ValidationFailed(
             "unknown touch source", code="invalid_touch_source", fields={"source": source}
@@ -264,9 +281,13 @@ async def bind_from_touch(
         customer_external_id=customer_external_id,
         customer_key=customer_key,
         touch=touch,
-        channel_id=channel_id,
-        code_id=code_id,
-        visit_id=visit_id,
+        provenance=_Provenance(
+            channel_id=channel_id,
+            code_id=code_id,
+            visit_id=visit_id,
+            share_link_id=share_link_id,
+            reached_by=reached_by,
+        ),
         conn=conn,
     )
 
@@ -340,6 +361,8 @@ async def register_customer(
             channel_id=target.channel_id,
             code_id=target.code_id,
             visit_id=None,
+            share_link_id=target.share_link_id,
+            reached_by=TouchSource.LINK if short_code is not None else TouchSource.CODE,
             source="register",
             at=clock.now(),
             conn=conn,

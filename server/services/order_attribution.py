@@ -20,6 +20,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from server.domain.attribution import (
     CouponTouch,
     OrderAttribution,
+    TouchSource,
     attribute_order,
 )
 from server.domain.commission_calc import OrderEvaluation
@@ -96,6 +97,8 @@ def binding_evidence(binding: Binding, program: Program) -> dict[str, Any]:
         "source": binding.source,
         "bind_mode": binding.bind_mode,
         "visit_id": binding.visit_id,
+        "share_link_id": binding.share_link_id,
+        "reached_by": binding.reached_by,
         "code_id": binding.code_id,
         "channel_id": binding.channel_id,
         "attribution_window_days": program.attribution_window_days,
@@ -192,5 +195,6 @@ async def bind_by_coupon(
         source="code",
         at=paid.placed_at,
         conn=conn,
+        reached_by=TouchSource.CODE,
     )
     return {"action": decision.action.value, "reason": decision.reason}

@@ -29,6 +29,7 @@ from tortoise.transactions import in_transaction
 
 from server import clock
 from server.config import Settings
+from server.domain.attribution import TouchSource
 from server.domain.clicks import check_same_click, click_fingerprint, click_time
 from server.domain.codes import normalize_code
 from server.domain.errors import FenxiaoError, NotFound, ValidationFailed
@@ -215,6 +216,7 @@ async def record_click(*, click: Mapping[str, Any], context: ClickContext) -> Cl
             program_id=context.program_id,
             code=None,
             source="s2s",
+            reached_by=TouchSource.LINK if click.get("short_code") else TouchSource.CODE,
             # A known user counts as "u:<id>", like their mini-program visits.
             visitor_id=None if user_id is not None else external_id,
             utm_source=click.get("utm_source"),

@@ -62,6 +62,7 @@ class PendingVisit(NamedTuple):
     ua_hash: str | None
     is_bot: bool
     source: str
+    reached_by: str
     at: datetime
 
 

@@ -24,6 +24,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.config import Settings
 from server.db import is_mysql, param_marker
+from server.domain.attribution import TouchSource
 from server.domain.errors import FenxiaoError, ValidationFailed
 from server.domain.fraud.identity import device_key, hash_identifier
 from server.models import Visit
@@ -38,7 +39,7 @@ VisitSource = Literal["mp", "h5", "s2s"]
 VISIT_SOURCES = ("mp", "h5", "s2s")
 UTM_MAX_LENGTH = 64
 MAX_VISITOR_ID_LENGTH = 128
-# Rows per INSERT statement: 500 × 17 parameters stays far below SQLite's 32,766 limit.
+# Rows per INSERT statement: 500 × 18 parameters stays far below SQLite's 32,766 limit.
 INSERT_CHUNK_ROWS = 500
 
 # Lower-case substrings of user agents that only crawlers, link previewers and scripted
@@ -133,6 +134,7 @@ async def record_visit(
     program_id: int | None,
     code: str | None,
     source: VisitSource,
+    reached_by: TouchSource = TouchSource.LINK,
     visitor_id: str | None = None,
     utm_source: str | None = None,
     utm_medium: str | None = None,
@@ -195,6 +197,7 @@ async def record_visit(
             ua_hash=ua_hash,
             is_bot=is_bot,
             source=source,
+            reached_by=reached_by.value,
             at=at if at is not None else clock.now(),
         )
     )
@@ -257,6 +260,8 @@ async def write_visits(rows: Sequence[PendingVisit]) -> None:
                     channel_id=row.channel_id,
                     code_id=row.code_id,
                     visit_id=visit.id,
+                    share_link_id=row.share_link_id,
+                    reached_by=TouchSource(row.reached_by),
                     source="visit",
                     at=row.at,
                     conn=conn,

@@ -109,6 +109,8 @@ async def test_a_signed_click_is_recorded_as_an_s2s_visit_and_binds_the_stores_c
         "visit",
         visit.id,
     )
+    assert visit.reached_by == binding.reached_by == "link"
+    assert binding.share_link_id == visit.share_link_id is not None
 
 
 @pytest.mark.parametrize(("bind_mode", "winner"), [("first_touch", "alice"), ("last_touch", "bob")])
@@ -131,7 +133,8 @@ async def test_clicks_bind_a_known_user_by_the_programs_bind_mode(
 
     binding = await Binding.get(customer_user_id=carol.id, ended_at=None)
     assert binding.promoter_id == store[winner].id  # type: ignore[attr-defined]
-    assert await Visit.filter(customer_user_id=carol.id, source="s2s").count() == 2
+    visits = Visit.filter(customer_user_id=carol.id, source="s2s").order_by("id")
+    assert await visits.values_list("reached_by", flat=True) == ["link", "code"]
 
 
 async def test_a_promoter_invite_code_and_a_channel_name_credit_that_promoter(

@@ -3,6 +3,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Sequence
+from typing import Any
 
 import pytest
 from sanic import Sanic
@@ -11,10 +12,12 @@ from server import clock, db
 from server.app import create_app
 from server.config import Settings
 from server.domain.errors import ServiceUnavailable
-from server.models import Binding, Program, Promoter, Visit
+from server.models import Binding, Order, Program, Promoter, ShareLink, User, Visit
 from server.services import share_codes, share_links
+from server.services.order_events import ingest_order_event
 from server.services.visit_buffer import PendingVisit, VisitBuffer
-from tests.api.conftest import Api
+from tests.api.conftest import Api, ApiResponse
+from tests.order_builders import line, paid, shop
 from tests.service.test_share_support import make_program, make_promoter
 from tests.wechat_fixtures import promoter_login
 
@@ -44,6 +47,16 @@ async def _customer(api: Api, identity: str) -> tuple[int, str]:
     return login["user"]["id"], login["access_token"]
 
 
+async def _mini_program_visit(api: Api, token: str, body: dict[str, Any]) -> ApiResponse:
+    """A visit sent by a logged-in customer from inside the mini-program."""
+    return await api.post(
+        "/mp/v1/visits",
+        token=token,
+        json=body,
+        headers={"user-agent": WECHAT_UA, "referer": MP_REFERER},
+    )
+
+
 async def test_an_anonymous_h5_visit_is_accepted_and_recorded(
     mp_api: Api, fresh_visit_state: VisitBuffer
 ) -> None:
@@ -71,12 +84,7 @@ async def test_a_logged_in_mini_program_visit_binds_the_customer_and_staff_see_i
     alice, short_code = await _sharing_promoter(program)
     customer_id, token = await _customer(mp_api, "carol")
 
-    response = await mp_api.post(
-        "/mp/v1/visits",
-        token=token,
-        json={"short_code": short_code},
-        headers={"user-agent": WECHAT_UA, "referer": MP_REFERER},
-    )
+    response = await _mini_program_visit(mp_api, token, {"short_code": short_code})
     assert response.status == 202
     await fresh_visit_state.flush()
 
@@ -94,6 +102,70 @@ async def test_a_logged_in_mini_program_visit_binds_the_customer_and_staff_see_i
     assert binding["state"] == "active" and binding["source"] == "visit"
     refused = await mp_api.get(f"/admin/v1/programs/{program.id}/bindings", token=token)
     assert refused.status == 403
+
+
+async def test_an_order_after_a_scanned_share_code_names_the_visit_link_and_scan_as_its_reason(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await shop()
+    alice, short_code = await _sharing_promoter(program)
+    customer_id, token = await _customer(mp_api, "carol")
+    # 1047: the mini-program was opened by scanning its code (wx.getLaunchOptionsSync).
+    scanned = await _mini_program_visit(
+        mp_api, token, {"short_code": short_code, "launch_scene": 1047}
+    )
+    assert scanned.status == 202
+    await fresh_visit_state.flush()
+    visit = await Visit.get()
+    link = await ShareLink.get(short_code=short_code)
+    assert visit.reached_by == "qr"
+
+    buyer = await User.get(id=customer_id)
+    recorded = await ingest_order_event(
+        program_id=program.id,
+        payload=paid("SCAN-1", line("L1", "100.00"), buyer=buyer, placed_at=clock.now()),
+        appid=buyer.appid,
+    )
+
+    assert recorded.outcome.status_code == 200, recorded.outcome.body
+    order = await Order.get(program_id=program.id, external_id="SCAN-1")
+    assert order.attributed_promoter_id == alice.id
+    evidence = order.attribution["attribution"]["binding"]
+    assert {key: evidence[key] for key in ("visit_id", "share_link_id", "reached_by")} == {
+        "visit_id": visit.id,
+        "share_link_id": link.id,
+        "reached_by": "qr",
+    }
+    assert evidence["source"] == "visit" and evidence["bind_mode"] == program.bind_mode
+    assert evidence["attribution_window_days"] == program.attribution_window_days
+
+
+async def test_a_visit_says_how_it_reached_the_link_scan_stated_or_opened(
+    mp_api: Api, fresh_visit_state: VisitBuffer
+) -> None:
+    program = await make_program()
+    _, short_code = await _sharing_promoter(program)
+    bodies = [
+        {"short_code": short_code, "launch_scene": 1011},  # a QR code scanned
+        {"short_code": short_code, "launch_scene": 1007},  # a chat's share card tapped
+        {"short_code": short_code, "reached_by": "qr", "launch_scene": 1007},
+        {"short_code": short_code},
+    ]
+    for body in bodies:
+        answer = await mp_api.post("/mp/v1/visits", json=body, headers={"user-agent": WECHAT_UA})
+        assert answer.status == 202, answer.text
+    refused = await mp_api.post(
+        "/mp/v1/visits", json={"short_code": short_code, "reached_by": "fax"}
+    )
+    await fresh_visit_state.flush()
+
+    assert refused.status == 422
+    assert await Visit.all().order_by("id").values_list("reached_by", flat=True) == [
+        "qr",
+        "link",
+        "qr",
+        "link",
+    ]
 
 
 async def test_a_bad_token_on_a_visit_only_makes_it_anonymous(
@@ -258,6 +330,7 @@ def _pending() -> PendingVisit:
         ua_hash=None,
         is_bot=False,
         source="h5",
+        reached_by="link",
         at=clock.now(),
     )
 

@@ -15,6 +15,7 @@ from server.domain.attribution import (
     binding_expires_at,
     commission_window_refusal,
     decide_binding,
+    visit_reached_by,
     within_commission_window,
 )
 from server.domain.errors import ValidationFailed
@@ -253,3 +254,18 @@ def test_an_unknown_conflict_policy_is_refused_with_a_code() -> None:
     with pytest.raises(ValidationFailed) as caught:
         _attribute("whoever_pays_more")
     assert caught.value.code == "invalid_conflict_policy"
+
+
+@pytest.mark.parametrize("scene", [1011, 1012, 1013, 1025, 1031, 1032, 1047, 1048, 1049])
+def test_a_visit_launched_by_scanning_a_code_reached_its_link_by_qr(scene: int) -> None:
+    assert visit_reached_by(stated=None, launch_scene=scene) == "qr"
+
+
+@pytest.mark.parametrize("scene", [None, 1001, 1007, 1008, 1036, 1044])
+def test_a_visit_launched_any_other_way_opened_its_link(scene: int | None) -> None:
+    assert visit_reached_by(stated=None, launch_scene=scene) == "link"
+
+
+def test_what_the_page_states_wins_over_the_launch_scene() -> None:
+    assert visit_reached_by(stated="qr", launch_scene=1007) == "qr"
+    assert visit_reached_by(stated="code", launch_scene=1047) == "code"
