@@ -17,6 +17,7 @@ from server.services.balances import reconcile_balances
 from server.services.event_drainer import wake_running_drainer
 from server.services.fraud_scans import scan_for_fraud
 from server.services.notifications import send_pending_notifications
+from server.services.operational_counts import LEDGER_RECONCILE_JOB
 from server.services.order_event_inbox import (
     drain_order_events,
     purge_done_events,
@@ -151,7 +152,7 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 description="Settle approved, unlocked, unheld commissions into balances.",
             ),
             Job(
-                name="reconcile_ledger",
+                name=LEDGER_RECONCILE_JOB,
                 body=run_ledger_reconcile,
                 every=timedelta(hours=6),
                 description="Check every cached balance against the ledger entries.",

@@ -100,13 +100,22 @@ def count_job_run(name: str, status: str) -> None:
     JOB_RUNS.labels(name, status).inc()
 
 
-# Gauges read from the database: (name, help, reader in server.services.operational_counts).
+# Gauges read from the database: (name, help, label, reader in
+# server.services.operational_counts giving a count per label value).
 _DATABASE_GAUGES = (
-    ("fenxiao_commissions", "Commissions by status", "commissions_by_status"),
+    ("fenxiao_commissions", "Commissions by status", "status", "commissions_by_status"),
     (
         "fenxiao_order_event_inbox",
         "Order events accepted with Prefer: respond-async, by status (queued is the backlog)",
+        "status",
         "queued_order_events_by_status",
+    ),
+    (
+        "fenxiao_ledger_drift_accounts",
+        "Balances whose cache disagrees with the ledger, as the last completed reconcile_ledger"
+        " run found them (alert on > 0)",
+        "job",
+        "ledger_drift_found",
     ),
 )
 
@@ -133,7 +142,7 @@ async def observe_database_counts(
         try:
             _DatabaseCounts.counts = {
                 name: await getattr(operational_counts, reader)()
-                for name, _help, reader in _DATABASE_GAUGES
+                for name, _help, _label, reader in _DATABASE_GAUGES
             }
             cache.read_at = now
         except Exception:
@@ -148,16 +157,16 @@ class _DatabaseSnapshot:
         self.counts = counts
 
     def collect(self) -> Iterator[Metric]:
-        for name, help_text, _reader in _DATABASE_GAUGES:
+        for name, help_text, label, _reader in _DATABASE_GAUGES:
             if name not in self.counts:
                 continue
             family = GaugeMetricFamily(
                 name,
                 f"{help_text} (read at most every {COMMISSION_COUNTS_MAX_AGE_SECONDS:g}s)",
-                labels=["status"],
+                labels=[label],
             )
-            for status, total in sorted(self.counts[name].items()):
-                family.add_metric([status], total)
+            for value, total in sorted(self.counts[name].items()):
+                family.add_metric([value], total)
             yield family
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from tortoise.functions import Count
 
 from server.domain.event_inbox import InboxStatus
-from server.models import Commission, QueuedOrderEvent
+from server.models import Commission, JobRun, QueuedOrderEvent
+
+LEDGER_RECONCILE_JOB = "reconcile_ledger"
 
 
 async def commissions_by_status() -> dict[str, int]:
@@ -30,3 +32,17 @@ async def queued_order_events_by_status() -> dict[str, int]:
         .values("status", "total")
     )
     return {status: 0 for status in waiting} | {row["status"]: int(row["total"]) for row in rows}
+
+
+async def ledger_drift_found() -> dict[str, int]:
+    """The accounts in drift found by the last completed ledger reconcile (none before the
+    first one)."""
+    last = (
+        await JobRun.filter(name=LEDGER_RECONCILE_JOB, status="succeeded")
+        .order_by("-id")
+        .only("id", "result")
+        .first()
+    )
+    if last is None:
+        return {}
+    return {LEDGER_RECONCILE_JOB: int(last.result.get("drift_count", 0))}

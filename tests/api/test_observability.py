@@ -14,13 +14,15 @@ import pytest
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from server import db
+from jobs.runner import run_recorded
+from server import db, metrics
 from server.app import create_app
 from server.auth import public
 from server.config import Settings
 from server.http import render
 from server.logging_setup import JsonFormatter, RequestContextFilter
 from server.metrics import count_event, count_job_run
+from server.models import PromoterBalance
 from server.services import share_links
 from tests.api.conftest import Api
 from tests.s2s_client import s2s_post
@@ -237,6 +239,30 @@ async def test_metrics_count_requests_by_route_method_and_status(api: Api) -> No
     assert "# TYPE fenxiao_commissions gauge" in text
     backlog = _samples(text, "fenxiao_order_event_inbox")
     assert any('status="queued"' in s for s in backlog)
+
+
+async def test_the_ledger_drift_gauge_shows_what_the_last_reconcile_run_found(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def drift_samples() -> Any:
+        # The database gauges are re-read at most every 15 s: read them now.
+        monkeypatch.setattr(metrics._DatabaseCounts, "read_at", None)
+        return api.get("/metrics")
+
+    assert "fenxiao_ledger_drift_accounts{" not in (await drift_samples()).text
+    await run_recorded("reconcile_ledger", runner="inprocess", settings=settings)
+    clean = _samples((await drift_samples()).text, "fenxiao_ledger_drift_accounts")
+    program = await make_program()
+    promoter = await make_promoter(program)
+    # A cached balance no ledger entry explains.
+    await PromoterBalance.create(
+        promoter_id=promoter.id, program_id=program.id, currency="CNY", available="5.00"
+    )
+    await run_recorded("reconcile_ledger", runner="inprocess", settings=settings)
+    drifted = _samples((await drift_samples()).text, "fenxiao_ledger_drift_accounts")
+
+    assert clean == ['fenxiao_ledger_drift_accounts{job="reconcile_ledger"} 0.0']
+    assert drifted == ['fenxiao_ledger_drift_accounts{job="reconcile_ledger"} 1.0']
 
 
 async def test_metrics_require_the_metrics_token_when_one_is_set(app: Sanic, api: Api) -> None:
