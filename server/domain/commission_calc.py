@@ -52,6 +52,7 @@ from server.domain.commission_rules import (
     select_period_caps,
     select_rule,
 )
+from server.domain.money import round_down
 
 PeriodEarned = Mapping[tuple[int, str], Decimal]
 
@@ -283,16 +284,19 @@ def evaluate_order(
         ledger=_PeriodLedger(earned=period_earned or {}, caps=caps),
         context={"attribution": _window_facts(order, terms, chain), "chain": chain.snapshot()},
     )
-    lines = [
-        _commission_line(shared, line, level, member)
-        for line in order.lines
-        for level, member in earning
-    ]
+    lines: list[CommissionLine] = []
+    for line in order.lines:
+        # Nearer levels first: each level earns at most what the nearer ones left of the net.
+        left = line.net
+        for level, member in earning:
+            commission = _commission_line(shared, line, level, member, line_left=left)
+            left -= commission.limited_amount or Decimal(0)
+            lines.append(commission)
     return OrderEvaluation(lines=tuple(lines), skipped=tuple(skipped))
 
 
 def _commission_line(
-    shared: _Evaluation, line: OrderLine, level: int, member: ChainMember
+    shared: _Evaluation, line: OrderLine, level: int, member: ChainMember, *, line_left: Decimal
 ) -> CommissionLine:
     order, terms = shared.order, shared.terms
     facts = RuleFacts(
@@ -319,6 +323,7 @@ def _commission_line(
         currency=terms.currency,
         cap_per_line=cap_per_line,
         period_room=room,
+        line_left=line_left,
     )
     shared.ledger.consume(member.promoter_id, figures.amount)
     commission = CommissionLine(
@@ -341,6 +346,7 @@ def _commission_line(
         amount=figures.amount,
         upline_ids=shared.upline_ids(level),
         explanation={},
+        limited_amount=figures.limited,
     )
     explanation = {
         "order_line": {
@@ -362,6 +368,9 @@ def _commission_line(
         "caps": {
             "line_cap": str(cap_per_line) if cap_per_line is not None else None,
             "periods": period_facts,
+            # What the nearer levels left of the net (the line pays at most its net in all),
+            # in the currency's units: the amount is never more.
+            "line_left": str(round_down(line_left, terms.currency)),
         },
         "currency": terms.currency,
         **shared.context,

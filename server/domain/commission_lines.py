@@ -38,6 +38,8 @@ class RuleSource(StrEnum):
 
 class CappedBy(StrEnum):
     LINE_NET = "line_net"
+    # What nearer levels left of the line's net: a line never pays more than its net in all.
+    LINE_LEFT = "line_left"
     LINE_CAP = "line_cap"
     PERIOD_CAP = "period_cap"
 
@@ -72,6 +74,9 @@ class CommissionLine:
     amount: Decimal
     upline_ids: tuple[int, ...]
     explanation: dict[str, Any] = field(hash=False)
+    # The figure after its limits, before rounding: what the line's farther levels find left
+    # is the net less these (exact, so that a refund's result does not depend on the steps).
+    limited_amount: Decimal | None = field(default=None, hash=False, compare=False)
 
     @property
     def value(self) -> Decimal:
@@ -84,10 +89,11 @@ class CommissionLine:
 
 @dataclass(frozen=True, kw_only=True)
 class LineAmount:
-    """The three stages of one commission figure."""
+    """The stages of one commission figure: exact, limited, rounded."""
 
     exact: Decimal
     capped_by: str | None
+    limited: Decimal
     amount: Decimal
 
 
@@ -101,8 +107,10 @@ def commission_amount(
     currency: str,
     cap_per_line: Decimal | None = None,
     period_room: Decimal | None = None,
+    line_left: Decimal | None = None,
 ) -> LineAmount:
-    """Exact figure, limits (net, line cap, period room), then one rounding down."""
+    """Exact figure, limits (net, what nearer levels left of it, line cap, period room),
+    then one rounding down."""
     # Exact arithmetic wide enough for any stored amount; truncation instead of the default
     # half-even so that even a non-terminating division can only err below the exact value.
     with localcontext() as context:
@@ -121,12 +129,15 @@ def commission_amount(
     figure, capped_by = exact, None
     for name, limit in (
         (CappedBy.LINE_NET, net),
+        (CappedBy.LINE_LEFT, line_left),
         (CappedBy.LINE_CAP, cap_per_line),
         (CappedBy.PERIOD_CAP, period_room),
     ):
         if limit is not None and limit < figure:
             figure, capped_by = limit, name.value
-    return LineAmount(exact=exact, capped_by=capped_by, amount=round_down(figure, currency))
+    return LineAmount(
+        exact=exact, capped_by=capped_by, limited=figure, amount=round_down(figure, currency)
+    )
 
 
 def _formula(kind: str, value: Decimal, quantity: int, net: Decimal, amount: Decimal) -> str:
@@ -165,8 +176,11 @@ def _check_new_net(line: CommissionLine, new_net: Decimal) -> None:
         )
 
 
-def recompute_after_refund(line: CommissionLine, *, new_net: Decimal) -> Decimal:
-    """What `line` earns once its order line's net is `new_net` (0 after a full refund).
+def recompute_after_refund(
+    line: CommissionLine, *, new_net: Decimal, line_left: Decimal | None = None
+) -> Decimal:
+    """What `line` earns once its order line's net is `new_net` (0 after a full refund), of
+    which nearer levels left `line_left`.
 
     Raises ValidationFailed `invalid_refund` if `new_net` is negative, above the line's
     current base (refunds only lower a net) or finer than the currency allows.
@@ -181,11 +195,15 @@ def recompute_after_refund(line: CommissionLine, *, new_net: Decimal) -> Decimal
         currency=line.currency,
         cap_per_line=line.cap_per_line,
         period_room=line.period_room,
+        line_left=line_left,
     ).amount
 
 
-def apply_refund(line: CommissionLine, *, new_net: Decimal) -> CommissionLine:
-    """`line` after a refund: new base, amount and explanation (with the history of nets).
+def apply_refund(
+    line: CommissionLine, *, new_net: Decimal, line_left: Decimal | None = None
+) -> CommissionLine:
+    """`line` after a refund: new base, amount and explanation (with the history of nets);
+    `line_left` is what the line's nearer levels left of `new_net` (none: all of it).
 
     The reversal to record is `line.amount - apply_refund(line, new_net=…).amount`.
     """
@@ -199,6 +217,7 @@ def apply_refund(line: CommissionLine, *, new_net: Decimal) -> CommissionLine:
         currency=line.currency,
         cap_per_line=line.cap_per_line,
         period_room=line.period_room,
+        line_left=line_left,
     )
     updated = replace(
         line,
@@ -206,6 +225,7 @@ def apply_refund(line: CommissionLine, *, new_net: Decimal) -> CommissionLine:
         exact_amount=figures.exact,
         capped_by=figures.capped_by,
         amount=figures.amount,
+        limited_amount=figures.limited,
     )
     history = [
         *line.explanation.get("recomputed", []),

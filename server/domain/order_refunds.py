@@ -231,12 +231,19 @@ def _is_moving(status: str) -> bool:
 
 
 def commission_after_refund(
-    *, status: str, amount: Decimal, line: CommissionLine, new_net: Decimal
+    *,
+    status: str,
+    amount: Decimal,
+    line: CommissionLine,
+    new_net: Decimal,
+    line_left: Decimal | None = None,
 ) -> CommissionMove | None:
-    """The commission once its line's net is `new_net`; None when it does not move."""
+    """The commission once its line's net is `new_net`, of which its line's nearer levels
+    left `line_left` (its line's commissions are recomputed nearest level first); None when
+    it does not move."""
     if not _is_moving(status):
         return None
-    updated = apply_refund(line, new_net=new_net)
+    updated = apply_refund(line, new_net=new_net, line_left=line_left)
     amount_after = min(updated.amount, amount)
     status_after = CommissionStatus(status)
     if amount_after == 0:

@@ -150,17 +150,22 @@ async def apply_refunded(
     reason = f"refund {refund.refund_id}"
     reversed_total = clawed_total = Decimal(0)
     moved = 0
-    for commission in await locked_commissions(
-        conn=conn, order_id=order.id, line_ids=list(net_by_line)
-    ):
+    locked = await locked_commissions(conn=conn, order_id=order.id, line_ids=list(net_by_line))
+    # Nearest level first on each line: a level earns at most what the nearer ones left.
+    left_by_line = dict(net_by_line)
+    for commission in sorted(locked, key=lambda c: (c.order_line_id, c.level)):  # type: ignore[attr-defined]
+        line_id = commission.order_line_id  # type: ignore[attr-defined]
         move = commission_after_refund(
             status=commission.status,
             amount=commission.amount,
             line=line_from_snapshot(commission.snapshot, commission.explanation),
-            new_net=net_by_line[commission.order_line_id],  # type: ignore[attr-defined]
+            new_net=net_by_line[line_id],
+            line_left=left_by_line[line_id],
         )
         if move is None:
             continue
+        if move.line is not None and move.line.limited_amount is not None:
+            left_by_line[line_id] -= move.line.limited_amount
         clawed_total += await apply_commission_move(
             conn=conn, commission=commission, move=move, event_row_id=event_row_id, reason=reason
         )

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -117,13 +117,23 @@ def _down(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_DOWN)
 
 
-def earns(*, level: int, product_id: str, quantity: int, amount: Decimal, net: Decimal) -> D:
-    """What a line earns at a level under this program's terms (DESIGN.md, the money law)."""
-    if level == 1 and product_id == FIXED_PRODUCT:
-        exact = FIXED_PER_UNIT * quantity * net / amount if amount else D(0)
-    else:
-        exact = (REBATE_RATE if level == 0 else LEVEL_RATES[level]) * net / 100
-    return _down(min(exact, net))
+def earns(
+    *, levels: Iterable[int], product_id: str, quantity: int, amount: Decimal, net: Decimal
+) -> dict[int, D]:
+    """What a line earns at each of `levels` under this program's terms (DESIGN.md, the money
+    law): nearest level first, each at most what the nearer ones left of the net."""
+    earned: dict[int, D] = {}
+    left = net
+    for level in sorted(levels):
+        if level == 1 and product_id == FIXED_PRODUCT:
+            exact = FIXED_PER_UNIT * quantity * net / amount if amount else D(0)
+        else:
+            exact = (REBATE_RATE if level == 0 else LEVEL_RATES[level]) * net / 100
+        limited = min(exact, net, left)
+        earned[level] = _down(limited)
+        # Exact, not rounded: what is left does not depend on the refunds' steps.
+        left -= limited
+    return earned
 
 
 @dataclass
@@ -204,12 +214,12 @@ async def check_money_law(world: World) -> None:
         seen.add((order_line.id, commission.level))
         if commission.status in LIVE_STATUSES or commission.status == "reversed":
             expected = earns(
-                level=commission.level,
+                levels=world.beneficiaries[kind],
                 product_id=order_line.product_id,
                 quantity=order_line.quantity,
                 amount=order_line.amount,
                 net=net,
-            )
+            )[commission.level]  # type: ignore[attr-defined]
             if order.status == "cancelled":
                 expected = D(0) if commission.status == "reversed" else expected
             assert commission.amount == expected, (commission.status, commission.amount, expected)
@@ -219,14 +229,14 @@ async def check_money_law(world: World) -> None:
     for order_line in lines.values():
         order = orders[order_line.order_id]  # type: ignore[attr-defined]
         kind = buyer_kind[order.buyer_user_id]  # type: ignore[attr-defined]
-        for level in world.beneficiaries[kind]:
-            worth = earns(
-                level=level,
-                product_id=order_line.product_id,
-                quantity=order_line.quantity,
-                amount=order_line.amount,
-                net=order_line.amount,
-            )
+        worth_at = earns(
+            levels=world.beneficiaries[kind],
+            product_id=order_line.product_id,
+            quantity=order_line.quantity,
+            amount=order_line.amount,
+            net=order_line.amount,
+        )
+        for level, worth in worth_at.items():
             if worth > 0:
                 assert (order_line.id, level) in seen, (order_line.line_ref, level)
     await check_balances(world, commissions)

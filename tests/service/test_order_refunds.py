@@ -186,6 +186,26 @@ async def test_a_fixed_rule_is_refunded_pro_rata_to_the_line_net_from_its_snapsh
     assert await amounts_of(program, "O-8") == {("A", 1): D("6.00")}
 
 
+async def test_fixed_rules_worth_more_than_a_line_pay_at_most_its_net_refunds_included() -> None:
+    program = await shop()
+    _top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    for level in (1, 2):
+        await CommissionRuleRecord.create(
+            program=program, kind="fixed", value=D("6"), level=level, product_id="SKU-F"
+        )
+    await send_ok(program, paid("O-9", line("A", "10.00", product_id="SKU-F"), buyer=buyer))
+    # The nearer level first; the farther one gets what is left of the 10.00.
+    assert await amounts_of(program, "O-9") == {("A", 1): D("6.00"), ("A", 2): D("4.00")}
+
+    await send_ok(program, refunded("O-9", lines={"A": "5.00"}))
+
+    assert await amounts_of(program, "O-9") == {("A", 1): D("3.00"), ("A", 2): D("2.00")}
+    farther = (await commissions_of(program, "O-9"))[("A", 2)]
+    assert farther.explanation["capped_by"] == "line_left"
+
+
 async def test_a_capped_commission_keeps_its_cap_while_the_refunded_net_still_reaches_it() -> None:
     program = await shop()
     (nearest,) = await chain(program, 1)

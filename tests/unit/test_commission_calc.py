@@ -12,6 +12,7 @@ from server.domain.commission_calc import (
     period_windows_needed,
 )
 from server.domain.commission_inputs import BeneficiaryChain, buyer_starts_chain
+from server.domain.commission_lines import apply_refund
 from server.domain.commission_rules import PeriodCap
 from server.domain.errors import ValidationFailed
 from tests.unit.commission_builders import (
@@ -93,6 +94,43 @@ def test_a_fixed_rule_never_pays_more_than_the_lines_net() -> None:
         chain=referred(member(1)),
     )
     assert (line.amount, line.capped_by) == (D("10.00"), "line_net")
+
+
+def test_a_line_never_pays_more_than_its_net_in_all_the_nearer_levels_first() -> None:
+    evaluation = evaluate_order(
+        order=order(order_line(unit_price="10.00")),
+        terms=terms(level_rates=(D(10), D(5), D(5))),
+        rules=[
+            rule(kind="fixed", value="6.00", level=1),
+            rule(kind="fixed", value="6.00", level=2),
+        ],
+        chain=referred(member(1), member(2), member(3)),
+    )
+    figures = [(c.level, c.amount, c.capped_by) for c in evaluation.lines]
+    assert figures == [(1, D("6.00"), None), (2, D("4.00"), "line_left"), (3, D(0), "line_left")]
+    second = evaluation.lines[1].explanation
+    assert (second["caps"]["line_left"], second["exact"]) == ("4.00", "6.00")
+
+
+def test_a_refund_recomputes_the_farther_level_from_what_the_nearer_one_left() -> None:
+    evaluation = evaluate_order(
+        order=order(order_line(unit_price="10.00")),
+        terms=terms(level_rates=(D(10), D(5))),
+        rules=[
+            rule(kind="fixed", value="7.00", level=1),
+            rule(kind="fixed", value="7.00", level=2),
+        ],
+        chain=referred(member(1), member(2)),
+    )
+    nearer, farther = evaluation.lines
+    assert (nearer.amount, farther.amount) == (D("7.00"), D("3.00"))
+
+    nearer_after = apply_refund(nearer, new_net=D("5.00"))
+    farther_after = apply_refund(
+        farther, new_net=D("5.00"), line_left=D("5.00") - nearer_after.amount
+    )
+    assert (nearer_after.amount, farther_after.amount) == (D("3.50"), D("1.50"))
+    assert farther_after.capped_by == "line_left"
 
 
 def test_a_free_line_earns_nothing_even_under_a_fixed_rule() -> None:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from server.domain.commission_calc import evaluate_order
 from server.domain.commission_inputs import BeneficiaryChain, OrderLine
-from server.domain.commission_lines import apply_refund, commission_amount
+from server.domain.commission_lines import CommissionLine, apply_refund, commission_amount
 from server.domain.commission_rules import CommissionRule, PeriodCap
 from tests.unit.commission_builders import member, order, referred, self_purchase, terms
 
@@ -82,7 +82,7 @@ level_rates = st.lists(st.integers(0, 250_000), min_size=1, max_size=3).map(
     program_rates=level_rates,
     rebate=rates.filter(lambda rate: rate <= 25),
 )
-def test_no_commission_exceeds_its_order_lines_net(
+def test_no_commission_nor_all_of_a_lines_together_exceed_its_net(
     lines: list[OrderLine],
     drawn_rules: list[CommissionRule],
     chain: BeneficiaryChain,
@@ -97,10 +97,14 @@ def test_no_commission_exceeds_its_order_lines_net(
         order=order(*numbered), terms=program, rules=drawn_rules, chain=chain
     )
     nets = {line.line_id: line.net for line in numbered}
+    paid_on: dict[str, Decimal] = dict.fromkeys(nets, Decimal(0))
     for commission in evaluation.lines:
         assert 0 <= commission.amount <= nets[commission.line_id]
         if commission.cap_per_line is not None:
             assert commission.amount <= commission.cap_per_line
+        paid_on[commission.line_id] += commission.amount
+    # Nor do all of a line's commissions together, whatever the rules (fixed ones included).
+    assert all(paid_on[line_id] <= net for line_id, net in nets.items())
 
 
 @given(line=order_lines(), program_rates=level_rates, chain=chains())
@@ -165,15 +169,27 @@ def test_several_partial_refunds_end_where_one_refund_of_the_same_total_would(
         data.draw(st.lists(_cents(0, int(line.net * 100)), min_size=1, max_size=4)),
         reverse=True,
     )
-    for commission in evaluation.lines:
-        stepwise = commission
-        for new_net in steps:
-            before = stepwise.amount
-            stepwise = apply_refund(stepwise, new_net=new_net)
-            assert stepwise.amount <= before
-        once = apply_refund(commission, new_net=steps[-1])
-        assert stepwise.amount == once.amount
-        assert apply_refund(commission, new_net=Decimal(0)).amount == 0
+    stepwise = list(evaluation.lines)
+    for new_net in steps:
+        before = [commission.amount for commission in stepwise]
+        stepwise = _refund_line(stepwise, new_net)
+        assert all(after.amount <= was for after, was in zip(stepwise, before, strict=True))
+    once = _refund_line(list(evaluation.lines), steps[-1])
+    assert [c.amount for c in stepwise] == [c.amount for c in once]
+    assert sum((c.amount for c in once), Decimal(0)) <= steps[-1]
+    assert all(c.amount == 0 for c in _refund_line(list(evaluation.lines), Decimal(0)))
+
+
+def _refund_line(commissions: list[CommissionLine], new_net: Decimal) -> list[CommissionLine]:
+    """A line's commissions after a refund, as the refund service recomputes them: nearest
+    level first, each from what the nearer ones left."""
+    left = new_net
+    updated = []
+    for commission in commissions:
+        after = apply_refund(commission, new_net=new_net, line_left=left)
+        left -= after.limited_amount or Decimal(0)
+        updated.append(after)
+    return updated
 
 
 @given(
