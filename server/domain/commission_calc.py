@@ -287,10 +287,13 @@ def evaluate_order(
     lines: list[CommissionLine] = []
     for line in order.lines:
         # Nearer levels first: each level earns at most what the nearer ones left of the net.
+        # Only a commission worth a cent is kept, and only a kept one counts against what is
+        # left, now and when a refund recomputes the line (`line_left_after`).
         left = line.net
         for level, member in earning:
             commission = _commission_line(shared, line, level, member, line_left=left)
-            left -= commission.limited_amount or Decimal(0)
+            if commission.amount > 0:
+                left -= commission.limited_amount or Decimal(0)
             lines.append(commission)
     return OrderEvaluation(lines=tuple(lines), skipped=tuple(skipped))
 

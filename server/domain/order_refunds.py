@@ -230,6 +230,19 @@ def _is_moving(status: str) -> bool:
     return status in UNSETTLED_STATUSES or status in IN_LEDGER_STATUSES
 
 
+def line_left_after(
+    line_left: Decimal, *, line: CommissionLine, new_net: Decimal, move: CommissionMove | None
+) -> Decimal:
+    """What a line's farther levels find left once this kept commission of it is recomputed
+    at `new_net`: its exact figure counts whatever its status (as when the order was paid),
+    so a refund's result never depends on the steps it came in."""
+    if move is not None and move.line is not None:
+        recomputed = move.line
+    else:
+        recomputed = apply_refund(line, new_net=new_net, line_left=line_left)
+    return line_left - (recomputed.limited_amount or Decimal(0))
+
+
 def commission_after_refund(
     *,
     status: str,

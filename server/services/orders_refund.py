@@ -32,6 +32,7 @@ from server.domain.order_refunds import (
     LineBalance,
     commission_after_refund,
     line_from_snapshot,
+    line_left_after,
     plan_refund,
     snapshot_of,
 )
@@ -155,17 +156,18 @@ async def apply_refunded(
     left_by_line = dict(net_by_line)
     for commission in sorted(locked, key=lambda c: (c.order_line_id, c.level)):  # type: ignore[attr-defined]
         line_id = commission.order_line_id  # type: ignore[attr-defined]
+        line = line_from_snapshot(commission.snapshot, commission.explanation)
+        new_net, left = net_by_line[line_id], left_by_line[line_id]
         move = commission_after_refund(
             status=commission.status,
             amount=commission.amount,
-            line=line_from_snapshot(commission.snapshot, commission.explanation),
-            new_net=net_by_line[line_id],
-            line_left=left_by_line[line_id],
+            line=line,
+            new_net=new_net,
+            line_left=left,
         )
+        left_by_line[line_id] = line_left_after(left, line=line, new_net=new_net, move=move)
         if move is None:
             continue
-        if move.line is not None and move.line.limited_amount is not None:
-            left_by_line[line_id] -= move.line.limited_amount
         clawed_total += await apply_commission_move(
             conn=conn, commission=commission, move=move, event_row_id=event_row_id, reason=reason
         )

@@ -121,7 +121,24 @@ def earns(
     *, levels: Iterable[int], product_id: str, quantity: int, amount: Decimal, net: Decimal
 ) -> dict[int, D]:
     """What a line earns at each of `levels` under this program's terms (DESIGN.md, the money
-    law): nearest level first, each at most what the nearer ones left of the net."""
+    law): nearest level first, each at most what the nearer ones kept when the order was paid
+    (a commission worth a cent then) left of the net, counted exactly."""
+    kept = {
+        level
+        for level, earned in _earned(levels, product_id, quantity, amount, amount, None).items()
+        if earned > 0
+    }
+    return _earned(levels, product_id, quantity, amount, net, kept)
+
+
+def _earned(
+    levels: Iterable[int],
+    product_id: str,
+    quantity: int,
+    amount: Decimal,
+    net: Decimal,
+    kept: set[int] | None,
+) -> dict[int, D]:
     earned: dict[int, D] = {}
     left = net
     for level in sorted(levels):
@@ -132,7 +149,8 @@ def earns(
         limited = min(exact, net, left)
         earned[level] = _down(limited)
         # Exact, not rounded: what is left does not depend on the refunds' steps.
-        left -= limited
+        if (kept is None and earned[level] > 0) or (kept is not None and level in kept):
+            left -= limited
     return earned
 
 

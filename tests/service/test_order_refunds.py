@@ -206,6 +206,24 @@ async def test_fixed_rules_worth_more_than_a_line_pay_at_most_its_net_refunds_in
     assert farther.explanation["capped_by"] == "line_left"
 
 
+async def test_a_level_worth_less_than_a_cent_leaves_the_whole_line_to_the_farther_ones() -> None:
+    program = await shop()
+    _top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    await CommissionRuleRecord.create(
+        program=program, kind="fixed", value=D("50"), level=2, product_id="SKU-F"
+    )
+    # Level 1 earns 10% of 0.09: less than a cent, so no commission is kept for it, and
+    # nothing of the line is set aside for it, then or after a refund.
+    await send_ok(program, paid("O-10", line("A", "0.09", product_id="SKU-F"), buyer=buyer))
+    assert await amounts_of(program, "O-10") == {("A", 2): D("0.09")}
+
+    await send_ok(program, refunded("O-10", lines={"A": "0.04"}))
+
+    assert await amounts_of(program, "O-10") == {("A", 2): D("0.05")}
+
+
 async def test_a_capped_commission_keeps_its_cap_while_the_refunded_net_still_reaches_it() -> None:
     program = await shop()
     (nearest,) = await chain(program, 1)
