@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import Sequence
+from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tortoise.exceptions import IntegrityError
 
@@ -34,13 +34,11 @@ _COLUMNS = (
     "INSERT INTO order_event_inbox (program_id, event_id, event_type, order_external_id,"
     " body_sha256, body, appid, api_key_id, nonce, status, attempts, received_at) "
 )
-# One delivery's row, stored only while its key is live (server/services/order_event_inbox.py).
-# Its values, in order: program_id, event_id, event_type, order_external_id, body_sha256,
-# body, appid, nonce, status, received_at, api_key_id.
+# One delivery's row, stored only while its key is live (server/services/order_event_inbox.py);
+# its parameters are an InboxRow's values, in order.
 _ROW = (
     "SELECT ?, ?, ?, ?, ?, ?, ?, id, ?, ?, 0, ? FROM api_keys WHERE id = ? AND revoked_at IS NULL"
 )
-ROW_VALUES = 11
 # Rows per statement: far below every limit of the statement's size, and enough that a
 # worker's deliveries of one moment fit in one or two statements.
 MAX_GROUP_ROWS = 64
@@ -51,13 +49,31 @@ MAX_GROUP_BYTES = 4 * 1024 * 1024
 MAX_STATEMENTS_IN_FLIGHT = 1
 
 
+class InboxRow(NamedTuple):
+    """One delivery's inbox row: the parameters of `_ROW`, in order (values as the database
+    takes them; `api_key_id` both stores the row and checks the key is live)."""
+
+    program_id: int
+    event_id: str
+    event_type: str
+    order_external_id: str
+    body_sha256: str
+    body: str
+    appid: str
+    nonce: str
+    status: str
+    received_at: Any
+    api_key_id: int
+
+
 @dataclass(eq=False)
 class _Delivery:
-    values: Sequence[Any]
-    api_key_id: int
-    nonce: str
-    size: int
+    row: InboxRow
     stored: asyncio.Future[bool] = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.row.body)
 
 
 def _group_statement(rows: int) -> str:
@@ -80,21 +96,15 @@ class InboxWriter:
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
-        self._waiting: list[_Delivery] = []
+        self._waiting: deque[_Delivery] = deque()
         self._writing: set[asyncio.Task[None]] = set()
         self._scheduled = False
 
-    async def store(self, values: Sequence[Any], *, api_key_id: int, nonce: str) -> bool:
-        """Write one delivery's row (`ROW_VALUES` values, in the order of the row) with
-        whatever else is waiting: True once it is committed, False when its key was no
-        longer live; IntegrityError when its nonce or its event id is already stored."""
-        delivery = _Delivery(
-            values=values,
-            api_key_id=api_key_id,
-            nonce=nonce,
-            size=sum(len(value) for value in values if isinstance(value, str)),
-            stored=self._loop.create_future(),
-        )
+    async def store(self, row: InboxRow) -> bool:
+        """Write one delivery's row with whatever else is waiting: True once it is
+        committed, False when its key was no longer live; IntegrityError when its nonce or
+        its event id is already stored."""
+        delivery = _Delivery(row=row, stored=self._loop.create_future())
         self._waiting.append(delivery)
         self._schedule()
         return await delivery.stored
@@ -121,7 +131,7 @@ class InboxWriter:
             delivery = self._waiting[0]
             if group and size + delivery.size > MAX_GROUP_BYTES:
                 break
-            group.append(self._waiting.pop(0))
+            group.append(self._waiting.popleft())
             size += delivery.size
         return group
 
@@ -136,7 +146,7 @@ async def _write_group(group: list[_Delivery]) -> None:
         if len(group) == 1:
             await _write_alone(group[0])
             return
-        flat = [value for delivery in group for value in delivery.values]
+        flat = [value for delivery in group for value in delivery.row]
         try:
             written = await sql_write(connection(), _group_statement(len(group)), flat)
         except IntegrityError:
@@ -150,7 +160,7 @@ async def _write_group(group: list[_Delivery]) -> None:
             return
         stored = await _stored_nonces(group)
         for delivery in group:
-            _answer(delivery, (delivery.api_key_id, delivery.nonce) in stored)
+            _answer(delivery, (delivery.row.api_key_id, delivery.row.nonce) in stored)
     except asyncio.CancelledError:
         for delivery in group:
             delivery.stored.cancel()
@@ -163,7 +173,7 @@ async def _write_group(group: list[_Delivery]) -> None:
 
 async def _write_alone(delivery: _Delivery) -> None:
     try:
-        written = await sql_write(connection(), _group_statement(1), delivery.values)
+        written = await sql_write(connection(), _group_statement(1), list(delivery.row))
     except IntegrityError as refused:
         _fail(delivery, refused)
         return
@@ -172,11 +182,15 @@ async def _write_alone(delivery: _Delivery) -> None:
 
 async def _stored_nonces(group: list[_Delivery]) -> set[tuple[int, str]]:
     """The (key, nonce) of the group's deliveries that are in the inbox now."""
-    markers = ", ".join(["?"] * len(group))
+    keys = sorted({delivery.row.api_key_id for delivery in group})
+    nonces = [delivery.row.nonce for delivery in group]
+    # By key and nonce: the inbox's unique (api_key_id, nonce) index, not a scan of the inbox.
     rows = await sql_rows(
         connection(),
-        f"SELECT api_key_id, nonce FROM order_event_inbox WHERE nonce IN ({markers})",
-        [delivery.nonce for delivery in group],
+        "SELECT api_key_id, nonce FROM order_event_inbox"
+        f" WHERE api_key_id IN ({', '.join(['?'] * len(keys))})"
+        f" AND nonce IN ({', '.join(['?'] * len(nonces))})",
+        [*keys, *nonces],
     )
     return {(int(row["api_key_id"]), str(row["nonce"])) for row in rows}
 
@@ -186,11 +200,11 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InboxWriter] = (
 )
 
 
-async def store_accepted(values: Sequence[Any], *, api_key_id: int, nonce: str) -> bool:
+async def store_accepted(row: InboxRow) -> bool:
     """Write one accepted delivery's inbox row with the others of its moment (module doc);
     True once committed, False when its key is no longer live."""
     loop = asyncio.get_running_loop()
     writer = _writers.get(loop)
     if writer is None:
         writer = _writers[loop] = InboxWriter(loop)
-    return await writer.store(values, api_key_id=api_key_id, nonce=nonce)
+    return await writer.store(row)

@@ -47,7 +47,7 @@ from server.domain.order_event_parsing import canonical_json, canonical_sha256, 
 from server.domain.order_events import event_id_conflict
 from server.domain.signatures import UnspentNonce
 from server.models import OrderEvent, QueuedOrderEvent
-from server.services.inbox_writes import store_accepted
+from server.services.inbox_writes import InboxRow, store_accepted
 from server.services.ledger import sql_rows, sql_write
 from server.services.order_events import ingest_order_event
 from server.services.signed_requests import key_no_longer_live, nonce_replayed
@@ -99,21 +99,19 @@ async def enqueue_order_event(
     received_at = QueuedOrderEvent._meta.fields_map["received_at"].to_db_value(clock.now(), None)
     try:
         stored = await store_accepted(
-            [
-                program_id,
-                event.event_id,
-                event.type.value,
-                event.external_id,
-                digest,
-                body,
-                appid,
-                nonce.nonce,
-                InboxStatus.QUEUED.value,
-                received_at,
-                nonce.api_key_id,
-            ],
-            api_key_id=nonce.api_key_id,
-            nonce=nonce.nonce,
+            InboxRow(
+                program_id=program_id,
+                event_id=event.event_id,
+                event_type=event.type.value,
+                order_external_id=event.external_id,
+                body_sha256=digest,
+                body=body,
+                appid=appid,
+                nonce=nonce.nonce,
+                status=InboxStatus.QUEUED.value,
+                received_at=received_at,
+                api_key_id=nonce.api_key_id,
+            )
         )
     except IntegrityError:
         return await _answer_stored(
