@@ -176,11 +176,8 @@ def _check_new_net(line: CommissionLine, new_net: Decimal) -> None:
         )
 
 
-def recompute_after_refund(
-    line: CommissionLine, *, new_net: Decimal, line_left: Decimal | None = None
-) -> Decimal:
-    """What `line` earns once its order line's net is `new_net` (0 after a full refund), of
-    which nearer levels left `line_left`.
+def recompute_after_refund(line: CommissionLine, *, new_net: Decimal) -> Decimal:
+    """What `line` earns once its order line's net is `new_net` (0 after a full refund).
 
     Raises ValidationFailed `invalid_refund` if `new_net` is negative, above the line's
     current base (refunds only lower a net) or finer than the currency allows.
@@ -195,7 +192,6 @@ def recompute_after_refund(
         currency=line.currency,
         cap_per_line=line.cap_per_line,
         period_room=line.period_room,
-        line_left=line_left,
     ).amount
 
 

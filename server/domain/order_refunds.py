@@ -230,17 +230,43 @@ def _is_moving(status: str) -> bool:
     return status in UNSETTLED_STATUSES or status in IN_LEDGER_STATUSES
 
 
-def line_left_after(
-    line_left: Decimal, *, line: CommissionLine, new_net: Decimal, move: CommissionMove | None
-) -> Decimal:
-    """What a line's farther levels find left once this kept commission of it is recomputed
-    at `new_net`: its exact figure counts whatever its status (as when the order was paid),
-    so a refund's result never depends on the steps it came in."""
-    if move is not None and move.line is not None:
-        recomputed = move.line
-    else:
-        recomputed = apply_refund(line, new_net=new_net, line_left=line_left)
-    return line_left - (recomputed.limited_amount or Decimal(0))
+@dataclass(frozen=True, kw_only=True)
+class KeptCommission:
+    """A kept commission of an order line, as a refund finds it."""
+
+    status: str
+    amount: Decimal
+    line: CommissionLine
+
+
+def line_after_refund(
+    kept: Sequence[KeptCommission], *, new_net: Decimal
+) -> list[CommissionMove | None]:
+    """What each of one order line's kept commissions becomes once the line's net is
+    `new_net`, in the order given (None: it does not move).
+
+    Nearest level first, each at most what the nearer ones left of `new_net`. Every kept
+    commission's exact figure counts, whatever its status, as when the order was paid, so a
+    refund's result never depends on the steps it came in.
+    """
+    moves: list[CommissionMove | None] = [None] * len(kept)
+    left = new_net
+    for index in sorted(range(len(kept)), key=lambda position: kept[position].line.level):
+        commission = kept[index]
+        move = commission_after_refund(
+            status=commission.status,
+            amount=commission.amount,
+            line=commission.line,
+            new_net=new_net,
+            line_left=left,
+        )
+        if move is not None and move.line is not None:
+            recomputed = move.line
+        else:
+            recomputed = apply_refund(commission.line, new_net=new_net, line_left=left)
+        left -= recomputed.limited_amount or Decimal(0)
+        moves[index] = move
+    return moves
 
 
 def commission_after_refund(
@@ -252,8 +278,7 @@ def commission_after_refund(
     line_left: Decimal | None = None,
 ) -> CommissionMove | None:
     """The commission once its line's net is `new_net`, of which its line's nearer levels
-    left `line_left` (its line's commissions are recomputed nearest level first); None when
-    it does not move."""
+    left `line_left` (see `line_after_refund`); None when it does not move."""
     if not _is_moving(status):
         return None
     updated = apply_refund(line, new_net=new_net, line_left=line_left)

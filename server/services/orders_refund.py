@@ -29,10 +29,10 @@ from server.domain.order_events import (
 )
 from server.domain.order_refunds import (
     CommissionMove,
+    KeptCommission,
     LineBalance,
-    commission_after_refund,
+    line_after_refund,
     line_from_snapshot,
-    line_left_after,
     plan_refund,
     snapshot_of,
 )
@@ -152,20 +152,21 @@ async def apply_refunded(
     reversed_total = clawed_total = Decimal(0)
     moved = 0
     locked = await locked_commissions(conn=conn, order_id=order.id, line_ids=list(net_by_line))
-    # Nearest level first on each line: a level earns at most what the nearer ones left.
-    left_by_line = dict(net_by_line)
-    for commission in sorted(locked, key=lambda c: (c.order_line_id, c.level)):  # type: ignore[attr-defined]
-        line_id = commission.order_line_id  # type: ignore[attr-defined]
-        line = line_from_snapshot(commission.snapshot, commission.explanation)
-        new_net, left = net_by_line[line_id], left_by_line[line_id]
-        move = commission_after_refund(
-            status=commission.status,
-            amount=commission.amount,
-            line=line,
-            new_net=new_net,
-            line_left=left,
-        )
-        left_by_line[line_id] = line_left_after(left, line=line, new_net=new_net, move=move)
+    moves: dict[int, CommissionMove | None] = {}
+    for line_id, new_net in net_by_line.items():
+        on_line = [c for c in locked if c.order_line_id == line_id]  # type: ignore[attr-defined]
+        kept = [
+            KeptCommission(
+                status=c.status,
+                amount=c.amount,
+                line=line_from_snapshot(c.snapshot, c.explanation),
+            )
+            for c in on_line
+        ]
+        for commission, move in zip(on_line, line_after_refund(kept, new_net=new_net), strict=True):
+            moves[commission.id] = move
+    for commission in locked:
+        move = moves[commission.id]
         if move is None:
             continue
         clawed_total += await apply_commission_move(
