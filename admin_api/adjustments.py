@@ -16,7 +16,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.domain.errors import BadRequest
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import adjustments as adjustment_service
+from server.services.ledger import adjustments as adjustment_service
 
 bp = Blueprint("admin_adjustments")
 

@@ -15,7 +15,9 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.fraud.findings import MAX_SCORE, AnomalyKind
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import anomaly_decisions, anomaly_queries, promoter_behaviour
+from server.services.fraud import decisions as anomaly_decisions
+from server.services.fraud import queries as anomaly_queries
+from server.services.promoters import behaviour as promoter_behaviour
 
 bp = Blueprint("admin_anomalies")
 

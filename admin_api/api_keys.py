@@ -13,7 +13,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, requires
 from server.http import Body, Query, parse_body, parse_query, render
-from server.services import api_keys as api_key_service
+from server.services.access import api_keys as api_key_service
 
 bp = Blueprint("admin_api_keys")
 

@@ -12,7 +12,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import audit_queries
+from server.services.access import audit_queries
 
 bp = Blueprint("admin_audit")
 

@@ -9,8 +9,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, public, requires
 from server.http import Body, parse_body, render
-from server.services import staff as staff_service
-from server.services.tokens import refresh_token_pair
+from server.services.access import staff as staff_service
+from server.services.access.tokens import refresh_token_pair
 
 bp = Blueprint("admin_auth")
 

@@ -9,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import binding_queries
+from server.services.sharing import binding_queries
 
 bp = Blueprint("admin_bindings")
 

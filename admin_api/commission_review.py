@@ -11,7 +11,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_STAFF, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import commission_review as review_service
+from server.services.commissions import review as review_service
 
 bp = Blueprint("admin_commission_review")
 

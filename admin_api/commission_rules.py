@@ -18,8 +18,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import commission_rules as rules_service
-from server.services import period_caps as caps_service
+from server.services.programs import commission_rules as rules_service
+from server.services.programs import period_caps as caps_service
 
 bp = Blueprint("admin_commission_rules")
 

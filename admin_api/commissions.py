@@ -12,7 +12,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import commission_preview, commission_queries
+from server.services.commissions import preview as commission_preview
+from server.services.commissions import queries as commission_queries
 
 bp = Blueprint("admin_commissions")
 

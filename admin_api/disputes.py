@@ -15,7 +15,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import disputes as dispute_service
+from server.services.payouts import disputes as dispute_service
 
 bp = Blueprint("admin_disputes")
 

@@ -18,8 +18,8 @@ from admin_api.payouts import BatchListQuery
 from admin_api.withdrawals import WithdrawalListQuery
 from server.auth import ROLES_FINANCE, requires
 from server.http import parse_query
-from server.services import exports
 from server.services.csv_export import stream_csv
+from server.services.payouts import exports
 
 bp = Blueprint("admin_exports")
 

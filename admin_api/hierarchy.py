@@ -9,8 +9,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import hierarchy
-from server.services import team as team_service
+from server.services.promoters import hierarchy
+from server.services.promoters import team as team_service
 
 bp = Blueprint("admin_hierarchy")
 

@@ -12,7 +12,7 @@ from sanic_ext import openapi
 from jobs.runner import dispatcher
 from server.auth import ROLES_ADMIN, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import jobs as jobs_service
+from server.services.operations import jobs as jobs_service
 
 bp = Blueprint("admin_jobs")
 

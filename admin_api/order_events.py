@@ -2,9 +2,9 @@
 
 POST /s2s/events takes one event per request, signed with a key of the program (the program
 comes from the key). Rules — idempotency, held events, refunds — are in
-server/domain/order_events.py; README "Order events" shows the bodies. By default the event
+server/domain/orders/events.py; README "Order events" shows the bodies. By default the event
 is applied before the answer; with `Prefer: respond-async` it is stored and answered 202 at
-once, applied by the inbox drainer (server/domain/event_inbox.py), and
+once, applied by the inbox drainer (server/domain/orders/inbox.py), and
 GET /s2s/events/<event_id> tells how either kind of delivery ended.
 """
 
@@ -20,9 +20,9 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_STAFF, requires
-from server.domain.event_inbox import RESPOND_ASYNC, wants_async
-from server.domain.order_event_parsing import seal_buyer_signals
-from server.domain.order_events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
+from server.domain.orders.events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
+from server.domain.orders.inbox import RESPOND_ASYNC, wants_async
+from server.domain.orders.parsing import seal_buyer_signals
 from server.http import (
     MAX_PAGE_SIZE,
     Body,
@@ -34,7 +34,9 @@ from server.http import (
 )
 from server.observability import log_failures_only
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
-from server.services import order_event_inbox, order_events, order_queries
+from server.services.orders import events as order_events
+from server.services.orders import inbox as order_event_inbox
+from server.services.orders import queries as order_queries
 
 bp = Blueprint("admin_order_events")
 
@@ -54,7 +56,7 @@ class BuyerBody(Body):
 
 
 class ShippingAddressBody(Body):
-    """Hashed on arrival, never stored (server/domain/order_event_parsing.py)."""
+    """Hashed on arrival, never stored (server/domain/orders/parsing.py)."""
 
     province: Label | None = None
     city: Label | None = None

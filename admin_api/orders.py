@@ -10,9 +10,9 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
-from server.domain.order_events import OrderStatus
+from server.domain.orders.events import OrderStatus
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import order_queries
+from server.services.orders import queries as order_queries
 
 bp = Blueprint("admin_orders")
 

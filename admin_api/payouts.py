@@ -10,7 +10,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import payout_batches, payout_queries
+from server.services.payouts import batches as payout_batches
+from server.services.payouts import queries as payout_queries
 
 bp = Blueprint("admin_payouts")
 

@@ -1,7 +1,7 @@
 """Programs and their sites: settings (admin), sites and promoters' site grants (staff).
 
 The body schemas check shape and JSON types only (money and rates are strings, never
-numbers); the rules on values live in server/domain/program_rules.py so that every broken
+numbers); the rules on values live in server/domain/programs/settings.py so that every broken
 rule is reported at once as 422 invalid_program_settings.
 """
 
@@ -16,8 +16,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import Body, Query, parse_body, parse_query, render
-from server.services import programs as program_service
-from server.services import sites as site_service
+from server.services.programs import settings as program_service
+from server.services.programs import sites as site_service
 
 bp = Blueprint("admin_programs")
 

@@ -11,10 +11,10 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
-from server.domain.promoter_status import PromoterStatus
+from server.domain.promoters.status import PromoterStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import promoter_queries
-from server.services import promoters as promoter_service
+from server.services.promoters import onboarding as promoter_service
+from server.services.promoters import queries as promoter_queries
 
 bp = Blueprint("admin_promoters")
 

@@ -1,8 +1,8 @@
 """Server-side clicks from the store (signed S2S): one per request, or a batch of up to 500.
 
 The program comes from the signing key. A click becomes a visit with source `s2s` and binds
-the customer it names like any visit; rules in server/services/s2s_clicks.py and
-server/domain/clicks.py, bodies in README "Server-side clicks".
+the customer it names like any visit; rules in server/services/sharing/clicks.py and
+server/domain/sharing/clicks.py, bodies in README "Server-side clicks".
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
-from server.domain.clicks import MAX_BATCH_CLICKS
-from server.domain.codes import SHORT_CODE_MAX_LENGTH
+from server.domain.sharing.clicks import MAX_BATCH_CLICKS
+from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, parse_body, render
 from server.observability import log_failures_only
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
-from server.services import s2s_clicks
+from server.services.sharing import clicks as s2s_clicks
 
 bp = Blueprint("admin_s2s_clicks")
 

@@ -9,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import Query, parse_query, render
-from server.services import share_codes
+from server.services.sharing import codes as share_codes
 
 bp = Blueprint("admin_share")
 

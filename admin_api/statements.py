@@ -15,8 +15,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_FINANCE, requires
 from server.http import Body, Query, parse_body, parse_query, render
-from server.services import statements as statement_service
 from server.services.csv_export import stream_csv
+from server.services.ledger import statements as statement_service
 
 bp = Blueprint("admin_statements")
 

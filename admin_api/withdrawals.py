@@ -13,10 +13,11 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
-from server.domain.withdrawals import WithdrawalOrigin, WithdrawalStatus
+from server.domain.payouts.withdrawals import WithdrawalOrigin, WithdrawalStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import payout_queries, withdrawal_payment
-from server.services import withdrawals as withdrawal_service
+from server.services.payouts import queries as payout_queries
+from server.services.payouts import withdrawal_payment
+from server.services.payouts import withdrawals as withdrawal_service
 
 bp = Blueprint("admin_withdrawals")
 

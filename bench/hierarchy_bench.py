@@ -43,8 +43,8 @@ from bench.hierarchy_report import Pass, Row, machine_line, render_results, save
 from server.auth import Principal
 from server.db import connection, tortoise_config
 from server.models import Program
-from server.services import hierarchy
-from server.services import team as team_service
+from server.services.promoters import hierarchy
+from server.services.promoters import team as team_service
 
 Call = Callable[[], Awaitable[Any]]
 COMMAND = ".venv/bin/python -m bench.hierarchy_bench"

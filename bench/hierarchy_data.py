@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import aiomysql
 
 from server.db import connection
-from server.services import hierarchy
+from server.services.promoters import hierarchy
 
 BENCH_URL = os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
 TOP_TEAMS = (150_000, 130_000, 120_000, 110_000, 100_000, 90_000, 80_000, 70_000)

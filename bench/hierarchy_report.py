@@ -107,9 +107,10 @@ def render_results(
         + f"; total {sum(build.values()) / 60:.1f} min.",
         "",
         "Each figure is the wall time of one call of the real service function"
-        " (server.services.hierarchy / team) through tortoise and aiomysql, so driver and ORM"
-        " overhead are included: p50/p95 over n samples after a warm-up, random inputs per"
-        " sample. Before timing, every read was checked to return exactly what its CTE returns."
+        " (server.services.promoters.hierarchy / team) through tortoise and aiomysql,"
+        " so driver and ORM overhead are included: p50/p95 over n samples after a warm-up,"
+        " random inputs per sample. Before timing, every read was checked to return exactly"
+        " what its CTE returns."
         " The baseline asks the same question with a recursive CTE over the indexed"
         " `promoters.parent_id`, on the same data and pool; its page leaves out the per-member"
         " team size (that would take one more walk per member). A move deletes the subtree's"

@@ -108,9 +108,9 @@ async def seed(url: str, encryption_key: str) -> Seed:
     from server.config import Settings
     from server.db import tortoise_config
     from server.models import CommissionRuleRecord, Promoter, User
-    from server.services.api_keys import create_api_key
-    from server.services.hierarchy import attach_promoter
-    from server.services.programs import create_program
+    from server.services.access.api_keys import create_api_key
+    from server.services.programs.settings import create_program
+    from server.services.promoters.hierarchy import attach_promoter
 
     await Tortoise.init(config=tortoise_config(url))
     try:

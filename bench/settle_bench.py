@@ -6,9 +6,9 @@
 Creates (and drops) its own database on BENCH_MYSQL_URL's server (default
 mysql://root:@127.0.0.1:3306), generates the data with INSERT … SELECT over MariaDB's sequence
 tables, times the baseline (one UPDATE of the same rows to `settled`, which writes no ledger,
-no balances and no history), resets, times server.services.settlement.settle_due_commissions
-through tortoise/aiomysql, reconciles the ledger, and writes the "## Settlement" section of
-bench/RESULTS.md.
+no balances and no history), resets, times
+server.services.commissions.settlement.settle_due_commissions through tortoise/aiomysql,
+reconciles the ledger, and writes the "## Settlement" section of bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from tortoise import Tortoise
 from bench.hierarchy_data import BENCH_URL, admin_sql
 from bench.hierarchy_report import machine_line
 from server.db import connection, tortoise_config
-from server.services.balances import reconcile_balances
-from server.services.settlement import BATCH_SIZE, settle_due_commissions
+from server.services.commissions.settlement import BATCH_SIZE, settle_due_commissions
+from server.services.ledger.balances import reconcile_balances
 
 COMMAND = ".venv/bin/python -m bench.settle_bench"
 RESULTS = Path(__file__).with_name("RESULTS.md")

@@ -98,8 +98,8 @@ async def _mysql_admin(url: str, sql: str) -> None:
 async def prepare_database(url: str) -> str:
     """Create the schema and a program with one approved promoter's link; its short code."""
     from server.models import Promoter, User
-    from server.services.programs import ensure_demo_program
-    from server.services.share_links import create_link
+    from server.services.programs.settings import ensure_demo_program
+    from server.services.sharing.links import create_link
 
     await Tortoise.init(config=tortoise_config(url))
     try:

@@ -20,7 +20,7 @@ from jobs.tasks import JOBS, Job
 from server.config import ConfigError, Settings
 from server.db import close_db, init_db
 from server.logging_setup import configure_logging
-from server.services.jobs import RUNNER_CELERY
+from server.services.operations.jobs import RUNNER_CELERY
 
 DEFAULT_QUEUE = "fenxiao"
 

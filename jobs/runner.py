@@ -19,7 +19,7 @@ from jobs.tasks import get_job
 from server.config import Settings
 from server.domain.errors import UpstreamUnavailable, ValidationFailed
 from server.metrics import count_job_run
-from server.services.jobs import (
+from server.services.operations.jobs import (
     RUNNER_CELERY,
     RUNNER_INPROCESS,
     STATUS_FAILED,

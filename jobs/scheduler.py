@@ -24,7 +24,7 @@ from jobs.runner import cancel_inprocess_jobs, run_recorded
 from jobs.tasks import JOBS, Job
 from server import clock
 from server.config import Settings
-from server.services.jobs import RUNNER_INPROCESS, last_job_run_started_at
+from server.services.operations.jobs import RUNNER_INPROCESS, last_job_run_started_at
 
 log = logging.getLogger("fenxiao.jobs.scheduler")
 

@@ -12,22 +12,22 @@ from typing import Any
 from server import clock
 from server.config import Settings
 from server.domain.errors import NotFound
-from server.services.application_expiry import expire_stale_applications
-from server.services.balances import reconcile_balances
-from server.services.event_drainer import wake_running_drainer
-from server.services.fraud_scans import scan_for_fraud
-from server.services.notifications import send_pending_notifications
-from server.services.operational_counts import LEDGER_RECONCILE_JOB
-from server.services.order_event_inbox import (
+from server.services.access.signed_requests import purge_expired_nonces
+from server.services.commissions.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
+from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
+from server.services.fraud.scans import scan_for_fraud
+from server.services.ledger.balances import reconcile_balances
+from server.services.operations.counts import LEDGER_RECONCILE_JOB
+from server.services.operations.notifications import send_pending_notifications
+from server.services.orders.drainer import wake_running_drainer
+from server.services.orders.inbox import (
     drain_order_events,
     purge_done_events,
     requeue_expired,
 )
-from server.services.payout_batches import create_payout_batches
-from server.services.settlement import BATCH_SIZE as SETTLEMENT_BATCH_SIZE
-from server.services.settlement import approve_due_commissions, settle_due_commissions
-from server.services.signed_requests import purge_expired_nonces
-from server.services.withdrawal_payment import resolve_pending_transfers
+from server.services.payouts.batches import create_payout_batches
+from server.services.payouts.withdrawal_payment import resolve_pending_transfers
+from server.services.promoters.application_expiry import expire_stale_applications
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -109,7 +109,7 @@ INBOX_RETENTION = timedelta(days=30)
 
 async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
     """Queue again what dead drainers left, then apply queued order events — or, in a server
-    worker, wake its drainer to apply them (server/services/event_drainer.py)."""
+    worker, wake its drainer to apply them (server/services/orders/drainer.py)."""
     requeued = await requeue_expired(now=clock.now())
     if wake_running_drainer():
         return {**requeued, "applied": 0, "woke_drainer": True}

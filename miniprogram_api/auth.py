@@ -9,8 +9,8 @@ from sanic_ext import openapi
 
 from server.auth import public
 from server.http import Body, parse_body, render
-from server.services import users as user_service
-from server.services.tokens import refresh_token_pair
+from server.services.access import users as user_service
+from server.services.access.tokens import refresh_token_pair
 
 bp = Blueprint("mp_auth")
 

@@ -11,7 +11,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import commission_queries
+from server.services.commissions import queries as commission_queries
 
 bp = Blueprint("mp_commissions")
 

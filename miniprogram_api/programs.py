@@ -8,7 +8,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import render
-from server.services import programs as program_service
+from server.services.programs import settings as program_service
 
 bp = Blueprint("mp_programs")
 

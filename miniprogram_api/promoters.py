@@ -9,8 +9,8 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import Body, parse_body, render
-from server.services import promoter_queries
-from server.services import promoters as promoter_service
+from server.services.promoters import onboarding as promoter_service
+from server.services.promoters import queries as promoter_queries
 
 bp = Blueprint("mp_promoters")
 

@@ -11,11 +11,13 @@ from sanic.response import HTTPResponse, raw
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, public, requires
-from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.domain.errors import Forbidden, NotFound
+from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, Query, parse_body, parse_query, render
-from server.services import qr_codes, share_codes, share_links
-from server.services import share as share_service
+from server.services.sharing import channels as share_service
+from server.services.sharing import codes as share_codes
+from server.services.sharing import links as share_links
+from server.services.sharing import qr_codes
 
 bp = Blueprint("mp_share")
 

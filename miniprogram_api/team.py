@@ -9,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import team as team_service
+from server.services.promoters import team as team_service
 
 bp = Blueprint("mp_team")
 

@@ -11,12 +11,12 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, decode_token, public, requires
-from server.domain.attribution import visit_reached_by
-from server.domain.codes import SHORT_CODE_MAX_LENGTH
 from server.domain.errors import Forbidden, Unauthorized
+from server.domain.sharing.attribution import visit_reached_by
+from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, parse_body, render
 from server.observability import log_failures_only
-from server.services import binding_queries, bindings, visits
+from server.services.sharing import binding_queries, bindings, visits
 
 # Every recorded visit gets the same answer, encoded once (this route is the busiest).
 ACCEPTED_BODY = b'{"accepted":true}'

@@ -10,9 +10,9 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
-from server.domain.ledger import MovementKind
+from server.domain.ledger.postings import MovementKind
 from server.http import MAX_PAGE_SIZE, Query, parse_query, render
-from server.services import balances as balance_service
+from server.services.ledger import balances as balance_service
 
 bp = Blueprint("mp_wallet")
 

@@ -10,10 +10,10 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
-from server.domain.withdrawals import WithdrawalStatus
+from server.domain.payouts.withdrawals import WithdrawalStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services import payout_queries
-from server.services import withdrawals as withdrawal_service
+from server.services.payouts import queries as payout_queries
+from server.services.payouts import withdrawals as withdrawal_service
 
 bp = Blueprint("mp_withdrawals")
 

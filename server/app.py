@@ -17,10 +17,10 @@ from server.integrations.wechat_client import build_gateway
 from server.logging_setup import logging_config, quiet_url_loggers
 from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
-from server.services.event_drainer import install_event_drainer
-from server.services.visit_buffer import install_visit_buffer
-from server.services.visit_targets import TargetCache
-from server.services.visits import new_visit_buffer
+from server.services.orders.drainer import install_event_drainer
+from server.services.sharing.visit_buffer import install_visit_buffer
+from server.services.sharing.visit_targets import TargetCache
+from server.services.sharing.visits import new_visit_buffer
 
 log = logging.getLogger("fenxiao")
 

@@ -39,8 +39,8 @@ async def _migrate(settings: Settings, target: str | None) -> None:
 
 async def _seed(settings: Settings) -> list[str]:
     """Bootstrap admin and demo program; returns the lines to print."""
-    from server.services.programs import ensure_demo_program, serialize_program
-    from server.services.staff import ensure_bootstrap_admin
+    from server.services.access.staff import ensure_bootstrap_admin
+    from server.services.programs.settings import ensure_demo_program, serialize_program
 
     lines: list[str] = []
     await db.init_db(settings.database_url)
@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _create_staff(settings: Settings, username: str, password: str, roles: list[str]) -> None:
-    from server.services.staff import create_staff_user
+    from server.services.access.staff import create_staff_user
 
     await db.init_db(settings.database_url)
     try:

@@ -101,7 +101,7 @@ def count_job_run(name: str, status: str) -> None:
 
 
 # Gauges read from the database: (name, help, label, reader in
-# server.services.operational_counts giving a count per label value).
+# server.services.operations.counts giving a count per label value).
 _DATABASE_GAUGES = (
     ("fenxiao_commissions", "Commissions by status", "status", "commissions_by_status"),
     (
@@ -134,7 +134,7 @@ async def observe_database_counts(
 
     Empty when the database has never answered; stale counts when it stops answering.
     """
-    from server.services import operational_counts
+    from server.services.operations import counts as operational_counts
 
     now = time.monotonic()
     cache = _DatabaseCounts

@@ -1,5 +1,5 @@
 """The guard for server-to-server routes: `@s2s_signed` admits only requests signed with a
-live API key of the program (format: server/domain/signatures.py and README, "Signed
+live API key of the program (format: server/domain/access/signatures.py and README, "Signed
 server-to-server requests").
 
     @bp.post("/programs/<program_id:int>/orders/events")
@@ -19,7 +19,7 @@ A route whose request is a single INSERT can spend the nonce in that very statem
 `@s2s_signed(handler_spends_nonce=predicate)` leaves it unspent, for the requests the
 predicate picks, in `request.ctx.s2s.unspent_nonce`; the handler must then refuse a reused
 nonce (409 s2s_replayed) and a key revoked meanwhile (401 s2s_key_invalid) itself. Order
-events accepted with `Prefer: respond-async` do so (server/services/order_event_inbox.py).
+events accepted with `Prefer: respond-async` do so (server/services/orders/inbox.py).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 from server.auth import Handler
-from server.domain.signatures import (
+from server.domain.access.signatures import (
     HEADER_KEY,
     HEADER_NONCE,
     HEADER_SIGNATURE,
@@ -38,7 +38,7 @@ from server.domain.signatures import (
     S2SCaller,
     read_signed_headers,
 )
-from server.services.signed_requests import authenticate_signed_request
+from server.services.access.signed_requests import authenticate_signed_request
 
 __all__ = ["S2S_OPENAPI_HEADERS", "S2SCaller", "is_s2s", "s2s_signed"]
 

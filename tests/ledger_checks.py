@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from server import clock
 from server.models import Commission, Order, OrderLine, Program, Promoter
-from server.services.balances import reconcile_balances
+from server.services.ledger.balances import reconcile_balances
 
 _external_ids = itertools.count(1)
 

@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 
 from admin_api.order_events import EVENT_SCHEMAS
 from server.auth import Principal
-from server.domain.order_events import EventType
+from server.domain.orders.events import EventType
 from server.models import (
     Commission,
     CommissionChange,
@@ -25,11 +25,11 @@ from server.models import (
     PromoterBalance,
     User,
 )
-from server.services.bindings import bind_from_touch
-from server.services.hierarchy import attach_promoter
-from server.services.order_events import RecordedOutcome, ingest_order_event
-from server.services.programs import create_program
-from server.services.settlement import approve_due_commissions, settle_due_commissions
+from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
+from server.services.orders.events import RecordedOutcome, ingest_order_event
+from server.services.programs.settings import create_program
+from server.services.promoters.hierarchy import attach_promoter
+from server.services.sharing.bindings import bind_from_touch
 
 APPID = "wx-standin-appid"  # Settings().wechat_appid, the appid buyers' openids belong to
 ADMIN = Principal(kind="staff", id=1, roles=frozenset({"admin"}))

@@ -10,10 +10,10 @@ from typing import Any
 from server import clock
 from server.auth import Principal
 from server.models import Program, Promoter, PromoterBalance
-from server.services.settlement import settle_due_commissions
-from server.services.withdrawals import PayeeAccount, request_withdrawal
+from server.services.commissions.settlement import settle_due_commissions
+from server.services.payouts.withdrawals import PayeeAccount, request_withdrawal
 from tests.ledger_checks import make_commission
-from tests.service.test_hierarchy import new_promoter
+from tests.service.promoters.test_hierarchy import new_promoter
 
 FINANCE = Principal(kind="staff", id=7, roles=frozenset({"finance"}))
 OTHER_FINANCE = Principal(kind="staff", id=8, roles=frozenset({"finance"}))

@@ -4,7 +4,7 @@ from tortoise.models import Model
 
 class S2SClick(Model):
     """A click id a store reported through the S2S API, kept so the same click is recorded
-    once. The visit itself is written by the visit buffer (see server.services.visits).
+    once. The visit itself is written by the visit buffer (see server.services.sharing.visits).
     """
 
     id = fields.BigIntField(primary_key=True)

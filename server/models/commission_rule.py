@@ -3,7 +3,7 @@ from tortoise.models import Model
 
 
 class CommissionRuleRecord(Model):
-    """A stored override of the program rates (server.domain.commission_rules.CommissionRule).
+    """A stored override of the program rates (server.domain.commissions.rules.CommissionRule).
 
     Editable; every change is audited with its before/after. Commissions keep their own
     snapshot of the rule that applied, so an edit never changes a commission already made.
@@ -41,7 +41,7 @@ class CommissionRuleRecord(Model):
 
 
 class PeriodCapRecord(Model):
-    """A stored per-promoter day/month earnings cap (server.domain.commission_rules.PeriodCap)."""
+    """A stored per-promoter day/month earnings cap (server.domain.commissions.rules.PeriodCap)."""
 
     id = fields.BigIntField(primary_key=True)
     program = fields.ForeignKeyField("models.Program", related_name="period_caps")

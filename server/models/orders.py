@@ -110,7 +110,7 @@ class OrderLock(Model):
 
 class QueuedOrderEvent(Model):
     """An order event accepted with `Prefer: respond-async`: stored before the 202, applied
-    by a drainer (server/domain/event_inbox.py has its life: queued → processing → done)."""
+    by a drainer (server/domain/orders/inbox.py has its life: queued → processing → done)."""
 
     id = fields.BigIntField(primary_key=True)
     program_id = fields.BigIntField()
@@ -129,7 +129,7 @@ class QueuedOrderEvent(Model):
     nonce = fields.CharField(max_length=64)
     status = fields.CharField(max_length=16)
     attempts = fields.IntField(default=0)
-    # The claim that holds it while `processing`, and until when (server/domain/event_inbox.py).
+    # The claim that holds it while `processing`, and until when (server/domain/orders/inbox.py).
     claim_token = fields.CharField(max_length=32, null=True, db_index=True)
     claimed_until = fields.DatetimeField(null=True)
     received_at = fields.DatetimeField(auto_now_add=True)

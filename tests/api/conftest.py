@@ -13,8 +13,8 @@ from server.app import create_app
 from server.config import Settings
 from server.integrations.wechat_client import build_gateway
 from server.integrations.wechat_standin import WeChatStandIn
-from server.services.api_keys import create_api_key
-from server.services.staff import create_staff_user
+from server.services.access.api_keys import create_api_key
+from server.services.access.staff import create_staff_user
 from tests.order_builders import ADMIN, bind, chain, customer, shop
 
 STAFF_PASSWORD = "correct horse battery"

@@ -4,7 +4,7 @@ import httpx
 
 from server.models import Adjustment, LedgerEntry
 from tests.api.conftest import Api, ApiResponse
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 
 def _body(promoter_id: int, amount: str = "12.00", **overrides: object) -> dict[str, object]:

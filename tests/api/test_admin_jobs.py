@@ -5,7 +5,7 @@ from datetime import timedelta
 from jobs.runner import wait_for_inprocess_jobs
 from server import clock
 from server.models import AuditLog, JobRun, Program, Promoter, User
-from server.services.jobs import start_job_run
+from server.services.operations.jobs import start_job_run
 from tests.api.conftest import Api
 
 EXPIRY = "expire_stale_applications"

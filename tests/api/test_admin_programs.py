@@ -5,7 +5,7 @@ from typing import Any
 from server.auth import Principal
 from server.config import Settings
 from server.models import AuditLog, Program, Promoter, User
-from server.services.tokens import issue_token_pair
+from server.services.access.tokens import issue_token_pair
 from tests.api.conftest import Api
 
 SHOP: dict[str, Any] = {

@@ -10,11 +10,11 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.domain.fraud.findings import AnomalyKind, Finding, SubjectKind
 from server.models import Anomaly, AuditLog, Commission, Program, Promoter, Visit
-from server.services.anomalies import record_finding
+from server.services.fraud.anomalies import record_finding
 from tests.api.conftest import Api
 from tests.ledger_checks import make_commission
 from tests.order_builders import shop
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 QUEUE = "/admin/v1/anomalies"
 

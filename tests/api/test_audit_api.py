@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from server.auth import Principal
 from server.models import AuditLog
-from server.services.audit import record_action
+from server.services.access.audit import record_action
 from tests.api.conftest import Api
 
 AUDIT = "/admin/v1/audit"

@@ -3,7 +3,7 @@ from __future__ import annotations
 from server.models import AuditLog, Commission, CommissionChange
 from tests.api.conftest import Api
 from tests.ledger_checks import make_commission
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 QUEUE = "/admin/v1/commissions/review-queue"
 REVIEW = "/admin/v1/commissions/review"

@@ -8,7 +8,7 @@ from server.config import Settings
 from server.models import AuditLog, CommissionRuleRecord
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
-from tests.service.test_commission_preview import member, set_status, shop
+from tests.service.commissions.test_commission_preview import member, set_status, shop
 
 PLACED_AT = "2024-05-10T12:00:00+00:00"
 

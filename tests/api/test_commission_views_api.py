@@ -11,7 +11,7 @@ from server.config import Settings
 from server.models import Commission, CommissionChange, Program, Promoter, User
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
-from tests.service.test_commission_preview import (
+from tests.service.commissions.test_commission_preview import (
     PLACED_AT,
     member,
     shop,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import server.services.promoters as promoters_service
+import server.services.promoters.onboarding as promoters_service
 from server.models import AuditLog, Promoter, PromoterClosure, PromoterStatusChange
 from tests.api.conftest import Api
 from tests.api.test_promoter_onboarding import apply, login, new_program

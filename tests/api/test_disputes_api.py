@@ -4,7 +4,7 @@ from server.config import Settings
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
 from tests.ledger_checks import make_commission
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 
 async def test_a_dispute_goes_from_promoter_to_staff_and_is_accepted_by_finance(

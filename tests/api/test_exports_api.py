@@ -9,11 +9,11 @@ import pytest
 
 from server import clock
 from server.models import Commission, Order, OrderLine, Program, Promoter, Withdrawal
-from server.services import exports
 from server.services.csv_export import CHUNK_SIZE
+from server.services.payouts import exports
 from tests.api.conftest import Api, ApiResponse
 from tests.ledger_checks import make_commission
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 BOM = "\ufeff"
 

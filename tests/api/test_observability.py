@@ -23,10 +23,10 @@ from server.http import render
 from server.logging_setup import JsonFormatter, RequestContextFilter
 from server.metrics import count_event, count_job_run
 from server.models import PromoterBalance
-from server.services import share_links
+from server.services.sharing import links as share_links
 from tests.api.conftest import Api
 from tests.s2s_client import s2s_post
-from tests.service.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import make_program, make_promoter
 
 SHOP: dict[str, Any] = {
     "name": "Observed shop",

@@ -15,10 +15,10 @@ from jobs.tasks import run_inbox_drain
 from server import clock
 from server.config import Settings
 from server.models import Commission, Order, OrderEvent, QueuedOrderEvent
-from server.services.api_keys import revoke_api_key
-from server.services.event_drainer import EventDrainer
-from server.services.operational_counts import queued_order_events_by_status
-from server.services.order_event_inbox import (
+from server.services.access.api_keys import revoke_api_key
+from server.services.operations.counts import queued_order_events_by_status
+from server.services.orders.drainer import EventDrainer
+from server.services.orders.inbox import (
     claim_events,
     drain_order_events,
     purge_done_events,

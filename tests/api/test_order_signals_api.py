@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from server.models import Order, OrderEvent
-from server.services.api_keys import create_api_key
+from server.services.access.api_keys import create_api_key
 from tests.api.conftest import Api
 from tests.order_builders import ADMIN, customer, paid, shop
 from tests.s2s_client import s2s_post

@@ -12,11 +12,11 @@ from sanic import Sanic
 
 from server import clock
 from server.models import Binding, Promoter, User, Visit
-from server.services import share_links
-from server.services.api_keys import create_api_key
-from server.services.share import create_channel
-from server.services.share_codes import create_code
-from server.services.visit_buffer import VisitBuffer
+from server.services.access.api_keys import create_api_key
+from server.services.sharing import links as share_links
+from server.services.sharing.channels import create_channel
+from server.services.sharing.codes import create_code
+from server.services.sharing.visit_buffer import VisitBuffer
 from tests.api.conftest import Api
 from tests.order_builders import ADMIN, customer, promoter, shop
 from tests.s2s_client import encode_json, s2s_post, sign_request

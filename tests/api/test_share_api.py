@@ -7,7 +7,7 @@ from PIL import Image
 from server.integrations.wechat_standin import WeChatStandIn
 from server.models import Program, QrImage, User
 from tests.api.conftest import Api
-from tests.service.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import make_program, make_promoter
 from tests.wechat_fixtures import promoter_login
 
 WXACODE_PATH = "/wxa/getwxacodeunlimit"

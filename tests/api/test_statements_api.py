@@ -6,11 +6,11 @@ from zoneinfo import ZoneInfo
 
 from server import clock
 from server.config import Settings
-from server.services.settlement import settle_due_commissions
+from server.services.commissions.settlement import settle_due_commissions
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
 from tests.ledger_checks import make_commission
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 TAX_ID = "110101199001011234"
 

@@ -4,7 +4,7 @@ from server.auth import Principal, encode_token
 from server.config import Settings
 from server.models import AuditLog, Program, Promoter, User
 from tests.api.conftest import Api
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 
 def promoter_token(settings: Settings, user_id: int) -> str:

@@ -14,7 +14,7 @@ from server.s2s_auth import is_s2s
 from tests.api.conftest import Api
 from tests.api.test_role_matrix import _concrete, surface_routes
 from tests.conftest import TEST_JWT_SECRET
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 ANOTHER_KEY = "another-deployment-" + "k" * 40
 # Open to any logged-in user of the mini-program, promoter of the program or not: reading a

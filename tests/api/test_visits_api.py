@@ -13,12 +13,13 @@ from server.app import create_app
 from server.config import Settings
 from server.domain.errors import ServiceUnavailable
 from server.models import Binding, Order, Program, Promoter, ShareLink, User, Visit
-from server.services import share_codes, share_links
-from server.services.order_events import ingest_order_event
-from server.services.visit_buffer import PendingVisit, VisitBuffer
+from server.services.orders.events import ingest_order_event
+from server.services.sharing import codes as share_codes
+from server.services.sharing import links as share_links
+from server.services.sharing.visit_buffer import PendingVisit, VisitBuffer
 from tests.api.conftest import Api, ApiResponse
 from tests.order_builders import line, paid, shop
-from tests.service.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import make_program, make_promoter
 from tests.wechat_fixtures import promoter_login
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI"

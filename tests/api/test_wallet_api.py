@@ -8,12 +8,12 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.config import Settings
 from server.models import Program, Promoter, PromoterBalance
-from server.services.ledger import post_movement
-from server.services.settlement import settle_due_commissions
+from server.services.commissions.settlement import settle_due_commissions
+from server.services.ledger.postings import post_movement
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
 from tests.ledger_checks import assert_ledger_reconciles, make_commission
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 
 async def _hold(promoter: Promoter, amount: str, reference: str) -> None:

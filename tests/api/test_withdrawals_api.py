@@ -9,7 +9,7 @@ from sanic import Sanic
 from server.config import Settings
 from server.integrations.wechat_standin import WeChatStandIn
 from server.models import Promoter
-from server.services.payment_gateway import use_provider
+from server.services.payouts.gateway import use_provider
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
 from tests.ledger_checks import assert_ledger_reconciles

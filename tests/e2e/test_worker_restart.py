@@ -23,7 +23,7 @@ from tests.e2e.conftest import (
     stop_celery_worker,
 )
 from tests.ledger_checks import assert_ledger_reconciles
-from tests.service.test_hierarchy import new_program, new_promoter
+from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 pytestmark = [pytest.mark.redis, pytest.mark.e2e]
 

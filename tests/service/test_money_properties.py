@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from server.models import Commission, CommissionRuleRecord, LedgerEntry, OrderLine, Program, User
-from server.services.settlement import approve_due_commissions, settle_due_commissions
+from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.order_builders import (
     T0,

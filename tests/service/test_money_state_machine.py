@@ -63,13 +63,13 @@ from server.models import (
     User,
     Withdrawal,
 )
-from server.services.adjustments import create_adjustment
-from server.services.order_events import RecordedOutcome
-from server.services.payment_gateway import use_provider
-from server.services.payout_batches import create_manual_batch, pay_batch
-from server.services.settlement import approve_due_commissions, settle_due_commissions
-from server.services.withdrawal_payment import pay_withdrawal
-from server.services.withdrawals import approve_withdrawal, request_withdrawal
+from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
+from server.services.ledger.adjustments import create_adjustment
+from server.services.orders.events import RecordedOutcome
+from server.services.payouts.batches import create_manual_batch, pay_batch
+from server.services.payouts.gateway import use_provider
+from server.services.payouts.withdrawal_payment import pay_withdrawal
+from server.services.payouts.withdrawals import approve_withdrawal, request_withdrawal
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.order_builders import (
     T0,

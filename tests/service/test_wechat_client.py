@@ -20,7 +20,7 @@ from server.integrations.wechat import WeChatGateway
 from server.integrations.wechat_client import build_gateway
 from server.integrations.wechat_standin import WeChatStandIn
 from server.models import RefreshToken, User
-from server.services.users import login_with_wechat
+from server.services.access.users import login_with_wechat
 from tests.wechat_fixtures import expected_openid, login_code
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from server.domain.commission_inputs import (
+from server.domain.commissions.inputs import (
     BeneficiaryChain,
     ChainMember,
     OrderLine,
     OrderSnapshot,
     ProgramTerms,
 )
-from server.domain.commission_rules import CommissionRule
+from server.domain.commissions.rules import CommissionRule
 
 PLACED_AT = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
 BOUND_AT = PLACED_AT - timedelta(days=3)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from server.domain.errors import ValidationFailed
 from server.domain.periods import Period, period_bounds, period_key
-from server.domain.program_document import (
+from server.domain.programs.document import (
     apply_settings_patch,
     default_document,
     settings_from_document,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from server.domain.errors import IllegalTransition
-from server.domain.promoter_status import PROMOTER_LIFECYCLE, PromoterStatus
+from server.domain.promoters.status import PROMOTER_LIFECYCLE, PromoterStatus
 
 
 def test_an_illegal_move_raises_a_coded_error_naming_the_state() -> None:

@@ -1,0 +1,1 @@
+"""Pure rules of access: login throttling and signed server-to-server requests."""

@@ -1,0 +1,403 @@
+"""The commission calculation: every commission line an order earns (and the dry run).
+
+For each order line, and each level of the beneficiary chain the program pays (nearest
+first), the rate is the winning `CommissionRule` (server/domain/commissions/rules.py),
+otherwise the program's default: `level_rates[level - 1]`, or the self-purchase rebate at
+level 0. The figure, its limits and its rounding are in server/domain/commissions/lines.py;
+refunds too (`recompute_after_refund`, `apply_refund`, `cancel_line`).
+
+Levels that earn nothing on the whole order are reported as `SkippedLevel`: a beneficiary
+not approved at order time forfeits its level (`beneficiary_not_approved`, never passed up),
+and level 0 pays nothing while the program's rebate is off (`self_rebate_disabled`). An order
+outside the commission window of its binding earns nothing at all (`refusal`).
+
+Per-period caps. For each day/month cap covering a beneficiary, room = cap − (earned in that
+period before this order, passed in as `period_earned[(promoter_id, window.key)]`) − (what
+this order's earlier lines already gave them); never below 0. Lines are taken in order and
+levels nearest first, so a cap reached part way clips the line that crosses it to the room
+left (`capped_by` = `period_cap`) and pays 0 on the following ones. The room a line saw is
+stored on it (`period_room`) so that a refund re-applies the same limit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+from typing import Any
+
+from server.domain.commissions.inputs import (
+    BeneficiaryChain,
+    ChainMember,
+    OrderLine,
+    OrderSnapshot,
+    ProgramTerms,
+    validate_order,
+)
+from server.domain.commissions.lines import (
+    CommissionLine,
+    RuleSource,
+    amount_explanation,
+    commission_amount,
+)
+from server.domain.commissions.rules import (
+    CommissionRule,
+    PeriodCap,
+    PeriodWindow,
+    RuleFacts,
+    RuleKind,
+    period_window,
+    select_period_caps,
+    select_rule,
+)
+from server.domain.money import round_down
+from server.domain.sharing.attribution import commission_window_end, commission_window_refusal
+
+PeriodEarned = Mapping[tuple[int, str], Decimal]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SkippedLevel:
+    """A level of the chain that earns nothing on the whole order, and why."""
+
+    level: int
+    promoter_id: int
+    reason: str  # beneficiary_not_approved | self_rebate_disabled
+
+
+@dataclass(frozen=True, kw_only=True)
+class OrderEvaluation:
+    """Everything an order earns (the dry run); `refusal` is set when it earns nothing at
+    all (`no_beneficiary`, `outside_commission_window`, `order_before_binding`)."""
+
+    lines: tuple[CommissionLine, ...]
+    skipped: tuple[SkippedLevel, ...]
+    refusal: str | None = None
+
+    @property
+    def payable(self) -> tuple[CommissionLine, ...]:
+        """The lines worth storing: amount above 0 (a refund can only lower an amount)."""
+        return tuple(line for line in self.lines if line.amount > 0)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal(0))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe dry-run report."""
+        return {
+            "refusal": self.refusal,
+            "total": str(self.total),
+            "lines": [line.explanation for line in self.lines],
+            "skipped": [
+                {"level": s.level, "promoter_id": s.promoter_id, "reason": s.reason}
+                for s in self.skipped
+            ],
+        }
+
+
+# ---------------------------------------------------------------- the order
+
+
+def _rule_explanation(
+    rule: CommissionRule | None, source: RuleSource, level: int
+) -> dict[str, Any]:
+    if rule is None:
+        return {"source": source.value, "id": None, "level": level}
+    return {
+        "source": source.value,
+        "id": rule.id,
+        "level": rule.level,
+        "scope": {name: str(value) for name, value in rule.scope().items()},
+        "priority": rule.priority,
+        "valid_from": rule.valid_from.isoformat() if rule.valid_from else None,
+        "valid_to": rule.valid_to.isoformat() if rule.valid_to else None,
+        "cap_per_line": str(rule.cap_per_line) if rule.cap_per_line is not None else None,
+    }
+
+
+def _rate_for(
+    level: int, rule: CommissionRule | None, terms: ProgramTerms
+) -> tuple[str, Decimal, RuleSource]:
+    if rule is not None:
+        return rule.kind, rule.value, RuleSource.RULE
+    if level == 0:
+        return RuleKind.PERCENT.value, terms.self_rebate_rate, RuleSource.SELF_REBATE
+    return RuleKind.PERCENT.value, terms.level_rates[level - 1], RuleSource.PROGRAM_LEVEL
+
+
+@dataclass
+class _PeriodLedger:
+    """Room under each beneficiary's period caps, consumed as the order's lines earn."""
+
+    earned: PeriodEarned
+    caps: dict[int, list[tuple[PeriodCap, PeriodWindow]]]
+    consumed: dict[tuple[int, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    def room(self, promoter_id: int) -> tuple[Decimal | None, list[dict[str, Any]]]:
+        rooms: list[Decimal] = []
+        facts: list[dict[str, Any]] = []
+        for cap, window in self.caps.get(promoter_id, []):
+            key = (promoter_id, window.key)
+            before = self.earned.get(key, Decimal(0)) + self.consumed[key]
+            room = max(Decimal(0), cap.amount - before)
+            rooms.append(room)
+            facts.append(
+                {
+                    "cap_id": cap.id,
+                    "period": window.key,
+                    "limit": str(cap.amount),
+                    "earned_before": str(before),
+                    "room": str(room),
+                }
+            )
+        return (min(rooms) if rooms else None), facts
+
+    def consume(self, promoter_id: int, amount: Decimal) -> None:
+        for _cap, window in self.caps.get(promoter_id, []):
+            self.consumed[(promoter_id, window.key)] += amount
+
+
+def _earning_levels(
+    chain: BeneficiaryChain, terms: ProgramTerms
+) -> tuple[list[tuple[int, ChainMember]], list[SkippedLevel]]:
+    earning: list[tuple[int, ChainMember]] = []
+    skipped: list[SkippedLevel] = []
+    for level, member in chain.levels(terms.max_levels):
+        if level == 0 and not terms.self_rebate_enabled:
+            reason: str | None = "self_rebate_disabled"
+        else:
+            reason = None if member.may_earn else "beneficiary_not_approved"
+        if reason:
+            skipped.append(SkippedLevel(level=level, promoter_id=member.promoter_id, reason=reason))
+        else:
+            earning.append((level, member))
+    return earning, skipped
+
+
+def _period_caps_of(
+    member: ChainMember,
+    *,
+    order: OrderSnapshot,
+    terms: ProgramTerms,
+    period_caps: Sequence[PeriodCap],
+) -> list[tuple[PeriodCap, PeriodWindow]]:
+    chosen = select_period_caps(
+        period_caps, program_id=terms.program_id, promoter_id=member.promoter_id, tier=member.tier
+    )
+    return [(cap, period_window(cap.period, order.placed_at, terms.timezone)) for cap in chosen]
+
+
+def period_windows_needed(
+    *,
+    order: OrderSnapshot,
+    terms: ProgramTerms,
+    chain: BeneficiaryChain,
+    period_caps: Sequence[PeriodCap],
+) -> list[tuple[int, PeriodWindow]]:
+    """(promoter_id, window) pairs whose "already earned" totals `evaluate_order` needs.
+
+    The service sums each promoter's current commission amounts on orders placed in
+    [window.start, window.end) and passes them as `period_earned[(promoter_id, window.key)]`.
+    """
+    earning, _skipped = _earning_levels(chain, terms)
+    return [
+        (member.promoter_id, window)
+        for _level, member in earning
+        for _cap, window in _period_caps_of(
+            member, order=order, terms=terms, period_caps=period_caps
+        )
+    ]
+
+
+def _window_facts(
+    order: OrderSnapshot, terms: ProgramTerms, chain: BeneficiaryChain
+) -> dict[str, Any]:
+    end = None
+    if chain.bound_at is not None:
+        end = commission_window_end(chain.bound_at, terms.commission_window_days)
+    return {
+        "chain": chain.kind.value,
+        "placed_at": order.placed_at.isoformat(),
+        "bound_at": chain.bound_at.isoformat() if chain.bound_at else None,
+        "commission_window_days": terms.commission_window_days,
+        "window_ends_at": end.isoformat() if end else None,
+    }
+
+
+@dataclass(frozen=True)
+class _Evaluation:
+    """What every line of one order shares while it is being computed."""
+
+    order: OrderSnapshot
+    terms: ProgramTerms
+    rules: Sequence[CommissionRule]
+    chain: BeneficiaryChain
+    ledger: _PeriodLedger
+    context: dict[str, Any]
+
+    def upline_ids(self, level: int) -> tuple[int, ...]:
+        index = level - self.chain.first_level
+        return tuple(member.promoter_id for member in self.chain.members[index + 1 :])
+
+
+def evaluate_order(
+    *,
+    order: OrderSnapshot,
+    terms: ProgramTerms,
+    rules: Sequence[CommissionRule],
+    chain: BeneficiaryChain,
+    period_caps: Sequence[PeriodCap] = (),
+    period_earned: PeriodEarned | None = None,
+) -> OrderEvaluation:
+    """Every commission line the order earns, with skipped levels: the dry run.
+
+    Lines come order line by order line, levels nearest first within each, including lines
+    whose amount is 0. Raises ValidationFailed for an order the engine cannot compute (see
+    `validate_order`).
+    """
+    validate_order(order, terms)
+    if not chain.levels(terms.max_levels):
+        return OrderEvaluation(lines=(), skipped=(), refusal="no_beneficiary")
+    if chain.bound_at is not None and (
+        refusal := commission_window_refusal(
+            bound_at=chain.bound_at,
+            placed_at=order.placed_at,
+            commission_window_days=terms.commission_window_days,
+        )
+    ):
+        return OrderEvaluation(lines=(), skipped=(), refusal=refusal)
+
+    earning, skipped = _earning_levels(chain, terms)
+    caps = {
+        member.promoter_id: _period_caps_of(
+            member, order=order, terms=terms, period_caps=period_caps
+        )
+        for _level, member in earning
+    }
+    shared = _Evaluation(
+        order=order,
+        terms=terms,
+        rules=rules,
+        chain=chain,
+        ledger=_PeriodLedger(earned=period_earned or {}, caps=caps),
+        context={"attribution": _window_facts(order, terms, chain), "chain": chain.snapshot()},
+    )
+    lines: list[CommissionLine] = []
+    for line in order.lines:
+        # Nearer levels first: each level earns at most what the nearer ones left of the net.
+        # Only a commission worth a cent is kept, and only a kept one counts against what is
+        # left, now and when a refund recomputes the line (`line_left_after`).
+        left = line.net
+        for level, member in earning:
+            commission = _commission_line(shared, line, level, member, line_left=left)
+            if commission.amount > 0:
+                left -= commission.limited_amount or Decimal(0)
+            lines.append(commission)
+    return OrderEvaluation(lines=tuple(lines), skipped=tuple(skipped))
+
+
+def _commission_line(
+    shared: _Evaluation, line: OrderLine, level: int, member: ChainMember, *, line_left: Decimal
+) -> CommissionLine:
+    order, terms = shared.order, shared.terms
+    facts = RuleFacts(
+        program_id=order.program_id,
+        placed_at=order.placed_at,
+        level=level,
+        product_id=line.product_id,
+        category=line.category,
+        campaign=order.campaign,
+        site_id=order.site_id,
+        promoter_id=member.promoter_id,
+        tier=member.tier,
+    )
+    rule = select_rule(shared.rules, facts)
+    kind, value, source = _rate_for(level, rule, terms)
+    cap_per_line = rule.cap_per_line if rule is not None else None
+    room, period_facts = shared.ledger.room(member.promoter_id)
+    figures = commission_amount(
+        kind=kind,
+        value=value,
+        quantity=line.quantity,
+        line_amount=line.amount,
+        net=line.net,
+        currency=terms.currency,
+        cap_per_line=cap_per_line,
+        period_room=room,
+        line_left=line_left,
+    )
+    shared.ledger.consume(member.promoter_id, figures.amount)
+    commission = CommissionLine(
+        line_id=line.line_id,
+        promoter_id=member.promoter_id,
+        level=level,
+        currency=terms.currency,
+        kind=kind,
+        rate=value if kind == RuleKind.PERCENT else None,
+        fixed_per_unit=value if kind == RuleKind.FIXED else None,
+        quantity=line.quantity,
+        line_amount=line.amount,
+        base=line.net,
+        rule_id=rule.id if rule is not None else None,
+        rule_source=source.value,
+        cap_per_line=cap_per_line,
+        period_room=room,
+        exact_amount=figures.exact,
+        capped_by=figures.capped_by,
+        amount=figures.amount,
+        upline_ids=shared.upline_ids(level),
+        explanation={},
+        limited_amount=figures.limited,
+    )
+    explanation = {
+        "order_line": {
+            "line_id": line.line_id,
+            "product_id": line.product_id,
+            "category": line.category,
+            "quantity": line.quantity,
+            "unit_price": str(line.unit_price),
+            "amount": str(line.amount),
+            "refunded_amount": str(line.refunded_amount),
+        },
+        "beneficiary": {
+            "level": level,
+            "promoter_id": member.promoter_id,
+            "tier": member.tier,
+            "status": member.status,
+        },
+        "rule": {**_rule_explanation(rule, source, level), "kind": kind, "value": str(value)},
+        "caps": {
+            "line_cap": str(cap_per_line) if cap_per_line is not None else None,
+            "periods": period_facts,
+            # What the nearer levels left of the net (the line pays at most its net in all),
+            # in the currency's units: the amount is never more.
+            "line_left": str(round_down(line_left, terms.currency)),
+        },
+        "currency": terms.currency,
+        **shared.context,
+        **amount_explanation(commission),
+    }
+    return replace(commission, explanation=explanation)
+
+
+def compute_commissions(
+    *,
+    order: OrderSnapshot,
+    terms: ProgramTerms,
+    rules: Sequence[CommissionRule],
+    chain: BeneficiaryChain,
+    period_caps: Sequence[PeriodCap] = (),
+    period_earned: PeriodEarned | None = None,
+) -> list[CommissionLine]:
+    """The commission lines to store for an order: those with an amount above 0."""
+    evaluation = evaluate_order(
+        order=order,
+        terms=terms,
+        rules=rules,
+        chain=chain,
+        period_caps=period_caps,
+        period_earned=period_earned,
+    )
+    return list(evaluation.payable)

@@ -1,0 +1,1 @@
+"""Pure ledger arithmetic: postings, adjustments and monthly statements."""

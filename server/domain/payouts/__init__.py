@@ -1,0 +1,1 @@
+"""Pure rules of payouts: withdrawals, payout schedules and disputes."""

@@ -1,0 +1,246 @@
+"""Withdrawal rules: what a promoter may request, the fee and tax it bears, and its life cycle.
+
+A request is checked against the program's WithdrawalRules: the currency is the program's,
+the amount has no more precision than the currency allows, it is ≥ the minimum, ≤ what is
+withdrawable, within the daily cap (withdrawals requested in the same day of the program's
+time zone that were not rejected or released count), by a method the program allows, and
+what reaches the promoter (net) is positive.
+
+Deductions, each rounded down to the currency's minor unit once (the promoter never pays a
+fraction more than the rules say):
+- fee = fee_fixed + fee_percent × amount (kept by the merchant, ledger kind `fee`);
+- tax = tax_withholding_percent × amount (withheld, ledger kind `tax`);
+- net = amount − fee − tax (ledger kind `pay`, on_hold → paid).
+
+Life cycle (WITHDRAWAL_LIFECYCLE; the whole amount sits in `on_hold` from the request until
+the withdrawal is paid, rejected or released):
+
+| action   | from                 | to        | money                                    |
+|----------|----------------------|-----------|------------------------------------------|
+| approve  | requested            | approved  |                                          |
+| reject   | requested, approved  | rejected  | release (on_hold → available)            |
+| pay      | approved             | paying    | (a transfer is sent to the provider)     |
+| retry    | failed               | paying    | (a new transfer, after a definite fail)  |
+| succeed  | paying               | paid      | fee, tax, pay                            |
+| fail     | paying               | failed    | (still on hold: retry or release)        |
+| release  | failed               | released  | release (on_hold → available)            |
+| mark_paid| approved, failed     | paid      | fee, tax, pay (paid outside, reference)  |
+
+`paying` also covers a transfer whose outcome is uncertain (the provider said PROCESSING or
+could not be reached): it stays `paying` until a query of the provider settles it, so no
+second transfer can be sent while the first might still pay.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from enum import StrEnum
+
+from server.domain.commissions.rules import period_window
+from server.domain.errors import Conflict, ValidationFailed
+from server.domain.money import MAX_AMOUNT, exponent
+from server.domain.programs.settings import WithdrawalMethod, WithdrawalRules
+from server.domain.state_machine import StateMachine
+
+HUNDRED = Decimal(100)
+MAX_REASON_LENGTH = 512
+
+
+class WithdrawalStatus(StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    PAYING = "paying"
+    PAID = "paid"
+    FAILED = "failed"
+    RELEASED = "released"
+
+
+class WithdrawalOrigin(StrEnum):
+    REQUEST = "request"  # the promoter asked
+    BATCH = "batch"  # the program's payout schedule
+
+
+class TransferPhase(StrEnum):
+    """Where the provider transfer of a `paying` withdrawal stands."""
+
+    SENDING = "sending"  # claimed; the provider call may be under way right now
+    PROCESSING = "processing"
+    UNKNOWN = "unknown"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+_W = WithdrawalStatus
+
+WITHDRAWAL_LIFECYCLE: StateMachine[WithdrawalStatus] = StateMachine(
+    name="withdrawal",
+    transitions={
+        "approve": (frozenset({_W.REQUESTED}), _W.APPROVED),
+        "reject": (frozenset({_W.REQUESTED, _W.APPROVED}), _W.REJECTED),
+        "pay": (frozenset({_W.APPROVED}), _W.PAYING),
+        "retry": (frozenset({_W.FAILED}), _W.PAYING),
+        "succeed": (frozenset({_W.PAYING}), _W.PAID),
+        "fail": (frozenset({_W.PAYING}), _W.FAILED),
+        "release": (frozenset({_W.FAILED}), _W.RELEASED),
+        "mark_paid": (frozenset({_W.APPROVED, _W.FAILED}), _W.PAID),
+    },
+)
+
+# Withdrawals whose amount is (or was) really taken: they count towards the daily cap and
+# keep the commissions they cover allocated.
+LIVE_STATUSES = frozenset({_W.REQUESTED, _W.APPROVED, _W.PAYING, _W.FAILED, _W.PAID})
+# Paid through a payment provider; the other methods are paid outside and marked paid.
+PROVIDER_METHODS = frozenset({WithdrawalMethod.WECHAT.value})
+
+
+@dataclass(frozen=True)
+class Deductions:
+    amount: Decimal
+    fee: Decimal
+    tax: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.amount - self.fee - self.tax
+
+
+@dataclass(frozen=True)
+class WithdrawalAsk:
+    """What a promoter asks for, as received."""
+
+    amount: str
+    method: str
+    currency: str | None = None
+
+
+def _refused(message: str, code: str, **fields: str) -> ValidationFailed:
+    return ValidationFailed(message, code=code, fields=fields)
+
+
+def parse_withdrawal_amount(raw: str, currency: str) -> Decimal:
+    """A positive amount with no more decimals than `currency` has (withdrawal_invalid_amount)."""
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        raise _refused(
+            "not a decimal amount", "withdrawal_invalid_amount", amount="not a number"
+        ) from None
+    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT:
+        raise _refused("amount out of range", "withdrawal_invalid_amount", amount="out of range")
+    quantum = Decimal(1).scaleb(-exponent(currency))
+    if value != value.quantize(quantum, rounding=ROUND_DOWN):
+        raise _refused(
+            f"too many decimals for {currency}",
+            "withdrawal_invalid_amount",
+            amount=f"at most {exponent(currency)} decimals",
+        )
+    return value.quantize(Decimal("0.01"))
+
+
+def deductions(amount: Decimal, rules: WithdrawalRules, currency: str) -> Deductions:
+    """Fee and tax of a withdrawal of `amount`, each rounded down to the minor unit."""
+    quantum = Decimal(1).scaleb(-exponent(currency))
+    fee = (rules.fee_fixed + amount * rules.fee_percent / HUNDRED).quantize(
+        quantum, rounding=ROUND_DOWN
+    )
+    tax = (amount * rules.tax_withholding_percent / HUNDRED).quantize(quantum, rounding=ROUND_DOWN)
+    two = Decimal("0.01")
+    return Deductions(amount=amount, fee=fee.quantize(two), tax=tax.quantize(two))
+
+
+def day_bounds(at: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
+    """The start and end of the program's day containing `at`."""
+    window = period_window("day", at, tz)
+    return window.start, window.end
+
+
+def check_withdrawal(
+    ask: WithdrawalAsk,
+    *,
+    rules: WithdrawalRules,
+    program_currency: str,
+    withdrawable: Decimal,
+    requested_today: Decimal,
+) -> Deductions:
+    """The deductions of an acceptable request; otherwise the coded refusal.
+
+    `requested_today` sums the promoter's live withdrawals of the program's current day.
+    """
+    if ask.currency is not None and ask.currency != program_currency:
+        raise _refused(
+            f"this program pays in {program_currency}",
+            "currency_mismatch",
+            currency=f"must be {program_currency}",
+        )
+    if ask.method not in rules.methods:
+        raise _refused(
+            "the program does not pay by this method",
+            "withdrawal_method_not_allowed",
+            method="one of " + ", ".join(rules.methods),
+        )
+    amount = parse_withdrawal_amount(ask.amount, program_currency)
+    if amount < rules.minimum:
+        raise _refused(
+            "below the program's minimum withdrawal",
+            "withdrawal_below_minimum",
+            amount=f"at least {rules.minimum}",
+        )
+    if amount > withdrawable:
+        raise Conflict(
+            "more than your available balance",
+            code="withdrawal_exceeds_available",
+            fields={"amount": f"at most {withdrawable}"},
+        )
+    if rules.daily_cap is not None and requested_today + amount > rules.daily_cap:
+        room = max(rules.daily_cap - requested_today, Decimal(0))
+        raise Conflict(
+            "over the program's daily withdrawal cap",
+            code="withdrawal_daily_cap_exceeded",
+            fields={"amount": f"at most {room} more today"},
+        )
+    cut = deductions(amount, rules, program_currency)
+    if cut.net <= 0:
+        raise _refused(
+            "fees and tax would take the whole amount",
+            "withdrawal_net_not_positive",
+            amount="too small to pay anything after fees and tax",
+        )
+    return cut
+
+
+def check_reason(reason: str | None, *, field: str = "reason") -> str:
+    """A non-blank reason of at most MAX_REASON_LENGTH characters."""
+    text = (reason or "").strip()
+    if not text:
+        raise _refused("a reason is required", "reason_required", **{field: "required"})
+    if len(text) > MAX_REASON_LENGTH:
+        raise _refused(
+            "the reason is too long", "reason_too_long", **{field: f"at most {MAX_REASON_LENGTH}"}
+        )
+    return text
+
+
+def transfer_bill_number(withdrawal_id: int, attempt: int) -> str:
+    """Our transfer number for one attempt: stable while its outcome is uncertain, new only
+    after a definite failure (providers answer a reused number with the old bill)."""
+    return f"FXW{withdrawal_id:012d}A{attempt:03d}"
+
+
+def mask_account_number(number: str | None) -> str | None:
+    """'6222021234567890' → '************7890'."""
+    if not number:
+        return None
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+def fingerprint_fields(
+    *, amount: Decimal, method: str, account: Iterable[tuple[str, str | None]]
+) -> str:
+    """The request as a canonical text, so a replayed idempotency key can be compared."""
+    parts = [f"amount={amount}", f"method={method}"]
+    parts.extend(f"{key}={value or ''}" for key, value in sorted(account))
+    return "&".join(parts)

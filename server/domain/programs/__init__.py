@@ -1,0 +1,1 @@
+"""Pure rules of a program's settings and their JSON document."""

@@ -1,0 +1,1 @@
+"""Pure rules of promoters: applying, the status life cycle and the tree."""

@@ -1,0 +1,1 @@
+"""Pure rules of sharing: codes, server-side clicks, bindings and attribution."""

@@ -1,0 +1,2 @@
+"""Commissions: the engine's inputs and dry run, reads, staff review, auto-approval
+and settlement."""

@@ -1,0 +1,367 @@
+"""Reading commissions: a promoter's own, with their explanation, and every one for staff.
+
+A promoter sees only the commissions of their own profiles in the program (another
+promoter's commission is 404, as if it did not exist) and never who the customer is: no
+phone, no openid, no user id. The buyer is shown by relation: `self` (level 0, their own
+purchase), `team_member` (a promoter of their team buying for themself, masked nickname),
+`direct_customer` (their own referred customer, masked nickname) or `team_customer` (a
+customer of someone in their team: no name at all). The explanation shown to a promoter is
+the stored one without the rest of the chain (other promoters' ids, statuses, tiers).
+
+Staff see everything, including the chain at order time, the snapshot refunds recompute
+from, and the full history with who made each change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.queryset import QuerySet
+
+from server.domain.commissions.status import CommissionStatus
+from server.domain.errors import NotFound, ValidationFailed
+from server.domain.masking import mask_name
+from server.domain.pagination import MAX_PAGE_SIZE, next_cursor
+from server.domain.programs.settings import MAX_LEVELS
+from server.models import Commission, CommissionChange, Promoter
+
+# What of a stored explanation a promoter may read: the figures, the rule, the caps and the
+# attribution window; never the chain (other promoters) nor the beneficiary's own status.
+PROMOTER_EXPLANATION_KEYS = (
+    "order_line",
+    "rule",
+    "caps",
+    "currency",
+    "attribution",
+    "base",
+    "formula",
+    "exact",
+    "capped_by",
+    "rounding",
+    "amount",
+    "recomputed",
+)
+COMMISSION_STATUSES = tuple(status.value for status in CommissionStatus)
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _check_page(limit: int, status: str | None, level: int | None) -> None:
+    errors: dict[str, str] = {}
+    if not 1 <= limit <= MAX_PAGE_SIZE:
+        errors["limit"] = f"1..{MAX_PAGE_SIZE}"
+    if status is not None and status not in COMMISSION_STATUSES:
+        errors["status"] = "one of " + ", ".join(COMMISSION_STATUSES)
+    if level is not None and not 0 <= level <= MAX_LEVELS:
+        errors["level"] = f"0..{MAX_LEVELS}"
+    if errors:
+        raise ValidationFailed("invalid filters", code="invalid_query", fields=errors)
+
+
+def _filtered(
+    query: QuerySet[Commission],
+    *,
+    status: str | None,
+    level: int | None,
+    at_from: datetime | None,
+    at_to: datetime | None,
+    order_external_id: str | None,
+    product_id: str | None,
+    cursor: int | None,
+) -> QuerySet[Commission]:
+    if status is not None:
+        query = query.filter(status=status)
+    if level is not None:
+        query = query.filter(level=level)
+    if at_from is not None:
+        query = query.filter(created_at__gte=_utc(at_from))
+    if at_to is not None:
+        query = query.filter(created_at__lt=_utc(at_to))
+    if order_external_id is not None:
+        query = query.filter(order__external_id=order_external_id)
+    if product_id is not None:
+        query = query.filter(order_line__product_id=product_id)
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    return query
+
+
+def _money(commission: Commission) -> dict[str, Any]:
+    return {
+        "id": commission.id,
+        "program_id": commission.program_id,  # type: ignore[attr-defined]
+        "status": commission.status,
+        "level": commission.level,
+        "currency": commission.currency,
+        "kind": commission.kind,
+        "rate": commission.rate,
+        "fixed_per_unit": commission.fixed_per_unit,
+        "base_amount": commission.base_amount,
+        "amount": commission.amount,
+        "original_amount": commission.original_amount,
+        "created_at": commission.created_at,
+        "unlock_at": commission.unlock_at,
+        "approved_at": commission.approved_at,
+        "settled_at": commission.settled_at,
+        "paid_at": commission.paid_at,
+        "reject_reason": commission.reject_reason,
+    }
+
+
+def _line(commission: Commission) -> dict[str, Any]:
+    line = commission.order_line
+    return {
+        "line_ref": line.line_ref,
+        "product_id": line.product_id,
+        "category": line.category,
+        "quantity": line.quantity,
+        "amount": line.amount,
+        "refunded_amount": line.refunded_amount,
+    }
+
+
+# ---------------------------------------------------------------- what a promoter sees
+
+
+def _chain_kind(commission: Commission) -> str:
+    attribution = (commission.explanation or {}).get("attribution") or {}
+    if kind := attribution.get("chain"):
+        return str(kind)
+    return "self_purchase" if commission.order.buyer_promoter_id is not None else "referred"
+
+
+def customer_for_promoter(commission: Commission) -> dict[str, Any]:
+    """Who bought, as the earning promoter may see it (see the module docstring)."""
+    if commission.level == 0:
+        return {"relation": "self", "display_name": None}
+    buyer = commission.order.buyer_user
+    nickname = mask_name(buyer.nickname if buyer is not None else None)
+    if _chain_kind(commission) == "self_purchase":
+        return {"relation": "team_member", "display_name": nickname}
+    if commission.level == 1:
+        return {"relation": "direct_customer", "display_name": nickname}
+    return {"relation": "team_customer", "display_name": None}
+
+
+def _explanation_for_promoter(explanation: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: explanation[key] for key in PROMOTER_EXPLANATION_KEYS if key in explanation}
+
+
+def serialize_for_promoter(commission: Commission) -> dict[str, Any]:
+    """A list item of the promoter's own commissions (order and line fetched)."""
+    return {
+        **_money(commission),
+        "on_hold": commission.hold_reason is not None,
+        "order": {
+            "external_id": commission.order.external_id,
+            "status": commission.order.status,
+            "placed_at": commission.order.placed_at,
+        },
+        "line": _line(commission),
+        "customer": customer_for_promoter(commission),
+    }
+
+
+def _change_for_promoter(change: CommissionChange) -> dict[str, Any]:
+    return {
+        "action": change.action,
+        "from_status": change.from_status,
+        "to_status": change.to_status,
+        "amount_before": change.amount_before,
+        "amount_after": change.amount_after,
+        "reason": change.reason,
+        "at": change.at,
+    }
+
+
+async def _own_promoter_ids(*, user_id: int, program_id: int) -> list[int]:
+    ids = await Promoter.filter(user_id=user_id, program_id=program_id).values_list("id", flat=True)
+    if not ids:
+        raise NotFound("you are not a promoter of this program", code="promoter_not_found")
+    return [int(i) for i in ids]  # type: ignore[call-overload]
+
+
+_RELATED = ("order", "order__buyer_user", "order_line")
+
+
+async def my_commissions(
+    *,
+    user_id: int,
+    program_id: int,
+    status: str | None = None,
+    level: int | None = None,
+    at_from: datetime | None = None,
+    at_to: datetime | None = None,
+    order_external_id: str | None = None,
+    product_id: str | None = None,
+    cursor: int | None = None,
+    limit: int = 20,
+) -> dict[str, Any]:
+    """A page of the caller's own commissions in a program, newest first."""
+    _check_page(limit, status, level)
+    mine = await _own_promoter_ids(user_id=user_id, program_id=program_id)
+    query = _filtered(
+        Commission.filter(program_id=program_id, promoter_id__in=mine),
+        status=status,
+        level=level,
+        at_from=at_from,
+        at_to=at_to,
+        order_external_id=order_external_id,
+        product_id=product_id,
+        cursor=cursor,
+    )
+    commissions = await query.select_related(*_RELATED).order_by("-id").limit(limit)
+    return {
+        "items": [serialize_for_promoter(c) for c in commissions],
+        "next_cursor": next_cursor([c.id for c in commissions], limit),
+    }
+
+
+async def my_commission(*, user_id: int, program_id: int, commission_id: int) -> dict[str, Any]:
+    """One of the caller's commissions with its explanation and history; 404 if not theirs."""
+    mine = await _own_promoter_ids(user_id=user_id, program_id=program_id)
+    commission = (
+        await Commission.filter(id=commission_id, program_id=program_id, promoter_id__in=mine)
+        .select_related(*_RELATED)
+        .first()
+    )
+    if commission is None:
+        raise NotFound("no such commission", code="commission_not_found")
+    changes = await CommissionChange.filter(commission_id=commission.id).order_by("id")
+    return {
+        **serialize_for_promoter(commission),
+        "explanation": _explanation_for_promoter(commission.explanation or {}),
+        "history": [_change_for_promoter(change) for change in changes],
+    }
+
+
+# ---------------------------------------------------------------- what staff see
+
+
+def serialize_for_staff(commission: Commission) -> dict[str, Any]:
+    """A commission with everything staff may read (order and line fetched)."""
+    order = commission.order
+    return {
+        **_money(commission),
+        "promoter_id": commission.promoter_id,  # type: ignore[attr-defined]
+        "rule_id": commission.rule_id,
+        "rule_source": commission.rule_source,
+        "settled_amount": commission.settled_amount,
+        "hold_reason": commission.hold_reason,
+        "payout_id": commission.payout_id,
+        "updated_at": commission.updated_at,
+        "order": {
+            "id": order.id,
+            "external_id": order.external_id,
+            "status": order.status,
+            "placed_at": order.placed_at,
+            "buyer_user_id": order.buyer_user_id,  # type: ignore[attr-defined]
+            "buyer_promoter_id": order.buyer_promoter_id,
+            "attributed_promoter_id": order.attributed_promoter_id,
+            "site_id": order.site_id,
+            "campaign": order.campaign,
+        },
+        "line": {"id": commission.order_line.id, **_line(commission)},
+    }
+
+
+def _change_for_staff(change: CommissionChange) -> dict[str, Any]:
+    return {
+        "id": change.id,
+        **_change_for_promoter(change),
+        "order_event_id": change.order_event_id,
+        "actor_kind": change.actor_kind,
+        "actor_id": change.actor_id,
+    }
+
+
+def staff_commission_query(
+    *,
+    program_id: int | None = None,
+    status: str | None = None,
+    promoter_id: int | None = None,
+    order_id: int | None = None,
+    order_external_id: str | None = None,
+    product_id: str | None = None,
+    level: int | None = None,
+    at_from: datetime | None = None,
+    at_to: datetime | None = None,
+    cursor: int | None = None,
+) -> QuerySet[Commission]:
+    """The staff list's filters as a queryset, shared by the page and the CSV export."""
+    _check_page(1, status, level)
+    query = Commission.all()
+    if program_id is not None:
+        query = query.filter(program_id=program_id)
+    if promoter_id is not None:
+        query = query.filter(promoter_id=promoter_id)
+    if order_id is not None:
+        query = query.filter(order_id=order_id)
+    return _filtered(
+        query,
+        status=status,
+        level=level,
+        at_from=at_from,
+        at_to=at_to,
+        order_external_id=order_external_id,
+        product_id=product_id,
+        cursor=cursor,
+    )
+
+
+async def list_commissions(
+    *,
+    program_id: int | None = None,
+    status: str | None = None,
+    promoter_id: int | None = None,
+    order_id: int | None = None,
+    order_external_id: str | None = None,
+    product_id: str | None = None,
+    level: int | None = None,
+    at_from: datetime | None = None,
+    at_to: datetime | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """A page of commissions for staff, newest first, with filters (`at_to` exclusive)."""
+    _check_page(limit, status, level)
+    query = staff_commission_query(
+        program_id=program_id,
+        status=status,
+        promoter_id=promoter_id,
+        order_id=order_id,
+        order_external_id=order_external_id,
+        product_id=product_id,
+        level=level,
+        at_from=at_from,
+        at_to=at_to,
+        cursor=cursor,
+    )
+    commissions = await query.select_related("order", "order_line").order_by("-id").limit(limit)
+    return {
+        "items": [serialize_for_staff(c) for c in commissions],
+        "next_cursor": next_cursor([c.id for c in commissions], limit),
+    }
+
+
+async def commission_detail(*, commission_id: int) -> dict[str, Any]:
+    """One commission for staff: explanation, snapshot, chain at order time and history."""
+    commission = (
+        await Commission.filter(id=commission_id).select_related("order", "order_line").first()
+    )
+    if commission is None:
+        raise NotFound("no such commission", code="commission_not_found")
+    changes = await CommissionChange.filter(commission_id=commission.id).order_by("id")
+    return {
+        **serialize_for_staff(commission),
+        "explanation": commission.explanation,
+        "snapshot": commission.snapshot,
+        "upline_snapshot": commission.upline_snapshot,
+        "history": [_change_for_staff(change) for change in changes],
+    }

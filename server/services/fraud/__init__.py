@@ -1,0 +1,1 @@
+"""Fraud: inline checks at order time, scheduled scans, anomalies and staff decisions."""

@@ -1,0 +1,1 @@
+"""The ledger: postings, balances and reconciliation, adjustments, statements."""

@@ -1,0 +1,2 @@
+"""Running the service: job bookkeeping, the notification outbox and operational
+counts for /metrics."""

@@ -1,0 +1,2 @@
+"""Order events from the store: the inbox and its drainer, paid / refunded /
+completed / cancelled, and order reads."""

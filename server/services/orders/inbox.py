@@ -1,0 +1,351 @@
+"""Order events accepted with `Prefer: respond-async`: store, claim, apply, answer status.
+
+The rules are server/domain/orders/inbox.py. Accepting is one autocommit INSERT … SELECT of
+the validated body, shared with the deliveries the worker accepts at the same moment
+(server/services/orders/inbox_writes.py); the 202 is sent only after it. It also spends the
+request's S2S nonce (the unique key + nonce of the inbox row; the guard left it unspent,
+server/s2s_auth.py) and inserts nothing once the key is revoked. A replayed request is 409
+`s2s_replayed` as on every signed route; a synchronous delivery's nonce lives in s2s_nonces
+instead, and a captured request replayed in the other mode within the window can only get
+the event's first outcome: the event id decides, so it never applies twice. Applying goes
+through the very same `ingest_order_event` as a synchronous delivery, so both behave alike.
+
+Claiming marks up to CLAIM_BATCH queued rows `processing` under a fresh token with a lease
+(concurrent drainers each get their own rows, see `claim_events`); the drainer applies
+them one after the other, in the order received, and marks each `done`. A drainer that
+dies leaves its rows `processing`: `requeue_expired` puts them back once the lease is over,
+and applying them again is answered from the first application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+
+from server import clock
+from server.config import Settings
+from server.db import connection
+from server.domain.access.signatures import UnspentNonce
+from server.domain.errors import FenxiaoError, NotFound
+from server.domain.orders.events import event_id_conflict
+from server.domain.orders.inbox import (
+    CLAIM_BATCH,
+    CLAIM_LEASE,
+    DRAIN_LANES,
+    InboxStatus,
+    accepted_body,
+    split_into_lanes,
+    status_body,
+)
+from server.domain.orders.parsing import canonical_json, canonical_sha256, parse_event
+from server.models import OrderEvent, QueuedOrderEvent
+from server.services.access.signed_requests import key_no_longer_live, nonce_replayed
+from server.services.ledger.postings import sql_rows, sql_write
+from server.services.orders.events import ingest_order_event
+from server.services.orders.inbox_writes import InboxRow, store_accepted
+
+log = logging.getLogger("fenxiao.order_events.inbox")
+
+# An event whose application failed this many times (not a refusal: an unexpected error)
+# stays `processing` and is reported by `requeue_expired` instead of being retried forever.
+MAX_ATTEMPTS = 5
+# Another drainer may take the same oldest rows first: look again this many times.
+CLAIM_TRIES = 3
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The answer to an accepted delivery; `replayed` when the inbox had it already."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+@dataclass(frozen=True)
+class ClaimedEvent:
+    id: int
+    program_id: int
+    event_id: str
+    order_external_id: str
+    body: str
+    appid: str
+
+
+async def enqueue_order_event(
+    *,
+    program_id: int,
+    payload: Mapping[str, Any],
+    appid: str,
+    nonce: UnspentNonce,
+    settings: Settings,
+) -> Accepted:
+    """Validate the event and store it for the drainer, spending the request's nonce; a
+    known event id with the same body is answered again, with another body it is 409
+    `event_id_conflict`; a reused nonce is 409 `s2s_replayed`, a revoked key 401."""
+    event = parse_event(payload)
+    body = canonical_json(payload)
+    digest = canonical_sha256(body)
+    answer = accepted_body(
+        event_id=event.event_id, event_type=event.type.value, external_id=event.external_id
+    )
+    received_at = QueuedOrderEvent._meta.fields_map["received_at"].to_db_value(clock.now(), None)
+    try:
+        stored = await store_accepted(
+            InboxRow(
+                program_id=program_id,
+                event_id=event.event_id,
+                event_type=event.type.value,
+                order_external_id=event.external_id,
+                body_sha256=digest,
+                body=body,
+                appid=appid,
+                nonce=nonce.nonce,
+                status=InboxStatus.QUEUED.value,
+                received_at=received_at,
+                api_key_id=nonce.api_key_id,
+            )
+        )
+    except IntegrityError:
+        return await _answer_stored(
+            program_id=program_id,
+            event_id=event.event_id,
+            digest=digest,
+            nonce=nonce,
+            answer=answer,
+        )
+    if not stored:
+        raise key_no_longer_live(nonce.key_id, settings)
+    return Accepted(answer, replayed=False)
+
+
+async def _answer_stored(
+    *, program_id: int, event_id: str, digest: str, nonce: UnspentNonce, answer: dict[str, Any]
+) -> Accepted:
+    """A delivery that clashed with a stored one: its nonce reused (checked first, as the
+    guard would), or its event id known (the same body answered again, another one 409)."""
+    if await QueuedOrderEvent.exists(api_key_id=nonce.api_key_id, nonce=nonce.nonce):
+        raise nonce_replayed()
+    earlier = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    if earlier is None:  # pragma: no cover - a unique key we did not expect
+        raise RuntimeError(f"order event {event_id}: inbox insert refused for no known reason")
+    if earlier.body_sha256 != digest:
+        raise event_id_conflict(event_id)
+    return Accepted(answer, replayed=True)
+
+
+async def claim_events(
+    *, limit: int = CLAIM_BATCH, now: datetime | None = None
+) -> list[ClaimedEvent]:
+    """Take up to `limit` queued events, oldest first, under a lease (module doc)."""
+    for _ in range(CLAIM_TRIES):
+        claimed = await _claim_once(limit=limit, now=now)
+        if claimed is not None:
+            return claimed
+    return []
+
+
+async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent] | None:
+    """The events claimed; None when another drainer took all the candidates first."""
+    conn = connection()
+    # A plain read, then an UPDATE by primary key: no range or gap locks on the inbox, which
+    # would make the stores' INSERTs wait; a row another drainer took meanwhile is skipped by
+    # the status condition.
+    candidates = await sql_rows(
+        conn,
+        "SELECT id FROM order_event_inbox WHERE status = ? ORDER BY id LIMIT ?",
+        [InboxStatus.QUEUED.value, limit],
+    )
+    if not candidates:
+        return []
+    token = secrets.token_hex(16)
+    at = now or clock.now()
+    fields = QueuedOrderEvent._meta.fields_map
+    ids = [int(row["id"]) for row in candidates]
+    changed = await sql_write(
+        conn,
+        "UPDATE order_event_inbox SET status = ?, claim_token = ?, claimed_until = ?,"
+        f" attempts = attempts + 1 WHERE status = ? AND id IN ({', '.join('?' for _ in ids)})",
+        [
+            InboxStatus.PROCESSING.value,
+            token,
+            fields["claimed_until"].to_db_value(at + CLAIM_LEASE, None),
+            InboxStatus.QUEUED.value,
+            *ids,
+        ],
+    )
+    if not changed:
+        return None
+    rows = await sql_rows(
+        conn,
+        "SELECT id, program_id, event_id, order_external_id, body, appid FROM order_event_inbox"
+        " WHERE claim_token = ? ORDER BY id",
+        [token],
+    )
+    return [
+        ClaimedEvent(
+            id=int(row["id"]),
+            program_id=int(row["program_id"]),
+            event_id=row["event_id"],
+            order_external_id=row["order_external_id"],
+            body=row["body"],
+            appid=row["appid"],
+        )
+        for row in rows
+    ]
+
+
+async def _finish(claimed: ClaimedEvent, *, status_code: int, error: dict[str, Any] | None) -> None:
+    fields = QueuedOrderEvent._meta.fields_map
+    await sql_write(
+        connection(),
+        "UPDATE order_event_inbox SET status = ?, processed_at = ?, outcome_status_code = ?,"
+        " error = ?, claim_token = NULL, claimed_until = NULL WHERE id = ? AND status = ?",
+        [
+            InboxStatus.DONE.value,
+            fields["processed_at"].to_db_value(clock.now(), None),
+            status_code,
+            fields["error"].to_db_value(error, None) if error is not None else None,
+            claimed.id,
+            InboxStatus.PROCESSING.value,
+        ],
+    )
+
+
+async def apply_claimed(claimed: ClaimedEvent) -> None:
+    """Apply one claimed event as a synchronous delivery would and mark it done. An
+    unexpected error is logged and leaves it claimed: it is retried after the lease."""
+    try:
+        try:
+            recorded = await ingest_order_event(
+                program_id=claimed.program_id,
+                payload=json.loads(claimed.body),
+                appid=claimed.appid,
+            )
+        except FenxiaoError as error:
+            # Refused before an outcome could be stored on an order event (e.g. the event id
+            # was taken by a synchronous delivery of another body): kept on the inbox row.
+            await _finish(claimed, status_code=error.status_code, error=error.to_dict())
+            return
+        await _finish(claimed, status_code=recorded.outcome.status_code, error=None)
+    except Exception:
+        log.exception("order event %s: not applied, retried after its lease", claimed.event_id)
+
+
+async def release_claimed(claimed: list[ClaimedEvent]) -> int:
+    """Put claimed events this drainer will not apply (it is stopping) back in the queue."""
+    if not claimed:
+        return 0
+    marks = ", ".join("?" for _ in claimed)
+    return await sql_write(
+        connection(),
+        "UPDATE order_event_inbox SET status = ?, claim_token = NULL, claimed_until = NULL,"
+        f" attempts = attempts - 1 WHERE status = ? AND id IN ({marks})",
+        [InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value, *(c.id for c in claimed)],
+    )
+
+
+async def apply_batch(
+    batch: list[ClaimedEvent],
+    *,
+    lanes: int = DRAIN_LANES,
+    go_on: Callable[[], Awaitable[bool]] | None = None,
+) -> int:
+    """Apply a claimed batch in `lanes` concurrent lanes, one order's events in one lane in
+    the order received (server/domain/orders/inbox.py); the number applied. `go_on` is
+    awaited before each event: once it answers False, the lane's remaining events go back
+    to the queue (a drainer that is stopping)."""
+
+    async def apply_lane(events: list[ClaimedEvent]) -> int:
+        for index, claimed in enumerate(events):
+            if go_on is not None and not await go_on():
+                await release_claimed(events[index:])
+                return index
+            await apply_claimed(claimed)
+        return len(events)
+
+    split = split_into_lanes(
+        batch, key=lambda claimed: (claimed.program_id, claimed.order_external_id), lanes=lanes
+    )
+    return sum(await asyncio.gather(*(apply_lane(events) for events in split)))
+
+
+async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:
+    """Apply queued events until the queue is empty (or `max_events` were applied)."""
+    applied = 0
+    while max_events is None or applied < max_events:
+        limit = CLAIM_BATCH if max_events is None else min(CLAIM_BATCH, max_events - applied)
+        batch = await claim_events(limit=limit)
+        if not batch:
+            break
+        applied += await apply_batch(batch)
+    return {"applied": applied}
+
+
+async def requeue_expired(*, now: datetime | None = None) -> dict[str, int]:
+    """Queue again the events whose drainer's lease ran out; count the ones given up on."""
+    conn = connection()
+    fields = QueuedOrderEvent._meta.fields_map
+    at = fields["claimed_until"].to_db_value(now or clock.now(), None)
+    requeued = await sql_write(
+        conn,
+        "UPDATE order_event_inbox SET status = ?, claim_token = NULL, claimed_until = NULL"
+        " WHERE status = ? AND claimed_until <= ? AND attempts < ?",
+        [InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value, at, MAX_ATTEMPTS],
+    )
+    stuck_rows = await sql_rows(
+        conn,
+        "SELECT COUNT(*) AS n FROM order_event_inbox"
+        " WHERE status = ? AND claimed_until <= ? AND attempts >= ?",
+        [InboxStatus.PROCESSING.value, at, MAX_ATTEMPTS],
+    )
+    stuck = int(stuck_rows[0]["n"])
+    if stuck:
+        log.error(
+            "%s queued order events failed %s times and wait for an operator", stuck, MAX_ATTEMPTS
+        )
+    return {"requeued": requeued, "stuck": stuck}
+
+
+async def queued_event_status(*, program_id: int, event_id: str) -> dict[str, Any]:
+    """Where an event of the program stands: in the inbox, or applied with its outcome."""
+    queued = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    inbox_status = queued.status if queued is not None else None
+    if queued is not None and queued.error is not None:
+        # Refused before an order event could record it: the inbox row holds the outcome.
+        refusal = {"status_code": queued.outcome_status_code, "body": queued.error}
+        return status_body(
+            event_id=event_id,
+            event_type=queued.event_type,
+            external_id=queued.order_external_id,
+            inbox_status=inbox_status,
+            outcome=refusal,
+        )
+    recorded = await OrderEvent.get_or_none(program_id=program_id, event_id=event_id)
+    source = queued or recorded
+    if source is None:
+        raise NotFound(
+            "no event with this id", code="event_not_found", fields={"event_id": event_id}
+        )
+    return status_body(
+        event_id=event_id,
+        event_type=source.event_type,
+        external_id=source.order_external_id,
+        inbox_status=inbox_status,
+        outcome=recorded.outcome if recorded is not None and recorded.outcome else None,
+    )
+
+
+async def purge_done_events(*, older_than: datetime) -> int:
+    """Forget inbox rows applied before `older_than`; their outcome stays on the order
+    event, and a later delivery of one is answered from there."""
+    return await QueuedOrderEvent.filter(
+        status=InboxStatus.DONE.value, processed_at__lt=older_than
+    ).delete()

@@ -1,0 +1,96 @@
+"""order.completed and order.cancelled (inside the event's transaction, under the order lock).
+
+Completion starts the return window: every pending or approved commission of the order gets
+`unlock_at = completed_at + program.freeze_days`; the approval and settlement jobs act on
+commissions whose unlock time has passed (server/services/commissions/settlement.py).
+
+Cancellation voids an order that was paid but not completed (a completed order takes a
+refund instead, 409 `order_completed`): commissions not yet in the ledger are rejected,
+and any already settled — which cannot normally happen before completion and the freeze —
+is clawed back and reversed. Each commission moved gets a history row naming the event.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from server.domain.commissions.status import UNSETTLED_STATUSES
+from server.domain.orders.events import (
+    IncomingEvent,
+    OrderCompleted,
+    order_transition,
+)
+from server.domain.orders.refunds import commission_after_cancel
+from server.models import Commission, Order, Program
+from server.services.orders.refund import apply_commission_move, locked_commissions
+
+CANCEL_REASON = "order cancelled"
+
+
+async def apply_completed(
+    *, conn: BaseDBAsyncClient, program: Program, order: Order, event: IncomingEvent
+) -> dict[str, Any]:
+    """Mark the order completed and start its commissions' freeze period."""
+    completed = event.order
+    assert isinstance(completed, OrderCompleted)
+    order.status = order_transition(order.status, "complete").value
+    order.completed_at = completed.completed_at
+    await order.save(using_db=conn, update_fields=["status", "completed_at", "updated_at"])
+    unlock_at = completed.completed_at + timedelta(days=program.freeze_days)
+    unsettled = [status.value for status in UNSETTLED_STATUSES]
+    # Updated by primary key: an UPDATE through the order index would also lock the gap
+    # after the order's rows and stall the next orders' inserts until this commits.
+    ids = await (
+        Commission.filter(order_id=order.id, status__in=unsettled)
+        .using_db(conn)
+        .values_list("id", flat=True)
+    )
+    unlocking = 0
+    if ids:
+        unlocking = await (
+            Commission.filter(id__in=list(ids), status__in=unsettled)
+            .using_db(conn)
+            .update(unlock_at=unlock_at)
+        )
+    return {
+        "order": {"id": order.id, "status": order.status},
+        "commissions": {"unlock_at": unlock_at.isoformat(), "count": unlocking},
+    }
+
+
+async def apply_cancelled(
+    *, conn: BaseDBAsyncClient, order: Order, event: IncomingEvent, event_row_id: int
+) -> dict[str, Any]:
+    """Cancel a paid order: reject its commissions (claw back any already credited)."""
+    order.status = order_transition(order.status, "cancel").value
+    order.cancelled_at = event.occurred_at
+    rejected = reversed_count = 0
+    clawed_total = Decimal(0)
+    for commission in await locked_commissions(conn=conn, order_id=order.id):
+        move = commission_after_cancel(status=commission.status, amount=commission.amount)
+        if move is None:
+            continue
+        clawed_total += await apply_commission_move(
+            conn=conn,
+            commission=commission,
+            move=move,
+            event_row_id=event_row_id,
+            reason=CANCEL_REASON,
+        )
+        if move.status_after == "rejected":
+            rejected += 1
+        else:
+            reversed_count += 1
+    await order.save(using_db=conn, update_fields=["status", "cancelled_at", "updated_at"])
+    return {
+        "order": {"id": order.id, "status": order.status},
+        "commissions": {
+            "rejected": rejected,
+            "reversed": reversed_count,
+            "clawed_back": str(clawed_total),
+        },
+    }

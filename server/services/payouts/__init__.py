@@ -1,0 +1,2 @@
+"""Payouts: withdrawals, the payment provider gateway, payout batches, disputes and
+finance exports."""

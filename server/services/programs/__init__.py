@@ -1,0 +1,2 @@
+"""Program configuration: settings, sites, commission rules and caps, and the
+per-worker program cache."""

@@ -1,0 +1,104 @@
+"""A program's commission configuration — its row (settings, terms), enabled commission
+rules and enabled period caps — kept per worker and checked against the database on use.
+
+`program_config` runs one small statement per call: the program's `updated_at` and, for its
+rules and for its caps, how many there are and the latest `updated_at`. Every change goes
+through a model save (programs, commission_rules, period_caps are never updated in bulk and
+rules and caps are disabled, not deleted), which moves `updated_at` (auto_now) or the
+count, so a stamp equal to the cached one means the cached rows are the rows the caller's
+transaction would read; any other stamp reloads them through that transaction. A change
+made by any worker therefore applies to the next event on every worker, with no message
+between workers. The stamp is read inside the event's transaction, after its order lock,
+so it belongs to the same snapshot as everything else the event reads.
+
+Callers must treat the returned rows as read-only: they are shared by concurrent requests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from server.domain.commissions.inputs import ProgramTerms
+from server.domain.commissions.rules import CommissionRule, PeriodCap
+from server.models import Program
+from server.services.commissions.preview import program_terms
+from server.services.ledger.postings import sql_rows
+from server.services.programs.commission_rules import load_rules
+from server.services.programs.period_caps import load_period_caps
+
+_STAMP = (
+    "SELECT p.updated_at AS program_updated,"
+    " (SELECT COUNT(*) FROM commission_rules AS r WHERE r.program_id = p.id) AS rule_count,"
+    " (SELECT MAX(r.updated_at) FROM commission_rules AS r WHERE r.program_id = p.id)"
+    " AS rule_updated,"
+    " (SELECT COUNT(*) FROM commission_period_caps AS c WHERE c.program_id = p.id)"
+    " AS cap_count,"
+    " (SELECT MAX(c.updated_at) FROM commission_period_caps AS c WHERE c.program_id = p.id)"
+    " AS cap_updated"
+    " FROM programs AS p WHERE p.id = ?"
+)
+MAX_CACHED_PROGRAMS = 256
+
+
+@dataclass(frozen=True)
+class ProgramConfig:
+    """A program's row and what the commission engine reads of it (read-only, shared)."""
+
+    program: Program
+    terms: ProgramTerms
+    # Enabled rules, oldest first, whatever their validity window.
+    rules: tuple[CommissionRule, ...]
+    caps: tuple[PeriodCap, ...]
+
+    def rules_at(self, at: datetime) -> list[CommissionRule]:
+        """The enabled rules in force at `at`, oldest first (as `load_rules(at=…)`)."""
+        moment = at.astimezone(UTC)
+        return [
+            rule
+            for rule in self.rules
+            if (rule.valid_from is None or rule.valid_from <= moment)
+            and (rule.valid_to is None or rule.valid_to > moment)
+        ]
+
+
+# (connection name, program id) → (stamp, config).
+_cache: dict[tuple[str, int], tuple[tuple[Any, ...], ProgramConfig]] = {}
+
+
+async def _load(program_id: int, conn: BaseDBAsyncClient) -> ProgramConfig | None:
+    program = await Program.get_or_none(id=program_id, using_db=conn)
+    if program is None:
+        return None
+    return ProgramConfig(
+        program=program,
+        terms=program_terms(program),
+        rules=tuple(await load_rules(program_id=program_id, conn=conn)),
+        caps=tuple(await load_period_caps(program_id=program_id, conn=conn)),
+    )
+
+
+async def program_config(*, program_id: int, conn: BaseDBAsyncClient) -> ProgramConfig | None:
+    """The program's configuration as `conn` sees it now; None when there is no such program."""
+    rows = await sql_rows(conn, _STAMP, [program_id])
+    if not rows:
+        return None
+    row = rows[0]
+    stamp = tuple(
+        str(row[name])
+        for name in ("program_updated", "rule_count", "rule_updated", "cap_count", "cap_updated")
+    )
+    key = (conn.connection_name, program_id)
+    cached = _cache.get(key)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
+    config = await _load(program_id, conn)
+    if config is None:
+        return None
+    if len(_cache) >= MAX_CACHED_PROGRAMS:
+        _cache.clear()
+    _cache[key] = (stamp, config)
+    return config
