@@ -10,7 +10,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, public, requires
 from server.http import Body, parse_body, render
 from server.services.access import staff as staff_service
-from server.services.access.tokens import refresh_token_pair
+from server.services.access.tokens import refresh_token_pair, revoke_session
 
 bp = Blueprint("admin_auth")
 
@@ -59,6 +59,23 @@ async def refresh(request: Request) -> HTTPResponse:
         refresh_token=body.refresh_token, settings=request.app.ctx.settings
     )
     return render(pair.to_dict())
+
+
+@bp.post("/auth/logout")
+@openapi.definition(
+    summary="Log out: revoke the refresh tokens of this sign-in",
+    body=RefreshRequest,
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def logout(request: Request) -> HTTPResponse:
+    body = parse_body(request, RefreshRequest)
+    await revoke_session(
+        principal=request.ctx.principal,
+        refresh_token=body.refresh_token,
+        settings=request.app.ctx.settings,
+    )
+    return HTTPResponse(status=204)
 
 
 @bp.get("/auth/me")

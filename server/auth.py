@@ -112,6 +112,9 @@ def bearer_token(authorization: str | None) -> str:
 
 
 Handler = Callable[..., Awaitable[Any]]
+# The app's check of a decoded principal against the accounts as stored now (set by create_app
+# to server.services.access.tokens.confirm_principal; the guard cannot import services).
+PrincipalCheck = Callable[[Principal], Awaitable[Principal]]
 
 
 def requires(*roles: str) -> Callable[[Handler], Handler]:
@@ -134,6 +137,8 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
                 secret=settings.jwt_secret,
                 token_type="access",
             )
+            # A disabled account or changed roles take effect now, not when the token expires.
+            principal = await request.app.ctx.confirm_principal(principal)
             if not principal.roles & allowed:
                 raise Forbidden("your role may not do this", code="role_forbidden")
             request.ctx.principal = principal

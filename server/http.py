@@ -128,7 +128,8 @@ def json_body(request: Request) -> dict[str, Any]:
         raise BadRequest("a JSON body is required", code="body_required")
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: nesting deeper than the decoder's stack (`[` × 1000) is malformed too.
         raise BadRequest("the body is not valid JSON", code="malformed_json") from None
     if not isinstance(data, dict):
         raise BadRequest("the body must be a JSON object", code="body_not_object")

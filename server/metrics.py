@@ -78,12 +78,23 @@ JOB_RUNS = Counter(
 _REQUEST_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
+# A client chooses the method it sends: any other verb counts as OTHER, so no request can add
+# a series (routes are patterns or the one unmatched label, statuses are HTTP's own).
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "OTHER"
+
+
+def method_label(method: str) -> str:
+    """The method as a metric label: one of KNOWN_METHODS, or OTHER."""
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 def observe_request(*, method: str, route: str, status: int, seconds: float) -> None:
     """Count one served request and its latency."""
-    key = (method, route, status)
+    key = (method_label(method), route, status)
     series = _REQUEST_SERIES.get(key)
     if series is None:
-        labels = (method, route, str(status))
+        labels = (key[0], route, str(status))
         series = (HTTP_REQUESTS.labels(*labels), HTTP_LATENCY.labels(*labels))
         _REQUEST_SERIES[key] = series
     series[0].inc()

@@ -30,6 +30,24 @@ CURRENCY_EXPONENTS: dict[str, int] = {
 MAX_AMOUNT = Decimal("9999999999999999.99")
 
 
+# Digits either side of the point a client's number may have. Past it, abs(), quantize() and
+# arithmetic overflow the decimal context ("1e999999999" raises Overflow, not a coded error).
+MAX_DECIMAL_MAGNITUDE = 30
+
+
+def read_decimal(raw: object) -> Decimal | None:
+    """`raw` (text or a number) as a finite Decimal of sane magnitude, or None."""
+    try:
+        value = Decimal(str(raw).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    if not value.is_finite():
+        return None
+    if value and not -MAX_DECIMAL_MAGNITUDE <= value.adjusted() <= MAX_DECIMAL_MAGNITUDE:
+        return None
+    return value
+
+
 def exponent(currency: str) -> int:
     """Minor-unit exponent of `currency`; raises for an unknown code."""
     try:
@@ -50,13 +68,12 @@ def round_down(amount: Decimal, currency: str) -> Decimal:
 
 def parse_amount(raw: str | int | Decimal, currency: str, *, field: str = "amount") -> Decimal:
     """A non-negative amount with no more precision than the currency allows."""
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
+    value = read_decimal(raw)
+    if value is None:
         raise ValidationFailed(
             "not a decimal amount", code="invalid_amount", fields={field: "not a number"}
-        ) from None
-    if not value.is_finite() or value < 0 or value > MAX_AMOUNT:
+        )
+    if value < 0 or value > MAX_AMOUNT:
         raise ValidationFailed(
             "amount out of range", code="invalid_amount", fields={field: "out of range"}
         )

@@ -7,6 +7,8 @@ class RefreshToken(Model):
 
     id = fields.BigIntField(primary_key=True)
     jti = fields.CharField(max_length=64, unique=True)
+    # The jti of the sign-in's first refresh token: reuse or logout revokes the whole family.
+    family = fields.CharField(max_length=64, null=True, db_index=True)
     subject_kind = fields.CharField(max_length=16)  # "user" | "staff"
     subject_id = fields.BigIntField()
     expires_at = fields.DatetimeField()

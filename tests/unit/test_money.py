@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from server.domain.errors import ValidationFailed
-from server.domain.money import Money, parse_amount, round_down
+from server.domain.money import Money, parse_amount, read_decimal, round_down
 
 
 def test_rounding_goes_down_to_the_cent_never_up() -> None:
@@ -37,3 +37,22 @@ def test_unknown_currency_is_refused() -> None:
     with pytest.raises(ValidationFailed) as err:
         Money(Decimal("1"), "XXX")
     assert err.value.code == "unknown_currency"
+
+
+@pytest.mark.parametrize(
+    "raw", ["1e999999999", "-1e999999999", "1e-999999999", "NaN", "-Infinity", "sNaN", "", "1,5"]
+)
+def test_text_that_is_not_a_sane_finite_number_reads_as_no_decimal(raw: str) -> None:
+    assert read_decimal(raw) is None
+
+
+@pytest.mark.parametrize("raw", ["1e999999999", "1e-999999999"])
+def test_an_absurd_exponent_is_a_coded_error_not_an_overflow(raw: str) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        parse_amount(raw, "CNY")
+    assert refused.value.code == "invalid_amount"
+
+
+def test_ordinary_amounts_read_exactly() -> None:
+    assert read_decimal(" 12.30 ") == Decimal("12.30")
+    assert read_decimal(0) == Decimal(0)

@@ -22,11 +22,11 @@ import csv
 import io
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
-from server.domain.money import CURRENCY_EXPONENTS
+from server.domain.money import CURRENCY_EXPONENTS, read_decimal
 
 MAX_ADJUSTMENT_AMOUNT = Decimal("1000000.00")
 MAX_MEMO_LENGTH = 255
@@ -78,11 +78,8 @@ class AdjustmentDraft:
 
 
 def _amount_problems(raw: object, currency: str) -> tuple[Decimal | None, list[tuple[str, str]]]:
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        return None, [("invalid_amount", "not a decimal amount")]
-    if not value.is_finite():
+    value = read_decimal(raw)
+    if value is None:
         return None, [("invalid_amount", "not a decimal amount")]
     if value == 0:
         return None, [("amount_zero", "an adjustment cannot be zero")]

@@ -36,12 +36,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from server.domain.commissions.rules import period_window
 from server.domain.errors import Conflict, ValidationFailed
-from server.domain.money import MAX_AMOUNT, exponent
+from server.domain.money import MAX_AMOUNT, exponent, read_decimal
 from server.domain.programs.settings import WithdrawalMethod, WithdrawalRules
 from server.domain.state_machine import StateMachine
 
@@ -123,13 +123,10 @@ def _refused(message: str, code: str, **fields: str) -> ValidationFailed:
 
 def parse_withdrawal_amount(raw: str, currency: str) -> Decimal:
     """A positive amount with no more decimals than `currency` has (withdrawal_invalid_amount)."""
-    try:
-        value = Decimal(str(raw).strip())
-    except (InvalidOperation, ValueError):
-        raise _refused(
-            "not a decimal amount", "withdrawal_invalid_amount", amount="not a number"
-        ) from None
-    if not value.is_finite() or value <= 0 or value > MAX_AMOUNT:
+    value = read_decimal(raw)
+    if value is None:
+        raise _refused("not a decimal amount", "withdrawal_invalid_amount", amount="not a number")
+    if value <= 0 or value > MAX_AMOUNT:
         raise _refused("amount out of range", "withdrawal_invalid_amount", amount="out of range")
     quantum = Decimal(1).scaleb(-exponent(currency))
     if value != value.quantize(quantum, rounding=ROUND_DOWN):

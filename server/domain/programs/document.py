@@ -15,12 +15,12 @@ always replaced whole, because the keys it needs depend on its mode.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from server.domain.errors import ValidationFailed
 from server.domain.fraud.thresholds import THRESHOLD_KEYS, FraudThresholds
-from server.domain.money import CURRENCY_EXPONENTS, round_down
+from server.domain.money import CURRENCY_EXPONENTS, read_decimal, round_down
 from server.domain.programs.settings import (
     SETTINGS_ERROR,
     ApplicationRequirements,
@@ -236,12 +236,8 @@ class _Reader:
         if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
             self.errors[path] = 'must be a decimal string such as "10.50"'
             return Decimal(0)
-        try:
-            parsed = Decimal(str(value).strip())
-        except InvalidOperation:
-            self.errors[path] = "not a number"
-            return Decimal(0)
-        if not parsed.is_finite():
+        parsed = read_decimal(value)
+        if parsed is None:
             self.errors[path] = "not a number"
             return Decimal(0)
         return parsed

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -38,6 +38,7 @@ from server.domain.commissions.inputs import (
 from server.domain.commissions.rules import CommissionRule, PeriodCap
 from server.domain.commissions.status import CommissionStatus
 from server.domain.errors import NotFound, ValidationFailed
+from server.domain.money import read_decimal
 from server.models import Order, Program, Promoter
 from server.services.ledger.postings import money_units, sql_rows, units_value
 from server.services.programs.commission_rules import load_rules
@@ -223,13 +224,10 @@ async def build_commission_inputs(
 
 
 def _decimal(raw: Any, name: str, problems: dict[str, str]) -> Decimal:
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
+    value = read_decimal(raw)
+    if value is None:
         problems[name] = "not a decimal"
         return Decimal(0)
-    if not value.is_finite():
-        problems[name] = "not a decimal"
     return value
 
 
