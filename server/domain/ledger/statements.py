@@ -114,7 +114,7 @@ class AccountBalances:
 
 @dataclass(frozen=True)
 class StatementFigures:
-    """One promoter's month (see the module docstring for every formula)."""
+    """One promoter's month (formulas in docs/design/ledger.md)."""
 
     currency: str
     opening: AccountBalances
