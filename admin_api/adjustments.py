@@ -1,7 +1,6 @@
 """Manual balance adjustments: single, bulk from a CSV upload, and the lists.
 
-Finance and admin create adjustments (they move money); staff may read them, as they read
-commissions and ledgers, to answer promoters.
+Finance and admin create them (they move money); staff may read them to answer promoters.
 """
 
 from __future__ import annotations

@@ -1,7 +1,6 @@
-"""The anomaly review queue: list and filter, detail with evidence and linked rows, confirm or
-dismiss (one or many, with a note, audited), and a promoter's behaviour page.
-
-Staff and admin decide; finance reads (the queue, details and behaviour pages)."""
+"""The anomaly review queue: list, detail with evidence, confirm or dismiss (audited), and a
+promoter's behaviour page. Staff and admin decide; finance reads.
+"""
 
 from __future__ import annotations
 

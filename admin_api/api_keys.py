@@ -1,8 +1,4 @@
-"""A program's server-to-server API keys: create, rotate, revoke, list (admins only).
-
-The secret is in the create and rotate responses only; rotation issues a new key and leaves
-the old one working until it is revoked.
-"""
+"""A program's server-to-server API keys: create, rotate, revoke, list (admins only)."""
 
 from __future__ import annotations
 

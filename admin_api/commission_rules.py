@@ -1,9 +1,6 @@
 """Commission rules and per-period caps of a program: staff configure, back office reads.
 
-Bodies check shape and JSON types only (money and percents are strings, never numbers);
-the rules on values live in the domain, so every broken field is reported at once as 422
-`invalid_commission_rule` / `invalid_period_cap`, and a rule set that could pay an order
-line more than its net is 422 `rule_set_overpays`.
+Bodies check shape and JSON types only; the domain reports every broken field at once.
 """
 
 from __future__ import annotations

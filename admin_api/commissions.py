@@ -33,8 +33,7 @@ class PreviewLine(Body):
 
 
 class PreviewOrder(Body):
-    """An order as the store would post it, and who buys it: a buyer promoter, an explicit
-    attribution (promoter + bound_at), or a customer whose current binding is looked up."""
+    """An order as the store would post it, and who buys it."""
 
     lines: list[PreviewLine] = Field(min_length=1, max_length=MAX_PREVIEW_LINES)
     currency: str | None = Field(default=None, description="default: the program currency")

@@ -1,7 +1,6 @@
 """Promoter disputes for the back office: the queue, a thread, replies and resolutions.
 
-Staff, finance and admin read, reply and reject; accepting pays an adjustment, so it takes
-finance or admin, like any adjustment.
+Accepting pays an adjustment, so it takes finance or admin, like any adjustment.
 """
 
 from __future__ import annotations

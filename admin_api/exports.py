@@ -1,8 +1,6 @@
 """Finance exports as streamed CSV: commissions, withdrawals and payout batches.
 
-Each export takes the filters of its list endpoint; `limit` (optional) caps the rows, and
-`cursor` starts below an id as on the lists. Finance and admin only: these files carry
-every promoter's money.
+Finance and admin only: these files carry every promoter's money.
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """The store's order events (signed S2S) and the staff view of recorded events.
 
-POST /s2s/events takes one event per request, signed with a key of the program (the program
-comes from the key). Rules — idempotency, held events, refunds — are in
-server/domain/orders/events.py; README "Order events" shows the bodies. By default the event
-is applied before the answer; with `Prefer: respond-async` it is stored and answered 202 at
-once, applied by the inbox drainer (server/domain/orders/inbox.py), and
-GET /s2s/events/<event_id> tells how either kind of delivery ended.
+POST /s2s/events applies one event, or with `Prefer: respond-async` queues it for the drainer.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """Programs and their sites: settings (admin), sites and promoters' site grants (staff).
 
-The body schemas check shape and JSON types only (money and rates are strings, never
-numbers); the rules on values live in server/domain/programs/settings.py so that every broken
-rule is reported at once as 422 invalid_program_settings.
+Bodies check shape and JSON types only; the domain reports every broken rule at once.
 """
 
 from __future__ import annotations
@@ -57,8 +55,7 @@ class AutoApproveRulesBody(Body):
 
 
 class ProgramPatch(Body):
-    """Only the settings sent change; requirements, withdrawal_rules and auto_approve_rules
-    merge key by key, then the whole result is validated."""
+    """Only the settings sent change; the merged result is validated as a whole."""
 
     name: str | None = None
     description: str | None = None

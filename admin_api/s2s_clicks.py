@@ -1,8 +1,5 @@
-"""Server-side clicks from the store (signed S2S): one per request, or a batch of up to 500.
-
-The program comes from the signing key. A click becomes a visit with source `s2s` and binds
-the customer it names like any visit; rules in server/services/sharing/clicks.py and
-server/domain/sharing/clicks.py, bodies in README "Server-side clicks".
+"""Server-side clicks from the store (signed S2S): one per request, or a batch of up to 500;
+the program comes from the signing key.
 """
 
 from __future__ import annotations

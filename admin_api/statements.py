@@ -1,7 +1,5 @@
-"""Promoter statements for finance: one promoter's month (JSON or CSV), a program's month as
-one streamed CSV, and the legal name and tax id statements are issued under.
-
-Finance and admin only; they see tax ids unmasked.
+"""Promoter statements for finance and admin (tax ids unmasked): one promoter's month as JSON
+or CSV, a program's month as one streamed CSV, and the name and tax id they are issued under.
 """
 
 from __future__ import annotations

@@ -1,14 +1,5 @@
-"""The beat schedule run inside the server when no broker is configured (the embedded default).
-
-Hook it into the app as Sanic listeners, after the database is open and before it closes:
-
-    app.after_server_start(start_inprocess_scheduler)
-    app.before_server_stop(stop_inprocess_scheduler)
-
-Both do nothing when CELERY_BROKER_URL is set (Celery beat owns the schedule then). A job is
-due when its last recorded run, by any runner, started at least `every` ago; so restarts do
-not re-run jobs early. Several server workers may each run the schedule: the jobs are
-idempotent, so an occasional duplicate run changes nothing.
+"""The beat schedule run inside the server when no broker is configured (the embedded default);
+its two Sanic listeners do nothing when Celery beat owns the schedule.
 """
 
 from __future__ import annotations

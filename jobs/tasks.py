@@ -108,8 +108,7 @@ INBOX_RETENTION = timedelta(days=30)
 
 
 async def run_inbox_drain(settings: Settings) -> dict[str, Any]:
-    """Queue again what dead drainers left, then apply queued order events — or, in a server
-    worker, wake its drainer to apply them (server/services/orders/drainer.py)."""
+    """Requeue what dead drainers left, then apply queued order events (or wake the drainer)."""
     requeued = await requeue_expired(now=clock.now())
     if wake_running_drainer():
         return {**requeued, "applied": 0, "woke_drainer": True}

@@ -50,8 +50,7 @@ class Registration(Body):
 
 
 def _customer_user_id(request: Request) -> int | None:
-    """The mini-program user behind an optional bearer token; visits are open to anyone, so
-    a missing, expired or foreign token just makes the visit anonymous."""
+    """The user behind an optional bearer token; a bad token makes the visit anonymous."""
     authorization = request.headers.get("authorization")
     if not authorization:
         return None

@@ -118,11 +118,8 @@ PrincipalCheck = Callable[[Principal], Awaitable[Principal]]
 
 
 def requires(*roles: str) -> Callable[[Handler], Handler]:
-    """Guard a route: the caller's access token must carry one of `roles`.
-
-    The allowed roles are kept on the handler (`__roles__`) so a test can walk every route
-    and check the whole matrix.
-    """
+    """Guard a route: the caller's access token must carry one of `roles`."""
+    # The roles are kept on the handler (`__roles__`) so a test can check the whole matrix.
     allowed = frozenset(roles)
     unknown = allowed - ALL_ROLES
     if not allowed or unknown:

@@ -1,9 +1,5 @@
-"""Command line: `python -m server.cli migrate | seed | run | serve | create-staff`.
-
-`make run` calls `migrate` then `run`; `run` seeds (the bootstrap admin, and the demo data
-outside production), starts the bundled WeChat stand-in when WECHAT_API_BASE is unset, and
-serves the app with Sanic's worker manager. `serve` only serves: production units run
-`migrate` and `seed` once, separately, and then `serve` on every start.
+"""Command line: `python -m server.cli migrate | seed | run | serve | create-staff`
+(`run` is the development all-in-one; `serve` only serves).
 """
 
 from __future__ import annotations
@@ -76,8 +72,9 @@ WORKER_START_DEADLINE_TENTHS = 1200
 
 
 def _prepare_metrics_directory(settings: Settings) -> None:
-    """Point every worker at one prometheus_client multiprocess directory, cleared of the
-    files of processes that are gone (a new run must not add up an old run's samples)."""
+    """Point every worker at one prometheus_client multiprocess directory."""
+    # Cleared of the files of processes that are gone: a new run must not add up an old run's
+    # samples.
     directory = os.path.abspath(settings.prometheus_multiproc_dir or DEFAULT_METRICS_DIR)
     os.makedirs(directory, exist_ok=True)
     # Before prometheus_client is imported anywhere: it picks multiprocess mode at import.

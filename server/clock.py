@@ -1,15 +1,5 @@
-"""The one source of 'now', so tests and the end-to-end stack can move time forward.
-
-Two offsets are added to the wall clock:
-
-- an in-process one (`advance`, `reset`), for tests running the code in their own process;
-- a shared one, for tests driving several processes (the Sanic workers, the Celery worker
-  and beat of `deploy/stack.py`): when `FENXIAO_CLOCK_FILE` names a file, that file holds
-  an offset in seconds (a decimal number; a missing or empty file means 0) which every
-  process adds. It (and the variable) is re-read at most every CLOCK_FILE_REREAD_SECONDS,
-  so a change reaches every process within that time and `now()` stays cheap. Production
-  never sets it: `Settings.from_env` refuses it there unless FENXIAO_ALLOW_CLOCK_FILE=1
-  says the production-shaped stack is a test bed.
+"""The one source of 'now', so tests and the end-to-end stack can move time forward
+(in-process, or shared through FENXIAO_CLOCK_FILE; never in production).
 """
 
 from __future__ import annotations
@@ -25,10 +15,9 @@ CLOCK_FILE_REREAD_SECONDS = 0.2
 _offset = timedelta(0)
 
 
+# Cached so `now()` costs one monotonic read on the hot paths (every visit asks the time).
 class _SharedOffset:
-    """The offset in the clock file, cached for CLOCK_FILE_REREAD_SECONDS: the variable and
-    the file are read again only then (or after `forget`), so `now()` costs one monotonic
-    read on the hot paths (every visit asks for the time)."""
+    """The offset in the clock file, re-read only every CLOCK_FILE_REREAD_SECONDS."""
 
     def __init__(self) -> None:
         self._value = timedelta(0)

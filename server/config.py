@@ -272,10 +272,9 @@ class Settings:
         )
 
     def require_payout_config(self) -> None:
-        """Raise a ConfigError naming what production lacks to pay withdrawals automatically.
-
-        Checked when the server starts (`server.cli serve|run`), not on every read of the
-        environment: commands that never pay (migrate, seed) do not need WeChat Pay."""
+        """Raise a ConfigError naming what production lacks to pay withdrawals."""
+        # Checked when the server starts, not on every read of the environment: commands that
+        # never pay (migrate, seed) do not need WeChat Pay.
         if not self.is_production or self.wechat_pay_api_version == "none":
             return
         if self.wechat_pay_api_version == "v3":

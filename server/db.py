@@ -23,8 +23,7 @@ DEFAULT_MYSQL_POOL_SIZE = 20
 
 
 def with_pool_default(database_url: str) -> str:
-    """`database_url` with `maxsize=DEFAULT_MYSQL_POOL_SIZE` added on MySQL unless it names
-    a pool size itself."""
+    """`database_url` with the default MySQL pool size unless it names one itself."""
     parts = urlsplit(database_url)
     if parts.scheme != "mysql":
         return database_url

@@ -1,9 +1,5 @@
-"""Probes: `/healthz` says the process is up (liveness), `/readyz` that it can serve (readiness).
-
-Liveness touches nothing outside the process, so a database outage never makes an
-orchestrator restart healthy workers. Readiness checks the database and, when jobs go through
-Celery, the broker; a 503 names the dependency that failed, so the load balancer stops
-sending traffic until it is back.
+"""Probes: `/healthz` says the process is up (liveness, nothing outside the process),
+`/readyz` that it can serve (database and broker; a 503 names what failed).
 """
 
 from __future__ import annotations

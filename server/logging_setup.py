@@ -1,9 +1,5 @@
-"""Process-wide logging: JSON lines in production, readable text in development.
-
-Every process (each Sanic worker, the Celery worker and beat, the CLI) calls
-`configure_logging` once. Sanic's own loggers are routed through the same handler, so a log
-shipper sees one format. A record's `extra` fields are only emitted when they are in
-`CONTEXT_FIELDS`: whatever else a caller attaches (bodies, headers) never reaches the output.
+"""Process-wide logging: JSON lines in production, readable text in development; only
+`CONTEXT_FIELDS` of a record's extras are ever emitted.
 """
 
 from __future__ import annotations
@@ -98,8 +94,7 @@ class TextFormatter(logging.Formatter):
 
 
 class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """Writes to the current sys.stderr (unbuffered), looked up at each record, so a stream
-    swapped after configuration (pytest's capture, a daemonizer) is still the one used."""
+    """Writes to the current sys.stderr, looked up at each record (pytest swaps it)."""
 
     def __init__(self) -> None:
         super().__init__(sys.stderr)

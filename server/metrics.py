@@ -1,15 +1,5 @@
-"""Prometheus metrics: the counters the rest of the code calls, and the /metrics exposition.
-
-    from server.metrics import count_event, count_job_run
-    count_event("paid", "applied")          # an order event ingested, by type and outcome
-    count_job_run("settle_due_commissions", "succeeded")
-
-Sanic workers are separate processes, so metrics use prometheus_client's multiprocess mode:
-each process writes its samples to files in PROMETHEUS_MULTIPROC_DIR and a scrape of any
-worker sums them all. `server.cli` sets that variable before the workers start (it must be set
-before prometheus_client is first imported); a Celery worker on the same host given the same
-directory shows up in the same scrape. Without the variable (tests, tools) the samples live
-in this process only.
+"""Prometheus metrics: the counters the rest of the code calls, and the /metrics exposition
+(multiprocess mode across workers; docs/design/platform.md).
 """
 
 from __future__ import annotations
@@ -141,10 +131,7 @@ class _DatabaseCounts:
 async def observe_database_counts(
     *, max_age_seconds: float = COMMISSION_COUNTS_MAX_AGE_SECONDS
 ) -> Mapping[str, Mapping[str, int]]:
-    """Counts by status per database gauge, re-read when older than `max_age_seconds`.
-
-    Empty when the database has never answered; stale counts when it stops answering.
-    """
+    """Counts by status per database gauge, re-read when older than `max_age_seconds`."""
     from server.services.operations import counts as operational_counts
 
     now = time.monotonic()
@@ -211,11 +198,9 @@ def _running(pid: int) -> bool:
 
 
 def prune_dead_process_files(directory: str) -> int:
-    """Delete the sample files of processes no longer running; returns how many.
-
-    Run at server start, before any worker: files of live processes (a Celery worker sharing
-    the directory) are kept, so their counters do not vanish when the web server restarts.
-    """
+    """Delete the sample files of processes no longer running; how many."""
+    # Files of live processes (a Celery worker sharing the directory) are kept, so their
+    # counters do not vanish when the web server restarts.
     removed = 0
     for path in Path(directory).glob("*.db"):
         match = _PROCESS_FILE.search(path.name)

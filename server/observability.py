@@ -1,13 +1,4 @@
-"""Request ids, one structured access line per request, request metrics, and /metrics.
-
-A high-volume request — a visit or click recorded, an order event accepted into the inbox
-(whose row records it) — marks itself with `log_failures_only`: its success gets no access
-line, only the metrics count it; its failure is logged like any other request's.
-
-The access line carries what an operator filters on (request id, method, route pattern,
-status, latency, program/promoter ids from the path) and nothing from headers or bodies:
-no Authorization, no S2S signature, no phone numbers or openids.
-"""
+"""Request ids, one structured access line per request, request metrics, and /metrics."""
 
 from __future__ import annotations
 
@@ -39,9 +30,8 @@ PATH_ID_FIELDS = ("program_id", "promoter_id")
 
 
 def log_failures_only(request: Request) -> None:
-    """Called by high-volume routes: a success of this request is counted by the metrics
-    but gets no access line (a line per success costs visit recording about a third of its
-    throughput); a failure (4xx, 5xx) is logged as always."""
+    """Called by high-volume routes: a success gets no access line, only metrics."""
+    # A line per success costs visit recording about a third of its throughput.
     request.ctx.log_failures_only = True
 
 
@@ -54,14 +44,10 @@ def _request_id(headers: Any) -> str:
     return f"{random.getrandbits(128):032x}"
 
 
+# Stamped here, not in a request middleware: with none, Sanic skips its middleware runner
+# for every request (a tenth of a visit's CPU).
 class TracedRequest(Request):
-    """A request that carries its id and start time from the moment Sanic creates it.
-
-    Stamped here, not in a request middleware: the app then has no request middleware, and
-    Sanic skips its middleware runner for every request (a tenth of a visit's CPU). The
-    request is created in the connection's task, which then serves it, so the id set in
-    `current_request_id` is the one every line logged while serving it carries.
-    """
+    """A request that carries its id and start time from the moment Sanic creates it."""
 
     __slots__ = ("started_at",)
 
@@ -120,10 +106,7 @@ def install_observability(app: Sanic) -> None:
 
 
 def install_metrics_route(app: Sanic) -> None:
-    """GET /metrics in Prometheus text format; Bearer METRICS_TOKEN when that is set.
-
-    nginx exposes it only on an internal location (deploy/nginx/fenxiao.conf).
-    """
+    """GET /metrics in Prometheus text format; Bearer METRICS_TOKEN when that is set."""
 
     @app.get("/metrics")
     @public

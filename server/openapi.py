@@ -24,10 +24,9 @@ SURFACES = {
 
 
 def whole_spec(app: Sanic) -> dict[str, Any]:
-    """The document sanic-ext builds for the whole app, valid only while this app is the last
-    one started in the process: sanic-ext marks each route's description with the app that
-    started last and leaves out the others' (one app per process in a server; several in the
-    test suite)."""
+    """The document sanic-ext builds for the whole app."""
+    # Valid only while this app is the last one started in the process: sanic-ext marks each
+    # route's description with the app that started last (several in the test suite).
     return with_exact_schemas(SpecificationBuilder().build(app).serialize(), route_models(app))
 
 

@@ -1,13 +1,5 @@
-"""The exact request schemas of each route, for the served OpenAPI documents.
-
-sanic-ext documents a request body loosely (an object of untyped properties, no `required`)
-and a query string not at all. Each handler parses its input with
-`parse_body(request, Model)` or `parse_query(request, Model)` (server/http.py), so the
-models it parses are read from those calls in its source (or in a module helper it calls),
-once per worker when the documents are built. A handler that validates its body otherwise
-(the order events: one schema per event type) is documented by the model its
-`@openapi.definition(body=Model)` names. Declaring the models a second time, in a
-decorator, would let the document drift from what the handler really accepts.
+"""The exact request schemas of each route, for the served OpenAPI documents, read from the
+models its handler parses (docs/design/platform.md).
 """
 
 from __future__ import annotations

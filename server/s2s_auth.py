@@ -1,25 +1,5 @@
 """The guard for server-to-server routes: `@s2s_signed` admits only requests signed with a
-live API key of the program (format: server/domain/access/signatures.py and README, "Signed
-server-to-server requests").
-
-    @bp.post("/programs/<program_id:int>/orders/events")
-    @openapi.definition(summary="…", body=OrderEvent, parameter=S2S_OPENAPI_HEADERS)
-    @s2s_signed
-    async def post_order_event(request: Request, program_id: int) -> HTTPResponse:
-        caller: S2SCaller = request.ctx.s2s   # program_id, key_id
-        …
-
-When the route has a `program_id` parameter, a key of another program is refused with 403
-s2s_wrong_program. The nonce is spent in its own committed statement (which also checks that
-the key is still live) before the handler runs; the handler's use case then runs in its own
-transaction, so a replay is refused even while the first request is still being handled,
-and a failed handler does not free its nonce (the store signs its retry anew).
-
-A route whose request is a single INSERT can spend the nonce in that very statement:
-`@s2s_signed(handler_spends_nonce=predicate)` leaves it unspent, for the requests the
-predicate picks, in `request.ctx.s2s.unspent_nonce`; the handler must then refuse a reused
-nonce (409 s2s_replayed) and a key revoked meanwhile (401 s2s_key_invalid) itself. Order
-events accepted with `Prefer: respond-async` do so (server/services/orders/inbox.py).
+live API key of the program (docs/design/access.md).
 """
 
 from __future__ import annotations
@@ -65,12 +45,9 @@ def s2s_signed(
     *,
     handler_spends_nonce: Callable[[Any], bool] | None = None,
 ) -> Any:
-    """Guard a route with the S2S signature; sets `request.ctx.s2s` to an S2SCaller.
-
-    `@s2s_signed`, or `@s2s_signed(handler_spends_nonce=…)` (module doc). Marked like
-    `@requires` (`__roles__`, empty: no JWT role is admitted) plus `__s2s__`, so the
-    role-matrix test walks S2S routes too.
-    """
+    """Guard a route with the S2S signature; sets `request.ctx.s2s` to an S2SCaller."""
+    # Marked like `@requires` (`__roles__` empty: no JWT role is admitted) plus `__s2s__`, so the
+    # role-matrix test walks S2S routes too.
 
     def guard(handler: Handler) -> Handler:
         @functools.wraps(handler)

@@ -1,14 +1,5 @@
-"""SQLite as the embedded default runs it: a transaction takes the write lock as it begins.
-
-Tortoise begins SQLite transactions with a plain (deferred) BEGIN, which asks for the write
-lock only at the transaction's first write. With two server workers on one file that fails
-at once: a transaction that read before the other worker committed holds a snapshot it may
-no longer write from (SQLITE_BUSY_SNAPSHOT, "database is locked", whatever the busy
-timeout). BEGIN IMMEDIATE asks for the lock first, waiting up to the busy timeout for the
-other worker's transaction to end, and then reads what that worker wrote. Within one worker
-tortoise runs one transaction at a time anyway (one connection), so nothing else waits more.
-
-Named as the engine of SQLite URLs by server/db.py.
+"""SQLite as the embedded default runs it: a transaction takes the write lock as it begins
+(BEGIN IMMEDIATE); named as the engine of SQLite URLs by server/db.py.
 """
 
 from __future__ import annotations

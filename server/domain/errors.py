@@ -83,8 +83,7 @@ class UpstreamUnavailable(FenxiaoError):
 
 
 class ServiceUnavailable(FenxiaoError):
-    """We cannot take the request right now (overloaded or shutting down); nothing was
-    promised, so the client may retry."""
+    """We cannot take the request right now; nothing was promised, the client may retry."""
 
     status_code = 503
     default_code = "service_unavailable"

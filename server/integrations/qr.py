@@ -23,11 +23,8 @@ def build_qr(data: str) -> qrcode.QRCode:
 
 
 def render_qr_png(data: str, *, width: int) -> bytes:
-    """A black-on-white PNG of `data`, `width` pixels square.
-
-    Each module gets a whole number of pixels (the largest that fits) so edges stay crisp
-    for scanners; the leftover pixels widen the white margin evenly.
-    """
+    """A black-on-white PNG of `data`, `width` pixels square."""
+    # Whole pixels per module keep edges crisp for scanners; the leftover widens the margin.
     symbol = build_qr(data)
     total_modules = symbol.modules_count + 2 * QUIET_ZONE_MODULES
     symbol.box_size = max(1, width // total_modules)

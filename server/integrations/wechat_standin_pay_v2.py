@@ -1,9 +1,6 @@
 """The stand-in's WeChat Pay API v2 "企业付款到零钱" (promotion/transfers and gettransferinfo).
 
-Requests are XML signed with the merchant's API key (MD5, or HMAC-SHA256 when `sign_type`
-says so); answers are XML. Real WeChat leaves these two answers unsigned (mutual TLS with the
-merchant certificate vouches for them); the stand-in signs them all the same, with the
-request's method, so that a provider checking signatures has something to check.
+Unlike real WeChat it signs its answers, so a provider checking signatures has something to check.
 """
 
 from __future__ import annotations

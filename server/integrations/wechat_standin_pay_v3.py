@@ -1,10 +1,5 @@
-"""The stand-in's WeChat Pay API v3: the merchant transfer ("商家转账") as WeChat speaks it.
-
-Requests must carry a valid `WECHATPAY2-SHA256-RSA2048` Authorization signed with the
-merchant's key; every answer is JSON signed with the platform key (Wechatpay-* headers), under
-the WeChat Pay public key id when the merchant sends it, else under the platform certificate,
-which `/v3/certificates` serves AES-GCM encrypted with the APIv3 key, as WeChat does.
-Transfers are kept by out_bill_no, so a repeated request is the same transfer.
+"""The stand-in's WeChat Pay API v3: the merchant transfer ("商家转账") as WeChat speaks it,
+with signed requests and answers; transfers are kept by out_bill_no.
 """
 
 from __future__ import annotations

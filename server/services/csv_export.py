@@ -1,30 +1,5 @@
-"""Streamed CSV exports: rows fetched in keyset chunks, encoded safely, sent as they come.
-
-How an export is built (services) and sent (blueprints):
-
-    rows = keyset_chunks(query, chunk_size=CHUNK_SIZE)          # async iterator of lists
-    export = CsvExport(filename="commissions.csv", header=[...],
-                       rows=(to_row(c) async for chunk in rows for c in chunk))
-    await stream_csv(request, export)                           # in the route, then
-    return None                                                 # (Sanic has responded)
-
-- `keyset_chunks` reads a tortoise queryset newest first by `id`, `chunk_size` rows per
-  query (`WHERE id < last_seen ORDER BY id DESC LIMIT n`): memory holds one chunk, never the
-  whole result, and every query uses the primary key, however deep the export goes. Newest
-  first, rows created while the export runs have ids above the first chunk's and are not
-  included; an export is not a transaction snapshot (rows updated meanwhile
-  show their new values).
-- `csv_cell` renders one value: Decimal as its exact string (never float, never exponent
-  notation), datetimes as ISO-8601, None as empty, booleans as true/false. A text cell that
-  a spreadsheet would run as a formula (first character `=`, `+`, `-`, `@`, tab or carriage
-  return) gets a leading apostrophe. Numbers are not text, so negative amounts stay numbers.
-- `stream_csv` answers `200 text/csv; charset=utf-8` with `Content-Disposition: attachment`
-  and writes a UTF-8 byte order mark first (Excel otherwise reads the file as the local
-  code page and garbles Chinese names), then the header line, then rows in batches.
-  The first chunk is read before the response starts, so a failing query still gets a
-  coded JSON error; a failure after that truncates the download (headers are gone).
-  Sanic's response timeout counts from the last write, so a long export stays alive while
-  it writes; `X-Accel-Buffering: no` asks nginx to pass the chunks on, not spool them.
+"""Streamed CSV exports: rows fetched in keyset chunks, encoded safely, sent as they come
+(docs/design/platform.md).
 """
 
 from __future__ import annotations
@@ -93,9 +68,7 @@ async def keyset_chunks(
     oldest_first: bool = False,
     fields: Sequence[str] = (),
 ) -> AsyncIterator[list[Any]]:
-    """The query's rows newest first by id (or oldest first), `chunk_size` per query (see
-    module docstring): model objects, or with `fields` (which must include "id") plain
-    dicts, several times cheaper to build (`order__external_id` reads across a relation)."""
+    """The query's rows newest (or oldest) first by id, `chunk_size` per query."""
     if fields and "id" not in fields:
         raise ValueError("fields must include id: it is the keyset")
     if chunk_size < 1:
@@ -133,11 +106,8 @@ def _disposition(filename: str) -> str:
 
 
 async def stream_csv(request: Request, export: CsvExport) -> None:
-    """Send `export` as a streamed CSV download (see module docstring).
-
-    The route must then return None: the request has been responded to, and Sanic logs an
-    error for a response object returned after that.
-    """
+    """Send `export` as a streamed CSV download; the route must then return None."""
+    # Sanic logs an error for a response object returned after the request was responded to.
     rows = export.rows
     first_batch: list[Sequence[Any]] = []
     async for row in rows:

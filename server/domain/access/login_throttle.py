@@ -1,9 +1,5 @@
 """Login throttling: how many failed logins a key (an account, a client address) may have
 before it is locked out for a while.
-
-Failures count within a window that starts at the first failure; reaching the maximum locks the
-key until `lockout` has passed. A success clears the account's key but not the address's, so a
-valid account of the attacker's own cannot reset the count of an address guessing passwords.
 """
 
 from __future__ import annotations

@@ -1,25 +1,5 @@
 """Signed server-to-server requests: header checks, the canonical message, its HMAC and the
-replay window. Pure: the caller supplies the secret and the current time.
-
-What a merchant's store or CRM sends on every S2S request (four headers):
-
-    X-Fenxiao-Key:       the key id, e.g. fxk_3f2a…  (public)
-    X-Fenxiao-Timestamp: the current unix time in whole seconds, e.g. 1767225600
-    X-Fenxiao-Nonce:     16-64 random characters from A-Z a-z 0-9 . _ ~ - , new per request
-    X-Fenxiao-Signature: lowercase hex HMAC-SHA256 of the canonical message, keyed with the
-                         secret's UTF-8 bytes
-
-The canonical message is the UTF-8 text
-
-    timestamp + "\\n" + nonce + "\\n" + METHOD + "\\n" + path_and_query + "\\n"
-
-followed by the raw body bytes exactly as sent (nothing for an empty body). METHOD is upper
-case (POST); path_and_query is the request target as sent on the request line, e.g.
-`/admin/v1/s2s/ping` or `/admin/v1/x?a=1&b=2` (no scheme or host). Signing the method and
-path means a signature for one endpoint cannot be replayed against another.
-
-A request is accepted when its timestamp is within ±window seconds of the server's clock
-(inclusive) and its nonce has not been used by the same key while it could still be accepted.
+replay window (format in docs/design/access.md). Pure: the caller gives secret and time.
 """
 
 from __future__ import annotations
@@ -48,8 +28,7 @@ _KEY_ID = re.compile(r"[A-Za-z0-9_]{1,64}")
 
 @dataclass(frozen=True)
 class UnspentNonce:
-    """A verified request's nonce that its handler spends itself, in the one statement that
-    stores the request (and checks the key is still live): `api_key_id` is the key's row."""
+    """A verified request's nonce its handler spends itself, in the statement storing it."""
 
     api_key_id: int
     key_id: str
@@ -58,8 +37,7 @@ class UnspentNonce:
 
 @dataclass(frozen=True)
 class S2SCaller:
-    """Who sent a verified signed request: a program's store, through one of its keys.
-    `unspent_nonce` is set when the guard left spending the nonce to the handler."""
+    """Who sent a verified signed request: a program's store, through one of its keys."""
 
     program_id: int
     key_id: str
@@ -78,10 +56,7 @@ class SignedHeaders:
 
 
 def read_signed_headers(headers: dict[str, str | None]) -> SignedHeaders:
-    """Check the four headers are present and well-formed (401 s2s_auth_required / …invalid).
-
-    `headers` maps each name in SIGNED_REQUEST_HEADERS to its value, or None when absent.
-    """
+    """Check the four headers are present and well-formed (401 s2s_auth_required / …invalid)."""
     missing = [name for name in SIGNED_REQUEST_HEADERS if not (headers.get(name) or "").strip()]
     if missing:
         raise Unauthorized(
@@ -114,7 +89,7 @@ def read_signed_headers(headers: dict[str, str | None]) -> SignedHeaders:
 
 
 def canonical_message(*, timestamp: str, nonce: str, method: str, path: str, body: bytes) -> bytes:
-    """The exact bytes a signature covers (see the module docstring)."""
+    """The exact bytes a signature covers."""
     head = f"{timestamp}\n{nonce}\n{method.upper()}\n{path}\n"
     return head.encode("utf-8") + body
 

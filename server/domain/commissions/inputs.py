@@ -1,22 +1,4 @@
-"""What the commission calculation is given: program terms, the order, and who may earn.
-
-The service builds these from storage; server/domain/commissions/calc.py turns them into
-commission lines. All money is Decimal in the program currency; rates are percents.
-
-Order lines. `amount` is what the buyer paid for the line (quantity × unit_price, less any
-discount), so it may be below quantity × unit_price but never above it
-(`line_amount_mismatch`). `refunded_amount` is the part refunded so far; `net` = amount −
-refunded_amount is the commission base. Amounts carry no more decimals than the currency
-has; unit prices may (a unit price of 3.333 for three units paid 9.99 is fine).
-
-Beneficiaries (the money law). `buyer_starts_chain` says which chain applies: when the
-buyer is an approved promoter of the program, `BeneficiaryChain.self_purchase` (level 0 the
-buyer, level 1 the buyer's upline, …); otherwise `BeneficiaryChain.referred` from the
-promoter the order is attributed to (level 1, then that promoter's upline at level 2, …), or
-`BeneficiaryChain.nobody()`. A buyer who is a promoter but not approved buys as a customer.
-Members are listed with their status and tier at order time; an unapproved member forfeits
-its level and the members above still earn.
-"""
+"""What the commission calculation is given: program terms, the order, and who may earn."""
 
 from __future__ import annotations
 
@@ -35,12 +17,7 @@ from server.domain.promoters.status import ACTIVE_STATUSES
 
 @dataclass(frozen=True, kw_only=True)
 class ProgramTerms:
-    """The part of a program the commission engine needs.
-
-    `level_rates[i]` is the percent for level i + 1; its length is the program's level
-    count. Window days of 0 mean forever / no limit. `timezone` sets where a day or month
-    begins for per-period caps.
-    """
+    """The part of a program the commission engine needs (window days of 0 = no limit)."""
 
     program_id: int
     currency: str
@@ -59,8 +36,7 @@ class ProgramTerms:
     def from_settings(
         cls, program_id: int, settings: ProgramSettings, *, timezone: tzinfo | None = None
     ) -> ProgramTerms:
-        """Terms of a program from its validated settings; periods are counted in the
-        program's `time_zone` unless `timezone` says otherwise."""
+        """Terms of a program from its validated settings, periods in its time zone."""
         return cls(
             program_id=program_id,
             currency=settings.currency,
@@ -126,9 +102,7 @@ class ChainMember:
 class BeneficiaryChain:
     """Who may earn on an order, nearest first: `members[0]` sits at `first_level`.
 
-    `bound_at` is when the referring binding was made (`OrderAttribution.attributed_at`);
-    the commission window counts from it. None means no window applies (a self purchase,
-    or an attribution made at the order itself).
+    `bound_at` starts the commission window; None means no window applies.
     """
 
     kind: ChainKind
@@ -213,13 +187,7 @@ def _line_problems(index: int, line: OrderLine, currency: str) -> dict[str, str]
 
 
 def validate_order(order: OrderSnapshot, terms: ProgramTerms) -> None:
-    """Refuse an order the engine cannot compute, with a code and the fields at fault.
-
-    Codes: `program_mismatch`, `currency_mismatch` (the order is not in the program
-    currency), `invalid_order` (no lines, duplicate line ids, naive placed_at),
-    `invalid_order_line` (bad quantity, price or amounts), `line_amount_mismatch` (a line
-    amount above quantity × unit_price).
-    """
+    """Refuse an order the engine cannot compute, with a code and the fields at fault."""
     exponent(terms.currency)
     if order.program_id != terms.program_id:
         raise ValidationFailed(

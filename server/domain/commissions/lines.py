@@ -1,22 +1,4 @@
-"""A commission line: its figures, its explanation, and how a refund recomputes it.
-
-One line per (order line, beneficiary, level); server/domain/commissions/calc.py builds them
-from an order. The figure of a line (the money law in DESIGN.md):
-1. the exact figure, never rounded on the way: percent → `rate × net / 100`; fixed →
-   `fixed_per_unit × quantity × net / amount` (nothing when the line's amount is 0);
-2. the limits, in this order, each only lowering the figure: the line's net (one commission
-   never pays more than the line brought in), the rule's `cap_per_line`, and the room left
-   under the beneficiary's per-period caps; `capped_by` names the limit that decided;
-3. one rounding, down to the currency's minor unit.
-
-Refunds. A line's commission after a refund is what its current net earns under the
-snapshot it carries (kind, rate or fixed amount, quantity, original amount, cap_per_line,
-period_room), never under today's rules: the exact figure is recomputed from the new net,
-the same limits are applied again, then rounded down once. The reversal is the difference.
-Because the result depends on the final net only, several partial refunds end exactly where
-one refund of the same total would. A capped line keeps its capped amount while the
-recomputed figure still reaches the cap. A full refund or a cancellation (net 0) pays 0.
-"""
+"""A commission line: its figures, its explanation, and how a refund recomputes it."""
 
 from __future__ import annotations
 
@@ -48,11 +30,7 @@ class CappedBy(StrEnum):
 class CommissionLine:
     """One commission: what `promoter_id` earns at `level` on one order line.
 
-    It carries the snapshot a refund is recomputed from (kind, rate or fixed_per_unit,
-    quantity, line_amount, cap_per_line, period_room) and the upline snapshot at order time
-    (`upline_ids`: promoter ids above the beneficiary, nearest first). `base` is the net
-    the amount was computed from; `exact_amount` the figure before limits and rounding.
-    `explanation` is JSON-safe (Decimals as strings) and readable by a person.
+    It carries the snapshot a refund is recomputed from and the upline at order time.
     """
 
     line_id: str
@@ -177,11 +155,7 @@ def _check_new_net(line: CommissionLine, new_net: Decimal) -> None:
 
 
 def recompute_after_refund(line: CommissionLine, *, new_net: Decimal) -> Decimal:
-    """What `line` earns once its order line's net is `new_net` (0 after a full refund).
-
-    Raises ValidationFailed `invalid_refund` if `new_net` is negative, above the line's
-    current base (refunds only lower a net) or finer than the currency allows.
-    """
+    """What `line` earns once its order line's net is `new_net`; 422 `invalid_refund`."""
     _check_new_net(line, new_net)
     return commission_amount(
         kind=line.kind,
@@ -198,11 +172,7 @@ def recompute_after_refund(line: CommissionLine, *, new_net: Decimal) -> Decimal
 def apply_refund(
     line: CommissionLine, *, new_net: Decimal, line_left: Decimal | None = None
 ) -> CommissionLine:
-    """`line` after a refund: new base, amount and explanation (with the history of nets);
-    `line_left` is what the line's nearer levels left of `new_net` (none: all of it).
-
-    The reversal to record is `line.amount - apply_refund(line, new_net=…).amount`.
-    """
+    """`line` after a refund; `line_left` is what nearer levels left of `new_net` (None: all)."""
     _check_new_net(line, new_net)
     figures = commission_amount(
         kind=line.kind,

@@ -1,22 +1,6 @@
 """The guard on a program's rule set: one order line never pays out more than its net.
 
-The engine limits each commission to its line's net, but not the sum over the levels of a
-chain, so a rule set could promise 60% at level 1 and 50% at level 2 on the same line. A
-program's own rates are already held to ≤ 100% in total (server/domain/programs/settings.py);
-this extends that law to stored rules: for every situation an order line can be in, the
-percents the engine would pay at each level of a chain, summed, stay ≤ 100.
-
-A situation is the line's product, category, campaign and site, the time it is placed, and
-for each level the beneficiary's promoter id and tier. Situations are enumerated exactly,
-not approximated: only values some rule names (plus "any other value") and the rules'
-validity bounds can change which rule wins, and per level the winner is the engine's own
-`select_rule` (else the program's rate). The levels summed are those a chain can pay: 0..n
-when the self-purchase rebate is on (a self purchase pays the most levels), else 1..n. One
-promoter sits at one level of a chain, so a promoter-scoped rule counts at one level only.
-
-Fixed rules pay an amount per unit that cannot be compared with a price not yet known: they
-count as 0% here. Give a fixed rule a `cap_per_line`; the engine also never pays one
-commission above its line's net.
+Checks every situation a line can be in, exactly; see docs/design/commissions.md.
 """
 
 from __future__ import annotations
@@ -41,8 +25,7 @@ EARLIEST = datetime.min.replace(tzinfo=UTC)
 
 @dataclass(frozen=True, kw_only=True)
 class LevelPay:
-    """What one level pays in the worst situation found: percent, and the rule (None = the
-    program's rate) and promoter (None = any) it comes from."""
+    """What one level pays in the worst situation found, and the rule and promoter behind it."""
 
     level: int
     percent: Decimal
@@ -87,6 +70,8 @@ def _default_percent(level: int, terms: ProgramTerms) -> Decimal:
 
 
 def _rule_percent(rule: CommissionRule) -> Decimal:
+    # A fixed amount per unit cannot be compared with a price not yet known; its cap_per_line
+    # and the line's net bound it instead.
     return rule.value if rule.kind == RuleKind.PERCENT else Decimal(0)
 
 

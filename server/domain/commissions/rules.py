@@ -1,35 +1,6 @@
-"""Commission rules: what a rule is, when it applies, and which one wins.
+"""Commission rules and period caps: what a rule is, when it applies, and which one wins.
 
-A program pays its level rates (level 1..n) and, when enabled, a self-purchase rebate
-(level 0). A `CommissionRule` overrides those defaults for the order lines and beneficiaries
-it is scoped to. Everything here is evaluated against facts passed in (`RuleFacts`), never
-against a clock or a database.
-
-Scope. Each scope field is optional (None = any): `promoter_id` and `tier` describe the
-beneficiary (the promoter who would earn), `product_id` and `category` the order line,
-`campaign` and `site_id` the order. A rule applies when every scope field it sets equals the
-fact, its `level` is None (every level the program pays, level 0 included) or equals the
-level, it is enabled, it belongs to the order's program, and the order was placed inside
-its validity: `valid_from <= placed_at < valid_to` (either bound None = open).
-
-Rules never extend what the program pays: a rule for a level deeper than the program's
-level count, or for level 0 while the program's rebate is off, earns nothing (the
-calculation never asks for those levels).
-
-Most specific wins. Among applicable rules the winner has the highest `rule_rank`:
-1. the number of scope fields set (more = more specific);
-2. then which fields, weighted promoter_id 32 > product_id 16 > category 8 > campaign 4 >
-   site_id 2 > tier 1 (the sum compares like a binary number, so the single most
-   specific field decides);
-3. then a rule for one level beats a rule for every level;
-4. then the higher `priority`;
-5. then the lower `id` (the older rule), so the choice is always deterministic.
-
-Per-promoter-per-period caps (`PeriodCap`) limit what one promoter earns per day or month
-(in the program's time zone). For each period kind the most specific enabled cap applies
-(promoter > tier > program-wide; then the lower amount; then the lower id); day and month
-caps apply together. The calculation is handed "already earned this period" totals, keyed by
-(promoter_id, `PeriodWindow.key`); see server/domain/commissions/calc.py for the clipping.
+Pure: evaluated against the facts passed in (`RuleFacts`), never a clock or a database.
 """
 
 from __future__ import annotations
@@ -72,12 +43,9 @@ class CapPeriod(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class CommissionRule:
-    """One override of the program's rates; see the module docstring for the semantics.
+    """One override of the program's rates for the lines and beneficiaries in its scope.
 
-    `value` is a percent (Decimal("10") = 10%) for `percent` rules and an amount per unit in
-    the program currency for `fixed` rules. `cap_per_line` (None = no cap) limits what one
-    beneficiary earns on one order line under this rule. `valid_from`/`valid_to` are aware
-    datetimes, half-open [from, to).
+    `value` is a percent or, for fixed rules, an amount per unit; validity is [from, to).
     """
 
     id: int
@@ -125,11 +93,7 @@ class RuleFacts:
 
 @dataclass(frozen=True, kw_only=True)
 class PeriodCap:
-    """At most `amount` earned per `period` (day | month) by each promoter it covers.
-
-    Scope: one promoter (`promoter_id`), every promoter of a tier (`tier`), or every
-    promoter of the program (both None). Setting both means that promoter while in that tier.
-    """
+    """At most `amount` earned per day or month by each promoter, tier or program it covers."""
 
     id: int
     program_id: int
@@ -142,11 +106,7 @@ class PeriodCap:
 
 @dataclass(frozen=True, kw_only=True)
 class PeriodWindow:
-    """One calendar period in the program's time zone: [start, end), named by `key`.
-
-    `key` ("day:2024-05-01", "month:2024-05") is what the "already earned" totals are keyed
-    by; the service sums a promoter's commissions on orders placed in [start, end).
-    """
+    """One calendar period in the program's time zone: [start, end), named by `key`."""
 
     period: str
     key: str
@@ -169,7 +129,7 @@ def rule_applies(rule: CommissionRule, facts: RuleFacts) -> bool:
 
 
 def rule_rank(rule: CommissionRule) -> tuple[int, int, int, int, int]:
-    """Sort key of an applicable rule: the greatest wins (see the module docstring)."""
+    """Sort key of an applicable rule: the greatest wins (docs/design/commissions.md)."""
     scope = rule.scope()
     weight = sum(SCOPE_WEIGHTS[name] for name in scope)
     return (len(scope), weight, int(rule.level is not None), rule.priority, -rule.id)
@@ -182,8 +142,7 @@ def select_rule(rules: Iterable[CommissionRule], facts: RuleFacts) -> Commission
 
 
 def period_window(period: str, at: datetime, tz: tzinfo) -> PeriodWindow:
-    """The day or month containing `at`, cut at local midnight in `tz`, bounds in UTC
-    (server.domain.periods: SQLite compares stored datetimes as text)."""
+    """The day or month containing `at`, cut at local midnight in `tz`, bounds in UTC."""
     if period in (CapPeriod.DAY, CapPeriod.MONTH):
         start, end = period_bounds(at, period, tz)
         return PeriodWindow(period=period, key=period_key(at, period, tz), start=start, end=end)
@@ -206,11 +165,7 @@ def _cap_covers(cap: PeriodCap, program_id: int, promoter_id: int, tier: str | N
 def select_period_caps(
     caps: Iterable[PeriodCap], *, program_id: int, promoter_id: int, tier: str | None
 ) -> list[PeriodCap]:
-    """The caps that bind one promoter: at most one per period kind, in period order.
-
-    Per kind the most specific wins (promoter > tier > program-wide), then the lower amount,
-    then the lower id.
-    """
+    """The caps that bind one promoter: at most one per period kind, most specific."""
 
     def rank(cap: PeriodCap) -> tuple[int, int, Decimal, int]:
         return (
@@ -265,12 +220,7 @@ def _aware(value: datetime | None) -> bool:
 
 
 def commission_rule_errors(rule: CommissionRule, *, currency: str) -> dict[str, str]:
-    """Every broken constraint of `rule`, keyed by field; empty when the rule is usable.
-
-    Percent values are 0..100 with ≤ 4 decimals; fixed values and caps are amounts in the
-    program currency (caps > 0: a rule that should pay nothing has value 0); levels 0..10;
-    scope texts non-blank; validity bounds aware and from < to.
-    """
+    """Every broken constraint of `rule`, keyed by field; empty when usable."""
     if currency not in CURRENCY_EXPONENTS:
         return {"currency": "unknown currency"}
     errors: dict[str, str] = {}

@@ -1,8 +1,4 @@
-"""The commission life cycle as a table of allowed transitions.
-
-pending (frozen until completion + freeze days) → approved → settled (in balance) → paid;
-pending/approved → rejected; any earning state → reversed (a full refund or cancellation).
-"""
+"""The commission life cycle as a table of allowed transitions."""
 
 from __future__ import annotations
 

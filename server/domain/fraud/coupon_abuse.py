@@ -1,13 +1,4 @@
-"""Coupon abuse: referral codes used where they are not authorized, hoarded, or spiking.
-
-- off site: an order's code belongs to a promoter authorized for some sites, and the order
-  came from another site; or the code is bound to a channel that was switched off. Every
-  such use is reported (no threshold: authorization is a yes/no).
-- many codes: one buyer redeems ≥ `codes_per_buyer` distinct codes in the window.
-- rate spike: a code is used ≥ `code_rate_multiplier` × its usual rate in the window (usual =
-  its uses over `history_days` before the window, scaled to the window length) and at least
-  `min_code_uses` times. A new code with no history counts one use a day as usual.
-"""
+"""Coupon abuse: referral codes used where they are not authorized, hoarded, or spiking."""
 
 from __future__ import annotations
 

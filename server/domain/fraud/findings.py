@@ -45,9 +45,10 @@ class SubjectKind(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class Finding:
-    """One thing a detector found. `detail` tells apart findings of one kind on one subject
-    (e.g. which IP flooded); `order_ids` and `visit_ids` are the rows it concerns: the
-    commissions of those orders are what an open anomaly holds."""
+    """One thing a detector found; an open anomaly holds the commissions of its `order_ids`.
+
+    `detail` tells apart findings of one kind on one subject (e.g. which IP flooded).
+    """
 
     kind: AnomalyKind
     subject_kind: SubjectKind
@@ -66,8 +67,7 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """What makes two findings "the same thing" (before the rows they link); a long
-        detail (a big chain's member list) is replaced by its digest to fit the column."""
+        """What makes two findings the same thing; a long detail is replaced by its digest."""
         detail = self.detail
         if len(detail) > MAX_DETAIL_LENGTH:
             detail = "sha256:" + hashlib.sha256(detail.encode()).hexdigest()

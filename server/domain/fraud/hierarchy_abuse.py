@@ -1,10 +1,5 @@
-"""Hierarchy abuse: one person posing as their own upline.
-
-A promoter and an upline up to `hierarchy_max_depth` levels above who share an identity
-signal (same user, payout account, unionid, phone or device: identity.py) are one person
-earning twice on the same sales. Pairs are joined into chains (a grandparent, parent and
-child all one person form one chain); each chain is one finding on its lowest member,
-scored by the strongest signal any link shares. Strangers in one tree never fire.
+"""Hierarchy abuse: one person posing as their own upline (a promoter and an upline who share
+an identity signal), one finding per chain scored by its strongest signal.
 """
 
 from __future__ import annotations

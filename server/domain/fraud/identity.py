@@ -17,25 +17,24 @@ SIGNAL_SCORES: dict[str, int] = {
 
 
 def hash_identifier(value: str | None, *, salt: str) -> str | None:
-    """Salted SHA-256 (hex) of an identifying value; None stays None. Visits (visitor, IP,
-    user agent) and orders (shipping address, device) hash with the same salt, so a device
-    id an order reports matches the visitor hash of that device's visits."""
+    """Salted SHA-256 (hex) of an identifying value; None stays None."""
+    # Visits and orders hash with the same salt, so a device id an order reports matches the
+    # visitor hash of that device's visits.
     if not value:
         return None
     return hashlib.sha256(f"{salt}\x00{value}".encode()).hexdigest()
 
 
 def device_key(device_id: str) -> str:
-    """What a device is hashed as: a visit's own visitor id and an order's device id are
-    spelled alike, so one device has one hash on visits and on orders."""
+    """What a device is hashed as, spelled alike on visits and on orders."""
     return f"v:{device_id}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class Identity:
-    """What identifies a person. `payout_accounts` are where their money goes, spelled
-    "wechat:<openid>" (a WeChat transfer pays an openid) or "bank:<account number>";
-    `devices` are hashed visitor ids seen for them."""
+    """What identifies a person: users, unionids, phones, hashed devices and payout accounts
+    ("wechat:<openid>" or "bank:<account number>").
+    """
 
     user_id: int | None = None
     unionid: str | None = None

@@ -1,23 +1,5 @@
-"""Fake or suspicious orders.
-
-- repeat buyer: one buyer (one account, unionid or store id) places ≥ `orders_per_buyer`
-  attributed orders in the window spread over ≥ `promoters_per_buyer` promoters: one person
-  buying through many promoters is farming commissions for them.
-- one address or device: ≥ `orders_per_address` attributed orders shipped to one hashed
-  address, or ≥ `orders_per_device` placed from one hashed device, in the window, spread
-  over ≥ `promoters_per_buyer` promoters: accounts made up to farm commissions still ship
-  to one place or buy on one phone. A family sharing one address buys a few orders, from
-  one or two promoters, far below both.
-- right after binding: ≥ `quick_order_share_percent` % of a promoter's referred orders in the
-  window (and at least `min_quick_orders` of them) were placed less than
-  `quick_order_seconds` after the buyer was bound.
-- refund rate: ≥ `refund_rate_percent` % of a promoter's referred orders placed in the window
-  were refunded, out of at least `min_orders_for_refund_rate` orders.
-- velocity spike: a promoter's referred orders in the window are ≥ `velocity_multiplier` ×
-  their usual count per window and at least `min_orders_for_velocity`. Usual = the higher of
-  the average over the last seven days before the window and that over the whole history:
-  a promoter whose volume grows steadily is compared with their recent level, not their
-  distant past, so growth is not a spike.
+"""Fake or suspicious orders: repeat buyers, one address or device, orders right after
+binding, refund rates and velocity spikes.
 """
 
 from __future__ import annotations
@@ -231,7 +213,9 @@ def detect_refund_rate(
 
 
 def usual_per_window(daily_history: Sequence[int], window_hours: int) -> float:
-    """The promoter's usual order count per window (module docstring), at least 1."""
+    """The promoter's usual order count per window, at least 1."""
+    # The higher of the recent and the whole-history average: a promoter whose volume grows
+    # steadily is compared with their recent level, so growth is not a spike.
     if not daily_history:
         return 1.0
     recent = daily_history[-RECENT_DAYS:]

@@ -1,15 +1,5 @@
-"""Self-referral: a commission earned on one's own purchase outside the rebate.
-
-Fires on a paid order when
-- a beneficiary at level ≥ 1 is the buyer's own promoter profile (a self purchase must earn
-  only the level-0 rebate, never also level 1), or
-- a beneficiary at level ≥ 1 shares an identity signal with the buyer (same user, payout
-  account, unionid, phone or device: identity.py), or
-- a level-0 rebate was paid although the program has the rebate switched off.
-
-Never fires on the one legitimate path: the buyer's own approved profile earning the
-level-0 rebate in a program that enables it, with the buyer's upline at levels ≥ 1.
-No thresholds: any shared signal is reported, scored by the strongest one.
+"""Self-referral: a commission earned on one's own purchase outside the level-0 rebate
+(the buyer's own profile or identity at level ≥ 1, or a rebate the program switched off).
 """
 
 from __future__ import annotations

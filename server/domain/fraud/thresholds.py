@@ -1,37 +1,6 @@
 """Per-program fraud thresholds: every number a detector compares against, with its default.
 
-All thresholds are whole numbers (counts, seconds, hours, days, percents or multipliers), so
-the document form is plain JSON integers. Defaults are chosen so that ordinary behaviour
-never fires: a family sharing one home Wi-Fi stays far below the per-IP visit count, a
-customer who reads the page for a few seconds is not "no dwell", and a promoter whose volume
-grows week on week stays below the spike multiplier.
-
-| threshold | default | fires when |
-|---|---|---|
-| scan_window_hours | 24 | (scope) the scans look at the last N hours |
-| history_days | 28 | (scope) days before the window the velocity and code-rate baselines use |
-| visits_per_ip | 200 | one hashed IP sends ≥ N visits to one promoter in the window |
-| visits_per_device | 60 | one hashed device sends ≥ N visits to one promoter in the window |
-| max_visits_per_minute | 20 | one device or IP averages ≥ N visits a minute ... |
-| min_rate_visits | 30 | ... over at least N visits |
-| bot_share_percent | 30 | ≥ N % of a promoter's visits come from known bot user agents ... |
-| min_bot_visits | 20 | ... and at least N of them are bots |
-| min_dwell_seconds | 3 | an order converts < N seconds after the visit that bound its buyer |
-| codes_per_buyer | 3 | one buyer redeems ≥ N distinct referral codes in the window |
-| code_rate_multiplier | 5 | a code is used ≥ N × its usual rate ... |
-| min_code_uses | 20 | ... and at least N times in the window |
-| orders_per_buyer | 5 | one buyer places ≥ N attributed orders in the window ... |
-| promoters_per_buyer | 3 | ... spread over ≥ N different promoters (so are address, device) |
-| orders_per_address | 6 | one hashed shipping address gets ≥ N attributed orders in the window |
-| orders_per_device | 5 | one hashed device places ≥ N attributed orders in the window |
-| quick_order_seconds | 60 | an order < N seconds after its binding is quick |
-| quick_order_share_percent | 50 | ≥ N % of a promoter's window orders are quick ... |
-| min_quick_orders | 5 | ... and at least N of them are |
-| refund_rate_percent | 40 | ≥ N % of a promoter's window orders were refunded ... |
-| min_orders_for_refund_rate | 10 | ... out of at least N orders |
-| velocity_multiplier | 5 | a promoter's window orders are ≥ N × their usual count ... |
-| min_orders_for_velocity | 10 | ... and at least N orders |
-| hierarchy_max_depth | 3 | an upline up to N levels above shares an identity signal |
+Each one's meaning and default is tabled in docs/design/fraud.md.
 """
 
 from __future__ import annotations
@@ -59,7 +28,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
 
 @dataclass(frozen=True, kw_only=True)
 class FraudThresholds:
-    """Every fraud threshold of a program (the module docstring says what each one means)."""
+    """Every fraud threshold of a program (meanings in docs/design/fraud.md)."""
 
     scan_window_hours: int = 24
     history_days: int = 28
@@ -114,8 +83,7 @@ def validate_thresholds(thresholds: FraudThresholds) -> None:
 
 
 def stored_thresholds(raw: object) -> FraudThresholds:
-    """A program's stored thresholds document read leniently (as the jobs read settings):
-    a missing or unusable value takes its default, so a scan never stops on old data."""
+    """A program's stored thresholds read leniently: an unusable value takes its default."""
     defaults = FraudThresholds()
     if not isinstance(raw, dict):
         return defaults

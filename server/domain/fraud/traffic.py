@@ -1,15 +1,4 @@
-"""Click floods and bot traffic: visits no human sends.
-
-- click flood: one hashed IP sends ≥ `visits_per_ip`, or one hashed device ≥
-  `visits_per_device`, visits to one promoter in the window. A family or office sharing one
-  Wi-Fi IP sends a handful of visits, far below the IP threshold.
-- inhuman rate: one IP or device averages ≥ `max_visits_per_minute` over at least
-  `min_rate_visits` visits (first to last visit, at least one minute).
-- bot traffic: ≥ `bot_share_percent` % of a promoter's visits in the window come from known
-  bot user agents, and at least `min_bot_visits` of them (bots are flagged on arrival).
-- no dwell: an order converts less than `min_dwell_seconds` after the visit that bound its
-  buyer (no person opens a page and pays that fast). Checked inline on each paid order.
-"""
+"""Click floods, inhuman rates, bot traffic and no-dwell conversions: visits no human sends."""
 
 from __future__ import annotations
 
@@ -69,8 +58,7 @@ def _visits_per_minute(group: VisitGroup) -> float:
 
 
 def detect_click_floods(groups: Iterable[VisitGroup], thresholds: FraudThresholds) -> list[Finding]:
-    """A click-flood finding per flooding IP or device, and an inhuman-rate finding per IP or
-    device too fast for a person (both can fire on one group)."""
+    """A click-flood and an inhuman-rate finding per IP or device that crosses one."""
     findings = []
     for group in sorted(groups, key=lambda g: (g.promoter_id, g.key_kind, g.key_hash)):
         limit = thresholds.visits_per_ip if group.key_kind == "ip" else thresholds.visits_per_device

@@ -1,18 +1,5 @@
 """Inline click-flood screening: per-worker counters of a promoter's visits per hashed IP and
-per hashed device, so a flood is flagged as it arrives instead of at the next hourly scan.
-
-Each key (promoter, "ip" | "device", hash) counts its visits in a window of
-`scan_window_hours` that starts at the key's first visit (and starts again once that window
-has passed), and its recent burst: visits within the time `min_rate_visits` visits take at
-`max_visits_per_minute`. A visit is suspect once its key has reached `visits_per_ip` /
-`visits_per_device` visits in the window (click flood), or `min_rate_visits` visits in one
-burst (inhuman rate) — the scan's rules (server/domain/fraud/traffic.py) seen one worker at
-a time, so a flood spread over many workers is still left to the scan. The first suspect
-visit of a key in its window is reported once per rule, as a `Crossing`, for the caller to
-record as an anomaly with the scan's own fingerprint.
-
-Memory is bounded: past `max_keys` keys the oldest tenth (by first visit) is forgotten,
-except keys already flagged. Pure: times are UTC epoch seconds given by the caller.
+device, so a flood is flagged as it arrives instead of at the next hourly scan.
 """
 
 from __future__ import annotations
@@ -59,8 +46,7 @@ class Crossing:
     last_at: float
 
     def finding(self, thresholds: FraudThresholds, visit_ids: tuple[int, ...]) -> Finding | None:
-        """The scan detector's finding for these counts (same kind, subject and detail, so
-        the same fingerprint as the hourly scan's), linked to `visit_ids`."""
+        """The scan's finding for these counts (same fingerprint), linked to `visit_ids`."""
         group = VisitGroup(
             promoter_id=self.promoter_id,
             key_kind=self.key_kind,
@@ -77,7 +63,7 @@ class Crossing:
 
 
 class FloodCounter:
-    """The counters of one worker (module docstring)."""
+    """The flood counters of one worker."""
 
     def __init__(self, *, max_keys: int = DEFAULT_MAX_KEYS) -> None:
         self.max_keys = max_keys

@@ -1,19 +1,5 @@
 """Manual adjustments of a promoter's available balance: reason codes, amount rules and the
-rows of a bulk CSV upload.
-
-An adjustment is one ledger movement of kind `adjustment` (available ±x). Its rules:
-
-- the amount is non-zero, at most MAX_ADJUSTMENT_AMOUNT either way, with no more decimals
-  than the currency has (a JPY adjustment is whole yen);
-- the sign follows the reason: a bonus or goodwill gesture only credits, a penalty or
-  chargeback only debits; a correction, a dispute resolution or `other` may go either way;
-- `other` needs a memo saying what it is (any reason may carry one);
-- the currency is the program's: mixing currencies is refused, never summed.
-
-A bulk upload is a CSV with a header row naming at least `promoter_id, amount, currency,
-reason_code` (`memo` optional, column order free, a UTF-8 byte order mark tolerated). Every
-row is checked and every problem reported as `{row, field, code, message}` where `row` is
-the line number a spreadsheet shows (the header is row 1).
+rows of a bulk CSV upload (rules in docs/design/ledger.md).
 """
 
 from __future__ import annotations

@@ -1,24 +1,5 @@
-"""Ledger arithmetic: which postings each kind of movement may make, balances after them,
-reconciling the cached balances with the entries, and when a commission may be approved.
-
-A promoter has three accounts per currency: `available` (may be withdrawn), `on_hold`
-(reserved by a withdrawal in progress) and `paid` (paid out, cumulative). A movement is one
-or more postings (account, signed amount) sharing a reference:
-
-| kind       | postings                          | net   |
-|------------|-----------------------------------|-------|
-| settle     | available +x                      | +x    |
-| hold       | available −x, on_hold +x          | 0     |
-| release    | on_hold −x, available +x          | 0     |
-| pay        | on_hold −x, paid +x               | 0     |
-| fee        | on_hold −x  (kept by the merchant) | −x    |
-| tax        | on_hold −x  (withheld for the tax office) | −x |
-| adjustment | available ±x                      | ±x    |
-| clawback   | available −x                      | −x    |
-
-Only clawbacks and adjustments may drive `available` below zero: the negative part is carried
-forward and offset by later earnings (a settle credits the negative balance first). Every
-other debit needs the funds to be there.
+"""Ledger arithmetic: the postings each kind of movement makes, balances after them,
+reconciliation of cached balances with entries, and when a commission may be approved.
 """
 
 from __future__ import annotations
@@ -145,10 +126,7 @@ def _posting(account: str, amount: Decimal, currency: str) -> Posting:
 def validate_movement(
     kind: str, postings: Iterable[tuple[str, Decimal]], currency: str
 ) -> tuple[MovementKind, tuple[Posting, ...]]:
-    """The movement's kind and postings if they follow the kind's shape, else invalid_movement.
-
-    Postings are returned in the shape's order (debit first), one per account.
-    """
+    """The movement's kind and postings (debit first) if they follow its shape."""
     movement = _kind(kind)
     parsed = [_posting(account, amount, currency) for account, amount in postings]
     shape = MOVEMENT_SHAPES[movement]
@@ -171,11 +149,7 @@ def validate_movement(
 def apply_postings(
     balances: Balances, kind: MovementKind, postings: Sequence[Posting]
 ) -> tuple[Balances, list[PostedLine]]:
-    """Balances after the postings and each posting's balance_after.
-
-    A debit that would leave its account negative is refused (insufficient_balance), except
-    for the kinds in MAY_GO_NEGATIVE.
-    """
+    """Balances after the postings and each posting's balance_after."""
     lines: list[PostedLine] = []
     current = balances
     for posting in postings:
@@ -237,8 +211,7 @@ def reconcile(
     last_balance_after: Mapping[BalanceKey, Decimal],
     cached: Mapping[BalanceKey, Decimal],
 ) -> list[Drift]:
-    """Every account where SUM(entries), the last entry's balance_after and the cached balance
-    are not all equal; a key missing from a mapping counts as zero."""
+    """Every account whose entry sum, last balance_after and cached balance disagree."""
     keys = set(entries_by_account_sums) | set(last_balance_after) | set(cached)
     drifts = []
     for key in sorted(keys):
@@ -255,10 +228,7 @@ def reconcile(
 
 
 def auto_approve_policy(raw: Mapping[str, object] | None) -> AutoApproveRules:
-    """A program's stored auto_approve_rules; anything unreadable means staff review.
-
-    Held commissions (hold_reason set) are never auto-approved, whatever the document says.
-    """
+    """A program's stored auto_approve_rules; anything unreadable means staff review."""
     if not isinstance(raw, Mapping) or raw.get("enabled") is not True:
         return AutoApproveRules(enabled=False)
     limit = raw.get("max_line_amount")
@@ -283,12 +253,7 @@ def review_refusal(
     unlocked: bool,
     held: bool,
 ) -> str | None:
-    """Why staff may not `action` a commission now (an error code), or None if they may.
-
-    Approving inside the freeze window is refused: the window exists for returns, and an
-    approved commission settles as soon as it unlocks. A held commission (open anomaly)
-    cannot be approved until the hold is lifted; it can be rejected.
-    """
+    """Why staff may not `action` a commission now (an error code), or None if they may."""
     if action not in REVIEW_ACTIONS:
         return "commission_unknown_action"
     try:
@@ -297,6 +262,7 @@ def review_refusal(
         return "commission_illegal_transition"
     if action == "approve" and held:
         return "commission_held"
+    # The freeze window exists for returns: nobody approves a commission inside it.
     if action == "approve" and not unlocked:
         return "commission_locked"
     return None

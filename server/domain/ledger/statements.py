@@ -1,29 +1,6 @@
-"""A promoter's statement for one calendar month: what they earned, lost, were paid, and how
-their balance moved, computed from the ledger alone.
+"""A promoter's statement for one calendar month, computed from the ledger alone.
 
-Inputs are sums of ledger entries per (kind, account): before the period (the opening
-balances) and inside it. The period is a calendar month in the program's time zone, as
-half-open instants [start, end).
-
-Figures of the period (all in the program's one currency, as amounts ≥ 0 except
-adjustments, which are signed):
-
-    gross         = settle credits to available          (commissions credited)
-    reversals     = clawback debits of available         (refunds taking credited money back)
-    adjustments   = adjustment postings, signed          (staff credits and debits)
-    fees          = fee debits of on_hold                (withdrawal fees kept by the merchant)
-    tax_withheld  = tax debits of on_hold                (withheld for the tax office)
-    net           = gross − reversals + adjustments − fees − tax_withheld
-    paid_out      = pay credits to paid                  (money that reached the promoter)
-
-`owed` is what the merchant owes the promoter and has not paid: available + on_hold (a
-negative available, carried forward, lowers it). Holding and releasing a withdrawal move
-money between the two accounts and do not change it. The statement reconciles:
-
-    opening_owed + net − paid_out = closing_owed
-
-and each account's closing balance is its opening balance plus its movements in the period,
-so a statement's figures agree with the ledger to the cent or `reconciles` is False.
+The figures and how they reconcile are in docs/design/ledger.md.
 """
 
 from __future__ import annotations
@@ -114,7 +91,7 @@ class AccountBalances:
 
 @dataclass(frozen=True)
 class StatementFigures:
-    """One promoter's month (see the module docstring for every formula)."""
+    """One promoter's month (formulas in docs/design/ledger.md)."""
 
     currency: str
     opening: AccountBalances
@@ -169,11 +146,9 @@ def balances_from(sums: MovementSums, start: AccountBalances | None = None) -> A
 def compute_statement(
     *, currency: str, before: MovementSums, during: MovementSums
 ) -> StatementFigures:
-    """The statement figures from the entry sums before and during the period.
-
-    A posting the statement has no figure for (a new kind of movement) raises ValueError:
-    a statement that silently leaves money out is worse than none.
-    """
+    """The statement figures from the entry sums before and during the period."""
+    # A posting with no figure (a new movement kind) raises: a statement that silently leaves
+    # money out is worse than none.
     figures = dict.fromkeys(
         ("gross", "reversals", "adjustments", "fees", "tax_withheld", "paid_out"), ZERO
     )

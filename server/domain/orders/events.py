@@ -1,35 +1,5 @@
-"""Order events from the merchant's store: what each event carries, the order life cycle, and
-the rules for events that arrive before their order is paid (pure; the use cases are in
-server/services/orders/events.py, refund arithmetic in server/domain/orders/refunds.py).
-
-Events. `order.paid` creates the order with its lines (and its commissions); `order.refunded`
-gives back part or all of it (by line, by a whole-order amount allocated pro rata, or
-`full`); `order.completed` starts the freeze period of its commissions; `order.cancelled`
-voids an order that was paid but not completed. Every amount is a decimal string (numbers
-are refused: a float cannot carry money exactly), non-negative, at most 9999999999999999.99
-and with no more decimals than the currency has; timestamps are ISO-8601 with an offset
-(server/domain/orders/parsing.py).
-
-Idempotency. An event id is unique per program. The same id with the same body (compared
-as the SHA-256 of its canonical JSON: keys sorted, no spaces) returns the outcome stored the
-first time, without applying anything again; the same id with another body is refused
-(409 `event_id_conflict`). A body the schema refuses is not recorded: fix it and send it
-again under the same id. Once an event passes the schema its outcome — applied, pending or a
-rejection with its error — is recorded in the same transaction as its effects.
-
-Order life cycle (`ORDER_LIFECYCLE`): paid → completed; paid → cancelled; paid or completed →
-refunded once nothing is left of any line (a partial refund keeps the status). A completed
-order cannot be cancelled (409 `order_completed`: a return after completion is a refund);
-a cancelled order takes no refund (409 `order_cancelled`), a fully refunded one no more
-refund, completion or cancellation.
-
-Order of events. A refund, completion or cancellation for an order the store has not yet
-reported paid is kept as `pending` (202, code `event_pending_until_paid`) and applied, in
-the order received, right after the `order.paid` of that order, in the paid event's
-transaction; each held event then gets its own outcome (applied, or rejected with its error
-— e.g. a refund larger than the line) and a replay of it returns that outcome. A second
-`order.paid` for an order that exists, under another event id, is refused (409
-`order_exists`).
+"""Order events from the merchant's store: what each carries, the order life cycle, and the
+rules for events that arrive before their order is paid (docs/design/orders.md).
 """
 
 from __future__ import annotations
@@ -204,8 +174,7 @@ class IncomingEvent:
 
 @dataclass(frozen=True)
 class EventOutcome:
-    """What the store is answered for an event: an HTTP status and a JSON body. Stored with
-    the event, so a replay gets it back unchanged."""
+    """What the store is answered for an event; stored with it, so a replay gets it back."""
 
     status_code: int
     body: dict[str, Any]

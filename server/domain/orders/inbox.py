@@ -1,28 +1,5 @@
-"""The inbox of order events a store asked us to accept now and apply later.
-
-A store that sends `Prefer: respond-async` gets 202 as soon as the signed, valid event is
-durably stored in the inbox; a drainer applies it afterwards exactly as a synchronous
-delivery would (server/services/orders/events.py), and the store reads the outcome from the
-event's status. The inbox absorbs bursts (a flash sale) at the cost of writing each event once,
-and what it accepted is never lost: it is on disk before the 202.
-
-Life of an inbox row (a table of allowed transitions):
-
-    queued --claim--> processing --finish--> done
-                       processing --expire--> queued   (the lease ran out: its drainer died)
-
-Applying an event twice is harmless — the order_events row (unique by program and event id)
-answers the second time with the first outcome — so an expired lease is simply claimed
-again.
-
-A drainer applies its claimed batch in a few lanes at once (`split_into_lanes`): applying an
-event mostly waits on the database, one statement after another, so one lane alone leaves
-the worker idle. The events of one order stay in one lane, in the order received.
-
-One event id names one body: a second delivery with the same id and body is answered with
-the first one's status, a different body is 409 `event_id_conflict` — checked against the
-inbox at once; a clash with an event delivered synchronously before is found when it is
-applied, and recorded as that event's outcome.
+"""The inbox of order events a store asked us to accept now (`Prefer: respond-async`) and
+apply later: its row life cycle and how a drainer splits a batch into lanes.
 """
 
 from __future__ import annotations
@@ -39,7 +16,7 @@ CLAIM_LEASE = timedelta(seconds=60)
 # Rows one claim takes: enough to keep a drainer busy, few enough to share among workers.
 CLAIM_BATCH = 32
 RESPOND_ASYNC = "respond-async"
-# Events of a batch a drainer applies at once (module doc).
+# Events of a batch a drainer applies at once: applying mostly waits on the database.
 DRAIN_LANES = 4
 
 T = TypeVar("T")
@@ -99,8 +76,7 @@ def status_body(
     inbox_status: str | None,
     outcome: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """An event's status for the store: its stored outcome once applied (with the HTTP
-    status a synchronous delivery would have got), else where it is in the inbox."""
+    """An event's status for the store: its stored outcome once applied, else its inbox state."""
     if outcome is not None:
         return {
             "event_id": event_id,
@@ -123,8 +99,7 @@ def status_body(
 def split_into_lanes(
     items: Sequence[T], *, key: Callable[[T], Hashable], lanes: int
 ) -> list[list[T]]:
-    """`items` in at most `lanes` non-empty lists: all items of one key in one list, in their
-    order; keys dealt to the lists in turn, in the order they first appear."""
+    """`items` in at most `lanes` non-empty lists, all items of one key in one list in order."""
     if lanes < 1:
         raise ValueError("lanes must be at least 1")
     split: list[list[T]] = [[] for _ in range(lanes)]

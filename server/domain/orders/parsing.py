@@ -1,22 +1,5 @@
-"""Reading an order event's JSON body into the domain's events (server/domain/orders/events.py),
-checking every amount and timestamp; and the canonical body hash that idempotency compares.
-
-Amounts are decimal strings ("12.30"): a JSON number is refused (a float cannot carry money
-exactly), as are exponents, signs other than a leading minus (reported as out of range),
-values above 9999999999999999.99, and more decimals than the currency has (code
-`invalid_amount`). Unit prices follow the same rule: a line amount may be below
-quantity × unit price (a discount) but never above it (`line_amount_mismatch`). Timestamps
-are ISO-8601 with an offset (`invalid_timestamp`). A refund's amounts are checked against
-the order's currency when the refund is applied (server/domain/orders/refunds.py).
-
-Buyer signals. An order.paid may carry `order.shipping_address` (an object with `detail`
-and optionally `province`, `city`, `district`; no other field) and `order.device_id` (the
-client's device or visitor id). Neither is ever stored: `seal_buyer_signals` validates them
-(`invalid_shipping_address`, `invalid_device_id`), normalizes the address (Unicode NFKC so
-full-width letters, digits and punctuation read as half-width, case folded, whitespace and
-punctuation dropped) and replaces both by salted hashes (`order.address_hash`,
-`order.device_hash`, the visits' hashing and salt) before the body is hashed, stored or
-parsed; `parse_event` refuses a body still carrying the raw values.
+"""Reading an order event's JSON body into domain events, checking every amount and
+timestamp; sealing the buyer signals; and the canonical body hash idempotency compares.
 """
 
 from __future__ import annotations
@@ -114,8 +97,7 @@ def parse_timestamp(raw: Any, *, field: str) -> datetime:
 
 
 def _address_part(text: str) -> str:
-    """One address part in one spelling: NFKC (full-width → half-width), case folded, with
-    whitespace and punctuation (Chinese or Western) dropped."""
+    """One address part in one spelling: NFKC, case folded, no whitespace or punctuation."""
     folded = unicodedata.normalize("NFKC", text).casefold()
     return "".join(
         ch for ch in folded if not ch.isspace() and not unicodedata.category(ch).startswith("P")
@@ -123,8 +105,7 @@ def _address_part(text: str) -> str:
 
 
 def address_key(raw: Any) -> str:
-    """The normalized text a shipping address is hashed as (module docstring), or
-    ValidationFailed(invalid_shipping_address) naming the field at fault."""
+    """The normalized text a shipping address is hashed as; 422 naming the field at fault."""
     field = "order.shipping_address"
     if not isinstance(raw, Mapping):
         raise _invalid("invalid_shipping_address", "invalid shipping address", field, "an object")
@@ -170,9 +151,8 @@ def _device_id(raw: Any) -> str:
 
 
 def seal_buyer_signals(payload: Mapping[str, Any], *, salt: str) -> dict[str, Any]:
-    """The body with an order.paid's shipping address and device id replaced by their salted
-    hashes (module docstring); any other body unchanged. Absent or null values add nothing,
-    so a body without them hashes as it always did."""
+    """An order.paid body with its shipping address and device id replaced by salted hashes."""
+    # Absent or null values add nothing, so a body without them hashes as it always did.
     order = payload.get("order")
     if payload.get("type") != EventType.PAID.value or not isinstance(order, Mapping):
         return dict(payload)
@@ -307,8 +287,7 @@ def _parse_refunded(order: Mapping[str, Any]) -> OrderRefunded:
 
 
 def parse_event(payload: Mapping[str, Any]) -> IncomingEvent:
-    """The event in `payload` (the JSON body as the API schema validated it), with every
-    amount and timestamp checked; ValidationFailed names the field at fault."""
+    """The event in a schema-validated `payload`, every amount and timestamp checked."""
     try:
         event_type = EventType(payload.get("type"))
     except ValueError:

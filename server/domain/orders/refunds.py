@@ -1,23 +1,5 @@
-"""Refunds and cancellations: what each order line gives back, and what each commission becomes.
-
-Which lines a refund touches (`plan_refund`):
-- by line: each named line gives back the amount given, at most what is left of it
-  (422 `refund_exceeds_line`); a line named twice or unknown is refused;
-- by a whole-order amount (at most what is left of the order, 422 `refund_exceeds_order`):
-  allocated pro rata to what is left of each line. Each line gets its share rounded down to
-  the currency's minor unit; the cents left over go to the line with the most left (on a
-  tie, the later line in the order), then — when that line has no room — to the next
-  largest, so no line ever gives back more than it has and the shares add up exactly;
-- `full`: every line gives back all that is left of it.
-
-What a commission becomes (the money law): it is recomputed from its snapshot — the rule
-and figures it was created with, never today's rules — at its line's new net, so several
-partial refunds end exactly where one refund of the same total would. The reversal is the
-difference. A commission not yet in the ledger (pending, approved) is simply lowered; one
-already settled or paid is lowered through a clawback (a negative ledger entry). One that
-reaches 0 is `reversed`. Rejected and reversed commissions do not move. A cancellation
-rejects the commissions not yet in the ledger (their amount is kept as the record of what was
-refused) and claws back and reverses any already settled.
+"""Refunds and cancellations: what each order line gives back, and what each commission
+becomes (docs/design/orders.md).
 """
 
 from __future__ import annotations
@@ -56,7 +38,7 @@ class LineBalance:
 def allocate_pro_rata(
     amount: Decimal, lines: Sequence[LineBalance], currency: str
 ) -> dict[str, Decimal]:
-    """`amount` spread over the lines in proportion to what is left of each (module doc)."""
+    """`amount` spread pro rata over what is left of each line; leftover cents to the largest."""
     total = sum((line.remaining for line in lines), Decimal(0))
     if amount > total:
         raise ValueError("cannot allocate more than what is left")
@@ -210,8 +192,7 @@ def line_from_snapshot(
 
 @dataclass(frozen=True, kw_only=True)
 class CommissionMove:
-    """What one commission becomes. `clawback` is True when the ledger must take back
-    `amount_before - amount_after` from money already credited."""
+    """What one commission becomes; `clawback` when the ledger must take money back."""
 
     action: str  # refund | cancel
     status_before: str
@@ -242,13 +223,10 @@ class KeptCommission:
 def line_after_refund(
     kept: Sequence[KeptCommission], *, new_net: Decimal
 ) -> list[CommissionMove | None]:
-    """What each of one order line's kept commissions becomes once the line's net is
-    `new_net`, in the order given (None: it does not move).
-
-    Nearest level first, each at most what the nearer ones left of `new_net`. Every kept
-    commission's exact figure counts, whatever its status, as when the order was paid, so a
-    refund's result never depends on the steps it came in.
-    """
+    """What each kept commission of one line becomes at `new_net` (None: no move)."""
+    # Nearest level first, each at most what the nearer ones left. Every kept commission's
+    # exact figure counts, whatever its status, as when the order was paid, so a refund's
+    # result never depends on the steps it came in.
     moves: list[CommissionMove | None] = [None] * len(kept)
     left = new_net
     for index in sorted(range(len(kept)), key=lambda position: kept[position].line.level):
@@ -277,8 +255,7 @@ def commission_after_refund(
     new_net: Decimal,
     line_left: Decimal | None = None,
 ) -> CommissionMove | None:
-    """The commission once its line's net is `new_net`, of which its line's nearer levels
-    left `line_left` (see `line_after_refund`); None when it does not move."""
+    """The commission at its line's `new_net`, given the nearer levels' `line_left`."""
     if not _is_moving(status):
         return None
     updated = apply_refund(line, new_net=new_net, line_left=line_left)

@@ -1,12 +1,5 @@
-"""Disputes: a promoter's claim about one of their commissions or about an order that earned
-them nothing, a thread of messages, and a resolution by staff.
-
-    open ──staff_reply──▶ awaiting_promoter ──promoter_reply──▶ open   (any number of turns)
-    open | awaiting_promoter ──accept──▶ resolved_accepted   (with an adjustment)
-    open | awaiting_promoter ──reject──▶ resolved_rejected   (with a reason)
-
-`open` means it is the staff's turn, `awaiting_promoter` the promoter's. A resolved dispute
-takes no more messages.
+"""Disputes: a promoter's claim about a commission or an order that earned nothing, a thread
+of messages, and a resolution by staff; the turn-taking life cycle is a transition table.
 """
 
 from __future__ import annotations

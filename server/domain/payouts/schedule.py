@@ -1,19 +1,5 @@
-"""Payout rules: when a program's schedule pays whom, and which commissions a payout covers.
-
-Schedule (PayoutSchedule):
-- manual: the job never creates a batch; finance creates one by hand (every promoter whose
-  withdrawable balance reaches the withdrawal minimum);
-- monthly on day D: one batch per calendar month, created on the first run on or after day D
-  (a job that was down on the day still pays that month), for balances ≥ the minimum;
-- threshold T: one batch per day, for balances ≥ max(T, minimum).
-
-Allocation: a payout of gross G covers, oldest first, what the promoter was credited and not
-yet paid. Every source has a remaining amount (credited minus what live payouts already
-cover). A negative remaining amount is a carry-forward (a clawback after the money was paid
-out): it is netted first, so the positive sources covered add up to G plus the carried
-amounts. Coverage of the last source may be partial. The items always add up to G exactly;
-if the traceable sources cannot cover G (balances posted without a commission, for example)
-the rest is one `unattributed` item, never a silently short lineage.
+"""Payout rules: when a program's schedule pays whom, and which commissions a payout covers
+(docs/design/payouts.md).
 """
 
 from __future__ import annotations
@@ -92,7 +78,7 @@ def is_eligible(withdrawable: Decimal, plan: BatchPlan) -> bool:
 
 
 def allocate(gross: Decimal, sources: Sequence[Source]) -> list[Item]:
-    """The items a payout of `gross` covers (see the module docstring); sources oldest first."""
+    """The items a payout of `gross` covers (docs/design/payouts.md); sources oldest first."""
     if gross <= 0:
         raise ValueError("a payout covers a positive amount")
     items = [Item(s.kind, s.id, s.remaining) for s in sources if s.remaining < 0]

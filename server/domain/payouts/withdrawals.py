@@ -1,34 +1,5 @@
-"""Withdrawal rules: what a promoter may request, the fee and tax it bears, and its life cycle.
-
-A request is checked against the program's WithdrawalRules: the currency is the program's,
-the amount has no more precision than the currency allows, it is ≥ the minimum, ≤ what is
-withdrawable, within the daily cap (withdrawals requested in the same day of the program's
-time zone that were not rejected or released count), by a method the program allows, and
-what reaches the promoter (net) is positive.
-
-Deductions, each rounded down to the currency's minor unit once (the promoter never pays a
-fraction more than the rules say):
-- fee = fee_fixed + fee_percent × amount (kept by the merchant, ledger kind `fee`);
-- tax = tax_withholding_percent × amount (withheld, ledger kind `tax`);
-- net = amount − fee − tax (ledger kind `pay`, on_hold → paid).
-
-Life cycle (WITHDRAWAL_LIFECYCLE; the whole amount sits in `on_hold` from the request until
-the withdrawal is paid, rejected or released):
-
-| action   | from                 | to        | money                                    |
-|----------|----------------------|-----------|------------------------------------------|
-| approve  | requested            | approved  |                                          |
-| reject   | requested, approved  | rejected  | release (on_hold → available)            |
-| pay      | approved             | paying    | (a transfer is sent to the provider)     |
-| retry    | failed               | paying    | (a new transfer, after a definite fail)  |
-| succeed  | paying               | paid      | fee, tax, pay                            |
-| fail     | paying               | failed    | (still on hold: retry or release)        |
-| release  | failed               | released  | release (on_hold → available)            |
-| mark_paid| approved, failed     | paid      | fee, tax, pay (paid outside, reference)  |
-
-`paying` also covers a transfer whose outcome is uncertain (the provider said PROCESSING or
-could not be reached): it stays `paying` until a query of the provider settles it, so no
-second transfer can be sent while the first might still pay.
+"""Withdrawal rules: what a promoter may request, the fee and tax it bears, and its life cycle
+(docs/design/payouts.md).
 """
 
 from __future__ import annotations
@@ -163,10 +134,7 @@ def check_withdrawal(
     withdrawable: Decimal,
     requested_today: Decimal,
 ) -> Deductions:
-    """The deductions of an acceptable request; otherwise the coded refusal.
-
-    `requested_today` sums the promoter's live withdrawals of the program's current day.
-    """
+    """The deductions of an acceptable request; otherwise the coded refusal."""
     if ask.currency is not None and ask.currency != program_currency:
         raise _refused(
             f"this program pays in {program_currency}",
@@ -222,8 +190,9 @@ def check_reason(reason: str | None, *, field: str = "reason") -> str:
 
 
 def transfer_bill_number(withdrawal_id: int, attempt: int) -> str:
-    """Our transfer number for one attempt: stable while its outcome is uncertain, new only
-    after a definite failure (providers answer a reused number with the old bill)."""
+    """Our transfer number for one attempt: new only after a definite failure."""
+    # Providers answer a reused number with the old bill, so it stays stable while the
+    # outcome is uncertain.
     return f"FXW{withdrawal_id:012d}A{attempt:03d}"
 
 

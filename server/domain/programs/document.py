@@ -1,15 +1,5 @@
 """The JSON document form of program settings: what the admin API accepts, what the Program
-model stores in its columns, and what the audit log records.
-
-Top-level keys are the Program model's column names; money and rates are decimal strings
-(never floats). Canonical form: amounts carry the currency's minor-unit digits ("1.00" in
-CNY, "100" in JPY); rates carry no trailing zeros ("10", "2.5").
-
-Creating applies the document as a patch over `default_document()`; updating applies it over
-the program's current document. A patch replaces top-level values, except that
-`requirements`, `withdrawal_rules`, `auto_approve_rules` and `fraud_thresholds` are merged key
-by key (so one withdrawal setting or one threshold can change alone); `payout_schedule` is
-always replaced whole, because the keys it needs depend on its mode.
+columns store, and what the audit log records (merge rules in docs/design/programs.md).
 """
 
 from __future__ import annotations
@@ -94,7 +84,7 @@ def default_document() -> dict[str, Any]:
 
 
 def apply_settings_patch(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """`current` with `patch` applied (see the module docstring for the merge rules)."""
+    """`current` with `patch` applied (merge rules in docs/design/programs.md)."""
     merged = dict(current)
     for key, value in patch.items():
         base = current.get(key)
@@ -175,13 +165,10 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
     }
 
 
+# An unreadable value becomes a neutral one (0, "", False, empty) so the rule checks still
+# run on everything else; the type error then wins over a rule at the same path.
 class _Reader:
-    """Reads typed values out of a document, recording (not raising) every type error.
-
-    A value that cannot be read is replaced by a neutral one (0, "", False, empty) so the
-    rule checks can still run on everything else; the type error then wins over whatever a
-    rule says about the neutral value at the same path.
-    """
+    """Reads typed values out of a document, recording (not raising) every type error."""
 
     def __init__(self) -> None:
         self.errors: dict[str, str] = {}
@@ -287,8 +274,7 @@ def _is_list(value: Any) -> bool:
 
 
 def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
-    """Read and validate a whole document; ValidationFailed(invalid_program_settings) names
-    every bad field (type errors and broken rules alike)."""
+    """Read and validate a whole document; 422 invalid_program_settings names every bad field."""
     read = _Reader()
     for unknown in sorted(set(document) - SETTING_KEYS):
         read.errors[unknown] = "unknown setting"

@@ -77,12 +77,8 @@ def check_applicant(
     phone: str | None,
     agreement_version: str | None,
 ) -> None:
-    """Refuse an application that does not meet the program's requirements.
-
-    Missing or malformed fields come first (422 `validation_failed`, one message per field);
-    an applicant who accepted another agreement than the current one gets
-    `agreement_outdated`, so the mini-program can show the new text.
-    """
+    """Refuse an application that does not meet the program's requirements."""
+    # An outdated agreement is its own code, so the mini-program can show the new text.
     fields: dict[str, str] = {}
     if requirements.real_name and not real_name:
         fields["real_name"] = "required"
@@ -108,12 +104,9 @@ def check_applicant(
 
 
 def approves_at_once(mode: str, *, invited: bool) -> bool:
-    """Whether an application is approved on the spot (else it waits for staff review).
-
-    `open` approves everyone; `invite_only` accepts only applicants with a valid invite and
-    approves them at once, since the inviting promoter's code is the gate; `review` always
-    queues. A mode this code does not know queues too: never auto-approve a misconfiguration.
-    """
+    """Whether an application is approved on the spot (else it waits for staff review)."""
+    # invite_only approves at once because the inviter's code is the gate; a mode this code does
+    # not know queues: never auto-approve a misconfiguration.
     try:
         recruitment = RecruitmentMode(mode)
     except ValueError:

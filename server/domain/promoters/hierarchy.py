@@ -1,8 +1,6 @@
 """Rules of the promoter tree (one per program), independent of how it is stored.
 
-A chain is a list of `(ancestor_id, depth)` pairs, nearest first: depth 1 is the parent.
-A subtree's level counts map a depth below its root to the number of members there, with
-the root itself at depth 0.
+A chain is `(ancestor_id, depth)` pairs, nearest first: depth 1 is the parent.
 """
 
 from __future__ import annotations
@@ -27,10 +25,7 @@ def chain_under(parent_id: int | None, parent_chain: Chain) -> list[tuple[int, i
 def ensure_no_cycle(
     *, promoter_id: int, new_parent_id: int | None, new_parent_ancestors: Iterable[int]
 ) -> None:
-    """Refuse a parent that is the promoter itself or sits inside the promoter's subtree.
-
-    The new parent is in the subtree exactly when the promoter is one of its ancestors.
-    """
+    """Refuse a parent that is the promoter itself or sits inside the promoter's subtree."""
     if new_parent_id is None:
         return
     if new_parent_id == promoter_id or promoter_id in set(new_parent_ancestors):
@@ -51,13 +46,8 @@ def subtree_levels(team_counts: Mapping[int, int]) -> dict[int, int]:
 def team_count_deltas(
     *, old_chain: Chain, new_chain: Chain, subtree_level_counts: Mapping[int, int]
 ) -> list[CountDelta]:
-    """How each ancestor's per-depth team count changes when a subtree moves.
-
-    An ancestor at distance d from the subtree's root counts the root's level-k members at
-    depth d + k. Old ancestors lose them, new ancestors gain them; an ancestor on both
-    chains (above the fork) may lose at one depth and gain at another. Zero changes are
-    dropped. Sorted by (ancestor, depth) so that statements lock rows in a stable order.
-    """
+    """How each ancestor's per-depth team count changes when a subtree moves."""
+    # Sorted by (ancestor, depth) so that statements lock rows in a stable order.
     changes: dict[tuple[int, int], int] = defaultdict(int)
     for sign, chain in ((-1, old_chain), (1, new_chain)):
         for ancestor, distance in chain:
@@ -70,9 +60,7 @@ def team_count_deltas(
 class ClosureRewrite:
     """How a subtree's links to its uplines change when it moves.
 
-    Uplines only on the old chain lose their links, uplines only on the new chain gain them,
-    and uplines on both (above the fork) keep theirs with every depth shifted by `shift`: the
-    root moves `shift` levels deeper (negative: higher) under each of them alike.
+    Uplines on both chains (above the fork) keep their links, every depth shifted by `shift`.
     """
 
     removed: list[tuple[int, int]]  # (ancestor, old distance to the subtree's root)

@@ -1,20 +1,5 @@
-"""Server-side clicks: what the store may report, and how old or new a click may be.
-
-A click is the store's record of a customer following a promoter's instrument (a share
-link's short code, a referral or voucher code, or the promoter's invite code) on the
-store's own pages. It becomes a visit with source `s2s` and binds the customer it names
-under the program's bind mode, exactly like a visit through the mini-program.
-
-Time bounds for `occurred_at` (compared with the server's clock when the click arrives):
-- at most `MAX_FUTURE_SKEW` ahead (clocks drift; a click from the future is a bug);
-- at most `MAX_CLICK_AGE` old: a late click still binds (a touch older than the customer's
-  current binding changes nothing, see server/domain/sharing/attribution.py), but a store
-  replaying months of history would rewrite attribution long after the orders it decided.
-
-Idempotency: a click carrying a `click_id` is recorded once per program; the same click id
-again with the same content answers as a duplicate and records nothing, the same id with
-other content is a conflict (409 click_id_reused). Clicks without a click id are recorded
-each time they are sent.
+"""Server-side clicks: what the store may report, and how old or new a click may be
+(docs/design/sharing.md).
 """
 
 from __future__ import annotations
@@ -33,8 +18,7 @@ OUT_OF_RANGE = "occurred_at_out_of_range"
 
 
 def click_time(raw: Any, *, now: datetime, field: str = "occurred_at") -> datetime:
-    """The click's time, checked against the bounds above (422 invalid_timestamp or
-    occurred_at_out_of_range)."""
+    """The click's time within its bounds (422 invalid_timestamp or occurred_at_out_of_range)."""
     moment = parse_timestamp(raw, field=field)
     if moment > now + MAX_FUTURE_SKEW:
         raise ValidationFailed(

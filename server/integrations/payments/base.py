@@ -1,9 +1,6 @@
 """The contract every payment provider keeps, so the withdrawal services never see a protocol.
 
-A transfer is identified by our own `out_bill_no`, stable across retries: providers treat a
-second request with the same number as the same transfer, which is what makes a retry after an
-uncertain outcome safe. An uncertain outcome (timeout, garbage, 5xx) is reported as UNKNOWN and
-must be resolved with `query()` before anything else is tried.
+An uncertain outcome is UNKNOWN and must be resolved with `query()` before anything else.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
-"""The payment provider the settings ask for: WeChat Pay API v3, v2, or none (offline only).
-
-Without WECHAT_PAY_API_BASE (development and tests only: production defaults it to
-https://api.mch.weixin.qq.com) transfers go to the bundled stand-in. Outside production, the
-credentials not configured come from the stand-in's development keys
-(`var/wechatpay-standin/keys.json`, which the stand-in `make run` starts also loads).
+"""The payment provider the settings ask for: WeChat Pay API v3, v2, or none (offline only);
+without WECHAT_PAY_API_BASE (never in production) the bundled stand-in.
 """
 
 from __future__ import annotations

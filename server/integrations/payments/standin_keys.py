@@ -1,9 +1,6 @@
 """The merchant and platform keys shared by the WeChat Pay stand-in and the app talking to it.
 
-Real WeChat Pay knows the merchant's public key and signs with its own platform key; the
-merchant holds the reverse. Here one side generates both pairs: tests keep them in memory,
-and `make run` stores them under `var/` so the stand-in, every Sanic worker and a Celery
-worker of one development machine agree. Never used in production (config refuses it).
+Development and tests only: config refuses them in production.
 """
 
 from __future__ import annotations

@@ -1,8 +1,6 @@
 """What WeChat Pay's answers mean for a transfer, for API v3 and v2 alike; pure functions.
 
-The rule throughout: FAILED only when WeChat Pay definitely did not and will not pay, because
-the caller may then give the funds back or try again. Anything less certain is UNKNOWN, and
-the caller queries; a query that finds no transfer is a definite FAILED (never created).
+FAILED only when WeChat Pay definitely did not and will not pay; anything less is UNKNOWN.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""WeChat Pay API v2 "企业付款到零钱", through wechatpy's `WeChatPay.transfer`.
-
-Closed to new merchants, kept for those who still have it. XML signed with the merchant API
-key (wechatpy signs MD5); the call needs the merchant client certificate in production, which
-is optional here so the plain-HTTP stand-in can be used. wechatpy is synchronous: calls run in
-a worker thread. WeChat's transfer answers carry no signature of their own (mutual TLS vouches
-for them); when an answer does carry one, it must be right, or the answer counts as UNKNOWN.
+"""WeChat Pay API v2 "企业付款到零钱" through wechatpy's `WeChatPay.transfer`, kept for
+merchants who still have it (closed to new ones).
 """
 
 from __future__ import annotations

@@ -1,21 +1,4 @@
-"""WeChat Pay API v3 merchant transfers ("商家转账", transfer-bills), through `wechatpayv3`.
-
-Why transfer-bills: it is the transfer WeChat Pay offers merchants now (the batch API
-`/v3/transfer/batches` was closed to new merchants in the 2025 upgrade), and wechatpayv3 2.x
-covers it: `mch_transfer_bills` (POST /v3/fund-app/mch-transfer/transfer-bills) and
-`mch_transfer_bills_query` (GET …/out-bill-no/{out_bill_no}).
-
-The SDK is synchronous (requests), so calls run in a worker thread. It signs every request
-with the merchant key and verifies 2xx answers against the WeChat Pay public key (when its id
-is configured) or the platform certificates it downloads from /v3/certificates; an answer
-that fails verification raises, which we report as UNKNOWN, never as paid. The SDK does not
-verify error (non-2xx) answers and does not hand us their headers: those rest on TLS, and
-only a short list of refusal codes counts as FAILED (see wechat_outcomes). Its API base is a
-private attribute (`_core._gate_way`), the only way to aim it at the stand-in.
-
-A transfer in WAIT_USER_CONFIRM needs the promoter to accept it in the mini-program
-(`wx.requestMerchantTransfer` with the `package_info` kept in the result's details).
-"""
+"""WeChat Pay API v3 merchant transfers ("商家转账", transfer-bills), through `wechatpayv3`."""
 
 from __future__ import annotations
 
@@ -219,6 +202,7 @@ class WeChatPayV3Provider:
             options["public_key"] = public_pem(merchant_key.public_key())
             options["public_key_id"] = "unused"
         client = WeChatPay(**options)
+        # The SDK's API base is a private attribute, the only way to aim it at the stand-in.
         core = client._core
         core._gate_way = self._api_base
         if certificate_mode:

@@ -1,11 +1,5 @@
-"""Per-program S2S API keys: create, rotate, revoke, list (verifying a signed request with
-one is server/services/access/signed_requests.py).
-
-A key's secret is shown once, when the key is created or rotated in; it is stored
-Fernet-encrypted with S2S_KEY_ENCRYPTION_KEY (the first of a comma-separated list encrypts,
-any decrypts, so that key can itself be rotated). Rotation creates a new key for the same
-program and name; the old one keeps working until it is revoked, so a store can switch over
-without downtime. Revoking is idempotent.
+"""Per-program S2S API keys: create, rotate, revoke, list; secrets shown once and stored
+Fernet-encrypted.
 """
 
 from __future__ import annotations

@@ -1,9 +1,5 @@
 """Verifying signed S2S requests: the signature, the replay window, the nonce and whether the
-key is still live (format: server/domain/access/signatures.py;
-keys: server/services/access/api_keys.py).
-
-A key's decrypted secret is kept per worker once read; revocation is never cached: the
-statement that spends the nonce inserts it only while the key is live, on every request.
+key is still live (never cached: checked by the statement that spends the nonce).
 """
 
 from __future__ import annotations
@@ -131,14 +127,7 @@ async def authenticate_signed_request(
     settings: Settings,
     spend_nonce: bool = True,
 ) -> S2SCaller:
-    """Verify a signed request and spend its nonce (committed before the caller goes on) —
-    or, with `spend_nonce` False, hand the nonce to the caller to spend (`unspent_nonce`).
-
-    `program_id` is the program the route names, if any: a key of another program is
-    refused (403 s2s_wrong_program). A reused nonce is 409 s2s_replayed. The key's secret is
-    kept per worker once read; whether the key is still live is checked by the very
-    statement that spends the nonce, so a revocation applies to the next request.
-    """
+    """Verify a signed request and spend its nonce, or hand the nonce to the caller."""
     now = clock.now()
     check_replay_window(
         timestamp=headers.timestamp,
@@ -175,11 +164,8 @@ async def authenticate_signed_request(
 
 
 async def purge_expired_nonces(*, older_than: datetime) -> int:
-    """Delete spent nonces whose request timestamp is before `older_than`; returns the count.
-
-    Pass now − S2S_REPLAY_WINDOW_SECONDS: an older timestamp is refused by the window check
-    anyway, so its nonce no longer needs remembering.
-    """
+    """Delete spent nonces whose request timestamp is before `older_than`; the count."""
+    # Pass now − the replay window: an older timestamp is refused by the window check anyway.
     if older_than.tzinfo is None:
         raise ValidationFailed(
             "older_than must carry a timezone",

@@ -100,6 +100,8 @@ async def login_staff(
     if not verify_password(staff.password_hash if staff else None, password) or staff is None:
         await record_login_failure(keys=keys, settings=settings)
         raise Unauthorized("wrong username or password", code="invalid_credentials")
+    # The account's count only: a valid account of the attacker's own must not reset the
+    # count of an address guessing passwords.
     await clear_login_failures(key=account)
     if not staff.is_active:
         raise Unauthorized("account disabled", code="account_disabled")

@@ -1,18 +1,6 @@
 """The commission engine's inputs read from storage, and the dry run built on them.
 
-`build_commission_inputs` is what both the order-paid use case and the dry run call: the
-program's terms, its enabled rules in force when the order was placed, the beneficiary chain
-(the money law in DESIGN.md) with each member's current status and tier, the period caps,
-and what each capped beneficiary already earned in the cap's period.
-
-"Already earned" in a period window is the sum of the promoter's commission amounts, other
-than rejected or reversed ones, on orders placed in [window.start, window.end) — the order's
-placing time, not when the commission row was written, because the window itself is chosen
-by the order's placing time (server/domain/commissions/rules.py `PeriodWindow`). An order
-posted late therefore counts in the period it was placed in, whatever day it arrives.
-
-The dry run (`preview_order`) evaluates an order described by staff and writes nothing:
-no commission, no order, no audit entry.
+Both the order-paid use case and the dry run (which writes nothing) use `build_commission_inputs`.
 """
 
 from __future__ import annotations
@@ -108,12 +96,7 @@ async def resolve_chain(
     bound_at: datetime | None,
     conn: BaseDBAsyncClient,
 ) -> BeneficiaryChain:
-    """Who may earn: the buyer's own chain when the buyer is an approved promoter of the
-    program, else the attributed promoter's chain from `bound_at`, else nobody.
-
-    A buyer who is a promoter but not approved buys as a customer. Raises 422
-    `promoter_not_in_program` for an id that is not a promoter of the program.
-    """
+    """Who may earn on an order (the money law); 422 for an unknown promoter."""
     program_id = terms.program_id
     if buyer_promoter_id is not None:
         buyer = await _member(
@@ -144,10 +127,9 @@ async def earned_in_period(
     conn: BaseDBAsyncClient,
     latest: bool = False,
 ) -> Decimal:
-    """The promoter's counted commission amounts on orders placed in [start, end).
-
-    `latest`: read what is committed now, not the transaction's snapshot (on MySQL a locking
-    read; an order.paid holds the promoter's row lock, see `lock_promoters`)."""
+    """The promoter's counted commission amounts on orders placed in [start, end)."""
+    # By the order's placing time, not when the commission was written: the window itself is
+    # chosen by placing time, so an order posted late counts in the period it was placed in.
     placed_at = Order._meta.fields_map["placed_at"]
     statuses = ", ".join("?" for _ in NOT_EARNING_STATUSES)
     locking = " LOCK IN SHARE MODE" if latest and is_mysql(conn) else ""
@@ -170,9 +152,7 @@ async def earned_in_period(
 
 
 async def lock_promoters(promoter_ids: Iterable[int], *, conn: BaseDBAsyncClient) -> None:
-    """Hold these promoters' rows until the transaction ends (MySQL; SQLite transactions are
-    serialized anyway): an order.paid that counts a promoter's period earnings against a cap
-    waits for another one doing so, then counts what it wrote."""
+    """Hold these promoters' rows until the transaction ends (MySQL only)."""
     ids = sorted(set(promoter_ids))
     if ids and is_mysql(conn):
         marks = ", ".join("?" for _ in ids)
@@ -190,10 +170,7 @@ async def build_commission_inputs(
     bound_at: datetime | None,
     conn: BaseDBAsyncClient | None = None,
 ) -> CommissionInputs:
-    """Everything `evaluate_order` / `compute_commissions` needs for `order`, read with `conn`.
-
-    Returns (terms, rules, chain, period_caps, period_earned); pass them on unchanged.
-    """
+    """(terms, rules, chain, period_caps, period_earned) for `order`, read with `conn`."""
     conn = conn or connection()
     terms = program_terms(program)
     rules = await load_rules(program_id=program.id, at=order.placed_at, conn=conn)
@@ -234,8 +211,7 @@ def _decimal(raw: Any, name: str, problems: dict[str, str]) -> Decimal:
 def order_snapshot(
     *, program: Program, document: dict[str, Any], placed_at: datetime
 ) -> OrderSnapshot:
-    """The order a dry-run body describes (decimals as strings); line ids default to their
-    position (1, 2, …). The engine's `validate_order` checks the rest."""
+    """The order a dry-run body describes; line ids default to their position."""
     problems: dict[str, str] = {}
     lines = []
     for index, line in enumerate(document["lines"]):

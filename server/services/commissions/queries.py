@@ -1,15 +1,6 @@
 """Reading commissions: a promoter's own, with their explanation, and every one for staff.
 
-A promoter sees only the commissions of their own profiles in the program (another
-promoter's commission is 404, as if it did not exist) and never who the customer is: no
-phone, no openid, no user id. The buyer is shown by relation: `self` (level 0, their own
-purchase), `team_member` (a promoter of their team buying for themself, masked nickname),
-`direct_customer` (their own referred customer, masked nickname) or `team_customer` (a
-customer of someone in their team: no name at all). The explanation shown to a promoter is
-the stored one without the rest of the chain (other promoters' ids, statuses, tiers).
-
-Staff see everything, including the chain at order time, the snapshot refunds recompute
-from, and the full history with who made each change.
+A promoter never sees who the customer is nor the rest of the chain.
 """
 
 from __future__ import annotations
@@ -137,7 +128,7 @@ def _chain_kind(commission: Commission) -> str:
 
 
 def customer_for_promoter(commission: Commission) -> dict[str, Any]:
-    """Who bought, as the earning promoter may see it (see the module docstring)."""
+    """Who bought, as the earning promoter may see it (docs/design/commissions.md)."""
     if commission.level == 0:
         return {"relation": "self", "display_name": None}
     buyer = commission.order.buyer_user

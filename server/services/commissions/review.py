@@ -1,11 +1,4 @@
-"""Staff review of commissions the auto-approval left pending: the queue and bulk decisions.
-
-A decision covers several commissions and is all-or-nothing: if any one of them may not take
-the action, nothing changes and the error lists every refused id with its reason. Each
-accepted change writes the new status, a CommissionChange row and an audit entry in one
-transaction. Approving before the freeze window is over is refused (`commission_locked`):
-the window exists for returns.
-"""
+"""Staff review of commissions the auto-approval left pending: the queue and bulk decisions."""
 
 from __future__ import annotations
 

@@ -1,16 +1,6 @@
 """The commission jobs: auto-approval of unlocked commissions and settlement into the ledger.
 
-Both work set-based, in batches of commission ids: each batch is one transaction of a few
-statements (history rows, ledger entries, cached balances, statuses), never a loop over rows
-in Python. A crash between batches loses nothing: committed batches are done and the next
-run picks up what is still due. Two runs at once cannot settle a commission twice: a batch
-locks its rows by key (`SELECT … FOR UPDATE` on MySQL), and the unique (reference, account) of
-the ledger would refuse a second credit anyway.
-
-Settlement credits `available` with one `settle` entry per commission, reference
-`commission:<id>:settle`. Each entry's balance_after is the cached balance plus the running
-sum of the batch's credits per promoter in commission-id order (a window function), and the
-entries are inserted in that order so the newest entry always carries the balance.
+Set-based, one transaction per batch of ids; see docs/design/commissions.md.
 """
 
 from __future__ import annotations
@@ -61,11 +51,9 @@ def _utc(moment: datetime) -> datetime:
 
 
 def _driven_join(conn: BaseDBAsyncClient) -> str:
-    """A join that keeps the batch's rows as the driving table on MySQL.
-
-    The balances table grows during a run, so its statistics lag; left to itself the
-    optimizer scans every balance row for each batch instead of one unique-key lookup each.
-    """
+    """A join that keeps the batch's rows as the driving table on MySQL."""
+    # The balances table grows during a run, so its statistics lag; left to itself the
+    # optimizer scans every balance row for each batch instead of one unique-key lookup each.
     return "STRAIGHT_JOIN" if is_mysql(conn) else "JOIN"
 
 
@@ -93,16 +81,11 @@ async def _claim(
     max_amount: Decimal | None = None,
     promoter_in_good_standing: bool = False,
 ) -> _Batch | None:
-    """The next `limit` due, unheld commissions in `status`, in (unlock_at, id) order,
-    locked; None when there are no more.
-
-    The candidates are read without locks along the (status, unlock_at, id) index (so no
-    batch sorts the backlog), then locked by primary key with every condition checked again
-    on the latest row versions. A locking read along the index would lock whatever the plan
-    scans, and one bad plan over a large backlog exhausts the lock table; by key, a batch
-    never locks more than its own rows, in id order like every other writer of commissions.
-    A row another run settled meanwhile simply drops out.
-    """
+    """The next `limit` due, unheld commissions in `status`, locked; None when none are left."""
+    # Candidates are read without locks along the (status, unlock_at, id) index, then locked
+    # by primary key and checked again: a locking read along the index would lock whatever the
+    # plan scans (one bad plan over a large backlog exhausts the lock table), while by key a
+    # batch locks only its own rows, in id order like every other writer of commissions.
     conditions = ["status = ?", "unlock_at <= ?", "hold_reason IS NULL"]
     values: list[Any] = [status, now]
     if program_id is not None:
@@ -189,8 +172,7 @@ async def _record_changes(
 
 
 async def _ensure_and_lock_balances(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:
-    """Create the missing balance rows of the batch's promoters; on MySQL also lock them all
-    (a duplicate under ON DUPLICATE KEY UPDATE is locked exclusively), in promoter order."""
+    """Create the batch's missing balance rows; on MySQL lock them all."""
     select = (
         "SELECT promoter_id, MIN(program_id), currency, 0, 0, 0, ? FROM commissions"
         f" WHERE id IN ({ids}) GROUP BY promoter_id, currency ORDER BY promoter_id, currency"
@@ -208,6 +190,8 @@ async def _ensure_and_lock_balances(conn: BaseDBAsyncClient, ids: str, now: date
 
 
 async def _credit_ledger(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:
+    # balance_after is the cached balance plus the running sum of the batch's credits per
+    # promoter in id order, and rows go in in that order, so the newest entry has the balance.
     units = money_units(conn, "c.amount")
     reference = (
         "CONCAT('commission:', id, ':settle')"
@@ -283,10 +267,7 @@ async def _settle_batch(conn: BaseDBAsyncClient, ids: str, now: datetime) -> int
 async def settle_due_commissions(
     *, now: datetime, batch_size: int = BATCH_SIZE, max_batches: int | None = None
 ) -> dict[str, Any]:
-    """Settle approved, unheld commissions unlocked by `now` into the promoters' balances.
-
-    Batches of `batch_size`, one transaction each; `max_batches` bounds one run's work.
-    """
+    """Settle approved, unheld commissions unlocked by `now` into balances."""
     now = _utc(now)
     settled = batches = 0
     after: _Position | None = None
@@ -345,8 +326,7 @@ async def _approve_program(
 
 
 async def approve_due_commissions(*, now: datetime, batch_size: int = BATCH_SIZE) -> dict[str, Any]:
-    """Approve pending, unheld commissions of promoters in good standing unlocked by `now`
-    where the program's auto_approve_rules allow it; the others stay pending for staff review."""
+    """Approve unlocked pending commissions the program's auto-approve rules allow."""
     now = _utc(now)
     approved: dict[str, int] = {}
     programs = await Program.filter(status="active").only("id", "auto_approve_rules")

@@ -1,14 +1,4 @@
-"""Anomalies: recording what the detectors find and holding the commissions it touches
-(staff decisions are server/services/fraud/decisions.py).
-
-Recording runs in the caller's transaction (the paid order's, or a scan batch's). A finding
-becomes an open anomaly linked to its orders, visits and the commissions of those orders;
-every linked commission still pending or approved is held (`hold_reason` = "anomaly:<id>",
-with a `hold` history row), so neither auto-approval nor settlement touches it. A finding
-of something already open (same fingerprint) adds its new rows to the open anomaly; a
-finding of something staff already decided is recorded again only if it links rows the
-decision did not cover.
-"""
+"""Anomalies: recording what the detectors find and holding the commissions it touches."""
 
 from __future__ import annotations
 
@@ -161,14 +151,11 @@ async def _locked_open(conn: BaseDBAsyncClient, open_key: str) -> Anomaly | None
 async def record_finding(
     *, conn: BaseDBAsyncClient, program_id: int, finding: Finding, source: str
 ) -> Anomaly | None:
-    """Record one finding in the caller's transaction (module doc); the anomaly it opened or
-    added to, or None when staff already decided exactly this.
-
-    The open anomaly is looked up with a plain read and locked only once found: a locking
-    read of a missing key would take an InnoDB gap lock, and two such transactions inserting
-    into the same gap deadlock. Two transactions opening the same thing at once meet on the
-    unique open_key; the loser adds to the winner's anomaly.
-    """
+    """Record one finding; the anomaly opened or grown, None if staff decided exactly this."""
+    # The open anomaly is looked up with a plain read and locked only once found: a locking
+    # read of a missing key takes a gap lock, and two such inserts into one gap deadlock. Two
+    # transactions opening the same thing meet on the unique open_key; the loser grows the
+    # winner's anomaly.
     now = clock.now()
     open_key = open_key_of(program_id, finding.fingerprint)
     targets = await _targets(conn, finding)

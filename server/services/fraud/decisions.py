@@ -1,11 +1,5 @@
-"""Staff decisions on anomalies: confirm or dismiss, one or many at once, audited.
-
-Confirming rejects the linked commissions still pending or approved and reverses the
-settled or paid ones (a clawback entry in the ledger, reference
-"anomaly:<id>:commission:<id>:clawback"), and suspends the promoter when asked. Dismissing
-releases each hold unless another open anomaly still holds that commission. A decision over
-several anomalies is all or none: every anomaly that cannot take it is named in the error.
-How findings become anomalies and hold commissions is server/services/fraud/anomalies.py.
+"""Staff decisions on anomalies: confirm (reject or claw back, optionally suspend) or dismiss
+(release holds), one or many at once, all or none, audited.
 """
 
 from __future__ import annotations
@@ -60,8 +54,8 @@ def _check_decision(ids: Sequence[int], action: str, note: str | None) -> list[i
 
 
 async def _lock_linked_commissions(conn: BaseDBAsyncClient, anomaly_ids: list[int]) -> None:
-    """Lock every commission the anomalies link, in id order, before any is changed: the
-    order settlement and refunds lock commissions in, so decisions never deadlock them."""
+    """Lock every commission the anomalies link, in id order, before any changes."""
+    # The order settlement and refunds lock commissions in, so decisions never deadlock them.
     ids = sorted(
         {
             int(i)
@@ -227,7 +221,7 @@ async def decide_anomalies(
     suspend_promoter: bool = False,
     request_id: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Confirm or dismiss anomalies, all or none (module doc); what each decision did."""
+    """Confirm or dismiss anomalies, all or none; what each decision did."""
     unique = _check_decision(ids, action, note)
     assert note is not None
     note = note.strip()

@@ -1,23 +1,5 @@
-"""The cheap fraud rules, run as an order is paid, in the caller's transaction, so an obviously
-fraudulent commission is held before any job can approve it.
-
-`screen_paid_order` uses what order.paid already loaded (the program row with its
-thresholds, the buyer, the attribution, the commissions computed) and reads at most one
-thing more: the identities of the order's beneficiaries (one indexed join over their
-promoter ids), and only when the order pays someone and the buyer is identifiable. An order
-that pays nobody costs nothing. The rules: self-referral (server/domain/fraud/
-self_referral.py) and a conversion with no dwell after the visit that bound the buyer
-(server/domain/fraud/traffic.py). Heavier rules over many rows are the scans
-(server/services/fraud/scans.py).
-
-Visits. Recording a visit only hashes it and flags known bot user agents
-(server/services/sharing/visits.py), which keeps the request path free of queries and counters.
-`VisitScreen` screens them as the worker's visit buffer flushes them, before they are
-written: per-worker counters per (promoter, hashed IP) and (promoter, hashed device)
-(server/domain/fraud/visit_floods.py) flag the visits of a flood or an inhuman rate as bots
-(so they bind no one and stay out of reports and conversion rates), and each key that
-crosses a threshold is recorded as an anomaly right after the batch is written, with the
-scan's fingerprint: the hourly scan then grows that anomaly instead of opening another.
+"""The cheap fraud rules, run inline: on each paid order in its transaction (held before any
+job can approve it), and on visits as the worker's buffer flushes them.
 """
 
 from __future__ import annotations
@@ -170,7 +152,7 @@ async def screen_paid_order(
 
 
 class VisitScreen:
-    """A worker's inline visit screening (module docstring), driven by its VisitBuffer."""
+    """A worker's inline visit screening, driven by its VisitBuffer."""
 
     def __init__(
         self,
@@ -204,8 +186,7 @@ class VisitScreen:
         return {program_id: self._thresholds[program_id][1] for program_id in program_ids}
 
     async def screen(self, rows: Sequence[PendingVisit]) -> list[PendingVisit]:
-        """The rows, those of a flood or inhuman rate flagged as bots (each row is counted
-        once: the buffer screens a row only the first time it tries to write it)."""
+        """The rows, those of a flood or inhuman rate flagged as bots."""
         thresholds = await self._thresholds_of({row.program_id for row in rows})
         count = self.counter.count
         screened = []
@@ -246,8 +227,7 @@ class VisitScreen:
                 )
 
     async def record_crossings(self) -> int:
-        """Record the keys that crossed a threshold in the visits just written, each in its
-        own transaction; what fails stays for the next flush. How many were recorded."""
+        """Record each crossing in its own transaction; a failed one waits for the next flush."""
         pending = self.counter.crossings
         recorded = 0
         while pending:

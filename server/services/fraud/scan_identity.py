@@ -27,8 +27,7 @@ _SHARED_BANK_ACCOUNT = (
 async def _self_referral_by_shared_signals(
     conn: BaseDBAsyncClient, window: ScanWindow
 ) -> list[Finding]:
-    """Referred orders whose buyer shares a phone or a bank account (through their own
-    promoter profile) or a device (a visitor hash both were seen with) with the promoter."""
+    """Referred orders whose buyer shares a phone, bank account or device with their promoter."""
     referred = (
         " FROM orders AS o JOIN promoters AS p ON p.id = o.attributed_promoter_id"
         " {join} WHERE o.program_id = ? AND o.placed_at >= ? AND o.placed_at < ?"
@@ -101,10 +100,9 @@ def _side(row: dict[str, Any], side: str) -> Identity:
 async def _upline_pairs(
     conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
 ) -> list[hierarchy_abuse.UplinePair]:
-    """(promoter, upline) pairs within the depth that share an account, unionid, phone or a
-    bank account they withdrew to, where one of the two changed (or withdrew) since the
-    start of the history: what stood still was judged by the scans back then. A first run
-    over old data can pass a long `history_days` (up to a year)."""
+    """(promoter, upline) pairs within the depth that share an identity signal."""
+    # Only pairs where one changed (or withdrew) since the history start: what stood still was
+    # judged by the scans back then. A first run over old data may pass a long history_days.
     rows = await sql_rows(
         conn,
         "SELECT c.descendant_id AS d_id, c.ancestor_id AS a_id, c.depth AS depth,"

@@ -29,9 +29,7 @@ async def _orders_sharing(
     min_orders: int,
     min_promoters: int,
 ) -> list[tuple[str, int, int]]:
-    """(shared value, order id, promoter id) of the referred orders whose `column` value is
-    shared by at least `min_orders` orders of at least `min_promoters` promoters: one GROUP
-    BY over the window, then the suspects' rows."""
+    """(value, order, promoter) of referred orders sharing a `column` value past thresholds."""
     suspects = await sql_rows(
         conn,
         f"SELECT o.{column} AS shared{_REFERRED} AND o.{column} IS NOT NULL"
@@ -117,8 +115,7 @@ async def _repeat_devices(
 async def _shared_signal_orders(
     conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
 ) -> list[orders.SignalOrder]:
-    """Orders of the hashed shipping addresses and devices already past both thresholds:
-    one GROUP BY per signal over the (program, hash) index, then the suspects' rows."""
+    """Orders of the hashed addresses and devices already past both thresholds."""
     found: list[orders.SignalOrder] = []
     for signal, column in (("address", "address_hash"), ("device", "device_hash")):
         shared = await _orders_sharing(
@@ -239,8 +236,7 @@ async def _velocities(
 async def order_findings(
     conn: BaseDBAsyncClient, window: ScanWindow, thresholds: FraudThresholds
 ) -> list[Finding]:
-    """Repeat buyers, orders from one address or device, quick orders, refund rates and
-    velocity spikes in the window."""
+    """Repeat buyers, shared address or device, quick orders, refund rates, velocity spikes."""
     findings = _distinct_order_sets(
         orders.detect_repeat_buyers(await _repeat_buyers(conn, window, thresholds), thresholds)
     )

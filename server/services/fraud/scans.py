@@ -1,14 +1,5 @@
 """The fraud scans: set-based queries over each program's recent data feeding the pure
-detectors of server/domain/fraud, and the findings recorded as anomalies.
-
-Each program is scanned over its own window (`scan_window_hours` before `until`, history
-`history_days` before that). Every query aggregates in the database (GROUP BY IP, device,
-buyer, promoter, code) and keeps only groups already past a threshold (HAVING), so the rows
-read back are the suspects, not the traffic; rows are fetched only for those suspects.
-Traffic and coupon queries are here, order ones in fraud_scan_orders.py, self-referral and
-hierarchy ones in fraud_scan_identity.py.
-Each finding is recorded in its own transaction; a finding of something already open grows
-that anomaly instead of duplicating it (server/services/fraud/anomalies.py).
+detectors, and the findings recorded as anomalies (docs/design/fraud.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,6 @@
 """Staff adjustments of promoter balances, one at a time or from a CSV upload, via the ledger.
 
-Each adjustment is an Adjustment row, one ledger movement `adjustment` (available ±x, it may
-leave the balance negative: carried forward) and an audit entry, in one transaction. A
-single adjustment carries the caller's idempotency key: a retry returns the first one. A CSV
-upload is all-or-nothing: every row is checked (rules, promoter in the program, currency)
-before anything is written; one bad row refuses the whole file with a report of every
-problem, `{row, field, code, message}`. The same file cannot be applied twice to a program.
+A single adjustment is idempotent by key; an upload is all-or-nothing and applied once.
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Reading balances and ledger entries (a promoter's own, or any for back-office), and
+"""Reading balances and ledger entries (a promoter's own, or any for back office), and
 reconciling the cached balances with the entries.
-
-`pending` is derived on every read (pending + approved commissions); available, on_hold and
-paid come from the cache the ledger keeps in the posting transaction. A negative `available`
-(clawbacks beyond what was left) is shown as `carried_forward`, with `available` at zero:
-it is what later earnings pay back before anything can be withdrawn.
 """
 
 from __future__ import annotations
@@ -289,8 +284,7 @@ async def _next_boundary(low: int | None) -> int | None:
 
 
 async def reconcile_balances(*, promoter_ids: list[int] | None = None) -> ReconcileReport:
-    """Compare, per (promoter, currency, account), SUM(entries), the newest entry's
-    balance_after and the cached balance; every difference is a drift."""
+    """Every drift between entry sums, newest balance_after and cached balances."""
     report = ReconcileReport()
     if promoter_ids is not None:
         unique = sorted(set(promoter_ids))

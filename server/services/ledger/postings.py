@@ -1,10 +1,6 @@
 """Posting to the ledger inside the caller's transaction: movements and refund clawbacks.
 
-Lock order, everywhere money moves: commission rows first, then the promoter's balance row
-(`SELECT … FOR UPDATE` on MySQL; SQLite serializes writers anyway). Holding the balance row
-makes the cached balances and each entry's balance_after consistent with every other posting
-of that promoter, including the set-based settlement batches
-(server.services.commissions.settlement).
+Lock order wherever money moves: commission rows first, then the promoter's balance row.
 """
 
 from __future__ import annotations
@@ -113,13 +109,10 @@ async def _check_owner(
 async def lock_balance(
     conn: BaseDBAsyncClient, *, promoter_id: int, program_id: int, currency: str
 ) -> PromoterBalance:
-    """The promoter's balance row in `currency`, created at zero if missing, locked.
-
-    Existence is checked with a plain read first: a locking read of a missing key would take
-    a gap lock, and two such transactions inserting into the same gap deadlock. The insert
-    ignores a row a concurrent transaction created meanwhile (on MySQL the duplicate then
-    gets our exclusive lock at once, so there is no shared-to-exclusive upgrade).
-    """
+    """The promoter's balance row in `currency`, created at zero if missing, locked."""
+    # A plain read first: a locking read of a missing key takes a gap lock, and two such
+    # transactions inserting into the same gap deadlock. On MySQL a duplicate insert gets our
+    # exclusive lock at once, so there is no shared-to-exclusive upgrade.
     found = PromoterBalance.filter(promoter_id=promoter_id, currency=currency).using_db(conn)
     if not await found.exists():
         await _check_owner(conn, promoter_id=promoter_id, program_id=program_id, currency=currency)
@@ -176,8 +169,7 @@ async def post_movement(
     withdrawal_id: int | None = None,
     memo: str = "",
 ) -> list[LedgerEntry]:
-    """Post one movement in the caller's transaction; a reference already posted is returned
-    as it stands and nothing changes."""
+    """Post one movement in the caller's transaction; a posted reference is returned as is."""
     movement, lines = validate_movement(kind, postings, currency)
     balance = await lock_balance(
         conn, promoter_id=promoter_id, program_id=program_id, currency=currency
@@ -234,13 +226,7 @@ async def clawback_commission(
     reason: str,
     reference: str,
 ) -> LedgerEntry | None:
-    """Take back from `available` what a refund removed from a credited commission.
-
-    Posts available −(settled_amount − new_amount) as a clawback (it may leave the balance
-    negative: carried forward, offset by later earnings) and sets settled_amount to
-    new_amount. None when nothing was credited beyond new_amount. The caller holds the
-    commission row lock and records the commission's own change.
-    """
+    """Take back from `available` what a refund removed from a credited commission."""
     if CommissionStatus(commission.status) not in IN_LEDGER_STATUSES:
         raise Conflict(
             "only a settled or paid commission can be clawed back",

@@ -1,10 +1,5 @@
-"""Monthly statements of promoters (figures in server.domain.ledger.statements), their CSVs, and the
-legal name and tax id they are issued under.
-
-A statement is in the program's one currency, for a calendar month in the program's time
-zone. The tax id is masked for everyone but finance and admin (`reveal_tax_id`), including
-on the promoter's own statement. The program-wide CSV streams promoters in chunks: two
-grouped ledger queries per chunk, whatever the number of promoters.
+"""Monthly statements of promoters, their CSVs, and the legal name and tax id they are
+issued under (masked for everyone but finance and admin).
 """
 
 from __future__ import annotations

@@ -22,8 +22,7 @@ async def commissions_by_status() -> dict[str, int]:
 
 
 async def queued_order_events_by_status() -> dict[str, int]:
-    """How many inbox events wait (queued) or are being applied (processing) right now; the
-    done ones are not counted (a range of the status index, however long the history)."""
+    """How many inbox events are queued or processing now (done ones are not counted)."""
     waiting = (InboxStatus.QUEUED.value, InboxStatus.PROCESSING.value)
     rows = (
         await QueuedOrderEvent.filter(status__in=waiting)
@@ -35,8 +34,7 @@ async def queued_order_events_by_status() -> dict[str, int]:
 
 
 async def ledger_drift_found() -> dict[str, int]:
-    """The accounts in drift found by the last completed ledger reconcile (none before the
-    first one)."""
+    """The accounts in drift found by the last completed ledger reconcile."""
     last = (
         await JobRun.filter(name=LEDGER_RECONCILE_JOB, status="succeeded")
         .order_by("-id")

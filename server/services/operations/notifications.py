@@ -115,8 +115,8 @@ def _is_duplicate(exc: IntegrityError) -> bool:
 
 
 def template_message(data: Mapping[str, str], fields: str | None) -> dict[str, dict[str, str]]:
-    """The subscribe-message `data` for a template whose keywords `fields` maps
-    ("amount:amount1,reason:thing2"); without a mapping the keys are the keywords."""
+    """The subscribe-message `data` for a template whose keywords `fields` maps."""
+    # `fields` reads like "amount:amount1,reason:thing2"; without it the keys are the keywords.
     if not fields:
         keywords = {key: key for key in data}
     else:

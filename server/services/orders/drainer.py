@@ -1,23 +1,5 @@
-"""The per-worker drainer of the order event inbox (server/services/orders/inbox.py).
-
-Each server worker runs one: it claims a batch, applies it in a few concurrent lanes (one
-order's events in one lane, in the order received: `apply_batch`), and claims again; with
-nothing queued it sleeps until this worker accepts an event or POLL_SECONDS pass (events
-accepted by other workers, or requeued after a lease).
-
-It gives way to the stores: while this worker is accepting events (`accepting()` around
-each), the drainer applies one event every PACE_SECONDS, its lanes taking turns, so a burst
-is answered at the speed of one INSERT and applied in full right after it; a steady stream
-below the drainer's pace leaves it gaps enough to keep up. Turns, not a pause per lane: an
-event is ~6 ms of this worker's CPU, and lanes waking together would hold back the requests
-arriving meanwhile by that times the lanes.
-
-On a graceful stop it finishes the event in hand and gives the rest of its batch back to
-the queue: what was accepted stays on disk for the next drainer.
-
-The `drain_order_event_inbox` job, run in a process that has a drainer of its own (the
-server's in-process scheduler), only wakes it: applying there itself would take the event
-loop from the stores for seconds, as the drainer is built not to (`wake_running_drainer`).
+"""The per-worker drainer of the order event inbox: claims batches and applies them in lanes,
+giving way to the stores while this worker accepts events (docs/design/orders.md).
 """
 
 from __future__ import annotations
@@ -49,7 +31,7 @@ _running: EventDrainer | None = None
 
 
 class EventDrainer:
-    """Applies queued order events in the background of one worker (module doc)."""
+    """Applies queued order events in the background of one worker."""
 
     def __init__(self) -> None:
         self._wakeup = asyncio.Event()
@@ -61,7 +43,7 @@ class EventDrainer:
 
     @contextlib.contextmanager
     def accepting(self) -> Iterator[None]:
-        """Around accepting one event: the drainer gives way meanwhile (module doc)."""
+        """Around accepting one event: meanwhile the drainer applies one per PACE_SECONDS."""
         self._accepting += 1
         try:
             yield
@@ -70,6 +52,8 @@ class EventDrainer:
         self._wakeup.set()
 
     async def _give_way(self) -> None:
+        # Turns shared by the lanes, not a pause per lane: an event is ~6 ms of this worker's
+        # CPU, and lanes waking together would hold back the requests arriving meanwhile.
         if not self._accepting:
             return
         loop = asyncio.get_running_loop()

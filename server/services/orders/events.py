@@ -1,26 +1,6 @@
 """Order events from the store (S2S): recording, idempotency, dispatch, and held events.
 
-One transaction per event. It first locks the order's `OrderLock` row (created on first
-sight), so the events of one order apply one after the other; then inserts the event row —
-the unique (program, event id) decides between concurrent deliveries of one event: the
-loser rolls back and answers the winner's stored outcome; then applies the event.
-Everything the event changes (order, lines, commissions, history, ledger entries) commits
-with the event row and its outcome, or nothing does. A rejection (a coded error such as
-`refund_exceeds_line` or `order_exists`) is recorded as the event's outcome, so a replay
-answers it again: a refund, completion or cancellation applies inside a savepoint and a
-rejection rolls back to it; an order.paid — the common event, nearly always accepted —
-applies without one, and its rejection rolls the whole transaction back and records the
-refusal (lock, event row, outcome) in a new one.
-
-Idempotency and held events are specified in server/domain/orders/events.py. A replay returns
-the stored outcome: for an event held `pending`, that is the 202 until the order's
-order.paid arrives and then the outcome of applying it (200, or its rejection). The paid
-event applies the held events in the order received, each in its own savepoint, and lists
-them in its own outcome (`held_events`). The first event of an order (its lock row was just
-created) skips looking for the order and for held events: there can be none.
-
-A transaction InnoDB rolled back as a deadlock victim (or that timed out waiting for a lock)
-is run again from the start, up to MAX_ATTEMPTS times.
+One transaction per event, under the order's lock; see docs/design/orders.md.
 """
 
 from __future__ import annotations
@@ -111,8 +91,7 @@ class _PaidRefused(Exception):
 
 
 async def _lock_order(conn: BaseDBAsyncClient, *, program_id: int, external_id: str) -> bool:
-    """Lock the order's OrderLock row, created on first sight; True when no event of this
-    order was ever recorded before (then there is neither an order nor a held event)."""
+    """Lock the order's OrderLock row, created on first sight; True if it is new."""
     values = [program_id, external_id]
     if is_mysql(conn):
         changed, _ = await conn.execute_query(_LOCK_MYSQL, values)
@@ -237,6 +216,8 @@ async def _dispatch(
                 conn=conn, config=config, event=event, event_row_id=row.id, appid=appid
             )
         except FenxiaoError as error:
+            # order.paid, nearly always accepted, applies without a savepoint: its refusal rolls
+            # the whole transaction back and is recorded in a new one.
             raise _PaidRefused(error) from None
         held: list[dict[str, Any]] = []
         if not first_of_order:
@@ -244,6 +225,7 @@ async def _dispatch(
         effects["held_events"] = held
         return applied_outcome(event, effects)
     if first_of_order:
+        # Its lock row was just created: there is no order to look for yet.
         return pending_outcome(event)
     # The order lock is held, so a plain read sees any order.paid committed before it.
     order_ids = await (
@@ -263,8 +245,7 @@ def _mysql_code(error: BaseException) -> int | None:
 
 
 def _is_retryable(error: BaseException) -> bool:
-    """A MySQL deadlock or lock wait timeout anywhere in the exception's chain (tortoise wraps
-    the driver's error, and a failed savepoint rollback may be raised after it)."""
+    """A MySQL deadlock or lock wait timeout anywhere in the exception's chain."""
     seen: set[int] = set()
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
@@ -279,13 +260,8 @@ def _is_retryable(error: BaseException) -> bool:
 async def ingest_order_event(
     *, program_id: int, payload: Mapping[str, Any], appid: str
 ) -> RecordedOutcome:
-    """Record and apply one store event, or answer what its first delivery got.
-
-    `payload` is the body as the API schema validated it; `appid` the mini-program's appid
-    (buyers are matched by appid + openid). A transaction InnoDB chose as a deadlock victim
-    (or one that timed out waiting for a lock) was rolled back whole, so it is run again, up
-    to MAX_ATTEMPTS times.
-    """
+    """Record and apply one store event, or answer what its first delivery got."""
+    # InnoDB rolls a deadlock victim (or a lock wait timeout) back whole, so it runs again.
     event = parse_event(payload)
     digest = body_sha256(payload)
     attempt = 1

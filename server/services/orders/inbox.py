@@ -1,20 +1,6 @@
 """Order events accepted with `Prefer: respond-async`: store, claim, apply, answer status.
 
-The rules are server/domain/orders/inbox.py. Accepting is one autocommit INSERT … SELECT of
-the validated body, shared with the deliveries the worker accepts at the same moment
-(server/services/orders/inbox_writes.py); the 202 is sent only after it. It also spends the
-request's S2S nonce (the unique key + nonce of the inbox row; the guard left it unspent,
-server/s2s_auth.py) and inserts nothing once the key is revoked. A replayed request is 409
-`s2s_replayed` as on every signed route; a synchronous delivery's nonce lives in s2s_nonces
-instead, and a captured request replayed in the other mode within the window can only get
-the event's first outcome: the event id decides, so it never applies twice. Applying goes
-through the very same `ingest_order_event` as a synchronous delivery, so both behave alike.
-
-Claiming marks up to CLAIM_BATCH queued rows `processing` under a fresh token with a lease
-(concurrent drainers each get their own rows, see `claim_events`); the drainer applies
-them one after the other, in the order received, and marks each `done`. A drainer that
-dies leaves its rows `processing`: `requeue_expired` puts them back once the lease is over,
-and applying them again is answered from the first application.
+Applying goes through `ingest_order_event`, so both kinds of delivery behave alike.
 """
 
 from __future__ import annotations
@@ -87,9 +73,7 @@ async def enqueue_order_event(
     nonce: UnspentNonce,
     settings: Settings,
 ) -> Accepted:
-    """Validate the event and store it for the drainer, spending the request's nonce; a
-    known event id with the same body is answered again, with another body it is 409
-    `event_id_conflict`; a reused nonce is 409 `s2s_replayed`, a revoked key 401."""
+    """Validate the event and store it for the drainer, spending the request's nonce."""
     event = parse_event(payload)
     body = canonical_json(payload)
     digest = canonical_sha256(body)
@@ -129,8 +113,7 @@ async def enqueue_order_event(
 async def _answer_stored(
     *, program_id: int, event_id: str, digest: str, nonce: UnspentNonce, answer: dict[str, Any]
 ) -> Accepted:
-    """A delivery that clashed with a stored one: its nonce reused (checked first, as the
-    guard would), or its event id known (the same body answered again, another one 409)."""
+    """A delivery that clashed with a stored one: a reused nonce (checked first) or event id."""
     if await QueuedOrderEvent.exists(api_key_id=nonce.api_key_id, nonce=nonce.nonce):
         raise nonce_replayed()
     earlier = await QueuedOrderEvent.get_or_none(program_id=program_id, event_id=event_id)
@@ -144,7 +127,7 @@ async def _answer_stored(
 async def claim_events(
     *, limit: int = CLAIM_BATCH, now: datetime | None = None
 ) -> list[ClaimedEvent]:
-    """Take up to `limit` queued events, oldest first, under a lease (module doc)."""
+    """Take up to `limit` queued events, oldest first, under a lease."""
     for _ in range(CLAIM_TRIES):
         claimed = await _claim_once(limit=limit, now=now)
         if claimed is not None:
@@ -220,8 +203,7 @@ async def _finish(claimed: ClaimedEvent, *, status_code: int, error: dict[str, A
 
 
 async def apply_claimed(claimed: ClaimedEvent) -> None:
-    """Apply one claimed event as a synchronous delivery would and mark it done. An
-    unexpected error is logged and leaves it claimed: it is retried after the lease."""
+    """Apply one claimed event and mark it done; an unexpected error waits for the lease."""
     try:
         try:
             recorded = await ingest_order_event(
@@ -258,10 +240,7 @@ async def apply_batch(
     lanes: int = DRAIN_LANES,
     go_on: Callable[[], Awaitable[bool]] | None = None,
 ) -> int:
-    """Apply a claimed batch in `lanes` concurrent lanes, one order's events in one lane in
-    the order received (server/domain/orders/inbox.py); the number applied. `go_on` is
-    awaited before each event: once it answers False, the lane's remaining events go back
-    to the queue (a drainer that is stopping)."""
+    """Apply a claimed batch in `lanes` concurrent lanes; stop a lane once `go_on` says no."""
 
     async def apply_lane(events: list[ClaimedEvent]) -> int:
         for index, claimed in enumerate(events):
@@ -344,8 +323,7 @@ async def queued_event_status(*, program_id: int, event_id: str) -> dict[str, An
 
 
 async def purge_done_events(*, older_than: datetime) -> int:
-    """Forget inbox rows applied before `older_than`; their outcome stays on the order
-    event, and a later delivery of one is answered from there."""
+    """Forget inbox rows applied before `older_than`; their outcome stays on the event."""
     return await QueuedOrderEvent.filter(
         status=InboxStatus.DONE.value, processed_at__lt=older_than
     ).delete()

@@ -1,20 +1,5 @@
 """Accepted order events are written to the inbox in groups: one statement for the deliveries
-a worker accepts together.
-
-Written one by one, every delivery costs its own statement: its own socket write, its own
-round trip and its own commit (the database's log flush). While a worker is busy, the
-deliveries that reach the inbox in the same turn of its event loop, or while its previous
-group is still being written, go into one INSERT … SELECT … UNION ALL instead. Each
-delivery is still answered only once the statement that holds it has committed: a 202 means
-"on disk", as before.
-
-A statement is all or nothing, so one delivery may not sink the others. When the group's
-statement is refused (a unique key: a reused nonce or a known event id) it wrote nothing,
-and each delivery of the group is written again on its own, to get its own answer. When it
-wrote fewer rows than it held (a key revoked meanwhile selects no row), the rows present
-under their nonces are the ones stored; the others found their key no longer live.
-
-One writer per event loop (a server worker has one; tests start many).
+a worker accepts together, each answered only once that statement has committed.
 """
 
 from __future__ import annotations
@@ -50,8 +35,7 @@ MAX_STATEMENTS_IN_FLIGHT = 1
 
 
 class InboxRow(NamedTuple):
-    """One delivery's inbox row: the parameters of `_ROW`, in order (values as the database
-    takes them; `api_key_id` both stores the row and checks the key is live)."""
+    """One delivery's inbox row: the parameters of `_ROW`, in order."""
 
     program_id: int
     event_id: str
@@ -92,7 +76,7 @@ def _fail(delivery: _Delivery, error: BaseException) -> None:
 
 
 class InboxWriter:
-    """Groups the deliveries of one event loop into shared statements (module doc)."""
+    """Groups the deliveries of one event loop into shared statements."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
@@ -101,9 +85,7 @@ class InboxWriter:
         self._scheduled = False
 
     async def store(self, row: InboxRow) -> bool:
-        """Write one delivery's row with whatever else is waiting: True once it is
-        committed, False when its key was no longer live; IntegrityError when its nonce or
-        its event id is already stored."""
+        """Write one delivery's row with whatever else is waiting; False if its key is gone."""
         delivery = _Delivery(row=row, stored=self._loop.create_future())
         self._waiting.append(delivery)
         self._schedule()
@@ -201,8 +183,7 @@ _writers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, InboxWriter] = (
 
 
 async def store_accepted(row: InboxRow) -> bool:
-    """Write one accepted delivery's inbox row with the others of its moment (module doc);
-    True once committed, False when its key is no longer live."""
+    """Write one accepted delivery's inbox row with the others of its moment."""
     loop = asyncio.get_running_loop()
     writer = _writers.get(loop)
     if writer is None:

@@ -1,13 +1,5 @@
-"""order.completed and order.cancelled (inside the event's transaction, under the order lock).
-
-Completion starts the return window: every pending or approved commission of the order gets
-`unlock_at = completed_at + program.freeze_days`; the approval and settlement jobs act on
-commissions whose unlock time has passed (server/services/commissions/settlement.py).
-
-Cancellation voids an order that was paid but not completed (a completed order takes a
-refund instead, 409 `order_completed`): commissions not yet in the ledger are rejected,
-and any already settled — which cannot normally happen before completion and the freeze —
-is clawed back and reversed. Each commission moved gets a history row naming the event.
+"""order.completed (starts the commissions' freeze window) and order.cancelled, inside the
+event's transaction and under the order lock.
 """
 
 from __future__ import annotations

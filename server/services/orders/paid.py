@@ -1,18 +1,6 @@
 """order.paid: the order, its lines, who it is attributed to and why, and its commissions.
 
 Runs inside the event's transaction (server/services/orders/events.py holds the order's lock).
-
-Who the order is attributed to, and the evidence kept on it — which binding (its source,
-visit, code, bind mode, window) or which code, the reason, the commission window, the levels
-skipped — is server/services/sharing/attribution.py; the evidence is stored also when nobody
-earns. A second order.paid of an existing order is refused by the unique (program,
-external id) (409 `order_exists`).
-
-Commissions come from the pure engine (`evaluate_order`) on the inputs the commission
-preview service reads (server/services/orders/paid_inputs.py reads them in fewer statements); each
-is stored `pending` with its explanation, the snapshot refunds recompute from, the upline at
-order time, no unlock time until the order completes, and a `created` history row naming
-the event — lines, commissions and history in multi-row statements.
 """
 
 from __future__ import annotations
@@ -143,13 +131,10 @@ async def _store_lines_and_commissions(
     evaluation: OrderEvaluation,
     event_row_id: int,
 ) -> None:
-    """The order's lines, its commissions and their `created` history: three multi-row
-    INSERTs whatever the number of lines and levels (server/services/orders/writes.py).
-
-    Ids come from the inserts themselves where the database guarantees them, else from
-    plain reads by unique key: an INSERT … SELECT would take shared next-key locks on the
-    order's commission range, which deadlock with the next order's inserts on MySQL.
-    """
+    """The order's lines, commissions and `created` history: three multi-row INSERTs."""
+    # Ids come from the inserts where the database guarantees them, else from plain reads by
+    # unique key: an INSERT … SELECT would take shared next-key locks on the order's commission
+    # range, which deadlock with the next order's inserts on MySQL.
     insert_id = await insert_rows(
         conn,
         OrderLine,
@@ -221,7 +206,7 @@ async def apply_paid(
     event_row_id: int,
     appid: str,
 ) -> tuple[Order, dict[str, Any]]:
-    """Create the paid order with its lines, attribution and commissions (module doc)."""
+    """Create the paid order with its lines, attribution and commissions."""
     program = config.program
     paid = event.order
     assert isinstance(paid, OrderPaid)

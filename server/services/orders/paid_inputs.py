@@ -1,18 +1,5 @@
 """What an order.paid reads — the buyer and the commission engine's inputs — in as few
-statements as possible.
-
-The buyer and their approved promoter profile are one statement (two when the openid does
-not match and a unionid is given), with the rules of `order_attribution.find_buyer` and
-`approved_profile`: the appid + openid first, else the oldest user with the unionid; the
-newest approved profile in the program.
-
-The engine's inputs are those of `commission_preview.build_commission_inputs` (which the
-dry run keeps using), read differently in two ways: the program's terms, rules and caps
-come from the per-worker `program_cache` (checked against the database by the caller), and
-the chain — the promoter who starts it and their uplines, each with their status and tier —
-is one statement instead of three. When that promoter is not a promoter of the program, or
-is a buyer who does not start the chain, `commission_preview.resolve_chain` decides, with
-its errors.
+statements as possible (same rules as the preview service's `build_commission_inputs`).
 """
 
 from __future__ import annotations
@@ -70,8 +57,7 @@ def _loaded(model: type[ModelT], row_id: int) -> ModelT:
 async def find_buyer_and_profile(
     paid: OrderPaid, *, appid: str, program_id: int, conn: BaseDBAsyncClient
 ) -> tuple[User | None, str | None, Promoter | None]:
-    """The buyer's user, what matched (openid, unionid), and their approved promoter
-    profile in the program: (None, None, None) for an unknown buyer."""
+    """The buyer's user, what matched, and their approved profile in the program."""
     approved = PromoterStatus.APPROVED.value
     rows: list[dict[str, Any]] = []
     matched_by = None

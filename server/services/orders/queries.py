@@ -99,8 +99,7 @@ async def list_orders(
     cursor: int | None,
     limit: int,
 ) -> dict[str, Any]:
-    """A page of a program's orders, newest first; `promoter_id` matches orders attributed to
-    the promoter or earning them a commission at any level."""
+    """A page of a program's orders, newest first, optionally those a promoter is part of."""
     check_page_limit(limit)
     query = Order.filter(program_id=program_id)
     if status is not None:

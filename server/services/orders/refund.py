@@ -1,14 +1,6 @@
 """order.refunded: lines give money back, and every commission on them is recomputed.
 
 Runs inside the event's transaction (server/services/orders/events.py holds the order's lock).
-Which line gives back what, and what a commission becomes, are the pure rules of
-server/domain/orders/refunds.py: each commission is recomputed from its own snapshot at its
-line's new net (never from today's rules), a pending or approved commission is simply
-lowered, a settled or paid one is lowered through `ledger.clawback_commission` (a negative
-`available` entry, carried forward when the balance is short), and one that reaches 0 is
-reversed. Each commission moved gets a history row with the amounts before and after and
-the event that moved it. A refund id already applied to the order is refused (409
-`refund_exists`): the store sent the same refund twice under two event ids.
 """
 
 from __future__ import annotations
@@ -48,11 +40,9 @@ def clawback_reference(event_row_id: int, commission_id: int) -> str:
 async def locked_commissions(
     *, conn: BaseDBAsyncClient, order_id: int, line_ids: list[int] | None = None
 ) -> list[Commission]:
-    """The order's commissions (of `line_ids` when given), locked by primary key in id order.
-
-    The ids are read first and then locked by key: a locking read through the order index
-    would also lock the gap after it and stall other orders' inserts.
-    """
+    """The order's commissions (of `line_ids` when given), locked by key in id order."""
+    # Ids first, then locked by key: a locking read through the order index would also lock
+    # the gap after it and stall other orders' inserts.
     query = Commission.filter(order_id=order_id)
     if line_ids is not None:
         query = query.filter(order_line_id__in=line_ids)
@@ -72,8 +62,7 @@ async def apply_commission_move(
     event_row_id: int,
     reason: str,
 ) -> Decimal:
-    """Write what a commission becomes (ledger clawback first), with its history row; the
-    amount clawed back from the ledger."""
+    """Write what a commission becomes (ledger clawback first) and its history row."""
     clawed = Decimal(0)
     if move.clawback:
         entry = await ledger.clawback_commission(
@@ -129,7 +118,7 @@ async def _ensure_new_refund(*, conn: BaseDBAsyncClient, order: Order, refund_id
 async def apply_refunded(
     *, conn: BaseDBAsyncClient, order: Order, event: IncomingEvent, event_row_id: int
 ) -> dict[str, Any]:
-    """Refund lines of `order` and recompute their commissions (module doc)."""
+    """Refund lines of `order` and recompute their commissions."""
     refund = event.order
     assert isinstance(refund, OrderRefunded)
     ensure_refundable(order.status)

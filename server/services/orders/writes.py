@@ -1,17 +1,5 @@
-"""Raw multi-row INSERTs for the order-event hot path, without building model instances.
-
-A row is a dict of field names (`program_id`, not `program`); the values go through the
-model's own fields (`to_db_value`: JSON encoding, decimals, datetimes) exactly as the ORM
-would send them. A field left out gets what the ORM would give it: `auto_now`/`auto_now_add`
-the current time, else its default, else NULL.
-
-Ids of a multi-row insert. `inserted_ids` derives them from the statement's insert id only
-when the database guarantees they are consecutive: SQLite (one writer at a time, rowids
-handed out in order) and MySQL/MariaDB with `innodb_autoinc_lock_mode` 0 or 1, where a
-multi-row INSERT … VALUES (a "simple insert") reserves its ids in one block, spaced by
-`auto_increment_increment`. Under mode 2 (interleaved) concurrent inserts can take ids from
-the middle of the block, so it answers None and the caller reads the ids back by a unique
-key instead.
+"""Raw multi-row INSERTs for the order-event hot path, without building model instances;
+values go through the models' own fields, exactly as the ORM would send them.
 """
 
 from __future__ import annotations
@@ -54,8 +42,7 @@ def _missing_value(field: Field, now: Any) -> Any:
 async def insert_rows(
     conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Mapping[str, Any]]
 ) -> int:
-    """Insert `rows` in one statement; the insert id the driver reports (MySQL: the first
-    row's, SQLite: the last row's — see `inserted_ids`)."""
+    """Insert `rows` in one statement; the insert id the driver reports."""
     fields = _insert_fields(model)
     now = timezone.now()
     table = [
@@ -96,8 +83,10 @@ async def _mysql_id_settings(conn: BaseDBAsyncClient) -> tuple[int, int]:
 
 
 async def inserted_ids(conn: BaseDBAsyncClient, insert_id: int, count: int) -> list[int] | None:
-    """The ids of the `count` rows one `insert_rows` call just wrote, in row order, when the
-    database guarantees them (module doc); None when they must be read back."""
+    """The ids of the rows one `insert_rows` call wrote, or None when they must be read back."""
+    # Consecutive only where guaranteed: SQLite (one writer, rowids in order) and InnoDB
+    # autoinc lock mode 0 or 1, where a multi-row INSERT … VALUES reserves one block spaced by
+    # auto_increment_increment. Under mode 2 concurrent inserts interleave within the block.
     if not is_mysql(conn):
         return list(range(insert_id - count + 1, insert_id + 1))
     mode, step = await _mysql_id_settings(conn)

@@ -1,17 +1,5 @@
-"""Payout batches: the program's schedule (or finance by hand) pays every eligible promoter.
-
-A batch is one row per (program, period): `monthly:2026-11`, `threshold:2026-11-22` (days and
-months in the program's time zone) or `manual:<time>`, so however often the job runs, a
-period gets one batch. Each eligible promoter then gets, in a transaction of their own, one
-withdrawal of their whole withdrawable balance: origin `batch`, already approved (the
-schedule is finance's standing decision), the amount held, the commissions it covers
-allocated, fee and tax as for a request (the daily cap, which limits requests, does not
-apply). A batch is marked complete when every promoter was looked at; a run that stopped
-half-way is finished by the next one, and a promoter already in the batch is never paid
-twice (the withdrawal's idempotency key is the batch).
-
-Method: WeChat when the program allows it, else offline, else bank — the last two are paid
-outside and marked paid by finance.
+"""Payout batches: the program's schedule (or finance by hand) pays every eligible promoter,
+one batch per period and one withdrawal per promoter (docs/design/payouts.md).
 """
 
 from __future__ import annotations

@@ -1,10 +1,5 @@
-"""Finance exports: commissions, withdrawals and payout batches as streamed CSV.
-
-Each export takes exactly the filters of its list endpoint (the same query builder:
-`commission_queries.staff_commission_query`, `payout_queries.withdrawal_query`) and reads
-the rows in keyset chunks (server.services.csv_export), newest first. Bank account numbers
-are masked in the withdrawal export as on the staff list: a file travels further than a
-screen.
+"""Finance exports: commissions, withdrawals and payout batches as streamed CSV, with the
+filters of their list endpoints (bank numbers masked: a file travels further than a screen).
 """
 
 from __future__ import annotations

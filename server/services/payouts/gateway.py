@@ -1,8 +1,5 @@
-"""The one place the withdrawal services get their payment provider from.
-
-Production builds it from the settings (WeChat Pay API v3 or v2, or the local stand-in);
-tests swap in a scripted provider with `use_provider`. One provider is built per settings
-object and reused, so its HTTP session and keys are loaded once.
+"""The one place the withdrawal services get their payment provider from (one per settings
+object, reused); tests swap in a scripted provider with `use_provider`.
 """
 
 from __future__ import annotations

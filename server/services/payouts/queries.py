@@ -1,9 +1,6 @@
 """Reading withdrawals (payouts): lists, details, history and lineage, for promoters and staff.
 
-Lineage is one query: a payout's items, each joined to the commission it covers and that
-commission's order, so payout → commission → order is one read in both APIs. A promoter sees
-only their own withdrawals, with bank numbers masked; staff see every withdrawal masked too;
-finance (who pay by bank) see the full number on a detail.
+Bank numbers are masked except on a detail for finance, who pay by bank.
 """
 
 from __future__ import annotations

@@ -1,20 +1,6 @@
 """Paying approved withdrawals: provider transfers, uncertain outcomes, offline payments.
 
-Paying is three steps, never one transaction around a network call:
-1. claim: one conditional UPDATE moves the withdrawal from `approved` (or `failed`, for a
-   retry) to `paying` with a new transfer number. Two finance users paying at once both send
-   it; the database lets exactly one through, the other gets 409 — one transfer, never two.
-2. transfer: the provider is called with no transaction open. Anything it raises counts as
-   UNKNOWN: we cannot know whether the money left.
-3. record: SUCCEEDED posts fee, tax and pay, marks the covered commissions paid and queues
-   the promoter's message; FAILED leaves the amount on hold in `failed` (finance retries with
-   a new transfer number or releases the funds); PROCESSING or UNKNOWN leaves it `paying`.
-
-A `paying` withdrawal is only settled by asking the provider (`resolve_withdrawal`, or the
-`resolve_pending_transfers` job): a retry is possible only after the provider said the
-transfer definitely failed. A claim whose transfer call may still be under way (phase
-`sending`) is not queried before TRANSFER_QUERY_GRACE has passed, so a query can never
-overtake the transfer it asks about.
+Claim, transfer, record: never one transaction around a network call (docs/design/payouts.md).
 """
 
 from __future__ import annotations
@@ -61,6 +47,8 @@ from server.services.payouts.withdrawal_records import (
 
 log = logging.getLogger("fenxiao.withdrawals")
 
+# A claim whose transfer call may still be under way is not queried before this has passed,
+# so a query can never overtake the transfer it asks about.
 TRANSFER_QUERY_GRACE = timedelta(minutes=5)
 MAX_REFERENCE_LENGTH = 128
 RESOLVE_BATCH = 200

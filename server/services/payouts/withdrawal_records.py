@@ -133,12 +133,9 @@ def _ids(values: list[int]) -> str:
 async def allocation_sources(
     conn: BaseDBAsyncClient, *, promoter_id: int, currency: str
 ) -> list[Source]:
-    """What the promoter was credited and live payouts do not cover yet, oldest first.
-
-    Only settled commissions and ones a clawback touched can have anything left (a paid
-    commission was covered in full), so the work grows with the unpaid backlog, not with
-    the promoter's whole history.
-    """
+    """What the promoter was credited and live payouts do not cover yet, oldest first."""
+    # Only settled commissions and ones a clawback touched can have anything left, so the work
+    # grows with the unpaid backlog, not with the promoter's whole history.
     clawed = (
         await LedgerEntry.filter(
             promoter_id=promoter_id, currency=currency, kind="clawback", commission_id__isnull=False
@@ -276,12 +273,9 @@ async def settle_paid(
     actor: Principal | None,
     details: dict[str, Any],
 ) -> None:
-    """The withdrawal is paid: ledger, covered commissions, history and the message.
-
-    Lock order: the withdrawal (held by the caller), its items, the commissions they cover,
-    then the balance row (inside the ledger postings) — commissions before balances, as
-    everywhere money moves.
-    """
+    """The withdrawal is paid: ledger, covered commissions, history and the message."""
+    # Lock order: the withdrawal (held by the caller), its items, the commissions they cover,
+    # then the balance row — commissions before balances, as everywhere money moves.
     before = withdrawal.status
     target = WITHDRAWAL_LIFECYCLE.target(WithdrawalStatus(before), action)
     items = await PayoutItem.filter(withdrawal_id=withdrawal.id).using_db(conn).select_for_update()

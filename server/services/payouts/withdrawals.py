@@ -1,16 +1,4 @@
-"""Withdrawals asked for by promoters, and finance's decision on them.
-
-Each use case is one transaction. Requesting one takes the promoter's balance row lock as
-the transaction's very first statement (a locking read): on MariaDB the transaction's
-snapshot is only taken by its first plain read, so every later read (the idempotency key,
-today's total against the daily cap, what earlier payouts already cover) sees everything
-the previous holder of the lock committed. Requests of one promoter therefore run one after
-another, and no balance can be overdrawn: the hold itself is refused by the ledger if the
-funds are not there.
-
-The idempotency key is per promoter: the same key with the same request returns the first
-withdrawal; with a different request it is refused (409 idempotency_key_reused).
-"""
+"""Withdrawals asked for by promoters, and finance's decision on them; one transaction each."""
 
 from __future__ import annotations
 
@@ -94,8 +82,7 @@ async def create_held_withdrawal(
     actor: Principal | None,
     batch_id: int | None = None,
 ) -> Withdrawal:
-    """Insert the withdrawal, hold its amount and allocate it; the caller holds the balance
-    row lock and has checked the amount."""
+    """Insert the withdrawal, hold its amount and allocate it (balance row locked)."""
     now = clock.now()
     withdrawal = await Withdrawal.create(
         program_id=promoter.program_id,  # type: ignore[attr-defined]
@@ -210,7 +197,9 @@ async def request_withdrawal(
     user = await User.get(id=user_id).only("id", "openid")
     actor = Principal(kind="user", id=user_id, roles=frozenset({"promoter"}))
     async with in_transaction() as conn:
-        # First statement, and a locking one: see the module docstring.
+        # First statement, and a locking one: MariaDB takes a transaction's snapshot at its
+        # first plain read, so every later read (idempotency key, today's total, what earlier
+        # payouts cover) sees all the previous holder of this lock committed.
         balance = (
             await PromoterBalance.filter(promoter_id=promoter.id, currency=program.currency)
             .using_db(conn)

@@ -1,17 +1,5 @@
-"""A program's commission configuration — its row (settings, terms), enabled commission
-rules and enabled period caps — kept per worker and checked against the database on use.
-
-`program_config` runs one small statement per call: the program's `updated_at` and, for its
-rules and for its caps, how many there are and the latest `updated_at`. Every change goes
-through a model save (programs, commission_rules, period_caps are never updated in bulk and
-rules and caps are disabled, not deleted), which moves `updated_at` (auto_now) or the
-count, so a stamp equal to the cached one means the cached rows are the rows the caller's
-transaction would read; any other stamp reloads them through that transaction. A change
-made by any worker therefore applies to the next event on every worker, with no message
-between workers. The stamp is read inside the event's transaction, after its order lock,
-so it belongs to the same snapshot as everything else the event reads.
-
-Callers must treat the returned rows as read-only: they are shared by concurrent requests.
+"""A program's commission configuration (row, enabled rules, enabled period caps) kept per
+worker and checked against the database on use; callers must treat the rows as read-only.
 """
 
 from __future__ import annotations
@@ -30,6 +18,8 @@ from server.services.ledger.postings import sql_rows
 from server.services.programs.commission_rules import load_rules
 from server.services.programs.period_caps import load_period_caps
 
+# Every change to a program, its rules or caps is a model save (never a bulk update, never a
+# delete), which moves an updated_at or a count: an unchanged stamp means unchanged rows.
 _STAMP = (
     "SELECT p.updated_at AS program_updated,"
     " (SELECT COUNT(*) FROM commission_rules AS r WHERE r.program_id = p.id) AS rule_count,"

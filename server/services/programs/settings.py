@@ -1,8 +1,4 @@
-"""Programs: every setting validated as a whole, audited changes, archiving, the demo program.
-
-Settings move between the API, the model and the audit log as the JSON document described in
-server/domain/programs/document.py; its top-level keys are the Program columns.
-"""
+"""Programs: every setting validated as a whole, audited changes, archiving, the demo program."""
 
 from __future__ import annotations
 
@@ -87,11 +83,9 @@ def ensure_program_accepts_applications(program: Program) -> None:
 async def get_program_for_application(
     *, program_id: int, using_db: BaseDBAsyncClient | None = None
 ) -> Program:
-    """The program an applicant applies to: 404 if unknown, 409 program_archived if archived.
-
-    On MariaDB the applicant's promoter INSERT takes a shared lock on this program row through
-    its foreign key, so it serializes with a currency change (which locks the row for update).
-    """
+    """The program an applicant applies to: 404 if unknown, 409 program_archived if archived."""
+    # On MariaDB the applicant's promoter INSERT takes a shared lock on this row through its
+    # foreign key, so it serializes with a currency change (which locks the row for update).
     program = await Program.filter(id=program_id).using_db(using_db).first()
     if program is None:
         raise NotFound("no such program", code="program_not_found")
@@ -146,12 +140,7 @@ async def update_program(
     actor: Principal,
     request_id: str | None = None,
 ) -> Program:
-    """Apply a partial settings document, validated as a whole after the merge (audited).
-
-    Archived programs are read-only (409 program_archived): their history must stay
-    explainable by the settings they ended with. The currency is locked (409
-    currency_locked) once the program has any promoter, since balances exist in it.
-    """
+    """Apply a partial settings document, validated as a whole after the merge (audited)."""
     async with in_transaction() as conn:
         program = await _locked_program(program_id, conn)
         if program.status == ProgramStatus.ARCHIVED:

@@ -1,9 +1,4 @@
-"""Sites of a program (domains / brands / markets) and promoters' authorizations for them.
-
-A site's domain is fixed once created: share links and per-site reports refer to it, so a
-new domain is a new site. Deactivating a site keeps existing grants as history but refuses
-new ones.
-"""
+"""Sites of a program (domains / brands / markets) and promoters' authorizations for them."""
 
 from __future__ import annotations
 
@@ -155,12 +150,7 @@ async def list_sites(
 async def grant_site(
     *, promoter_id: int, site_id: int, actor: Principal, request_id: str | None = None
 ) -> PromoterSite:
-    """Authorize a promoter for an active site of their own program (audited).
-
-    Refused: a site of another program (422 site_in_other_program), an inactive site (409
-    site_inactive), a promoter whose profile is over — rejected, expired or disabled (409
-    promoter_not_live) — and a grant that already exists (409 site_already_granted).
-    """
+    """Authorize a live promoter for an active site of their own program (audited)."""
     async with in_transaction() as conn:
         promoter = await Promoter.filter(id=promoter_id).using_db(conn).first()
         if promoter is None:

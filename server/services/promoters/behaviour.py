@@ -1,16 +1,5 @@
-"""A promoter's behaviour over time, for staff reviewing anomalies: per day, how often they
-shared (share links created), the visits they drew and from how many visitors, the orders
-they referred, how many were refunded, conversion and refund rates, and their open
-anomalies.
-
-Visits from known bot user agents are excluded from visits, visitors and the conversion
-rate (their count is given apart, so the exclusion is visible).
-
-Days are the program's local days (`Program.time_zone`, server/domain/periods.py): a visit
-at 17:00 UTC counts on the next day in Asia/Shanghai. Each series is one GROUP BY over the
-promoter's indexed rows in the range, on the timestamp shifted by the zone's UTC offset; a
-range crossing a daylight-saving change is read as one GROUP BY per span of constant offset
-and the counts added (distinct visitors of the one day that changes offset may count twice).
+"""A promoter's behaviour per local day, for staff reviewing anomalies: shares, visits,
+visitors, orders, refunds, conversion and refund rates (bots counted apart).
 """
 
 from __future__ import annotations
@@ -49,8 +38,8 @@ def _offset_minutes(moment: datetime, tz: tzinfo) -> int:
 def offset_spans(
     since: datetime, until: datetime, tz: tzinfo
 ) -> list[tuple[datetime, datetime, int]]:
-    """[start, end) spans covering [since, until), each with the zone's one UTC offset in
-    minutes. Offsets change on quarter hours: probed hourly, then by quarter hour."""
+    """[start, end) spans covering [since, until), each with the zone's one UTC offset."""
+    # Offsets change on quarter hours: probed hourly, then by quarter hour.
     spans = []
     start, offset = since, _offset_minutes(since, tz)
     probe = since
@@ -84,8 +73,7 @@ async def _daily(
     spans: Sequence[tuple[datetime, datetime, int]],
     columns: tuple[str, ...],
 ) -> dict[str, dict[str, int]]:
-    """`sql` (with {day} for the local date of `column`, then promoter and range markers)
-    per span of one offset; counts of a day in several spans are added."""
+    """`sql` per span of one UTC offset; the counts of a day in several spans are added."""
     found: dict[str, dict[str, int]] = {}
     day = _local_day(column)
     for start, end, offset in spans:

@@ -1,13 +1,5 @@
-"""The promoter tree: placing approved promoters, moving subtrees, and reads that stay fast.
-
-Storage is a closure table (every ancestor/descendant pair with its depth) plus per-depth team
-counts maintained on every write, so each read is one index range scan at any tree size (pages
-of members with who they are live in server.services.promoters.team;
-bench/RESULTS.md has the figures).
-Every write first locks the program row (`SELECT … FOR UPDATE` on MySQL; SQLite serializes
-writers anyway), so sign-ups and moves within a program run one after another and never see a
-half-moved tree. Inside a write, tree reads are locking reads on MySQL: a plain read would use
-the transaction's snapshot, which may predate the program lock.
+"""The promoter tree: placing approved promoters, moving subtrees, and reads that stay fast
+(a closure table plus per-depth team counts; docs/design/promoters.md).
 """
 
 from __future__ import annotations
@@ -170,11 +162,9 @@ async def _unlink_subtree(
 async def _shift_subtree(
     conn: BaseDBAsyncClient, root_id: int, uplines: Sequence[tuple[int, int]], shift: int
 ) -> None:
-    """Change the depth of every link between the subtree and uplines it keeps by `shift`.
-
-    In place: rewriting a link's depth touches its two index entries, where deleting it and
-    inserting it again would also rewrite the row (a move spends most of its time there).
-    """
+    """Change by `shift` the depth of every link between the subtree and uplines it keeps."""
+    # In place: rewriting a link's depth touches its two index entries, where deleting and
+    # inserting it would also rewrite the row (a move spends most of its time there).
     if is_mysql(conn):
         text = (
             "UPDATE promoter_closure AS member"

@@ -1,7 +1,6 @@
 """Reading promoter profiles: staff lists and details, status history, a promoter's own view.
 
-Phones: staff and admin review applications and need the number; other back-office roles
-(finance) see it masked. A promoter sees only their own profiles.
+Phones are shown to staff and admin (who review applications), masked for other roles.
 """
 
 from __future__ import annotations

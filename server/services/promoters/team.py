@@ -38,11 +38,9 @@ async def _rows(text: str, values: list[Any]) -> list[dict[str, Any]]:
 
 
 def _member_query(person: str, *, for_staff: bool) -> str:
-    """Members joined with who they are; `person` is the closure column naming them.
-
-    A promoter's query never even selects what only staff may see. Dates come back as text
-    (parsed below): the MySQL driver's own datetime parsing costs more than the query.
-    """
+    """Members joined with who they are; `person` is the closure column naming them."""
+    # A promoter's query never even selects what only staff may see. Dates come back as text:
+    # the MySQL driver's own datetime parsing costs more than the query.
     staff_columns = ""
     if for_staff:
         staff_columns = " p.status AS status, p.parent_id AS parent_id, p.real_name AS real_name,"
@@ -96,12 +94,9 @@ async def team_level_page(
 async def subtree_page(
     *, promoter_id: int, cursor: int | None, limit: int, max_depth: int | None = None
 ) -> list[TeamMember]:
-    """A page of the promoter's whole team (all depths, or down to `max_depth`), newest first,
-    for staff.
-
-    Each level is a newest-first range of the (ancestor, depth) index; the page merges the
-    first `limit` of every level, so no level is ever sorted whole.
-    """
+    """A page of the promoter's whole team (down to `max_depth`), newest first, for staff."""
+    # Each level is a newest-first range of the (ancestor, depth) index; the page merges the
+    # first `limit` of every level, so no level is ever sorted whole.
     counts = await team_counts(promoter_id=promoter_id)
     depths = [d for d in counts if max_depth is None or d <= max_depth]
     if not depths:

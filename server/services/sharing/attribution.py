@@ -1,14 +1,5 @@
-"""Who an order.paid is attributed to, and the evidence kept on the order.
-
-The buyer is found by WeChat identity — the program's mini-program appid + openid, else the
-unionid — and may also carry the store's own customer id. When the buyer is an approved
-promoter of the program the chain starts at them (self purchase) and no binding is read.
-Otherwise `server.domain.sharing.attribution.attribute_order` weighs the binding that held the
-customer when the order was placed against the coupon code typed at checkout, under the
-program's `attribution_conflict_policy` (`coupon_wins` by default, or `binding_wins`); the
-policy applied is kept in the order's evidence (`attribution.policy`). A coupon code of an
-approved promoter also binds a known customer (a `code` touch under the program's bind
-mode), after the order is attributed, whichever policy won.
+"""Who an order.paid is attributed to (self purchase, binding or checkout coupon code, under
+the program's conflict policy), and the evidence kept on the order.
 """
 
 from __future__ import annotations

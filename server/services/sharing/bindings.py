@@ -1,19 +1,5 @@
-"""Customer ↔ promoter bindings: applying the program's bind mode to each touch (visit, code,
-registration) and reading which binding held a customer at a given time.
-
-The decision itself is server.domain.sharing.attribution.decide_binding; this module reads the
-customer's open binding, writes what the decision says and keeps the history: a replaced
-binding is never deleted nor rewritten (a renewal is a new row too); it only gets `ended_at`,
-an `end_reason` (`superseded` by another promoter, `renewed` by the same one, `expired`,
-`promoter_inactive`) and the id of the binding that replaced it.
-
-Concurrency: every decision first locks the customer's BindingCustomer row, so touches for
-one customer are decided one after the other in any number of workers; the unique
-`active_key` of the open binding is the database's last word on "one open binding".
-
-A customer is a mini-program user (`customer_user_id`) or, for S2S clicks and order events,
-the store's own customer id (`customer_external_id`). When both are given, the user id is
-the binding's identity and a binding on the external id is only the fallback for reads.
+"""Customer ↔ promoter bindings: applying the program's bind mode to each touch and reading
+which binding held a customer at a given time; history is kept, never rewritten.
 """
 
 from __future__ import annotations
@@ -131,12 +117,10 @@ def _ending(action: BindAction, existing: BindingSnapshot, at: datetime) -> tupl
 async def _lock_customer(
     *, program_id: int, customer_key: str, conn: BaseDBAsyncClient
 ) -> BindingCustomer:
-    """Create (once) and lock the customer's row: decisions for one customer are serialized.
-
-    An upsert, not a plain INSERT: on an existing row InnoDB's INSERT … ON DUPLICATE KEY
-    UPDATE takes an exclusive lock, where a failed plain INSERT would take a shared one, and
-    two shared holders that both go on to lock the row for writing deadlock.
-    """
+    """Create (once) and lock the customer's row: decisions for one customer are serialized."""
+    # An upsert, not a plain INSERT: on an existing row InnoDB's ON DUPLICATE KEY UPDATE takes
+    # an exclusive lock, where a failed plain INSERT takes a shared one, and two shared holders
+    # that both go on to lock the row for writing deadlock.
     await conn.execute_query(
         _UPSERT_CUSTOMER_MYSQL if is_mysql(conn) else _UPSERT_CUSTOMER_SQLITE,
         [program_id, customer_key],
@@ -251,9 +235,7 @@ async def bind_from_touch(
     share_link_id: int | None = None,
     reached_by: TouchSource | None = None,
 ) -> BindingDecision:
-    """Apply the program's bind mode to a touch, inside the caller's transaction `conn`;
-    the binding keeps where the touch came from (channel, code, visit, share link) and how
-    the customer reached it (`reached_by`)."""
+    """Apply the program's bind mode to a touch, inside the caller's transaction."""
     if source not in TOUCH_KINDS:
         raise ValidationFailed(
             "unknown touch source", code="invalid_touch_source", fields={"source": source}
@@ -307,9 +289,8 @@ async def current_binding(
     at: datetime,
     conn: BaseDBAsyncClient | None = None,
 ) -> Binding | None:
-    """The binding that held the customer at `at` (started, not yet ended nor expired), with
-    its promoter fetched; None when no binding did. Does not judge the promoter's status:
-    whoever pays reads `binding.promoter.status` (or `snapshot_of`)."""
+    """The binding that held the customer at `at`, with its promoter; None if none did."""
+    # The promoter's status is not judged here: whoever pays reads it.
     keys = customer_keys(
         customer_user_id=customer_user_id, customer_external_id=customer_external_id
     )
@@ -337,8 +318,7 @@ def snapshot_of(binding: Binding) -> BindingSnapshot:
 async def register_customer(
     *, user_id: int, program_id: int, short_code: str | None, code: str | None
 ) -> BindingDecision:
-    """A customer signs up through a link or a code: the touch that `on_register` programs
-    bind on (other modes treat it as any other touch)."""
+    """A customer signs up through a link or a code (the touch `on_register` binds on)."""
     if (short_code is None) == (code is None):
         raise ValidationFailed(
             "give either the short code of the link or the code you were given",

@@ -27,12 +27,8 @@ async def sharing_promoter(
     using_db: BaseDBAsyncClient | None = None,
     lock: bool = False,
 ) -> Promoter:
-    """The caller's approved promoter profile in the program, the only one that may share.
-
-    A user keeps old (rejected, disabled) profiles as history; any profile that is not
-    approved means "known but not allowed", none at all means "not a promoter here".
-    `lock` takes a row lock (MariaDB) so per-promoter caps hold under concurrency.
-    """
+    """The caller's approved promoter profile in the program, the only one that may share."""
+    # `lock` takes a row lock (MariaDB) so per-promoter caps hold under concurrency.
     query = Promoter.filter(
         user_id=user_id, program_id=program_id, status=PromoterStatus.APPROVED.value
     )
@@ -152,11 +148,9 @@ async def update_channel(
     name: str | None = None,
     is_active: bool | None = None,
 ) -> Channel:
-    """Rename a channel or (de)activate it.
-
-    A deactivated channel takes no new codes or links; the ones already tied to it keep
-    working and keep attributing to it, so history stays whole.
-    """
+    """Rename a channel or (de)activate it."""
+    # A deactivated channel takes no new codes or links; those tied to it keep attributing to
+    # it, so history stays whole.
     async with in_transaction() as conn:
         promoter = await sharing_promoter(user_id=user_id, program_id=program_id, using_db=conn)
         channel = await own_channel(

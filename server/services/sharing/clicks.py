@@ -1,21 +1,5 @@
-"""Server-side clicks posted by the store (S2S), recorded as visits with source `s2s`.
-
-Rules (time bounds, click-id idempotency) are in server/domain/sharing/clicks.py. A click names one
-instrument of the calling program — a share link's `short_code`, a referral or voucher
-`code`, or a promoter's `invite_code` — and may name the customer by `openid` / `unionid`
-(a mini-program user of the program's appid) and/or the store's `external_id`. It then goes
-through `server.services.sharing.visits.record_visit` like a mini-program visit: buffered
-(the answer is 202 once the visit is in the buffer), hashed, bot-flagged, and the customer it
-names is bound under the program's bind mode when the buffer writes it,
-at the click's `occurred_at`.
-
-`channel` (a channel name of the credited promoter) and `site_id` (a site of the program)
-fill in what the instrument does not say; when the instrument has its own, a different
-value is refused (channel_mismatch, site_mismatch) rather than silently overriding it.
-
-A click id is claimed in its own committed transaction before the visit is buffered; if the
-visit is then refused (503 visits_backpressure), the claim is released so the store's retry
-records it.
+"""Server-side clicks posted by the store (S2S), recorded as visits with source `s2s` through
+the same buffer and bind rules as mini-program visits (docs/design/sharing.md).
 """
 
 from __future__ import annotations
@@ -196,7 +180,7 @@ async def _release(*, program_id: int, click_id: str, fingerprint: str) -> None:
 
 
 async def record_click(*, click: Mapping[str, Any], context: ClickContext) -> ClickOutcome:
-    """Record one click as an `s2s` visit (module doc); a repeated click id records nothing."""
+    """Record one click as an `s2s` visit; a repeated click id records nothing."""
     occurred_at = click_time(click.get("occurred_at"), now=clock.now()).astimezone(UTC)
     target = await _with_channel_and_site(await _instrument(click, context), click)
     customer: Mapping[str, Any] = click.get("customer") or {}
@@ -231,6 +215,7 @@ async def record_click(*, click: Mapping[str, Any], context: ClickContext) -> Cl
             at=occurred_at,
         )
     except FenxiaoError:
+        # The click id was claimed in its own transaction; free it so the store's retry counts.
         if click_id is not None:
             await _release(
                 program_id=context.program_id, click_id=click_id, fingerprint=fingerprint
@@ -242,8 +227,7 @@ async def record_click(*, click: Mapping[str, Any], context: ClickContext) -> Cl
 async def record_clicks(
     *, clicks: Sequence[Mapping[str, Any]], context: ClickContext
 ) -> dict[str, Any]:
-    """Record each click on its own (one failing click never holds back the others); the
-    per-click results in order, each with its HTTP status and, when refused, its error."""
+    """Record each click on its own; the per-click results in order, with their status."""
     results: list[dict[str, Any]] = []
     counts = {"accepted": 0, "duplicates": 0, "refused": 0}
     for index, click in enumerate(clicks):

@@ -186,10 +186,8 @@ async def _deactivate(code: ShareCode, *, conn: BaseDBAsyncClient) -> int:
 
 
 async def deactivate_code(*, user_id: int, program_id: int, code_id: int) -> ShareCode:
-    """The caller withdraws one of their codes (with its aliases); its text stays reserved.
-
-    Allowed whatever the profile's status: pulling a code is never something to prevent.
-    """
+    """The caller withdraws one of their codes (with its aliases); its text stays reserved."""
+    # Allowed whatever the profile's status: pulling a code is never something to prevent.
     async with in_transaction() as conn:
         code = (
             await ShareCode.filter(id=code_id, program_id=program_id, promoter__user_id=user_id)

@@ -63,8 +63,7 @@ def link_params_key(
 
 
 def h5_url(link: ShareLink, *, settings: Settings) -> str:
-    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…`; the path alone identifies the link,
-    the query carries the parameters for pages and analytics that read URLs directly."""
+    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…`; the path alone identifies the link."""
     query: dict[str, str] = {}
     if link.code_id is not None:
         query["code"] = link.code.code
@@ -85,11 +84,8 @@ def mp_path(link: ShareLink, *, settings: Settings) -> str:
 async def _authorized_site(
     *, promoter: Promoter, program_id: int, site_id: int, conn: BaseDBAsyncClient
 ) -> Site:
-    """An active site of the program the promoter may promote.
-
-    A promoter with no site grants may use any active site of the program (grants restrict,
-    they are not required); with grants, only the granted sites.
-    """
+    """An active site of the program the promoter may promote."""
+    # Site grants restrict, they are not required: with none, any active site will do.
     site = (
         await Site.filter(id=site_id, program_id=program_id, is_active=True).using_db(conn).first()
     )
@@ -263,8 +259,7 @@ def serialize_link(link: ShareLink, *, settings: Settings) -> dict[str, Any]:
 
 
 def serialize_public_link(link: ShareLink) -> dict[str, Any]:
-    """What anyone holding the short code may learn: the promoter only as invite code and a
-    masked nickname; a withdrawn code is left out so it credits nobody."""
+    """What anyone holding the short code may learn; a withdrawn code is left out."""
     code = link.code if link.code_id is not None and link.code.is_active else None
     site = link.site if link.site_id is not None else None
     return {

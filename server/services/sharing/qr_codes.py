@@ -54,8 +54,8 @@ def _picture(image: QrImage) -> QrPicture:
 async def _cached_or_made(
     *, link_id: int, kind: str, width: int, make: Callable[[], Awaitable[bytes]]
 ) -> QrPicture:
-    """The stored image, or `make()`'s result stored first. Nothing is stored if `make`
-    fails; two first requests racing both make it, the loser returns the winner's row."""
+    """The stored image, or `make()`'s result stored first (nothing if `make` fails)."""
+    # Two first requests racing both make it; the loser returns the winner's row.
     cached = await QrImage.get_or_none(share_link_id=link_id, kind=kind, width=width)
     if cached is not None:
         return _picture(cached)

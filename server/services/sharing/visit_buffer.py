@@ -1,15 +1,6 @@
 """The per-worker visit buffer: requests append, a background task writes in bulk.
 
-A visit answered with 2xx is in this buffer, and stays there until a flush has committed it:
-a failed flush keeps its rows and retries. `stop()` writes everything that is left, so a
-graceful shutdown or worker restart loses nothing, provided it runs while the database is
-still open (see `install_visit_buffer`). The buffer is bounded: when it is full (the
-database is down or too slow) `offer()` refuses with 503 `visits_backpressure`, and a
-refused visit was never promised.
-
-A buffer may have a `VisitScreen` (server/services/fraud/inline.py): each row is screened
-once, just before its first write (a retried batch is not counted twice), and what the
-screen found is recorded after the batch is written — never on the request path.
+A 2xx visit stays buffered until committed; when full, `offer()` refuses with 503.
 """
 
 from __future__ import annotations
@@ -39,13 +30,11 @@ MAX_RETRY_DELAY_SECONDS = 5.0
 
 
 class PendingVisit(NamedTuple):
-    """A visit accepted but not yet written: exactly the columns of a Visit row, in order.
+    """A visit accepted but not yet written: exactly the columns of a Visit row, in order."""
 
-    A named tuple: built on every request, it costs a fraction of a frozen dataclass, and
-    the writer sends it as the row's parameters as it is. `at` is UTC-aware (clock.now()):
-    the MySQL driver drops the zone, so any other zone would be stored as the wrong instant.
-    """
-
+    # A named tuple: built on every request, it costs a fraction of a frozen dataclass, and the
+    # writer sends it as the row's parameters. `at` is UTC-aware: the MySQL driver drops the
+    # zone, so any other zone would be stored as the wrong instant.
     program_id: int
     promoter_id: int
     channel_id: int | None
@@ -124,8 +113,7 @@ class VisitBuffer:
             self._wake.set()
 
     async def flush(self) -> int:
-        """Write everything pending now, in batches; a failed batch stays pending and the
-        error propagates. Returns the number of rows written."""
+        """Write everything pending now, in batches; a failed batch stays pending and raises."""
         written = 0
         async with self._flush_lock:
             while self._rows:
@@ -183,9 +171,7 @@ class VisitBuffer:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def stop(self) -> int:
-        """Refuse new visits, end the flusher and write what is left (retrying failures
-        until `stop_timeout_seconds`). Returns the number of rows that could not be written,
-        which is logged as an error: 0 unless the database stayed down."""
+        """Refuse new visits, end the flusher and write what is left; the rows left unwritten."""
         self._closed = True
         self._wake.set()
         if self._task is not None:
@@ -210,16 +196,11 @@ class VisitBuffer:
 
 
 def install_visit_buffer(app: Sanic, buffer: VisitBuffer) -> None:
-    """Put `buffer` on `app.ctx.visit_buffer` and tie it to the server's life cycle.
-
-    Shutdown closes the buffer and writes what is pending as soon as it begins
-    (`before_server_stop`): from then on a visit gets a 503 (not recorded, the client may
-    retry elsewhere) instead of a 2xx. Writing later is not safe: while connections drain,
-    Sanic may stop the worker's loop before `after_server_stop` runs, and whatever was still
-    buffered would be lost although it was acknowledged. `after_server_stop` (registered
-    after the database listeners, so it runs before the database closes) retries what the
-    first write could not store.
-    """
+    """Put `buffer` on `app.ctx.visit_buffer` and tie it to the server's life cycle."""
+    # Pending visits are written as soon as shutdown begins (`before_server_stop`): while
+    # connections drain, Sanic may stop the loop before `after_server_stop` runs, and what was
+    # acknowledged would be lost. `after_server_stop` (registered after the database listeners,
+    # so it runs before the database closes) retries what the first write could not store.
     app.ctx.visit_buffer = buffer
 
     async def start_visit_buffer(app: Sanic) -> None:

@@ -1,11 +1,5 @@
 """What a short code or a typed code credits (program, promoter, channel, code, site, UTM),
 and the per-worker TTL cache that keeps that look-up off the visit hot path.
-
-The cache holds answers, including "not found", for `ttl_seconds` (60 s by default). So a link
-whose promoter was just suspended, or a code just deactivated, may keep recording visits for
-up to a minute in each worker, and a promoter just reinstated may see their links refused for
-as long. Bindings are not affected by that lag for inactive promoters: the binding service
-re-reads the promoter's status in its own transaction and binds no one for an inactive one.
 """
 
 from __future__ import annotations
@@ -20,7 +14,10 @@ from server.models import Program
 from server.services.sharing import codes as share_codes
 from server.services.sharing import links as share_links
 
+# A just-suspended promoter's links may record visits this long per worker (bindings re-read
+# the promoter's status, so they are not affected); a reinstated one's may be refused as long.
 DEFAULT_TTL_SECONDS = 60.0
+# Oldest entries are dropped past this, so a flood of made-up codes cannot grow the cache.
 DEFAULT_MAX_ENTRIES = 50_000
 MAX_TYPED_CODE_LENGTH = 32
 
@@ -88,11 +85,7 @@ async def resolve_code_target(*, program_id: int, code: str) -> VisitTarget:
 
 
 class TargetCache:
-    """Short code / typed code → VisitTarget (or a refusal), kept for `ttl_seconds`.
-
-    Bounded: past `max_entries` the oldest entries are dropped, so a flood of made-up codes
-    cannot grow it without limit.
-    """
+    """Short code / typed code → VisitTarget (or a refusal), kept for `ttl_seconds`, bounded."""
 
     def __init__(
         self,

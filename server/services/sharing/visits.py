@@ -1,13 +1,5 @@
-"""Visits: a click on a share link or a scan of its QR code (or a typed code opening a page),
-recorded cheaply on the request path and written in bulk by the worker's VisitBuffer.
-
-The request path does no database work once the instrument is in the TargetCache: it hashes
-the visitor, IP and user agent (salted SHA-256, raw values are never kept), flags known bots
-and appends to the buffer. The buffer's writer, `write_visits`, inserts a batch in one
-transaction and, in the same transaction and in time order, binds the customers it knows
-(a mini-program user, or the store's id on S2S clicks) through server.services.sharing.bindings.
-Before a batch is first written, the buffer's VisitScreen (server/services/fraud/inline.py)
-flags the visits of floods and inhuman rates as bots, with per-worker counters.
+"""Visits: a click on a share link, a scan of its QR code or a typed code, recorded cheaply on
+the request path and written in bulk by the worker's VisitBuffer.
 """
 
 from __future__ import annotations
@@ -80,8 +72,8 @@ BOT_USER_AGENT_MARKERS = (
 
 
 def is_bot_user_agent(user_agent: str | None) -> bool:
-    """True for a missing user agent (every WeChat client and browser sends one) or one
-    carrying a known bot marker."""
+    """True for a missing user agent or one carrying a known bot marker."""
+    # Every WeChat client and browser sends a user agent.
     if not user_agent or not user_agent.strip():
         return True
     lowered = user_agent.lower()
@@ -114,8 +106,7 @@ def _utm(name: str, given: str | None, default: str | None) -> str | None:
 def _visitor_identity(
     *, visitor_id: str | None, customer_user_id: int | None, ip: str | None, ua: str | None
 ) -> str | None:
-    """What identifies the visitor for unique-visitor counts: the client's own id, else the
-    user, else IP and user agent together."""
+    """Who the visitor is for unique counts: the client's id, else the user, else IP + UA."""
     if visitor_id:
         return device_key(visitor_id)
     if customer_user_id is not None:
@@ -146,13 +137,7 @@ async def record_visit(
     target: VisitTarget | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Accept a visit through a short code or a (program, code) pair for bulk writing.
-
-    Raises 404 (link_not_found, link_inactive, code_not_found) without recording anything,
-    and 503 visits_backpressure when the buffer is full: only a return means recorded.
-    A caller that resolved the instrument itself (S2S clicks) passes `target` instead of a
-    code, and `at` when the visit happened earlier than now (UTC-aware).
-    """
+    """Accept a visit for bulk writing; 404 or 503 (nothing recorded) unless it returns."""
     if source not in VISIT_SOURCES:
         raise ValidationFailed("unknown visit source", code="invalid_source")
     if visitor_id is not None and len(visitor_id) > MAX_VISITOR_ID_LENGTH:
@@ -219,17 +204,12 @@ def _multi_row_insert(count: int, conn: BaseDBAsyncClient) -> str:
 
 
 async def write_visits(rows: Sequence[PendingVisit]) -> None:
-    """Write a batch of visits in one transaction and bind the customers they identify.
-
-    Anonymous visits go in hand-written multi-row INSERTs (a third cheaper than one prepared
-    statement per row on SQLite; instantiating a model per row would cost more CPU than the
-    request that accepted the visit). The values are what the ORM itself would send (`at` is
-    UTC-aware, as clock.now() gives). Identified visits are inserted one by one (the binding
-    records the visit's id, which a multi-row INSERT does not return on MySQL) and bound in
-    order of customer, then time: first/last touch see a customer's touches as they happened,
-    and concurrent flushes lock customers in the same order, so they wait for each other
-    instead of deadlocking.
-    """
+    """Write a batch of visits in one transaction and bind the customers they identify."""
+    # Anonymous visits go in hand-written multi-row INSERTs (a third cheaper than a prepared
+    # statement per row on SQLite; a model per row would cost more CPU than the request). The
+    # identified ones go one by one (the binding records the visit id, which a multi-row INSERT
+    # does not return on MySQL), by customer then time: first/last touch see touches as they
+    # happened, and concurrent flushes lock customers in one order instead of deadlocking.
     anonymous = [row for row in rows if not _identified(row)]
     identified = sorted(
         (row for row in rows if _identified(row)),
@@ -273,6 +253,5 @@ async def write_visits(rows: Sequence[PendingVisit]) -> None:
 
 
 def new_visit_buffer() -> VisitBuffer:
-    """A buffer that screens visits for floods and writes them through `write_visits` (one
-    per server worker)."""
+    """A buffer that screens visits for floods and writes them through `write_visits`."""
     return VisitBuffer(writer=write_visits, screen=VisitScreen())
