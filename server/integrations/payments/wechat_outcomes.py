@@ -2,7 +2,8 @@
 
 The rule throughout: FAILED only when WeChat Pay definitely did not and will not pay, because
 the caller may then give the funds back or try again. Anything less certain is UNKNOWN, and
-the caller queries; a query that finds no transfer is a definite FAILED (never created).
+the caller queries; a query that finds no transfer answers NOT_FOUND, which the caller judges
+against the time of the send (WeChat Pay may record a request late).
 """
 
 from __future__ import annotations
@@ -95,6 +96,16 @@ def unknown(code: str, message: str, details: Mapping[str, Any] | None = None) -
     )
 
 
+def not_found(details: Mapping[str, Any]) -> TransferResult:
+    """WeChat Pay has no record of the transfer, so far."""
+    return TransferResult(
+        TransferState.NOT_FOUND,
+        failure_code="NOT_FOUND",
+        failure_message="WeChat Pay has no record of this transfer (yet)",
+        details=dict(details),
+    )
+
+
 def v3_bill_outcome(answer: Mapping[str, Any], *, out_bill_no: str) -> TransferResult:
     """A verified v3 transfer bill (the transfer's or the query's answer)."""
     state = answer.get("state")
@@ -128,12 +139,7 @@ def v3_error_outcome(
     message = str(answer.get("message") or f"WeChat Pay answered HTTP {status}")
     details = visible_details(answer, http_status=status)
     if querying and status == 404 and code == V3_NOT_FOUND:
-        return TransferResult(
-            TransferState.FAILED,
-            failure_code=V3_NOT_FOUND,
-            failure_message="WeChat Pay has no such transfer: it was never created",
-            details=details,
-        )
+        return not_found(details)
     if not querying and 400 <= status < 500 and code in V3_DEFINITE_REFUSALS:
         return TransferResult(
             TransferState.FAILED, failure_code=code, failure_message=message, details=details
@@ -151,12 +157,7 @@ def v2_outcome(answer: Mapping[str, Any], *, querying: bool) -> TransferResult:
         code = str(answer.get("err_code") or "FAIL")
         message = str(answer.get("err_code_des") or code)
         if querying and code == V2_NOT_FOUND:
-            return TransferResult(
-                TransferState.FAILED,
-                failure_code=V2_NOT_FOUND,
-                failure_message="WeChat Pay has no such transfer: it was never created",
-                details=details,
-            )
+            return not_found(details)
         if not querying and code in V2_DEFINITE_REFUSALS:
             return TransferResult(
                 TransferState.FAILED, failure_code=code, failure_message=message, details=details

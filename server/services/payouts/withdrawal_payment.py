@@ -11,15 +11,18 @@ Paying is three steps, never one transaction around a network call:
    a new transfer number or releases the funds); PROCESSING or UNKNOWN leaves it `paying`.
 
 A `paying` withdrawal is only settled by asking the provider (`resolve_withdrawal`, or the
-`resolve_pending_transfers` job): a retry is possible only after the provider said the
-transfer definitely failed. A claim whose transfer call may still be under way (phase
-`sending`) is not queried before TRANSFER_QUERY_GRACE has passed, so a query can never
-overtake the transfer it asks about.
+`resolve_pending_transfers` job): a retry, under a new transfer number, is possible only after
+the provider said the transfer definitely failed. WeChat Pay may record a request late, so a
+query that finds no record of the transfer means "still unknown" until the grace period
+(PAYOUT_TRANSFER_GRACE_SECONDS) from the send has passed, and only then "failed". A claim
+whose transfer call may still be under way (phase `sending`) is not queried before that grace
+either, so a query can never overtake the transfer it asks about.
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -61,7 +64,6 @@ from server.services.payouts.withdrawal_records import (
 
 log = logging.getLogger("fenxiao.withdrawals")
 
-TRANSFER_QUERY_GRACE = timedelta(minutes=5)
 MAX_REFERENCE_LENGTH = 128
 RESOLVE_BATCH = 200
 
@@ -130,12 +132,40 @@ async def _transfer(provider: PaymentProvider, withdrawal: Withdrawal) -> Transf
         real_name=withdrawal.real_name,
     )
     try:
-        return await provider.transfer(request)
+        result = await provider.transfer(request)
     except Exception as exc:  # whatever happened, the money may have left
         log.exception("transfer %s raised; its outcome is unknown", request.out_bill_no)
         return TransferResult(
             TransferState.UNKNOWN, failure_code="provider_error", failure_message=str(exc)[:500]
         )
+    if result.state == TransferState.NOT_FOUND:  # a query's answer, never a transfer's
+        return replace(result, state=TransferState.UNKNOWN)
+    return result
+
+
+def transfer_grace(settings: Settings) -> timedelta:
+    """How long after its send a transfer the provider has no record of is still unknown."""
+    return timedelta(seconds=settings.payout_transfer_grace_seconds)
+
+
+def _judged(
+    result: TransferResult, *, sent_at: datetime | None, now: datetime, grace: timedelta
+) -> TransferResult:
+    """A query's answer as an outcome: no record of the transfer fails it only past grace."""
+    if result.state != TransferState.NOT_FOUND:
+        return result
+    if sent_at is not None and now < sent_at + grace:
+        deadline = (sent_at + grace).isoformat()
+        return replace(
+            result,
+            state=TransferState.UNKNOWN,
+            failure_message=f"no record of the transfer yet; failed if still none at {deadline}",
+        )
+    return replace(
+        result,
+        state=TransferState.FAILED,
+        failure_message="the provider has no record of the transfer past the grace period",
+    )
 
 
 async def _query(provider: PaymentProvider, out_bill_no: str) -> TransferResult:
@@ -251,17 +281,15 @@ async def resolve_withdrawal(
         )
     moment = now or clock.now()
     started = withdrawal.transfer_started_at
-    if (
-        withdrawal.transfer_phase == TransferPhase.SENDING
-        and started
-        and started > moment - TRANSFER_QUERY_GRACE
-    ):
+    grace = transfer_grace(settings)
+    if withdrawal.transfer_phase == TransferPhase.SENDING and started and started > moment - grace:
         raise Conflict(
             "the transfer may still be under way: ask again later",
             code="withdrawal_transfer_sending",
         )
     provider = current_provider(settings)
-    result = await _query(provider, withdrawal.out_bill_no)
+    answer = await _query(provider, withdrawal.out_bill_no)
+    result = _judged(answer, sent_at=started, now=moment, grace=grace)
     recorded = await _record_outcome(
         withdrawal_id=withdrawal.id,
         out_bill_no=withdrawal.out_bill_no,
@@ -280,7 +308,7 @@ async def resolve_pending_transfers(*, settings: Settings, now: datetime) -> dic
             Q(transfer_phase__in=[TransferPhase.PROCESSING.value, TransferPhase.UNKNOWN.value])
             | Q(
                 transfer_phase=TransferPhase.SENDING.value,
-                transfer_started_at__lte=now - TRANSFER_QUERY_GRACE,
+                transfer_started_at__lte=now - transfer_grace(settings),
             )
         )
         .order_by("id")
