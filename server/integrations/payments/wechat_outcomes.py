@@ -2,8 +2,7 @@
 
 The rule throughout: FAILED only when WeChat Pay definitely did not and will not pay, because
 the caller may then give the funds back or try again. Anything less certain is UNKNOWN, and
-the caller queries; a query that finds no transfer answers NOT_FOUND, which the caller judges
-against the time of the send (WeChat Pay may record a request late).
+the caller queries; a query that finds no transfer is a definite FAILED (never created).
 """
 
 from __future__ import annotations
@@ -98,6 +97,7 @@ def unknown(code: str, message: str, details: Mapping[str, Any] | None = None) -
 
 def not_found(details: Mapping[str, Any]) -> TransferResult:
     """WeChat Pay has no record of the transfer, so far."""
+    # Not FAILED: WeChat may record a request late; the caller weighs it against the send time.
     return TransferResult(
         TransferState.NOT_FOUND,
         failure_code="NOT_FOUND",

@@ -11,12 +11,10 @@ Paying is three steps, never one transaction around a network call:
    a new transfer number or releases the funds); PROCESSING or UNKNOWN leaves it `paying`.
 
 A `paying` withdrawal is only settled by asking the provider (`resolve_withdrawal`, or the
-`resolve_pending_transfers` job): a retry, under a new transfer number, is possible only after
-the provider said the transfer definitely failed. WeChat Pay may record a request late, so a
-query that finds no record of the transfer means "still unknown" until the grace period
-(PAYOUT_TRANSFER_GRACE_SECONDS) from the send has passed, and only then "failed". A claim
-whose transfer call may still be under way (phase `sending`) is not queried before that grace
-either, so a query can never overtake the transfer it asks about.
+`resolve_pending_transfers` job): a retry is possible only after the provider said the
+transfer definitely failed. A claim whose transfer call may still be under way (phase
+`sending`) is not queried before the transfer grace has passed, so a query can never
+overtake the transfer it asks about.
 """
 
 from __future__ import annotations
@@ -145,6 +143,8 @@ async def _transfer(provider: PaymentProvider, withdrawal: Withdrawal) -> Transf
 
 def transfer_grace(settings: Settings) -> timedelta:
     """How long after its send a transfer the provider has no record of is still unknown."""
+    # WeChat Pay may record a request late: within this grace, NOT_FOUND is no failure, so no
+    # retry under a new number can pay a second time. A `sending` claim waits for it too.
     return timedelta(seconds=settings.payout_transfer_grace_seconds)
 
 
