@@ -106,22 +106,23 @@ async def complete_due_orders(
     programs = await Program.filter(auto_complete_days__isnull=False).order_by("id")
     for program in programs:
         days = timedelta(days=program.auto_complete_days or 0)
-        after_id = 0
         while True:
+            # In the order of the (program_id, status, paid_at) index; every order picked
+            # leaves `paid` (completed here, or refunded or cancelled meanwhile).
             due = (
                 await Order.filter(
                     program_id=program.id,
                     status=OrderStatus.PAID.value,
                     paid_at__lte=now - days,
-                    id__gt=after_id,
                 )
-                .order_by("id")
+                .order_by("paid_at", "id")
                 .limit(batch_size)
                 .values_list("id", "paid_at")
             )
+            done = 0
             for order_id, paid_at in due:
-                completed += await _auto_complete(program, order_id, paid_at + days)
-            if len(due) < batch_size:
+                done += await _auto_complete(program, order_id, paid_at + days)
+            completed += done
+            if len(due) < batch_size or done == 0:
                 break
-            after_id = due[-1][0]
     return {"completed": completed, "programs": len(programs), "now": now.isoformat()}
