@@ -9,9 +9,10 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
-from server.auth import ROLES_BACKOFFICE, requires
+from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.orders.events import OrderStatus
-from server.http import MAX_PAGE_SIZE, Query, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.services.orders import completion as order_completion
 from server.services.orders import queries as order_queries
 
 bp = Blueprint("admin_orders")
@@ -25,6 +26,10 @@ class OrdersQuery(Query):
     promoter_id: int | None = Field(default=None, ge=1)
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
+
+
+class CompleteBody(Body):
+    reason: str = Field(min_length=1, max_length=512, description="why staff complete it")
 
 
 @bp.get("/orders")
@@ -55,3 +60,21 @@ async def list_orders(request: Request) -> HTTPResponse:
 @requires(*ROLES_BACKOFFICE)
 async def get_order(request: Request, order_id: int) -> HTTPResponse:
     return render(await order_queries.get_order_detail(order_id=order_id))
+
+
+@bp.post("/orders/<order_id:int>/complete")
+@openapi.definition(
+    summary="Complete a paid order the store never reported completed (as order.completed)",
+    body=CompleteBody,
+    secured={"bearer": []},
+)
+@requires(*ROLES_STAFF)
+async def complete_order(request: Request, order_id: int) -> HTTPResponse:
+    body = parse_body(request, CompleteBody)
+    completed = await order_completion.complete_order_by_hand(
+        order_id=order_id,
+        reason=body.reason,
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return render(completed)

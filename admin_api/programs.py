@@ -73,6 +73,11 @@ class ProgramPatch(Body):
     attribution_window_days: int | None = Field(default=None, description="0 = forever")
     commission_window_days: int | None = Field(default=None, description="0 = no limit")
     freeze_days: int | None = None
+    auto_complete_days: int | None = Field(
+        default=None,
+        description="1..365: complete paid orders N days after payment when the store sends "
+        "no order.completed; null = off",
+    )
     withdrawal_rules: WithdrawalRulesBody | None = None
     payout_schedule: PayoutScheduleBody | None = None
     auto_approve_rules: AutoApproveRulesBody | None = None

@@ -19,6 +19,7 @@ from server.services.fraud.scans import scan_for_fraud
 from server.services.ledger.balances import reconcile_balances
 from server.services.operations.counts import LEDGER_RECONCILE_JOB
 from server.services.operations.notifications import send_pending_notifications
+from server.services.orders.completion import complete_due_orders
 from server.services.orders.drainer import wake_running_drainer
 from server.services.orders.inbox import (
     drain_order_events,
@@ -61,6 +62,11 @@ async def run_s2s_nonce_purge(settings: Settings) -> dict[str, Any]:
     older_than = clock.now() - timedelta(seconds=settings.s2s_replay_window_seconds)
     purged = await purge_expired_nonces(older_than=older_than)
     return {"purged": purged, "older_than": older_than.isoformat()}
+
+
+async def run_order_auto_completion(settings: Settings) -> dict[str, Any]:
+    """Complete paid orders of programs with auto_complete_days once those days have passed."""
+    return await complete_due_orders(now=clock.now())
 
 
 async def run_commission_approval(settings: Settings) -> dict[str, Any]:
@@ -137,6 +143,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_s2s_nonce_purge,
                 every=timedelta(minutes=10),
                 description="Forget spent S2S request nonces older than the replay window.",
+            ),
+            Job(
+                name="complete_due_orders",
+                body=run_order_auto_completion,
+                every=timedelta(hours=1),
+                description="Complete paid orders N days after payment (auto_complete_days).",
             ),
             Job(
                 name="approve_due_commissions",

@@ -141,6 +141,9 @@ class Settings:
     wechat_pay_v2_cert_path: str | None = None
     wechat_pay_v2_key_path: str | None = None
     wechat_pay_v2_client_ip: str = "127.0.0.1"
+    # How long after a transfer was sent a query that finds no record of it still means
+    # "unknown" (WeChat Pay may record a request late); only after it does it mean failed.
+    payout_transfer_grace_seconds: int = 600
     # Test beds only (server/clock.py): a file holding a clock offset every process adds.
     clock_file: str | None = None
 
@@ -268,6 +271,7 @@ class Settings:
             wechat_pay_v2_cert_path=env.get("WECHAT_PAY_V2_CERT_PATH") or None,
             wechat_pay_v2_key_path=env.get("WECHAT_PAY_V2_KEY_PATH") or None,
             wechat_pay_v2_client_ip=env.get("WECHAT_PAY_V2_CLIENT_IP") or "127.0.0.1",
+            payout_transfer_grace_seconds=_positive(env, "PAYOUT_TRANSFER_GRACE_SECONDS", 600),
             clock_file=clock_file,
         )
 

@@ -74,7 +74,7 @@ class FakeProvider:
             if outcome == "raise":
                 raise ProviderExploded("query timed out")
             self.settled[out_bill_no] = TransferState(outcome)
-        state = self.settled.get(out_bill_no, S.FAILED)
+        state = self.settled.get(out_bill_no, S.NOT_FOUND)
         reference = f"ref-{out_bill_no}" if state == S.SUCCEEDED else None
-        failure = "NOT_FOUND" if state == S.FAILED else None
+        failure = "NOT_FOUND" if state == S.NOT_FOUND else None
         return TransferResult(state, provider_reference=reference, failure_code=failure)

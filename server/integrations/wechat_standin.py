@@ -56,10 +56,10 @@ log = logging.getLogger("fenxiao.wechat_standin")
 
 CONTROL_PREFIX = "/__standin__/"
 
-# The last four are WeChat Pay's (they never match another path).
+# The last five are WeChat Pay's (they never match another path).
 FaultKind = Literal[
     "timeout", "disconnect", "server_error", "garbage", "busy", "expired_token",
-    "not_enough", "system_error", "bad_signature", "reply_lost",
+    "not_enough", "system_error", "bad_signature", "reply_lost", "recorded_late",
 ]  # fmt: skip
 FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
 
@@ -183,7 +183,9 @@ class WeChatStandIn:
         body that is neither JSON nor an image; busy: errcode -1; expired_token: errcode 42001.
         WeChat Pay paths only: not_enough / system_error: the business refusal in protocol;
         bad_signature: the request takes effect but the answer's signature is forged;
-        reply_lost: the request takes effect, then the answer is held like `timeout`.
+        reply_lost: the request takes effect, then the answer is held like `timeout`;
+        recorded_late: as reply_lost, and queries answer NOT_FOUND for the transfer until
+        `pay.record_late_transfers()` (WeChat recording a request late).
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault {kind!r}; expected one of {sorted(FAULT_KINDS)}")

@@ -15,7 +15,9 @@ from server.integrations.wechat_standin_pay_v3 import PayV3StandIn
 from server.integrations.wechat_standin_protocol import Reply, json_reply
 
 # Faults only WeChat Pay paths suffer (the others never match them).
-PAY_FAULT_KINDS = frozenset({"not_enough", "system_error", "bad_signature", "reply_lost"})
+PAY_FAULT_KINDS = frozenset(
+    {"not_enough", "system_error", "bad_signature", "reply_lost", "recorded_late"}
+)
 
 
 class WeChatPayStandIn:
@@ -46,16 +48,28 @@ class WeChatPayStandIn:
         else:
             self.v2.settle(out_bill_no, succeed=state == "SUCCESS")
 
+    def record_late_transfers(self) -> None:
+        """Transfers taken under the `recorded_late` fault become visible to queries."""
+        self.v3.record_late_transfers()
+        self.v2.record_late_transfers()
+
     def forget(self) -> None:
         self.v3.forget()
         self.v2.forget()
 
     def handle(
-        self, method: str, path: str, target: str, headers: dict[str, str], body: bytes
+        self,
+        method: str,
+        path: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        record_late: bool = False,
     ) -> Reply:
         if self.v3.handles(path):
-            return self.v3.handle(method, target, headers, body)
-        return self.v2.handle(method, path, body)
+            return self.v3.handle(method, target, headers, body, record_late=record_late)
+        return self.v2.handle(method, path, body, record_late=record_late)
 
     def faulty(
         self,
@@ -69,8 +83,10 @@ class WeChatPayStandIn:
         v3 = self.v3.handles(path)
         if kind in ("not_enough", "system_error"):
             return self.v3.fault(kind, headers) if v3 else self.v2.fault(kind, body)
-        reply = self.handle(method, path, target, headers, body)
-        if kind == "reply_lost":
+        reply = self.handle(
+            method, path, target, headers, body, record_late=kind == "recorded_late"
+        )
+        if kind in ("reply_lost", "recorded_late"):
             unstall.wait(hold_seconds)
             return None
         return self.v3.forged(reply, headers) if v3 else self.v2.forged(reply)
@@ -82,6 +98,8 @@ class WeChatPayStandIn:
             return json_reply({"transfers": transfers})
         if method == "POST" and action == "hold-transfers":
             self.hold_transfers(str(request.get("state", "WAIT_USER_CONFIRM")))
+        elif method == "POST" and action == "record-late-transfers":
+            self.record_late_transfers()
         elif method == "POST" and action == "settle-transfer":
             self.settle(str(request["out_bill_no"]), state=str(request.get("state", "SUCCESS")))
         else:

@@ -85,6 +85,8 @@ class PayV2StandIn:
         self._lock = threading.Lock()
         self._transfers: dict[str, V2Transfer] = {}
         self._holding = False
+        # Transfers taken (and paid) but not yet visible to queries: recorded late.
+        self._unrecorded: set[str] = set()
 
     # -- what tests observe and control ---------------------------------------------------
 
@@ -109,9 +111,15 @@ class PayV2StandIn:
                 reason=None if succeed else (reason or "付款失败"),
             )
 
+    def record_late_transfers(self) -> None:
+        """Transfers taken with `record_late` become visible to queries."""
+        with self._lock:
+            self._unrecorded.clear()
+
     def forget(self) -> None:
         with self._lock:
             self._transfers.clear()
+            self._unrecorded.clear()
             self._holding = False
 
     # -- serving --------------------------------------------------------------------------
@@ -120,7 +128,9 @@ class PayV2StandIn:
     def handles(path: str) -> bool:
         return path in (TRANSFER_PATH, QUERY_PATH)
 
-    def handle(self, method: str, path: str, body: bytes) -> Reply:
+    def handle(self, method: str, path: str, body: bytes, *, record_late: bool = False) -> Reply:
+        """The answer to one v2 call; a transfer taken with `record_late` is invisible to
+        queries until recorded."""
         request = parse_xml(body) if method == "POST" else None
         if request is None:
             return self._answer({"return_code": "FAIL", "return_msg": "XML格式错误"}, "MD5")
@@ -128,7 +138,7 @@ class PayV2StandIn:
         if request.get("sign") != v2_signature(request, self.keys.v2_api_key, sign_type):
             return self._answer({"return_code": "FAIL", "return_msg": "签名错误"}, sign_type)
         if path == TRANSFER_PATH:
-            return self._answer(self._transfer(request), sign_type)
+            return self._answer(self._transfer(request, record_late=record_late), sign_type)
         return self._answer(self._query(request), sign_type)
 
     def fault(self, kind: str, body: bytes) -> Reply:
@@ -168,7 +178,7 @@ class PayV2StandIn:
             "partner_trade_no": request.get("partner_trade_no", ""),
         }
 
-    def _transfer(self, request: dict[str, str]) -> dict[str, str]:
+    def _transfer(self, request: dict[str, str], *, record_late: bool = False) -> dict[str, str]:
         if request.get("mchid") != self.keys.mchid:
             return self._failure("NO_AUTH", "商户号不存在或无此权限", request)
         if request.get("mch_appid") != self.appid:
@@ -195,6 +205,8 @@ class PayV2StandIn:
                 return self._failure("FATAL_ERROR", "已存在该单号，并且两次请求参数不一致", request)
             transfer = existing or candidate
             self._transfers[transfer.partner_trade_no] = transfer
+            if existing is None and record_late:
+                self._unrecorded.add(transfer.partner_trade_no)
         if transfer.status == "PROCESSING":
             return self._failure("SYSTEMERROR", "系统繁忙，请稍后再试", request)
         if transfer.status == "FAILED":
@@ -213,8 +225,9 @@ class PayV2StandIn:
     def _query(self, request: dict[str, str]) -> dict[str, str]:
         if request.get("mch_id") != self.keys.mchid or request.get("appid") != self.appid:
             return self._failure("NO_AUTH", "商户号或appid不匹配", request)
+        number = request.get("partner_trade_no", "")
         with self._lock:
-            transfer = self._transfers.get(request.get("partner_trade_no", ""))
+            transfer = None if number in self._unrecorded else self._transfers.get(number)
         if transfer is None:
             return self._failure("NOT_FOUND", "指定单号数据不存在", request)
         answer = {

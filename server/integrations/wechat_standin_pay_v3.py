@@ -96,6 +96,8 @@ class PayV3StandIn:
         self._lock = threading.Lock()
         self._bills: dict[str, TransferBill] = {}
         self._holding: str | None = None
+        # Bills taken (and paid) but not yet visible to queries: WeChat recording them late.
+        self._unrecorded: set[str] = set()
 
     # -- what tests observe and control ---------------------------------------------------
 
@@ -126,9 +128,15 @@ class PayV3StandIn:
                 bill, state=state, fail_reason=fail_reason, updated_at=_now()
             )
 
+    def record_late_transfers(self) -> None:
+        """Bills taken with `record_late` become visible to queries."""
+        with self._lock:
+            self._unrecorded.clear()
+
     def forget(self) -> None:
         with self._lock:
             self._bills.clear()
+            self._unrecorded.clear()
             self._holding = None
 
     # -- serving --------------------------------------------------------------------------
@@ -137,8 +145,17 @@ class PayV3StandIn:
     def handles(path: str) -> bool:
         return path.startswith("/v3/")
 
-    def handle(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Reply:
-        """The signed answer to one API v3 request (`target` is the path with its query)."""
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        *,
+        record_late: bool = False,
+    ) -> Reply:
+        """The signed answer to one API v3 request (`target` is the path with its query);
+        a bill created with `record_late` is invisible to queries until recorded."""
         refusal = self._check_authorization(method, target, headers, body)
         if refusal is not None:
             return self._signed(headers, 401, {"code": "SIGN_ERROR", "message": refusal})
@@ -146,7 +163,7 @@ class PayV3StandIn:
         if method == "GET" and path == CERTIFICATES_PATH:
             return self._signed(headers, 200, self._certificates())
         if method == "POST" and path == TRANSFER_PATH:
-            status, payload = self._transfer(headers, body)
+            status, payload = self._transfer(headers, body, record_late=record_late)
             return self._signed(headers, status, payload)
         if method == "GET" and path.startswith(QUERY_PREFIX):
             status, payload = self._query(path.removeprefix(QUERY_PREFIX))
@@ -249,7 +266,9 @@ class PayV3StandIn:
             ]
         }
 
-    def _transfer(self, headers: dict[str, str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def _transfer(
+        self, headers: dict[str, str], body: bytes, *, record_late: bool = False
+    ) -> tuple[int, dict[str, Any]]:
         try:
             request = json.loads(body)
         except (ValueError, UnicodeDecodeError):
@@ -291,6 +310,8 @@ class PayV3StandIn:
                 }
             bill = existing or candidate
             self._bills[bill.out_bill_no] = bill
+            if existing is None and record_late:
+                self._unrecorded.add(bill.out_bill_no)
         answer: dict[str, Any] = {
             "out_bill_no": bill.out_bill_no,
             "transfer_bill_no": bill.transfer_bill_no,
@@ -336,7 +357,7 @@ class PayV3StandIn:
 
     def _query(self, out_bill_no: str) -> tuple[int, dict[str, Any]]:
         with self._lock:
-            bill = self._bills.get(out_bill_no)
+            bill = None if out_bill_no in self._unrecorded else self._bills.get(out_bill_no)
         if bill is None:
             return 404, {"code": "NOT_FOUND", "message": "记录不存在"}
         answer: dict[str, Any] = {

@@ -41,6 +41,8 @@ class Order(Model):
         unique_together = (("program", "external_id"),)
         indexes = (
             ("program_id", "placed_at"),
+            # The auto-completion job's scan: a program's paid orders by payment time.
+            ("program_id", "status", "paid_at"),
             ("program_id", "address_hash"),
             ("program_id", "device_hash"),
         )

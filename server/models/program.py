@@ -26,6 +26,8 @@ class Program(Model):
     attribution_window_days = fields.IntField(default=30)
     commission_window_days = fields.IntField(default=0)
     freeze_days = fields.IntField(default=7)
+    # Days after payment the auto-completion job completes a paid order; null = off.
+    auto_complete_days = fields.IntField(null=True)
     # {"minimum": "1.00", "fee_percent": "0", "fee_fixed": "0.00", "daily_cap": "...",
     #  "methods": ["wechat", "bank", "offline"]}
     withdrawal_rules = fields.JSONField(default=dict)

@@ -53,6 +53,7 @@ SCALAR_KEYS = (
     "attribution_window_days",
     "commission_window_days",
     "freeze_days",
+    "auto_complete_days",
     "attribution_conflict_policy",
     "time_zone",
 )
@@ -143,6 +144,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
         "attribution_window_days": settings.attribution_window_days,
         "commission_window_days": settings.commission_window_days,
         "freeze_days": settings.freeze_days,
+        "auto_complete_days": settings.auto_complete_days,
         "withdrawal_rules": {
             "minimum": money(withdrawals.minimum),
             "fee_percent": rate_text(withdrawals.fee_percent),
@@ -309,6 +311,9 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             document, "commission_window_days", "commission_window_days"
         ),
         freeze_days=read.whole(document, "freeze_days", "freeze_days"),
+        auto_complete_days=read.optional_whole(
+            document, "auto_complete_days", "auto_complete_days"
+        ),
         withdrawal_rules=WithdrawalRules(
             minimum=read.number(withdrawals, "minimum", "withdrawal_rules.minimum"),
             fee_percent=read.number(withdrawals, "fee_percent", "withdrawal_rules.fee_percent"),

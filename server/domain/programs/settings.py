@@ -46,6 +46,7 @@ RATE_DECIMALS = 4
 RATE_QUANTUM = Decimal(1).scaleb(-RATE_DECIMALS)
 MAX_WINDOW_DAYS = 3650
 MAX_FREEZE_DAYS = 365
+MAX_AUTO_COMPLETE_DAYS = 365
 MAX_NAME_LENGTH = 128
 MAX_DESCRIPTION_LENGTH = 4000
 MAX_AGREEMENT_VERSION_LENGTH = 32
@@ -169,6 +170,9 @@ class ProgramSettings:
     attribution_window_days: int = 30
     commission_window_days: int = 0
     freeze_days: int = 7
+    # Complete paid orders this many days after payment when the store never reports them
+    # completed; None = off (only order.completed or staff complete an order).
+    auto_complete_days: int | None = None
     withdrawal_rules: WithdrawalRules = field(default_factory=WithdrawalRules)
     payout_schedule: PayoutSchedule = field(default_factory=PayoutSchedule)
     auto_approve_rules: AutoApproveRules = field(default_factory=AutoApproveRules)
@@ -272,6 +276,12 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
     )
     _check_days(settings.commission_window_days, MAX_WINDOW_DAYS, "commission_window_days", errors)
     _check_days(settings.freeze_days, MAX_FREEZE_DAYS, "freeze_days", errors)
+    if settings.auto_complete_days is not None and not (
+        1 <= settings.auto_complete_days <= MAX_AUTO_COMPLETE_DAYS
+    ):
+        errors["auto_complete_days"] = (
+            f"must be between 1 and {MAX_AUTO_COMPLETE_DAYS} (null = off)"
+        )
     _check_withdrawals(settings.withdrawal_rules, currency_ok, currency, errors)
     _check_payouts(settings.payout_schedule, currency_ok, currency, errors)
 

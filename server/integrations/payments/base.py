@@ -16,6 +16,9 @@ class TransferState(StrEnum):
     FAILED = "failed"  # definitely not paid: safe to release the funds or try again
     PROCESSING = "processing"  # accepted by the provider, outcome later: query again
     UNKNOWN = "unknown"  # we do not know whether it was accepted: query before any retry
+    # A query only: the provider has no record of the number (yet). WeChat Pay may record a
+    # request late, so this is a failure only once a grace period after the send has passed.
+    NOT_FOUND = "not_found"
 
 
 @dataclass(frozen=True)
@@ -51,5 +54,5 @@ class PaymentProvider(Protocol):
         ...
 
     async def query(self, *, out_bill_no: str) -> TransferResult:
-        """The provider's current view of the transfer (FAILED if it never heard of it)."""
+        """The provider's current view of the transfer (NOT_FOUND if it has no record of it)."""
         ...

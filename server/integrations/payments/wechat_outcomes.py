@@ -93,6 +93,17 @@ def unknown(code: str, message: str, details: Mapping[str, Any] | None = None) -
     )
 
 
+def not_found(details: Mapping[str, Any]) -> TransferResult:
+    """WeChat Pay has no record of the transfer, so far."""
+    # Not FAILED: WeChat may record a request late; the caller weighs it against the send time.
+    return TransferResult(
+        TransferState.NOT_FOUND,
+        failure_code="NOT_FOUND",
+        failure_message="WeChat Pay has no record of this transfer (yet)",
+        details=dict(details),
+    )
+
+
 def v3_bill_outcome(answer: Mapping[str, Any], *, out_bill_no: str) -> TransferResult:
     """A verified v3 transfer bill (the transfer's or the query's answer)."""
     state = answer.get("state")
@@ -126,12 +137,7 @@ def v3_error_outcome(
     message = str(answer.get("message") or f"WeChat Pay answered HTTP {status}")
     details = visible_details(answer, http_status=status)
     if querying and status == 404 and code == V3_NOT_FOUND:
-        return TransferResult(
-            TransferState.FAILED,
-            failure_code=V3_NOT_FOUND,
-            failure_message="WeChat Pay has no such transfer: it was never created",
-            details=details,
-        )
+        return not_found(details)
     if not querying and 400 <= status < 500 and code in V3_DEFINITE_REFUSALS:
         return TransferResult(
             TransferState.FAILED, failure_code=code, failure_message=message, details=details
@@ -149,12 +155,7 @@ def v2_outcome(answer: Mapping[str, Any], *, querying: bool) -> TransferResult:
         code = str(answer.get("err_code") or "FAIL")
         message = str(answer.get("err_code_des") or code)
         if querying and code == V2_NOT_FOUND:
-            return TransferResult(
-                TransferState.FAILED,
-                failure_code=V2_NOT_FOUND,
-                failure_message="WeChat Pay has no such transfer: it was never created",
-                details=details,
-            )
+            return not_found(details)
         if not querying and code in V2_DEFINITE_REFUSALS:
             return TransferResult(
                 TransferState.FAILED, failure_code=code, failure_message=message, details=details

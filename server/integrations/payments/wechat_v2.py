@@ -103,7 +103,7 @@ class WeChatPayV2Provider:
         return result
 
     async def query(self, *, out_bill_no: str) -> TransferResult:
-        """WeChat Pay's view of the transfer `out_bill_no` (FAILED if it never heard of it)."""
+        """WeChat Pay's view of the transfer `out_bill_no` (NOT_FOUND if it has no record)."""
         result = await asyncio.to_thread(
             self._call,
             lambda: self._client.transfer.query(out_bill_no),

@@ -129,7 +129,7 @@ class WeChatPayV3Provider:
         return result
 
     async def query(self, *, out_bill_no: str) -> TransferResult:
-        """WeChat Pay's view of the transfer `out_bill_no` (FAILED if it never heard of it)."""
+        """WeChat Pay's view of the transfer `out_bill_no` (NOT_FOUND if it has no record)."""
 
         def ask(client: WeChatPay) -> tuple[int, Any]:
             return client.mch_transfer_bills_query(out_bill_no=out_bill_no)

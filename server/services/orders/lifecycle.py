@@ -4,7 +4,7 @@ event's transaction and under the order lock.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -29,10 +29,19 @@ async def apply_completed(
     """Mark the order completed and start its commissions' freeze period."""
     completed = event.order
     assert isinstance(completed, OrderCompleted)
+    return await complete_order(
+        conn=conn, program=program, order=order, completed_at=completed.completed_at
+    )
+
+
+async def complete_order(
+    *, conn: BaseDBAsyncClient, program: Program, order: Order, completed_at: datetime
+) -> dict[str, Any]:
+    """Complete `order` at `completed_at`, exactly as order.completed does (order locked)."""
     order.status = order_transition(order.status, "complete").value
-    order.completed_at = completed.completed_at
+    order.completed_at = completed_at
     await order.save(using_db=conn, update_fields=["status", "completed_at", "updated_at"])
-    unlock_at = completed.completed_at + timedelta(days=program.freeze_days)
+    unlock_at = completed_at + timedelta(days=program.freeze_days)
     unsettled = [status.value for status in UNSETTLED_STATUSES]
     # Updated by primary key: an UPDATE through the order index would also lock the gap
     # after the order's rows and stall the next orders' inserts until this commits.

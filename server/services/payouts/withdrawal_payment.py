@@ -6,6 +6,7 @@ Claim, transfer, record: never one transaction around a network call (docs/desig
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -47,9 +48,6 @@ from server.services.payouts.withdrawal_records import (
 
 log = logging.getLogger("fenxiao.withdrawals")
 
-# A claim whose transfer call may still be under way is not queried before this has passed,
-# so a query can never overtake the transfer it asks about.
-TRANSFER_QUERY_GRACE = timedelta(minutes=5)
 MAX_REFERENCE_LENGTH = 128
 RESOLVE_BATCH = 200
 
@@ -118,12 +116,42 @@ async def _transfer(provider: PaymentProvider, withdrawal: Withdrawal) -> Transf
         real_name=withdrawal.real_name,
     )
     try:
-        return await provider.transfer(request)
+        result = await provider.transfer(request)
     except Exception as exc:  # whatever happened, the money may have left
         log.exception("transfer %s raised; its outcome is unknown", request.out_bill_no)
         return TransferResult(
             TransferState.UNKNOWN, failure_code="provider_error", failure_message=str(exc)[:500]
         )
+    if result.state == TransferState.NOT_FOUND:  # a query's answer, never a transfer's
+        return replace(result, state=TransferState.UNKNOWN)
+    return result
+
+
+def transfer_grace(settings: Settings) -> timedelta:
+    """How long after its send a transfer the provider has no record of is still unknown."""
+    # WeChat Pay may record a request late: within this grace, NOT_FOUND is no failure, so no
+    # retry under a new number can pay a second time. A `sending` claim waits for it too.
+    return timedelta(seconds=settings.payout_transfer_grace_seconds)
+
+
+def _judged(
+    result: TransferResult, *, sent_at: datetime | None, now: datetime, grace: timedelta
+) -> TransferResult:
+    """A query's answer as an outcome: no record of the transfer fails it only past grace."""
+    if result.state != TransferState.NOT_FOUND:
+        return result
+    if sent_at is not None and now < sent_at + grace:
+        deadline = (sent_at + grace).isoformat()
+        return replace(
+            result,
+            state=TransferState.UNKNOWN,
+            failure_message=f"no record of the transfer yet; failed if still none at {deadline}",
+        )
+    return replace(
+        result,
+        state=TransferState.FAILED,
+        failure_message="the provider has no record of the transfer past the grace period",
+    )
 
 
 async def _query(provider: PaymentProvider, out_bill_no: str) -> TransferResult:
@@ -239,17 +267,15 @@ async def resolve_withdrawal(
         )
     moment = now or clock.now()
     started = withdrawal.transfer_started_at
-    if (
-        withdrawal.transfer_phase == TransferPhase.SENDING
-        and started
-        and started > moment - TRANSFER_QUERY_GRACE
-    ):
+    grace = transfer_grace(settings)
+    if withdrawal.transfer_phase == TransferPhase.SENDING and started and started > moment - grace:
         raise Conflict(
             "the transfer may still be under way: ask again later",
             code="withdrawal_transfer_sending",
         )
     provider = current_provider(settings)
-    result = await _query(provider, withdrawal.out_bill_no)
+    answer = await _query(provider, withdrawal.out_bill_no)
+    result = _judged(answer, sent_at=started, now=moment, grace=grace)
     recorded = await _record_outcome(
         withdrawal_id=withdrawal.id,
         out_bill_no=withdrawal.out_bill_no,
@@ -268,7 +294,7 @@ async def resolve_pending_transfers(*, settings: Settings, now: datetime) -> dic
             Q(transfer_phase__in=[TransferPhase.PROCESSING.value, TransferPhase.UNKNOWN.value])
             | Q(
                 transfer_phase=TransferPhase.SENDING.value,
-                transfer_started_at__lte=now - TRANSFER_QUERY_GRACE,
+                transfer_started_at__lte=now - transfer_grace(settings),
             )
         )
         .order_by("id")

@@ -136,14 +136,14 @@ async def test_a_lost_reply_is_unknown_and_the_query_finds_the_transfer_paid(
     assert _paid(standin, "WD20261122000001") == 1234
 
 
-async def test_a_request_wechat_never_saw_resolves_to_not_created_and_retries_safely(
+async def test_a_request_wechat_never_saw_is_not_found_and_resent_under_its_number_once(
     provider: PaymentProvider, standin: WeChatStandIn, setup: str
 ) -> None:
     standin.inject_fault("timeout", path=_transfer_path(setup), hold_seconds=5)
 
     assert (await provider.transfer(_request())).state is TransferState.UNKNOWN
     queried = await provider.query(out_bill_no="WD20261122000001")
-    assert queried.state is TransferState.FAILED
+    assert queried.state is TransferState.NOT_FOUND
     assert queried.failure_code == "NOT_FOUND"
     assert (await provider.transfer(_request())).state is TransferState.SUCCEEDED
     assert _paid(standin, "WD20261122000001") == 1234
@@ -183,10 +183,10 @@ async def test_a_forged_query_answer_is_unknown(
     assert (await provider.query(out_bill_no="WD20261122000001")).state is TransferState.UNKNOWN
 
 
-async def test_a_query_for_a_transfer_never_made_is_failed(provider: PaymentProvider) -> None:
+async def test_a_query_for_a_transfer_never_made_is_not_found(provider: PaymentProvider) -> None:
     result = await provider.query(out_bill_no="WD20261122999999")
 
-    assert result.state is TransferState.FAILED
+    assert result.state is TransferState.NOT_FOUND
     assert result.failure_code == "NOT_FOUND"
 
 

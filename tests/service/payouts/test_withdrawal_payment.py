@@ -13,13 +13,13 @@ from server.domain.errors import Conflict, IllegalTransition
 from server.models import Commission, LedgerEntry, Notification, Withdrawal, WithdrawalChange
 from server.services.payouts.gateway import use_provider
 from server.services.payouts.withdrawal_payment import (
-    TRANSFER_QUERY_GRACE,
     mark_withdrawal_paid,
     pay_withdrawal,
     release_withdrawal,
     resolve_pending_transfers,
     resolve_withdrawal,
     retry_withdrawal,
+    transfer_grace,
 )
 from server.services.payouts.withdrawals import PayeeAccount, approve_withdrawal
 from tests.ledger_checks import assert_ledger_reconciles
@@ -153,19 +153,29 @@ async def test_an_uncertain_transfer_is_queried_before_anything_else_and_paid_on
     await assert_ledger_reconciles()
 
 
-async def test_a_transfer_that_never_arrived_is_confirmed_failed_then_retried_once(
+async def test_a_transfer_the_provider_has_no_record_of_fails_only_past_the_grace(
     db: str, settings: Settings, provider: FakeProvider
 ) -> None:
     withdrawal_id, me = await _approved()
     provider.will("raise", "succeed")
-
     pending = await pay_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=settings)
     assert (pending["status"], pending["failure_code"]) == ("paying", "provider_error")
-    summary = await resolve_pending_transfers(settings=settings, now=clock.now())
-    assert summary["by_status"] == {"failed": 1}
+    sent_at = (await Withdrawal.get(id=withdrawal_id)).transfer_started_at
+    assert sent_at is not None
+    grace = transfer_grace(settings)
 
+    soon = await resolve_pending_transfers(settings=settings, now=clock.now())
+    last_moment = await resolve_withdrawal(
+        withdrawal_id=withdrawal_id, settings=settings, now=sent_at + grace - timedelta(seconds=1)
+    )
+    with pytest.raises(IllegalTransition):
+        await retry_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=settings)
+    past = await resolve_pending_transfers(settings=settings, now=sent_at + grace)
+
+    assert soon["by_status"] == {"paying": 1}
+    assert (last_moment["status"], last_moment["transfer_phase"]) == ("paying", "unknown")
+    assert past["by_status"] == {"failed": 1}
     await retry_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=settings)
-
     assert len(provider.paid_bills) == 1
     assert await balances(me) == (D("40"), D("0"), D("53"))  # type: ignore[arg-type]
     await assert_ledger_reconciles()
@@ -205,7 +215,7 @@ async def test_a_claim_whose_outcome_was_never_recorded_is_only_queried_after_th
     with pytest.raises(Conflict) as refused:
         await resolve_withdrawal(withdrawal_id=withdrawal_id, settings=settings)
     later = await resolve_pending_transfers(
-        settings=settings, now=clock.now() + TRANSFER_QUERY_GRACE + timedelta(seconds=1)
+        settings=settings, now=clock.now() + transfer_grace(settings) + timedelta(seconds=1)
     )
 
     assert early["checked"] == 0

@@ -3,17 +3,25 @@ stand-in over HTTP: the money the stand-in holds as paid is the withdrawal's net
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 import pytest
 
 from server.config import Settings
+from server.domain.errors import IllegalTransition
 from server.integrations.wechat_standin import WeChatStandIn
 from server.integrations.wechat_standin_pay_v2 import TRANSFER_PATH as V2_TRANSFER_PATH
 from server.integrations.wechat_standin_pay_v3 import TRANSFER_PATH as V3_TRANSFER_PATH
 from server.models import Promoter, Withdrawal
 from server.services.payouts.queries import my_withdrawal
-from server.services.payouts.withdrawal_payment import pay_withdrawal, resolve_withdrawal
+from server.services.payouts.withdrawal_payment import (
+    pay_withdrawal,
+    resolve_withdrawal,
+    retry_withdrawal,
+    transfer_grace,
+)
 from server.services.payouts.withdrawals import approve_withdrawal
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.wechat_fixtures import standin_pay_settings
@@ -33,6 +41,11 @@ def paying_settings(version: str, wechat_settings: Settings, standin: WeChatStan
     return standin_pay_settings(wechat_settings, standin, version=version)
 
 
+def _paid_bills(standin: WeChatStandIn) -> list[str]:
+    """What the stand-in has paid out, by transfer number."""
+    return [number for number in standin.transfers if _paid_fen(standin, number)]
+
+
 def _paid_fen(standin: WeChatStandIn, out_bill_no: str | None) -> int:
     transfer = standin.transfers.get(out_bill_no or "")
     state = getattr(transfer, "state", getattr(transfer, "status", ""))
@@ -45,6 +58,18 @@ async def _approved_withdrawal() -> tuple[int, Promoter]:
     withdrawal = await withdraw(me, "50.00")
     await approve_withdrawal(withdrawal_id=withdrawal["id"], actor=FINANCE)
     return withdrawal["id"], me
+
+
+async def _pay_then_query(
+    withdrawal_id: int, settings: Settings, *, past_grace: timedelta
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Pay, then ask WeChat Pay `past_grace` after the grace from the send has run out."""
+    pending = await pay_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=settings)
+    sent_at = (await Withdrawal.get(id=withdrawal_id)).transfer_started_at
+    assert sent_at is not None
+    moment = sent_at + transfer_grace(settings) + past_grace
+    queried = await resolve_withdrawal(withdrawal_id=withdrawal_id, settings=settings, now=moment)
+    return pending, queried
 
 
 async def test_a_withdrawal_paid_through_wechat_pay_reaches_the_promoter_once(
@@ -79,6 +104,50 @@ async def test_a_lost_reply_is_resolved_by_a_query_and_never_paid_twice(
     withdrawal = await Withdrawal.get(id=withdrawal_id)
     assert _paid_fen(standin, withdrawal.out_bill_no) == 4900
     assert len(standin.transfers) == 1
+    assert await balances(me) == (D("30"), D("0"), D("49"))  # type: ignore[arg-type]
+    await assert_ledger_reconciles()
+
+
+async def test_a_transfer_wechat_records_late_is_never_paid_a_second_time(
+    db: str, paying_settings: Settings, standin: WeChatStandIn, version: str
+) -> None:
+    withdrawal_id, me = await _approved_withdrawal()
+    # WeChat takes the transfer and pays it, the answer times out, and its queries find no
+    # record of it for a while.
+    standin.inject_fault("recorded_late", path=TRANSFER_PATHS[version], hold_seconds=5)
+
+    pending, not_yet = await _pay_then_query(
+        withdrawal_id, paying_settings, past_grace=-timedelta(seconds=1)
+    )
+    with pytest.raises(IllegalTransition):
+        await retry_withdrawal(withdrawal_id=withdrawal_id, actor=FINANCE, settings=paying_settings)
+    standin.pay.record_late_transfers()
+    resolved = await resolve_withdrawal(withdrawal_id=withdrawal_id, settings=paying_settings)
+
+    assert (pending["status"], pending["transfer_phase"]) == ("paying", "unknown")
+    assert (not_yet["status"], not_yet["transfer_phase"]) == ("paying", "unknown")
+    assert not_yet["failure_code"] == "NOT_FOUND"
+    assert resolved["status"] == "paid"
+    assert _paid_bills(standin) == [pending["out_bill_no"]]
+    assert _paid_fen(standin, pending["out_bill_no"]) == 4900
+    assert await balances(me) == (D("30"), D("0"), D("49"))  # type: ignore[arg-type]
+    await assert_ledger_reconciles()
+
+
+async def test_a_transfer_wechat_never_took_fails_past_the_grace_and_a_retry_pays_once(
+    db: str, paying_settings: Settings, standin: WeChatStandIn, version: str
+) -> None:
+    withdrawal_id, me = await _approved_withdrawal()
+    standin.inject_fault("timeout", path=TRANSFER_PATHS[version], hold_seconds=5)
+
+    pending, failed = await _pay_then_query(withdrawal_id, paying_settings, past_grace=timedelta())
+    paid = await retry_withdrawal(
+        withdrawal_id=withdrawal_id, actor=FINANCE, settings=paying_settings
+    )
+
+    assert (pending["status"], failed["status"], paid["status"]) == ("paying", "failed", "paid")
+    assert paid["out_bill_no"] != pending["out_bill_no"]
+    assert _paid_bills(standin) == [paid["out_bill_no"]]
     assert await balances(me) == (D("30"), D("0"), D("49"))  # type: ignore[arg-type]
     await assert_ledger_reconciles()
 

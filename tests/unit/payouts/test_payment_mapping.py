@@ -110,9 +110,9 @@ def test_uncertain_v3_errors_are_unknown(status: int, answer: dict[str, str] | N
     assert v3_error_outcome(status, answer, querying=False).state is TransferState.UNKNOWN
 
 
-def test_a_v3_query_that_finds_nothing_means_never_created() -> None:
+def test_a_v3_query_that_finds_nothing_is_not_found_not_failed() -> None:
     result = v3_error_outcome(404, {"code": "NOT_FOUND", "message": "记录不存在"}, querying=True)
-    assert result.state is TransferState.FAILED
+    assert result.state is TransferState.NOT_FOUND
     assert result.failure_code == "NOT_FOUND"
 
 
@@ -164,9 +164,9 @@ def test_the_v2_query_status_maps_to_the_transfer_state(status: str, state: Tran
     assert v2_outcome(_v2(status=status, detail_id="1"), querying=True).state is state
 
 
-def test_a_v2_query_that_finds_nothing_means_never_created() -> None:
+def test_a_v2_query_that_finds_nothing_is_not_found_not_failed() -> None:
     answer = _v2(result_code="FAIL", err_code="NOT_FOUND")
-    assert v2_outcome(answer, querying=True).state is TransferState.FAILED
+    assert v2_outcome(answer, querying=True).state is TransferState.NOT_FOUND
 
 
 def test_a_v2_answer_signed_with_another_key_is_caught_and_an_unsigned_one_passes() -> None:

@@ -56,6 +56,7 @@ def test_a_program_with_only_the_required_settings_takes_safe_defaults() -> None
     assert settings.payout_schedule.mode == "manual"
     assert settings.auto_approve_rules.enabled is False
     assert settings.withdrawal_rules.daily_cap is None
+    assert settings.auto_complete_days is None  # orders complete by the store's event only
     assert settings.level_rates == (Decimal(10), Decimal(5))
 
 
@@ -105,6 +106,10 @@ def test_every_bad_field_is_reported_at_once_not_just_the_first() -> None:
         ({"attribution_window_days": 3651}, "attribution_window_days"),
         ({"commission_window_days": 3651}, "commission_window_days"),
         ({"freeze_days": 366}, "freeze_days"),
+        ({"auto_complete_days": 0}, "auto_complete_days"),
+        ({"auto_complete_days": 366}, "auto_complete_days"),
+        ({"auto_complete_days": "14"}, "auto_complete_days"),
+        ({"auto_complete_days": True}, "auto_complete_days"),
         ({"withdrawal_rules": {"minimum": "-0.01"}}, "withdrawal_rules.minimum"),
         ({"withdrawal_rules": {"fee_percent": "100"}}, "withdrawal_rules.fee_percent"),
         ({"withdrawal_rules": {"fee_percent": "-1"}}, "withdrawal_rules.fee_percent"),
@@ -145,6 +150,9 @@ def test_each_broken_rule_is_refused_naming_its_field(changes: dict[str, Any], f
         {"level_rates": ["33.3333", "0"]},
         {"attribution_window_days": 0, "commission_window_days": 0, "freeze_days": 0},
         {"attribution_window_days": 3650, "freeze_days": 365},
+        {"auto_complete_days": 1},
+        {"auto_complete_days": 365},
+        {"auto_complete_days": None},
         {"withdrawal_rules": {"fee_percent": "99.99", "minimum": "0", "fee_fixed": "0"}},
         {"withdrawal_rules": {"minimum": "10", "daily_cap": "10", "methods": ["bank"]}},
         {"payout_schedule": {"mode": "monthly", "day": 28}},
