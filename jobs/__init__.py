@@ -2,8 +2,8 @@
 
 - `jobs.tasks`: the job definitions (name, schedule, a thin body calling one service).
 - `jobs.runner`: `dispatch(name, settings=…)` sends a job to Celery (CELERY_BROKER_URL set) or
-  schedules it on the running event loop (embedded default); `run_recorded` wraps every
-  execution in a JobRun row.
+  schedules it on the running event loop (embedded default).
+- `jobs.recorded`: `run_recorded` wraps every execution, by either runner, in a JobRun row.
 - `jobs.scheduler`: the beat schedule run inside the server when jobs are in-process:
   `start_inprocess_scheduler(app)` / `stop_inprocess_scheduler(app)` are Sanic listeners.
 - `jobs.celery_app`: the Celery app (`celery -A jobs.celery_app worker|beat`).
