@@ -84,6 +84,16 @@ def _find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
     return None
 
 
+def test_no_product_module_is_longer_than_400_lines() -> None:
+    long_modules = {
+        str(path.relative_to(ROOT)): lines
+        for path in _product_files()
+        if not path.is_relative_to(MIGRATIONS)
+        and (lines := len(path.read_text().splitlines())) > MAX_MODULE_LINES
+    }
+    assert long_modules == {}
+
+
 def test_product_modules_import_each_other_without_a_cycle() -> None:
     cycle = _find_cycle(_import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
