@@ -13,8 +13,8 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.promoters.status import PromoterStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
-from server.services.promoters import onboarding as promoter_service
 from server.services.promoters import queries as promoter_queries
+from server.services.promoters import status_changes as status_service
 
 bp = Blueprint("admin_promoters")
 
@@ -64,7 +64,7 @@ async def _change(
     reason: str | None,
     without_upline: bool = False,
 ) -> HTTPResponse:
-    promoter = await promoter_service.change_promoter_status(
+    promoter = await status_service.change_promoter_status(
         promoter_id=promoter_id,
         action=action,
         reason=reason,
@@ -171,7 +171,7 @@ async def disable(request: Request, promoter_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def bulk(request: Request) -> HTTPResponse:
     body = parse_body(request, BulkBody)
-    promoters = await promoter_service.bulk_change_status(
+    promoters = await status_service.bulk_change_status(
         action=body.action,
         promoter_ids=body.ids,
         reason=body.reason,

@@ -15,7 +15,7 @@ from typing import Any
 from celery import Celery
 from celery.signals import setup_logging
 
-from jobs.runner import run_recorded
+from jobs.recorded import run_recorded
 from jobs.tasks import JOBS, Job
 from server.config import ConfigError, Settings
 from server.db import close_db, init_db

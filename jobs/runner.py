@@ -1,9 +1,5 @@
-"""Running jobs: the recorded execution both runners share, and the dispatcher choosing one.
-
-With CELERY_BROKER_URL set, `dispatch` publishes the job's task to the broker and a Celery
-worker runs it. Without it (the embedded default) the very same body is scheduled as a task
-on the server's running event loop, using the server's database connections.
-"""
+"""Dispatching jobs: to a Celery worker when CELERY_BROKER_URL is set, else as a task on
+the server's own event loop (the embedded default), both through `run_recorded`."""
 
 from __future__ import annotations
 
@@ -15,19 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from jobs.recorded import run_recorded
 from jobs.tasks import get_job
 from server.config import Settings
 from server.domain.errors import UpstreamUnavailable, ValidationFailed
-from server.metrics import count_job_run
-from server.services.operations.jobs import (
-    RUNNER_CELERY,
-    RUNNER_INPROCESS,
-    STATUS_FAILED,
-    STATUS_SUCCEEDED,
-    fail_job_run,
-    finish_job_run,
-    start_job_run,
-)
+from server.services.operations.jobs import RUNNER_CELERY, RUNNER_INPROCESS
 
 log = logging.getLogger("fenxiao.jobs")
 
@@ -62,34 +50,6 @@ class Dispatched:
 def choose_runner(settings: Settings) -> str:
     """`inprocess` without a broker (the embedded default), `celery` with one."""
     return RUNNER_INPROCESS if settings.jobs_in_process else RUNNER_CELERY
-
-
-def _describe(exc: BaseException) -> str:
-    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-async def run_recorded(
-    name: str,
-    *,
-    runner: str,
-    settings: Settings,
-    arguments: Mapping[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Execute job `name` now, recording it as a JobRun; failures are recorded and re-raised."""
-    job = get_job(name)
-    run = await start_job_run(name=name, runner=runner)
-    log.info("job %s started (run %s, %s)", name, run.id, runner)
-    try:
-        result = await job.body(settings, **dict(arguments or {}))
-    except (Exception, asyncio.CancelledError) as exc:
-        log.exception("job %s failed (run %s)", name, run.id)
-        await fail_job_run(run_id=run.id, error=_describe(exc))
-        count_job_run(name, STATUS_FAILED)
-        raise
-    await finish_job_run(run_id=run.id, result=result)
-    count_job_run(name, STATUS_SUCCEEDED)
-    log.info("job %s succeeded (run %s): %s", name, run.id, result)
-    return result
 
 
 async def _run_inprocess(

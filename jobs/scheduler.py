@@ -11,7 +11,8 @@ from collections.abc import Iterable
 
 from sanic import Sanic
 
-from jobs.runner import cancel_inprocess_jobs, run_recorded
+from jobs.recorded import run_recorded
+from jobs.runner import cancel_inprocess_jobs
 from jobs.tasks import JOBS, Job
 from server import clock
 from server.config import Settings

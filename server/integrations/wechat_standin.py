@@ -1,12 +1,6 @@
-"""A local stand-in for the WeChat server API, over real HTTP on loopback.
-
-It speaks WeChat's protocol for what fenxiao uses (same paths, parameters, JSON bodies and
-errcodes), so wechatpy talks to it exactly as it talks to api.weixin.qq.com, and adds what
-tests need: predictable openids, recorded subscribe messages and injectable faults. Other
-processes (the end-to-end stack) drive it through the control paths under `/__standin__/`.
-
-    python -m server.integrations.wechat_standin --port 8090
-"""
+"""A local stand-in for the WeChat server API over real HTTP on loopback, with predictable
+openids, recorded messages and injectable faults (`python -m server.integrations.wechat_standin`);
+other processes drive it through the control paths under `/__standin__/`."""
 
 from __future__ import annotations
 
@@ -16,14 +10,21 @@ import logging
 import signal
 import sys
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import FrameType
-from typing import Any, Literal, get_args
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from server.config import Settings
 from server.integrations.payments.standin_keys import StandInPayKeys, load_or_create_standin_keys
+from server.integrations.wechat_standin_faults import (
+    FAULT_KINDS,
+    Fault,
+    FaultKind,
+    faulty_reply,
+    take_fault,
+)
 from server.integrations.wechat_standin_pay import PAY_FAULT_KINDS, WeChatPayStandIn
 from server.integrations.wechat_standin_protocol import (
     DEFAULT_APPID,
@@ -32,7 +33,6 @@ from server.integrations.wechat_standin_protocol import (
     Reply,
     SentMessage,
     WeChatProtocol,
-    error_reply,
     identity_of,
     json_reply,
     openid_for,
@@ -56,21 +56,6 @@ log = logging.getLogger("fenxiao.wechat_standin")
 
 CONTROL_PREFIX = "/__standin__/"
 
-# The last five are WeChat Pay's (they never match another path).
-FaultKind = Literal[
-    "timeout", "disconnect", "server_error", "garbage", "busy", "expired_token",
-    "not_enough", "system_error", "bad_signature", "reply_lost", "recorded_late",
-]  # fmt: skip
-FAULT_KINDS: frozenset[str] = frozenset(get_args(FaultKind))
-
-
-@dataclass
-class _Fault:
-    kind: FaultKind
-    remaining: int
-    path: str | None
-    hold_seconds: float
-
 
 class WeChatStandIn:
     """The stand-in server. `start()` binds loopback (port 0 picks a free one)."""
@@ -93,7 +78,7 @@ class WeChatStandIn:
         self.pay = WeChatPayStandIn(keys=pay_keys or StandInPayKeys.generate(), appid=appid)
         self._lock = threading.Lock()
         self._calls: list[str] = []
-        self._faults: list[_Fault] = []
+        self._faults: list[Fault] = []
         self._unstall = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -192,7 +177,7 @@ class WeChatStandIn:
         if times < 1:
             raise ValueError("times must be at least 1")
         with self._lock:
-            self._faults.append(_Fault(kind, times, path, hold_seconds))
+            self._faults.append(Fault(kind, times, path, hold_seconds))
 
     @property
     def pending_faults(self) -> int:
@@ -240,45 +225,19 @@ class WeChatStandIn:
         headers = headers or {}
         with self._lock:
             self._calls.append(path)
-            fault = self._take_fault(path)
+            fault = take_fault(self._faults, path, is_pay=self.pay.handles(path))
             unstall = self._unstall
         if fault is not None and fault.kind in PAY_FAULT_KINDS:
             request = (method, path, target or path, headers, body)
             return self.pay.faulty(fault.kind, unstall, fault.hold_seconds, request)
         if fault is not None:
-            return self._faulty_reply(fault, unstall)
+            return faulty_reply(fault, unstall)
         if self.pay.handles(path):
             return self.pay.handle(method, path, target or path, headers, body)
         route = self.protocol.route(method, path)
         if route is None:
             return Reply(404, b"not found", "text/plain")
         return route(params, body)
-
-    def _take_fault(self, path: str) -> _Fault | None:
-        is_pay = self.pay.handles(path)
-        for fault in self._faults:
-            if fault.kind in PAY_FAULT_KINDS and not is_pay:
-                continue
-            if fault.path is None or fault.path == path:
-                fault.remaining -= 1
-                if fault.remaining == 0:
-                    self._faults.remove(fault)
-                return fault
-        return None
-
-    def _faulty_reply(self, fault: _Fault, unstall: threading.Event) -> Reply | None:
-        if fault.kind == "timeout":
-            unstall.wait(fault.hold_seconds)
-            return None
-        if fault.kind == "disconnect":
-            return None
-        if fault.kind == "server_error":
-            return Reply(500, b"<html><body>500 Internal Server Error</body></html>", "text/html")
-        if fault.kind == "garbage":
-            return Reply(200, b"\x00\xffnot json, not an image", "text/html")
-        if fault.kind == "busy":
-            return error_reply(-1, "system error")
-        return error_reply(42001, "access_token expired")
 
     # -- control paths for other processes ------------------------------------------------
 

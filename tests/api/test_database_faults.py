@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-import server.services.promoters.onboarding as promoters_service
+import server.services.promoters.status_changes as promoters_service
 from server.models import AuditLog, Promoter, PromoterClosure, PromoterStatusChange
 from tests.api.conftest import Api
 from tests.api.test_promoter_onboarding import apply, login, new_program

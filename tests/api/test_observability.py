@@ -14,7 +14,7 @@ import pytest
 from sanic import Request, Sanic
 from sanic.response import HTTPResponse
 
-from jobs.runner import run_recorded
+from jobs.recorded import run_recorded
 from server import db, metrics
 from server.app import create_app
 from server.auth import public

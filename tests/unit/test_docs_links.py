@@ -12,8 +12,6 @@ ROOT = Path(__file__).resolve().parents[2]
 
 # Written on another branch of issue 15 (design notes by capability); checked like any
 # other link once it exists.
-NOT_YET_MERGED = frozenset({"docs/design/README.md"})
-
 _FENCED_BLOCK = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
 _INLINE_CODE = re.compile(r"`([^`\n]*)`")
 # [text](target "title") and [label]: target
@@ -64,8 +62,6 @@ def broken_links(document: Path) -> list[str]:
     broken = []
     for link in relative_links(document.read_text(encoding="utf-8")):
         target = (document.parent / link.path).resolve() if link.path else document
-        if target.is_relative_to(ROOT) and str(target.relative_to(ROOT)) in NOT_YET_MERGED:
-            continue
         shown = f"{link.path}#{link.fragment}" if link.fragment else link.path
         if not target.exists() or (
             link.fragment

@@ -30,14 +30,24 @@ def test_domain_modules_import_no_io_framework() -> None:
     assert offenders == {}
 
 
+def _imported_modules(path: Path) -> set[str]:
+    """Every module `path` imports, relative imports resolved (`from ...models` included)."""
+    package = ("server", "domain", *path.relative_to(DOMAIN).parent.parts)
+    modules: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        if isinstance(node, ast.Import):
+            modules.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            anchor = package[: len(package) - node.level + 1] if node.level else ()
+            modules.add(".".join([*anchor, *([node.module] if node.module else [])]))
+    return modules
+
+
 def test_domain_modules_import_nothing_from_services_or_models() -> None:
-    offenders = []
-    for path in DOMAIN.rglob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if (
-                isinstance(node, ast.ImportFrom)
-                and node.module
-                and (node.module.startswith(("server.services", "server.models", "server.app")))
-            ):
-                offenders.append(f"{path.name}: {node.module}")
+    offenders = [
+        f"{path.relative_to(DOMAIN)}: {module}"
+        for path in sorted(DOMAIN.rglob("*.py"))
+        for module in sorted(_imported_modules(path))
+        if module.startswith(("server.services", "server.models", "server.app"))
+    ]
     assert offenders == []

@@ -1,29 +1,12 @@
 """The commission calculation: every commission line an order earns (and the dry run).
 
-For each order line, and each level of the beneficiary chain the program pays (nearest
-first), the rate is the winning `CommissionRule` (server/domain/commissions/rules.py),
-otherwise the program's default: `level_rates[level - 1]`, or the self-purchase rebate at
-level 0. The figure, its limits and its rounding are in server/domain/commissions/lines.py;
-refunds too (`recompute_after_refund`, `apply_refund`, `cancel_line`).
-
-Levels that earn nothing on the whole order are reported as `SkippedLevel`: a beneficiary
-not approved at order time forfeits its level (`beneficiary_not_approved`, never passed up),
-and level 0 pays nothing while the program's rebate is off (`self_rebate_disabled`). An order
-outside the commission window of its binding earns nothing at all (`refusal`).
-
-Per-period caps. For each day/month cap covering a beneficiary, room = cap − (earned in that
-period before this order, passed in as `period_earned[(promoter_id, window.key)]`) − (what
-this order's earlier lines already gave them); never below 0. Lines are taken in order and
-levels nearest first, so a cap reached part way clips the line that crosses it to the room
-left (`capped_by` = `period_cap`) and pays 0 on the following ones. The room a line saw is
-stored on it (`period_room`) so that a refund re-applies the same limit.
+Figures, limits and rounding are in lines.py; the room under period caps in period_room.py.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any
 
@@ -41,20 +24,17 @@ from server.domain.commissions.lines import (
     amount_explanation,
     commission_amount,
 )
+from server.domain.commissions.period_room import PeriodEarned, PeriodLedger, period_caps_of
 from server.domain.commissions.rules import (
     CommissionRule,
     PeriodCap,
     PeriodWindow,
     RuleFacts,
     RuleKind,
-    period_window,
-    select_period_caps,
     select_rule,
 )
 from server.domain.money import round_down
 from server.domain.sharing.attribution import commission_window_end, commission_window_refusal
-
-PeriodEarned = Mapping[tuple[int, str], Decimal]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -63,7 +43,8 @@ class SkippedLevel:
 
     level: int
     promoter_id: int
-    reason: str  # beneficiary_not_approved | self_rebate_disabled
+    # beneficiary_not_approved (forfeited, never passed up) | self_rebate_disabled (level 0)
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -120,43 +101,12 @@ def _rule_explanation(
 def _rate_for(
     level: int, rule: CommissionRule | None, terms: ProgramTerms
 ) -> tuple[str, Decimal, RuleSource]:
+    """The winning rule's rate, else the program's: the rebate at level 0, else its level's."""
     if rule is not None:
         return rule.kind, rule.value, RuleSource.RULE
     if level == 0:
         return RuleKind.PERCENT.value, terms.self_rebate_rate, RuleSource.SELF_REBATE
     return RuleKind.PERCENT.value, terms.level_rates[level - 1], RuleSource.PROGRAM_LEVEL
-
-
-@dataclass
-class _PeriodLedger:
-    """Room under each beneficiary's period caps, consumed as the order's lines earn."""
-
-    earned: PeriodEarned
-    caps: dict[int, list[tuple[PeriodCap, PeriodWindow]]]
-    consumed: dict[tuple[int, str], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
-
-    def room(self, promoter_id: int) -> tuple[Decimal | None, list[dict[str, Any]]]:
-        rooms: list[Decimal] = []
-        facts: list[dict[str, Any]] = []
-        for cap, window in self.caps.get(promoter_id, []):
-            key = (promoter_id, window.key)
-            before = self.earned.get(key, Decimal(0)) + self.consumed[key]
-            room = max(Decimal(0), cap.amount - before)
-            rooms.append(room)
-            facts.append(
-                {
-                    "cap_id": cap.id,
-                    "period": window.key,
-                    "limit": str(cap.amount),
-                    "earned_before": str(before),
-                    "room": str(room),
-                }
-            )
-        return (min(rooms) if rooms else None), facts
-
-    def consume(self, promoter_id: int, amount: Decimal) -> None:
-        for _cap, window in self.caps.get(promoter_id, []):
-            self.consumed[(promoter_id, window.key)] += amount
 
 
 def _earning_levels(
@@ -176,19 +126,6 @@ def _earning_levels(
     return earning, skipped
 
 
-def _period_caps_of(
-    member: ChainMember,
-    *,
-    order: OrderSnapshot,
-    terms: ProgramTerms,
-    period_caps: Sequence[PeriodCap],
-) -> list[tuple[PeriodCap, PeriodWindow]]:
-    chosen = select_period_caps(
-        period_caps, program_id=terms.program_id, promoter_id=member.promoter_id, tier=member.tier
-    )
-    return [(cap, period_window(cap.period, order.placed_at, terms.timezone)) for cap in chosen]
-
-
 def period_windows_needed(
     *,
     order: OrderSnapshot,
@@ -205,7 +142,7 @@ def period_windows_needed(
     return [
         (member.promoter_id, window)
         for _level, member in earning
-        for _cap, window in _period_caps_of(
+        for _cap, window in period_caps_of(
             member, order=order, terms=terms, period_caps=period_caps
         )
     ]
@@ -234,7 +171,7 @@ class _Evaluation:
     terms: ProgramTerms
     rules: Sequence[CommissionRule]
     chain: BeneficiaryChain
-    ledger: _PeriodLedger
+    ledger: PeriodLedger
     context: dict[str, Any]
 
     def upline_ids(self, level: int) -> tuple[int, ...]:
@@ -271,7 +208,7 @@ def evaluate_order(
 
     earning, skipped = _earning_levels(chain, terms)
     caps = {
-        member.promoter_id: _period_caps_of(
+        member.promoter_id: period_caps_of(
             member, order=order, terms=terms, period_caps=period_caps
         )
         for _level, member in earning
@@ -281,7 +218,7 @@ def evaluate_order(
         terms=terms,
         rules=rules,
         chain=chain,
-        ledger=_PeriodLedger(earned=period_earned or {}, caps=caps),
+        ledger=PeriodLedger(earned=period_earned or {}, caps=caps),
         context={"attribution": _window_facts(order, terms, chain), "chain": chain.snapshot()},
     )
     lines: list[CommissionLine] = []

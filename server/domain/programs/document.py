@@ -18,8 +18,8 @@ from server.domain.programs.settings import (
     PayoutSchedule,
     ProgramSettings,
     WithdrawalRules,
-    program_settings_errors,
 )
+from server.domain.programs.settings_checks import program_settings_errors
 
 REQUIRED_ON_CREATE = ("name", "currency", "max_levels", "level_rates")
 MERGED_ON_PATCH = frozenset(

@@ -14,7 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server import clock
 from server.db import connection, is_mysql
-from server.domain.commissions.calc import PeriodEarned, evaluate_order, period_windows_needed
+from server.domain.commissions.calc import evaluate_order, period_windows_needed
 from server.domain.commissions.inputs import (
     BeneficiaryChain,
     ChainMember,
@@ -23,6 +23,7 @@ from server.domain.commissions.inputs import (
     ProgramTerms,
     buyer_starts_chain,
 )
+from server.domain.commissions.period_room import PeriodEarned
 from server.domain.commissions.rules import CommissionRule, PeriodCap
 from server.domain.commissions.status import CommissionStatus
 from server.domain.errors import NotFound, ValidationFailed

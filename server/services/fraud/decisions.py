@@ -28,7 +28,7 @@ from server.services.fraud.anomalies import (
     record_hold_changes,
 )
 from server.services.ledger import postings as ledger
-from server.services.promoters.onboarding import locked_promoter, transition_promoter
+from server.services.promoters.status_changes import locked_promoter, transition_promoter
 
 MAX_DECISION_SIZE = 100
 IN_LEDGER = (CommissionStatus.SETTLED.value, CommissionStatus.PAID.value)

@@ -1,32 +1,17 @@
 """Commission rules as stored, staff-managed configuration, and their loading for the engine.
 
-Staff create, edit, disable and re-enable rules; every write is audited in its transaction
-with the rule's document before and after. Rules stay editable: a commission keeps its own
-snapshot of the rule that applied (kind, rate or fixed amount, cap, rule id, explanation),
-so an edit or a disabled rule never changes a commission already made, and the audit log
-tells what a rule said at any time. Archived programs are read-only (409 program_archived).
-
-Checks on save, every broken one reported at once (422 `invalid_commission_rule`): the
-domain's (server/domain/commissions/rules.py: percent 0..100, fixed ≥ 0 in the program
-currency's precision, levels, scope texts ≤ 64, valid_from < valid_to), plus scope
-references: `site_id` a site of the program, `promoter_id` a promoter of the program. Then
-the whole enabled rule set must never pay more than an order line's net in percent
-commissions (422 `rule_set_overpays`, server/domain/commissions/rule_guard.py). Writes to one
-program's rules are serialized by locking the program row, so two saves cannot each pass
-that check alone and fail it together.
+Staff create, edit, disable and re-enable rules; a commission keeps a snapshot of its rule.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import replace
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
-from tortoise.transactions import in_transaction
 
 from server.auth import Principal
 from server.domain.commissions.inputs import ProgramTerms
@@ -37,12 +22,19 @@ from server.domain.commissions.rules import (
     RuleKind,
     commission_rule_errors,
 )
-from server.domain.errors import Conflict, NotFound, ValidationFailed
-from server.domain.pagination import check_page_limit, next_cursor
+from server.domain.errors import ValidationFailed
 from server.domain.programs.document import amount_text, rate_text
-from server.domain.programs.settings import ProgramStatus
-from server.models import CommissionRuleRecord, PeriodCapRecord, Program, Promoter, Site
-from server.services.access.audit import record_action
+from server.models import CommissionRuleRecord, Program
+from server.services.programs.config_records import (
+    ConfigKind,
+    create_record,
+    get_record,
+    program_records_page,
+    scope_reference_errors,
+    serialize_record,
+    set_record_enabled,
+    update_record,
+)
 from server.services.programs.settings import settings_of
 
 MAX_RULE_NAME_LENGTH = 128
@@ -133,14 +125,7 @@ def rule_document(record: CommissionRuleRecord, *, currency: str) -> dict[str, A
 
 
 def serialize_rule(record: CommissionRuleRecord, *, currency: str) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "program_id": record.program_id,  # type: ignore[attr-defined]
-        "currency": currency,
-        **rule_document(record, currency=currency),
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
+    return serialize_record(record, RULES, currency=currency)
 
 
 # ---------------------------------------------------------------- parsing and checking
@@ -201,41 +186,13 @@ def rule_from_document(
     return rule, errors
 
 
-async def scope_reference_errors(
-    *,
-    program_id: int,
-    site_id: int | None,
-    promoter_id: int | None,
-    conn: BaseDBAsyncClient,
-) -> dict[str, str]:
-    """`site_id` and `promoter_id`, when set, must belong to the program."""
-    errors: dict[str, str] = {}
-    if site_id is not None and not await Site.exists(
-        id=site_id, program_id=program_id, using_db=conn
-    ):
-        errors["site_id"] = "not a site of this program"
-    if promoter_id is not None and not await Promoter.exists(
-        id=promoter_id, program_id=program_id, using_db=conn
-    ):
-        errors["promoter_id"] = "not a promoter of this program"
-    return errors
-
-
-async def locked_writable_program(program_id: int, conn: BaseDBAsyncClient) -> Program:
-    """The program row locked for this transaction; 404 unknown, 409 archived."""
-    program = await Program.filter(id=program_id).using_db(conn).select_for_update().first()
-    if program is None:
-        raise NotFound("no such program", code="program_not_found")
-    if program.status == ProgramStatus.ARCHIVED:
-        raise Conflict("an archived program cannot be changed", code="program_archived")
-    return program
-
-
 async def _checked_rule(
-    document: Mapping[str, Any], *, rule_id: int, program: Program, conn: BaseDBAsyncClient
+    document: Mapping[str, Any], *, record_id: int, program: Program, conn: BaseDBAsyncClient
 ) -> CommissionRule:
+    # Every broken field at once: the domain's checks (server/domain/commissions/rules.py)
+    # and the scope's references, which must belong to the program.
     rule, errors = rule_from_document(
-        document, rule_id=rule_id, program_id=program.id, currency=program.currency
+        document, rule_id=record_id, program_id=program.id, currency=program.currency
     )
     errors.update(
         await scope_reference_errors(
@@ -250,6 +207,8 @@ async def _checked_rule(
 async def _ensure_set_is_safe(
     program: Program, saved: CommissionRule, conn: BaseDBAsyncClient
 ) -> None:
+    # The whole enabled set must never pay more than a line's net in percent commissions
+    # (422 rule_set_overpays); the program lock keeps two saves from passing it each alone.
     if not saved.enabled:
         return
     others = [
@@ -260,10 +219,29 @@ async def _ensure_set_is_safe(
     )
 
 
-def _store(record: CommissionRuleRecord, rule: CommissionRule, name: str) -> None:
-    record.name = name
+def _store(record: CommissionRuleRecord, rule: CommissionRule, document: Mapping[str, Any]) -> None:
+    record.name = document.get("name") or ""
     for field in _STORED_FIELDS:
         setattr(record, field, getattr(rule, field))
+
+
+def _typed_document(record: CommissionRuleRecord) -> dict[str, Any]:
+    """The stored rule as parsed values (what a patch is merged into)."""
+    rule = to_domain_rule(record)
+    return {"name": record.name, **{field: getattr(rule, field) for field in _STORED_FIELDS}}
+
+
+RULES: ConfigKind[CommissionRuleRecord, CommissionRule] = ConfigKind(
+    model=CommissionRuleRecord,
+    name="commission_rule",
+    label="commission rule",
+    to_domain=to_domain_rule,
+    document=rule_document,
+    current=_typed_document,
+    check=_checked_rule,
+    store=_store,
+    guard=_ensure_set_is_safe,
+)
 
 
 # ---------------------------------------------------------------- use cases
@@ -277,48 +255,9 @@ async def create_rule(
     request_id: str | None = None,
 ) -> tuple[CommissionRuleRecord, str]:
     """Add a rule to a program (checked, audited); returns the rule and the program currency."""
-    async with in_transaction() as conn:
-        program = await locked_writable_program(program_id, conn)
-        # Id 0 stands for "the rule being created" until the row exists (ids start at 1).
-        rule = await _checked_rule(document, rule_id=0, program=program, conn=conn)
-        record = CommissionRuleRecord(program_id=program.id)
-        _store(record, rule, document.get("name") or "")
-        await record.save(using_db=conn)
-        await _ensure_set_is_safe(program, replace(rule, id=record.id), conn)
-        await record_action(
-            actor=actor,
-            action="commission_rule.create",
-            target_kind="commission_rule",
-            target_id=record.id,
-            program_id=program.id,
-            details={"after": rule_document(record, currency=program.currency)},
-            request_id=request_id,
-            using_db=conn,
-        )
-    return record, program.currency
-
-
-async def _rule_program_id(rule_id: int) -> int:
-    # Read before the transaction: on MariaDB a plain read inside it would fix the snapshot
-    # before the program lock is held, hiding rules saved by whoever held the lock.
-    program_id = (
-        await CommissionRuleRecord.filter(id=rule_id).first().values_list("program_id", flat=True)
+    return await create_record(
+        RULES, program_id=program_id, document=document, actor=actor, request_id=request_id
     )
-    if program_id is None:
-        raise NotFound("no such commission rule", code="commission_rule_not_found")
-    return int(program_id)  # type: ignore[call-overload]
-
-
-async def _locked_rule(
-    rule_id: int, program_id: int, conn: BaseDBAsyncClient
-) -> tuple[CommissionRuleRecord, Program]:
-    program = await locked_writable_program(program_id, conn)
-    record = (
-        await CommissionRuleRecord.filter(id=rule_id).using_db(conn).select_for_update().first()
-    )
-    if record is None:
-        raise NotFound("no such commission rule", code="commission_rule_not_found")
-    return record, program
 
 
 async def update_rule(
@@ -329,95 +268,23 @@ async def update_rule(
     request_id: str | None = None,
 ) -> tuple[CommissionRuleRecord, str]:
     """Change some fields of a rule (null clears an optional one); checked as a whole, audited."""
-    program_id = await _rule_program_id(rule_id)
-    async with in_transaction() as conn:
-        record, program = await _locked_rule(rule_id, program_id, conn)
-        before = rule_document(record, currency=program.currency)
-        merged = {**_typed_document(record), **changes}
-        rule = await _checked_rule(merged, rule_id=record.id, program=program, conn=conn)
-        _store(record, rule, merged.get("name") or "")
-        after = rule_document(record, currency=program.currency)
-        if after == before:
-            return record, program.currency
-        await record.save(using_db=conn)
-        await _ensure_set_is_safe(program, rule, conn)
-        await record_action(
-            actor=actor,
-            action="commission_rule.update",
-            target_kind="commission_rule",
-            target_id=record.id,
-            program_id=program.id,
-            details={"before": before, "after": after},
-            request_id=request_id,
-            using_db=conn,
-        )
-    return record, program.currency
-
-
-def _typed_document(record: CommissionRuleRecord) -> dict[str, Any]:
-    """The stored rule as parsed values (what a patch is merged into)."""
-    rule = to_domain_rule(record)
-    return {"name": record.name, **{field: getattr(rule, field) for field in _STORED_FIELDS}}
+    return await update_record(
+        RULES, record_id=rule_id, changes=changes, actor=actor, request_id=request_id
+    )
 
 
 async def set_rule_enabled(
     *, rule_id: int, enabled: bool, actor: Principal, request_id: str | None = None
 ) -> tuple[CommissionRuleRecord, str]:
     """Disable a rule (new orders stop using it) or enable it again (checked); audited."""
-    program_id = await _rule_program_id(rule_id)
-    async with in_transaction() as conn:
-        record, program = await _locked_rule(rule_id, program_id, conn)
-        if record.enabled == enabled:
-            return record, program.currency
-        record.enabled = enabled
-        if enabled:
-            await _ensure_set_is_safe(program, to_domain_rule(record), conn)
-        await record.save(using_db=conn, update_fields=["enabled", "updated_at"])
-        await record_action(
-            actor=actor,
-            action="commission_rule.enable" if enabled else "commission_rule.disable",
-            target_kind="commission_rule",
-            target_id=record.id,
-            program_id=program.id,
-            details={"changes": {"enabled": {"before": not enabled, "after": enabled}}},
-            request_id=request_id,
-            using_db=conn,
-        )
-    return record, program.currency
+    return await set_record_enabled(
+        RULES, record_id=rule_id, enabled=enabled, actor=actor, request_id=request_id
+    )
 
 
 async def get_rule(*, rule_id: int) -> tuple[CommissionRuleRecord, str]:
     """One rule and its program's currency, else 404 commission_rule_not_found."""
-    record = await CommissionRuleRecord.filter(id=rule_id).select_related("program").first()
-    if record is None:
-        raise NotFound("no such commission rule", code="commission_rule_not_found")
-    return record, record.program.currency
-
-
-async def program_records_page(
-    model: type[CommissionRuleRecord] | type[PeriodCapRecord],
-    serialize: Callable[..., dict[str, Any]],
-    *,
-    program_id: int,
-    enabled: bool | None,
-    cursor: int | None,
-    limit: int,
-) -> dict[str, Any]:
-    """A page of a program's rules or caps in id order; `cursor` is the previous page's last id."""
-    check_page_limit(limit)
-    program = await Program.get_or_none(id=program_id)
-    if program is None:
-        raise NotFound("no such program", code="program_not_found")
-    query = model.filter(program_id=program_id)
-    if enabled is not None:
-        query = query.filter(enabled=enabled)
-    if cursor is not None:
-        query = query.filter(id__gt=cursor)
-    records = await query.order_by("id").limit(limit)
-    return {
-        "items": [serialize(r, currency=program.currency) for r in records],
-        "next_cursor": next_cursor([row.id for row in records], limit),
-    }
+    return await get_record(RULES, record_id=rule_id)
 
 
 async def list_rules(
@@ -425,10 +292,5 @@ async def list_rules(
 ) -> dict[str, Any]:
     """A page of a program's rules in id order; `cursor` is the last id of the previous page."""
     return await program_records_page(
-        CommissionRuleRecord,
-        serialize_rule,
-        program_id=program_id,
-        enabled=enabled,
-        cursor=cursor,
-        limit=limit,
+        RULES, program_id=program_id, enabled=enabled, cursor=cursor, limit=limit
     )

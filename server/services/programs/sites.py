@@ -11,7 +11,8 @@ from tortoise.transactions import in_transaction
 from server.auth import Principal
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
-from server.domain.programs.settings import ProgramStatus, normalize_hostname, site_label_errors
+from server.domain.programs.settings import ProgramStatus
+from server.domain.programs.sites import normalize_hostname, site_label_errors
 from server.domain.promoters.status import LIVE_STATUSES
 from server.models import Program, Promoter, PromoterSite, Site
 from server.services.access.audit import record_action

@@ -8,7 +8,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 import server.services.commissions.settlement as settlement
-from jobs.runner import run_recorded
+from jobs.recorded import run_recorded
 from server import clock
 from server.config import Settings
 from server.models import (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from jobs.runner import run_recorded
+from jobs.recorded import run_recorded
 from server import clock
 from server.config import Settings
 from server.models import (

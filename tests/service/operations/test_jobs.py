@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+import jobs.recorded
 import jobs.runner
-from jobs.runner import cancel_inprocess_jobs, dispatch, run_recorded
+from jobs.recorded import run_recorded
+from jobs.runner import cancel_inprocess_jobs, dispatch
 from jobs.scheduler import InProcessScheduler, start_inprocess_scheduler, stop_inprocess_scheduler
 from jobs.tasks import JOBS, Job
 from server import clock
@@ -42,6 +44,17 @@ async def _explode(settings: Settings) -> dict[str, Any]:
     raise RuntimeError("ledger out of balance")
 
 
+def _add_job(monkeypatch: pytest.MonkeyPatch, job: Job) -> None:
+    """Make `job` known by its name to the dispatcher and the recorded execution."""
+    for module in (jobs.runner, jobs.recorded):
+        real_get_job = module.get_job
+        monkeypatch.setattr(
+            module,
+            "get_job",
+            lambda name, real_get_job=real_get_job: job if name == job.name else real_get_job(name),
+        )
+
+
 async def test_a_job_run_is_recorded_with_its_runner_and_result(
     db: str, settings: Settings
 ) -> None:
@@ -65,7 +78,7 @@ async def test_a_failing_job_is_recorded_as_failed_with_its_error_and_still_rais
     db: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failing = Job(name="explode", body=_explode, every=timedelta(hours=1), description="boom")
-    monkeypatch.setattr(jobs.runner, "get_job", lambda name: failing)
+    _add_job(monkeypatch, failing)
 
     with pytest.raises(RuntimeError):
         await run_recorded("explode", runner="celery", settings=settings)
@@ -95,7 +108,7 @@ async def test_a_failing_in_process_job_is_recorded_without_crashing_the_loop(
     db: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     failing = Job(name="explode", body=_explode, every=timedelta(hours=1), description="boom")
-    monkeypatch.setattr(jobs.runner, "get_job", lambda name: failing)
+    _add_job(monkeypatch, failing)
 
     dispatched = await dispatch("explode", settings=settings)
 
@@ -129,10 +142,7 @@ async def test_the_scheduler_keeps_going_after_a_failing_job(
 ) -> None:
     stale = await _stale_application()
     failing = Job(name="explode", body=_explode, every=timedelta(hours=1), description="boom")
-    real_get_job = jobs.runner.get_job
-    monkeypatch.setattr(
-        jobs.runner, "get_job", lambda name: failing if name == "explode" else real_get_job(name)
-    )
+    _add_job(monkeypatch, failing)
     scheduler = InProcessScheduler(settings=settings, jobs=[failing, JOBS[EXPIRY]])
 
     assert await scheduler.run_due() == ["explode", EXPIRY]
@@ -194,7 +204,7 @@ async def test_a_job_cancelled_at_shutdown_is_recorded_as_failed(
         return {}
 
     slow = Job(name="slow", body=endless, every=timedelta(hours=1), description="never ends")
-    monkeypatch.setattr(jobs.runner, "get_job", lambda name: slow)
+    _add_job(monkeypatch, slow)
     await dispatch("slow", settings=settings)
     await started.wait()
 

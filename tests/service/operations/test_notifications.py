@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 from tortoise.transactions import in_transaction
 
-from jobs.runner import run_recorded
+from jobs.recorded import run_recorded
 from server import clock
 from server.config import Settings
 from server.domain.errors import ValidationFailed

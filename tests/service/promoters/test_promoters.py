@@ -12,15 +12,14 @@ import pytest
 from server.auth import Principal
 from server.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
 from server.models import AuditLog, Program, Promoter, PromoterStatusChange, ShareCode, User
-from server.services.promoters import onboarding as promoter_service
+from server.services.promoters import status_changes
 from server.services.promoters.hierarchy import upline_chain
 from server.services.promoters.onboarding import (
     apply_to_program,
-    bulk_change_status,
-    change_promoter_status,
     get_active_promoter,
     get_promoter_by_invite_code,
 )
+from server.services.promoters.status_changes import bulk_change_status, change_promoter_status
 
 STAFF = Principal(kind="staff", id=7, roles=frozenset({"staff"}))
 _openids = itertools.count()
@@ -389,7 +388,7 @@ async def test_bulk_offers_only_approve_and_reject(db: str) -> None:
 @pytest.fixture
 def colliding_codes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     queue: list[str] = []
-    monkeypatch.setattr(promoter_service, "generate_code", lambda: queue.pop(0))
+    monkeypatch.setattr(status_changes, "generate_code", lambda: queue.pop(0))
     yield queue
 
 

@@ -18,8 +18,8 @@ from server.domain.payouts.withdrawals import (
 from server.domain.programs.settings import (
     ProgramSettings,
     WithdrawalRules,
-    program_settings_errors,
 )
+from server.domain.programs.settings_checks import program_settings_errors
 
 D = Decimal
 W = WithdrawalStatus

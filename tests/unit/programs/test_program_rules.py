@@ -21,9 +21,9 @@ from server.domain.programs.settings import (
     PROGRAM_LIFECYCLE,
     ProgramSettings,
     ProgramStatus,
-    normalize_hostname,
-    validate_program_settings,
 )
+from server.domain.programs.settings_checks import validate_program_settings
+from server.domain.programs.sites import normalize_hostname
 
 BASE: dict[str, Any] = {
     "name": "Spring shop",

@@ -4,7 +4,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0004_capability_paths')]
+    dependencies = [('models', '0005_refresh_token_family')]
 
     initial = False
 
