@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from sanic import Sanic
 from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
+from swagger_ui_bundle import swagger_ui_path
 
 from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
 from server import db
@@ -26,6 +28,8 @@ from server.services.sharing.visits import new_visit_buffer
 log = logging.getLogger("fenxiao")
 
 APP_NAME = "fenxiao"
+SWAGGER_PAGE = Path(__file__).parent / "openapi_ui" / "swagger.html"
+SWAGGER_ASSETS_URL = "/docs/assets"
 
 
 def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
@@ -38,6 +42,15 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
         APP_NAME,
         log_config=logging_config(log_format=settings.log_format, level=settings.log_level),
     )
+    # Read by sanic-ext as it is added below.
+    app.config.OAS_UI_DEFAULT = "swagger"
+    # Swagger UI from an installed package, never a CDN; ReDoc has no such package: off.
+    app.config.OAS_UI_REDOC = False
+    app.config.OAS_PATH_TO_SWAGGER_HTML = str(SWAGGER_PAGE)
+    app.config.OAS_UI_SWAGGER_CDN_URL = SWAGGER_ASSETS_URL
+    app.config.OAS_URL_PREFIX = "/docs"
+    app.config.OAS_TITLE = "fenxiao"
+    app.config.OAS_VERSION = "0.1.0"
     # Of sanic-ext, only what we use: the OpenAPI documents, and HEAD/OPTIONS answered for
     # every route. Its dependency injection (a signal handler on every request) and its CORS
     # (a response middleware on every request, which never allowed an origin: none is
@@ -59,15 +72,12 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app.config.PROXIES_COUNT = settings.proxies_count
     app.config.REAL_IP_HEADER = settings.real_ip_header
     app.config.FORWARDED_SECRET = settings.forwarded_secret
-    app.config.OAS_UI_DEFAULT = "swagger"
-    app.config.OAS_URL_PREFIX = "/docs"
-    app.config.OAS_TITLE = "fenxiao"
-    app.config.OAS_VERSION = "0.1.0"
 
     install_error_handlers(app)
     app.blueprint(miniprogram_blueprints())
     app.blueprint(admin_blueprints())
     install_openapi(app)
+    app.static(SWAGGER_ASSETS_URL, swagger_ui_path, name="swagger_assets")
 
     install_observability(app)
     install_health_routes(app)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from sanic import Request, Sanic
-from sanic.exceptions import SanicException
+from sanic.exceptions import RequestCancelled, SanicException
 from sanic.response import HTTPResponse
 from tortoise.exceptions import DBConnectionError
 
@@ -20,6 +20,9 @@ _CONNECTION_LOST_CODES = frozenset({2003, 2006, 2013, 1053, 1927, 4031})
 log = logging.getLogger("fenxiao.errors")
 
 # Stable codes for the framework's own errors (route not found, wrong method, body too big…).
+# Not an HTTP status a client ever receives: the one nginx logs for a client that left.
+CLIENT_CLOSED_REQUEST = 499
+
 _SANIC_CODES = {
     400: "bad_request",
     401: "unauthorized",
@@ -67,6 +70,12 @@ def install_error_handlers(app: Sanic) -> None:
     @app.exception(FenxiaoError)
     async def on_fenxiao_error(request: Request, exc: FenxiaoError) -> HTTPResponse:
         return render(exc.to_dict(), status=exc.status_code)
+
+    @app.exception(RequestCancelled)
+    async def on_client_gone(request: Request, exc: RequestCancelled) -> HTTPResponse:
+        # The client closed the connection before its answer (mid-body, say): nginx's 499.
+        # Nobody reads this response; it is what the access log and the metrics record.
+        return _error(CLIENT_CLOSED_REQUEST, "client_closed_request", "the client went away")
 
     @app.exception(SanicException)
     async def on_sanic_error(request: Request, exc: SanicException) -> HTTPResponse:

@@ -227,3 +227,31 @@ def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
 
     server.process.send_signal(signal.SIGINT)
     assert server.process.wait(timeout=15) == 0, server.log()
+
+
+def test_a_client_that_leaves_mid_body_is_a_499_not_a_server_error(
+    server: RunningServer,
+) -> None:
+    host, port = server.base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(
+            b"POST /admin/v1/auth/login HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+            b'{"username": "ro'
+        )
+        time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while True:
+        metrics = httpx.get(f"{server.base_url}/metrics", timeout=5).text
+        login = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith("fenxiao_http_requests_total{")
+            and 'route="/admin/v1/auth/login"' in line
+        ]
+        if login or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert any('status="499"' in line for line in login), login
+    assert not any('status="5' in line for line in login), login
+    assert "Traceback" not in server.log()
