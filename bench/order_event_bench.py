@@ -113,7 +113,7 @@ end
 
 
 def signed_line(seed: Seed, tag: str, index: int) -> str:
-    """One order.paid, signed as a store would sign it (README, signed S2S requests)."""
+    """One order.paid, signed as a store would sign it (docs/integration.md, signing)."""
     now = datetime.now(UTC).isoformat()
     external_id = f"{tag}-{index}"
     body = json.dumps(

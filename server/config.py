@@ -1,4 +1,4 @@
-"""Settings read once from the environment; every variable is documented in README.md."""
+"""Settings read once from the environment (each documented in docs/configuration.md)."""
 
 from __future__ import annotations
 

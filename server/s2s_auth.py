@@ -26,7 +26,7 @@ _HEADER_DESCRIPTIONS = {
     HEADER_KEY: "the API key id (fxk_…)",
     HEADER_TIMESTAMP: "unix time in whole seconds",
     HEADER_NONCE: "16-64 random characters from A-Z a-z 0-9 . _ ~ -, new per request",
-    HEADER_SIGNATURE: "lowercase hex HMAC-SHA256 (README: signed server-to-server requests)",
+    HEADER_SIGNATURE: "lowercase hex HMAC-SHA256 (docs/integration.md: signing)",
 }
 # For `@openapi.definition(parameter=S2S_OPENAPI_HEADERS)` on every signed route.
 S2S_OPENAPI_HEADERS: list[dict[str, Any]] = [

@@ -323,7 +323,7 @@ class _Server(ThreadingHTTPServer):
         super().__init__(address, _Handler)
         self.standin = standin
 
-    def handleerror_reply(self, request: Any, client_address: Any) -> None:
+    def handle_error(self, request: Any, client_address: Any) -> None:
         # A client that gave up (timeout tests) leaves a dead socket behind: not an error.
         if isinstance(sys.exc_info()[1], ConnectionError):
             return

@@ -122,7 +122,7 @@ class Findings:
         self.statuses[f"{response.status_code // 100}xx"] += 1
 
     def summary(self, label: str, operations: int) -> str:
-        """The run's figures (shown with `pytest -s` or `-rP`), as the README quotes them."""
+        """The run's figures (shown with `pytest -s` or `-rP`), as docs quote them."""
         answers = ", ".join(f"{count} {kind}" for kind, count in sorted(self.statuses.items()))
         return f"{label}: {operations} operations, {self.sent} requests ({answers})"
 

@@ -18,9 +18,9 @@ that
 A second property: every event of a random scenario delivered three times in shuffled order
 ends with the same commissions and ledger as delivering each once in order. Events that do
 not commute are left out of that scenario on purpose, since whichever comes first wins and
-the other is refused with a coded error (README "Order events"): a cancellation against a
-completion or a later refund (order_completed, order_cancelled), and a refund of everything
-that is left against a completion (a fully refunded order cannot complete).
+the other is refused with a coded error (docs/integration.md, order events): a
+cancellation against a completion or a later refund (order_completed, order_cancelled), and
+a refund of everything that is left against a completion (a fully refunded order cannot complete).
 
 The program: three levels (10 / 5 / 2.5 %), a 3 % self-purchase rebate, and one product rule
 (SKU-F pays a fixed 1.75 per unit at level 1). Runs on SQLite and on MariaDB.
