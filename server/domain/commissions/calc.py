@@ -40,6 +40,7 @@ from server.domain.commissions.lines import (
     RuleSource,
     amount_explanation,
     commission_amount,
+    line_left_text,
 )
 from server.domain.commissions.rules import (
     CommissionRule,
@@ -51,7 +52,6 @@ from server.domain.commissions.rules import (
     select_period_caps,
     select_rule,
 )
-from server.domain.money import round_down
 from server.domain.sharing.attribution import commission_window_end, commission_window_refusal
 
 PeriodEarned = Mapping[tuple[int, str], Decimal]
@@ -373,7 +373,7 @@ def _commission_line(
             "periods": period_facts,
             # What the nearer levels left of the net (the line pays at most its net in all),
             # in the currency's units: the amount is never more.
-            "line_left": str(round_down(line_left, terms.currency)),
+            "line_left": line_left_text(line_left, commission),
         },
         "currency": terms.currency,
         **shared.context,

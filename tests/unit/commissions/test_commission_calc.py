@@ -133,6 +133,29 @@ def test_a_refund_recomputes_the_farther_level_from_what_the_nearer_one_left() -
     assert farther_after.capped_by == "line_left"
 
 
+def test_a_refund_updates_what_the_explanation_says_the_nearer_levels_left() -> None:
+    evaluation = evaluate_order(
+        order=order(order_line(unit_price="10.00")),
+        terms=terms(),
+        rules=[
+            rule(kind="fixed", value="7.00", level=1),
+            rule(kind="fixed", value="7.00", level=2),
+        ],
+        chain=referred(member(1), member(2)),
+    )
+    nearer, farther = evaluation.lines
+    assert (nearer.explanation["caps"]["line_left"], farther.explanation["caps"]["line_left"]) == (
+        "10.00",
+        "3.00",
+    )
+
+    nearer_after = apply_refund(nearer, new_net=D("5.00"))
+    farther_after = apply_refund(farther, new_net=D("5.00"), line_left=D("1.50"))
+    assert nearer_after.explanation["caps"]["line_left"] == "5.00"
+    assert farther_after.explanation["caps"]["line_left"] == "1.50"
+    assert farther_after.explanation["caps"]["periods"] == farther.explanation["caps"]["periods"]
+
+
 def test_a_free_line_earns_nothing_even_under_a_fixed_rule() -> None:
     evaluation = evaluate_order(
         order=order(order_line(unit_price="0.00")),
