@@ -195,9 +195,11 @@ async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_a
     ]
 
 
-async def test_a_binding_to_a_promoter_no_longer_approved_attributes_nothing() -> None:
-    program = await shop()
-    (nearest,) = await chain(program, 1)
+async def test_a_suspended_bound_promoter_forfeits_level_one_and_their_upline_earns_level_two(
+    three_paid_levels: None,
+) -> None:
+    program = await shop(max_levels=3, level_rates=["10", "5", "2"])
+    top, middle, nearest = await chain(program, 3)
     buyer = await customer()
     await bind(program, nearest, user=buyer)
     await Promoter.filter(id=nearest.id).update(status="suspended")
@@ -205,9 +207,69 @@ async def test_a_binding_to_a_promoter_no_longer_approved_attributes_nothing() -
     await send_ok(program, paid("O-7b", line("A", "100.00"), buyer=buyer))
 
     order = await order_of(program, "O-7b")
-    assert order.attribution["attribution"]["binding"]["ignored_because"] == "promoter_not_active"
-    assert order.attributed_promoter_id is None
-    assert await amounts_of(program, "O-7b") == {}
+    assert order.attributed_promoter_id == nearest.id
+    assert order.attribution["reason"] == "bound_promoter_forfeits"
+    assert order.attribution["attribution"]["binding"]["forfeits_because"] == "promoter_not_active"
+    assert order.attribution["skipped_levels"] == [
+        {"level": 1, "promoter_id": nearest.id, "reason": "beneficiary_not_approved"}
+    ]
+    # Forfeited, not passed up: the upline keeps its own level and rate.
+    assert await amounts_of(program, "O-7b") == {("A", 2): D("5.00"), ("A", 3): D("2.00")}
+    commissions = await commissions_of(program, "O-7b")
+    assert {level: c.promoter_id for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
+        2: middle.id,
+        3: top.id,
+    }
+
+
+async def test_at_the_default_cap_a_suspended_bound_promoter_leaves_level_two_alone() -> None:
+    program = await shop()
+    top, middle, nearest = await chain(program, 3)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    await Promoter.filter(id=nearest.id).update(status="suspended")
+
+    await send_ok(program, paid("O-7c", line("A", "100.00"), buyer=buyer))
+
+    assert await amounts_of(program, "O-7c") == {("A", 2): D("5.00")}
+    level_two = (await commissions_of(program, "O-7c"))[("A", 2)]
+    assert level_two.promoter_id == middle.id  # type: ignore[attr-defined]
+    assert top.id != level_two.promoter_id  # type: ignore[attr-defined]
+
+
+async def test_a_customer_of_a_suspended_promoter_who_touches_another_is_theirs() -> None:
+    program = await shop(bind_mode="first_touch")
+    (upline,) = await chain(program, 1)
+    suspended = await promoter(program, upline)
+    other = await promoter(program)
+    buyer = await customer()
+    await bind(program, suspended, user=buyer, at=T0 - timedelta(days=3))
+    await Promoter.filter(id=suspended.id).update(status="suspended")
+    # The suspended promoter's binding no longer holds the customer against a new touch.
+    await bind(program, other, user=buyer, at=T0 - timedelta(days=1))
+
+    await send_ok(program, paid("O-7d", line("A", "100.00"), buyer=buyer))
+
+    order = await order_of(program, "O-7d")
+    assert (order.attributed_promoter_id, order.attribution["reason"]) == (
+        other.id,
+        "binding_only",
+    )
+    assert await amounts_of(program, "O-7d") == {("A", 1): D("10.00")}
+
+
+async def test_a_suspended_promoter_touching_a_customer_binds_nobody_and_earns_nothing() -> None:
+    program = await shop(bind_mode="last_touch")
+    alice = await promoter(program)
+    bob = await promoter(program, status="suspended")
+    buyer = await customer()
+    await bind(program, alice, user=buyer, at=T0 - timedelta(days=3))
+    await bind(program, bob, user=buyer, at=T0 - timedelta(days=1))
+
+    await send_ok(program, paid("O-7e", line("A", "100.00"), buyer=buyer))
+
+    assert (await order_of(program, "O-7e")).attributed_promoter_id == alice.id
+    assert await amounts_of(program, "O-7e") == {("A", 1): D("10.00")}
 
 
 @pytest.mark.parametrize(("bind_mode", "winner"), [("first_touch", 0), ("last_touch", 1)])
