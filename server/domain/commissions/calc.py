@@ -63,7 +63,7 @@ class SkippedLevel:
 
     level: int
     promoter_id: int
-    reason: str  # beneficiary_not_approved | self_rebate_disabled
+    reason: str  # beneficiary_not_approved | self_rebate_disabled | over_level_cap
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,9 +164,12 @@ def _earning_levels(
 ) -> tuple[list[tuple[int, ChainMember]], list[SkippedLevel]]:
     earning: list[tuple[int, ChainMember]] = []
     skipped: list[SkippedLevel] = []
+    deepest = terms.deepest_level(chain.kind)
     for level, member in chain.levels(terms.max_levels):
         if level == 0 and not terms.self_rebate_enabled:
             reason: str | None = "self_rebate_disabled"
+        elif level > deepest:
+            reason = "over_level_cap"
         else:
             reason = None if member.may_earn else "beneficiary_not_approved"
         if reason:

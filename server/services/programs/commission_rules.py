@@ -29,6 +29,7 @@ from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from server.auth import Principal
+from server.config import commission_level_cap
 from server.domain.commissions.inputs import ProgramTerms
 from server.domain.commissions.rule_guard import ensure_rule_set_never_overpays
 from server.domain.commissions.rules import (
@@ -40,6 +41,7 @@ from server.domain.commissions.rules import (
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.programs.document import amount_text, rate_text
+from server.domain.programs.levels import over_cap_error, rule_level_over_cap
 from server.domain.programs.settings import ProgramStatus
 from server.models import CommissionRuleRecord, PeriodCapRecord, Program, Promoter, Site
 from server.services.access.audit import record_action
@@ -242,6 +244,9 @@ async def _checked_rule(
             program_id=program.id, site_id=rule.site_id, promoter_id=rule.promoter_id, conn=conn
         )
     )
+    cap = commission_level_cap()
+    if "level" not in errors and (over := rule_level_over_cap(rule.level, cap)):
+        raise over_cap_error({**errors, **over}, cap=cap)
     if errors:
         raise ValidationFailed("invalid commission rule", code=RULE_ERROR, fields=errors)
     return rule
@@ -255,9 +260,10 @@ async def _ensure_set_is_safe(
     others = [
         rule for rule in await load_rules(program_id=program.id, conn=conn) if rule.id != saved.id
     ]
-    ensure_rule_set_never_overpays(
-        [*others, saved], terms=ProgramTerms.from_settings(program.id, settings_of(program))
+    terms = ProgramTerms.from_settings(
+        program.id, settings_of(program), level_cap=commission_level_cap()
     )
+    ensure_rule_set_never_overpays([*others, saved], terms=terms)
 
 
 def _store(record: CommissionRuleRecord, rule: CommissionRule, name: str) -> None:

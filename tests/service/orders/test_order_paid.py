@@ -116,7 +116,9 @@ async def test_a_product_rule_overrides_the_level_rate_on_its_lines_only() -> No
     assert (commissions[("A", 1)].rule_id, commissions[("A", 1)].rule_source) == (rule.id, "rule")
 
 
-async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebate() -> None:
+async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebate(
+    three_paid_levels: None,
+) -> None:
     program = await shop(
         max_levels=3, level_rates=["10", "5", "2"], self_rebate_enabled=True, self_rebate_rate="3"
     )
@@ -128,22 +130,54 @@ async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebat
 
     await send_ok(program, paid("O-4", line("A", "200.00"), buyer=me_user))
 
+    # Three places: the buyer's rebate, their upline, the upline's upline; top would be fourth.
     commissions = await commissions_of(program, "O-4")
     assert {level: c.promoter_id for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
         0: me.id,
         1: upline.id,
         2: middle.id,
-        3: top.id,
     }
     assert {level: c.amount for (_, level), c in commissions.items()} == {
         0: D("6.00"),
         1: D("20.00"),
         2: D("10.00"),
-        3: D("4.00"),
     }
     order = await order_of(program, "O-4")
     assert order.buyer_promoter_id == me.id and order.attributed_promoter_id == me.id
     assert order.attribution["chain"] == "self_purchase"
+    assert order.attribution["skipped_levels"] == [
+        {"level": 3, "promoter_id": top.id, "reason": "over_level_cap"}
+    ]
+
+
+async def test_at_the_default_cap_a_self_rebate_buyer_and_their_upline_alone_earn() -> None:
+    program = await shop(self_rebate_enabled=True, self_rebate_rate="3")
+    top, upline = await chain(program, 2)
+    me = await promoter(program, upline)
+    me_user = await User.get(id=me.user_id)  # type: ignore[attr-defined]
+
+    await send_ok(program, paid("O-4b", line("A", "200.00"), buyer=me_user))
+
+    assert await amounts_of(program, "O-4b") == {("A", 0): D("6.00"), ("A", 1): D("20.00")}
+    assert (await order_of(program, "O-4b")).attribution["skipped_levels"] == [
+        {"level": 2, "promoter_id": top.id, "reason": "over_level_cap"}
+    ]
+
+
+async def test_at_the_default_cap_a_bound_customer_pays_levels_one_and_two_alone() -> None:
+    program = await shop(self_rebate_enabled=True, self_rebate_rate="3")
+    top, middle, nearest = await chain(program, 3)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+
+    await send_ok(program, paid("O-4c", line("A", "200.00"), buyer=buyer))
+
+    commissions = await commissions_of(program, "O-4c")
+    assert {level: (c.promoter_id, c.amount) for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
+        1: (nearest.id, D("20.00")),
+        2: (middle.id, D("10.00")),
+    }
+    assert top.id not in {c.promoter_id for c in commissions.values()}  # type: ignore[attr-defined]
 
 
 async def test_with_the_self_rebate_off_the_buyer_earns_nothing_but_the_upline_still_does() -> None:
@@ -174,9 +208,9 @@ async def test_a_suspended_buyer_profile_buys_as_a_customer_of_their_binding() -
     assert (await order_of(program, "O-6")).buyer_promoter_id is None
 
 
-async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_above_earns() -> (
-    None
-):
+async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_above_earns(
+    three_paid_levels: None,
+) -> None:
     program = await shop(max_levels=3, level_rates=["10", "5", "2"])
     top, middle, nearest = await chain(program, 3)
     buyer = await customer()
