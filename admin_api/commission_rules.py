@@ -30,7 +30,9 @@ class RulePatch(Body):
     value: DecimalText | None = Field(
         default=None, description="percent (10 = 10%) or amount per unit in the currency"
     )
-    level: int | None = Field(default=None, description="0..10; null = every level")
+    level: int | None = Field(
+        default=None, description="0..MAX_COMMISSION_LEVELS; null = every level"
+    )
     product_id: str | None = None
     category: str | None = None
     campaign: str | None = None

@@ -66,6 +66,18 @@ def only_utc_instants_reach_the_database() -> Iterator[None]:
     sqlite3.register_adapter(dt.datetime, lambda value: value.isoformat(" "))
 
 
+@pytest.fixture(autouse=True)
+def lawful_default_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs at the default MAX_COMMISSION_LEVELS (2) unless it asks otherwise."""
+    monkeypatch.delenv("MAX_COMMISSION_LEVELS", raising=False)
+
+
+@pytest.fixture
+def three_paid_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that allows three earners per order line (MAX_COMMISSION_LEVELS=3)."""
+    monkeypatch.setenv("MAX_COMMISSION_LEVELS", "3")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if BACKEND != "mysql":
         skip = pytest.mark.skip(reason="MariaDB-only test: run with FENXIAO_TEST_DB=mysql")
