@@ -5,8 +5,6 @@ Finance and admin create them (they move money); staff may read them to answer p
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -14,7 +12,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.domain.errors import BadRequest
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.ledger import adjustments as adjustment_service
 
 bp = Blueprint("admin_adjustments")
@@ -33,8 +31,8 @@ class AdjustmentFilter(Query):
     promoter_id: int | None = Field(default=None, ge=1)
     reason_code: str | None = None
     batch_id: int | None = Field(default=None, ge=1)
-    at_from: datetime | None = Field(default=None, alias="from")
-    at_to: datetime | None = Field(default=None, alias="to")
+    at_from: QueryMoment | None = Field(default=None, alias="from")
+    at_to: QueryMoment | None = Field(default=None, alias="to")
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -11,7 +10,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
-from server.http import MAX_PAGE_SIZE, Query, parse_query, render
+from server.http import MAX_PAGE_SIZE, Query, QueryMoment, parse_query, render
 from server.services.access import audit_queries
 
 bp = Blueprint("admin_audit")
@@ -24,8 +23,8 @@ class AuditQuery(Query):
     target_id: int | None = Field(default=None, ge=1)
     actor_kind: Literal["staff", "user", "system"] | None = None
     actor_id: int | None = Field(default=None, ge=1)
-    at_from: datetime | None = Field(default=None, alias="from")
-    at_to: datetime | None = Field(default=None, alias="to")
+    at_from: QueryMoment | None = Field(default=None, alias="from")
+    at_to: QueryMoment | None = Field(default=None, alias="to")
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

@@ -5,7 +5,6 @@ Bodies check shape and JSON types only; the domain reports every broken field at
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
@@ -14,15 +13,13 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Moment, Query, parse_body, parse_query, render
 from server.services.programs import commission_rules as rules_service
 from server.services.programs import period_caps as caps_service
 
 bp = Blueprint("admin_commission_rules")
 
 DecimalText = Annotated[str, Field(description="decimal string, e.g. '10' or '5.00'")]
-# ISO-8601 text with an offset; a time without one is refused by the domain's checks.
-Moment = Annotated[datetime, Field(strict=False, description="ISO-8601 with a time zone")]
 
 
 class RulePatch(Body):
@@ -33,7 +30,9 @@ class RulePatch(Body):
     value: DecimalText | None = Field(
         default=None, description="percent (10 = 10%) or amount per unit in the currency"
     )
-    level: int | None = Field(default=None, description="0..10; null = every level")
+    level: int | None = Field(
+        default=None, description="0..MAX_COMMISSION_LEVELS; null = every level"
+    )
     product_id: str | None = None
     category: str | None = None
     campaign: str | None = None

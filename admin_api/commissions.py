@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from pydantic import Field
@@ -11,14 +10,22 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, requires
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import (
+    MAX_PAGE_SIZE,
+    Body,
+    Moment,
+    Query,
+    QueryMoment,
+    parse_body,
+    parse_query,
+    render,
+)
 from server.services.commissions import preview as commission_preview
 from server.services.commissions import queries as commission_queries
 
 bp = Blueprint("admin_commissions")
 
 DecimalText = Annotated[str, Field(description="decimal string in the currency, e.g. '99.00'")]
-Moment = Annotated[datetime, Field(strict=False, description="ISO-8601 with a time zone")]
 MAX_PREVIEW_LINES = 200
 
 
@@ -55,8 +62,8 @@ class CommissionFilter(Query):
     order_external_id: str | None = Field(default=None, min_length=1, max_length=64)
     product_id: str | None = Field(default=None, min_length=1, max_length=64)
     level: int | None = Field(default=None, ge=0)
-    at_from: datetime | None = Field(default=None, alias="from")
-    at_to: datetime | None = Field(default=None, alias="to")
+    at_from: QueryMoment | None = Field(default=None, alias="from")
+    at_to: QueryMoment | None = Field(default=None, alias="to")
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

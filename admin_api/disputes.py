@@ -5,15 +5,13 @@ Accepting pays an adjustment, so it takes finance or admin, like any adjustment.
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.payouts import disputes as dispute_service
 
 bp = Blueprint("admin_disputes")
@@ -24,8 +22,8 @@ class DisputeQueueQuery(Query):
     status: str | None = Field(default=None, description="open | awaiting_promoter | ...")
     promoter_id: int | None = Field(default=None, ge=1)
     subject_kind: str | None = Field(default=None, description="commission | missing_order")
-    opened_from: datetime | None = None
-    opened_to: datetime | None = None
+    opened_from: QueryMoment | None = None
+    opened_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

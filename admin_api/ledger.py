@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -11,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.domain.ledger.postings import Account, MovementKind
-from server.http import MAX_PAGE_SIZE, Query, parse_query, render
+from server.http import MAX_PAGE_SIZE, Query, QueryMoment, parse_query, render
 from server.services.ledger import balances as balance_service
 
 bp = Blueprint("admin_ledger")
@@ -20,8 +18,8 @@ bp = Blueprint("admin_ledger")
 class LedgerQuery(Query):
     kind: MovementKind | None = None
     account: Account | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: QueryMoment | None = None
+    created_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

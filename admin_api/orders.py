@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -11,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.orders.events import OrderStatus
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.orders import completion as order_completion
 from server.services.orders import queries as order_queries
 
@@ -21,8 +19,8 @@ bp = Blueprint("admin_orders")
 class OrdersQuery(Query):
     program_id: int = Field(ge=1)
     status: OrderStatus | None = None
-    placed_from: datetime | None = Field(default=None, alias="from")
-    placed_to: datetime | None = Field(default=None, alias="to")
+    placed_from: QueryMoment | None = Field(default=None, alias="from")
+    placed_to: QueryMoment | None = Field(default=None, alias="to")
     promoter_id: int | None = Field(default=None, ge=1)
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)

@@ -54,6 +54,13 @@ class AutoApproveRulesBody(Body):
     require_no_open_anomaly: bool = Field(default=True, description="must be true")
 
 
+LEVELS_DESCRIPTION = (
+    "paid levels n, 1..MAX_COMMISSION_LEVELS (default 2, never above 3): a referred order pays"
+    " levels 1..n; a self purchase with the rebate on pays the rebate and at most"
+    " MAX_COMMISSION_LEVELS - 1 levels"
+)
+
+
 class ProgramPatch(Body):
     """Only the settings sent change; the merged result is validated as a whole."""
 
@@ -63,7 +70,7 @@ class ProgramPatch(Body):
     currency: str | None = Field(default=None, description="ISO-4217, e.g. CNY")
     recruitment_mode: str | None = Field(default=None, description="open | review | invite_only")
     requirements: RequirementsBody | None = None
-    max_levels: int | None = Field(default=None, description="1..10")
+    max_levels: int | None = Field(default=None, description=LEVELS_DESCRIPTION)
     level_rates: list[Rate] | None = Field(default=None, description="one per level")
     self_rebate_enabled: bool | None = None
     self_rebate_rate: Rate | None = None
@@ -95,7 +102,7 @@ class ProgramPatch(Body):
 class ProgramCreate(ProgramPatch):
     name: str  # type: ignore[assignment]
     currency: str = Field(description="ISO-4217, e.g. CNY")  # type: ignore[assignment]
-    max_levels: int = Field(description="1..10")  # type: ignore[assignment]
+    max_levels: int = Field(description=LEVELS_DESCRIPTION)  # type: ignore[assignment]
     level_rates: list[Rate] = Field(description="one per level")  # type: ignore[assignment]
 
 

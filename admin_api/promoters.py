@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal, TypeVar
 
 from pydantic import Field
@@ -12,7 +11,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.promoters.status import PromoterStatus
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.promoters import queries as promoter_queries
 from server.services.promoters import status_changes as status_service
 
@@ -25,8 +24,8 @@ class PromotersQuery(Query):
     program_id: int = Field(ge=1)
     status: PromoterStatus | None = None
     q: str | None = Field(default=None, min_length=1, max_length=64)
-    applied_from: datetime | None = None
-    applied_to: datetime | None = None
+    applied_from: QueryMoment | None = None
+    applied_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

@@ -4,7 +4,6 @@ funds of a failed one, or mark one paid outside with its reference. Staff may re
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
@@ -14,7 +13,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.domain.payouts.withdrawals import WithdrawalOrigin, WithdrawalStatus
-from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.payouts import queries as payout_queries
 from server.services.payouts import withdrawal_payment
 from server.services.payouts import withdrawals as withdrawal_service
@@ -29,8 +28,8 @@ class WithdrawalListQuery(Query):
     method: Literal["wechat", "bank", "offline"] | None = None
     origin: WithdrawalOrigin | None = None
     batch_id: int | None = Field(default=None, ge=1)
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: QueryMoment | None = None
+    created_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 

@@ -100,7 +100,7 @@ class Seed:
 
 
 async def seed(url: str, encryption_key: str) -> Seed:
-    """Schema, the program (3 levels, rebate, a product rule), its chain, buyers and a key."""
+    """Schema, the program (2 levels, rebate, a product rule), its chain, buyers and a key."""
     from tortoise import Tortoise
     from tortoise.transactions import in_transaction
 
@@ -126,8 +126,8 @@ async def seed(url: str, encryption_key: str) -> Seed:
             document={
                 "name": "Bench shop",
                 "currency": "CNY",
-                "max_levels": 3,
-                "level_rates": ["10", "5", "2"],
+                "max_levels": 2,
+                "level_rates": ["10", "5"],
                 "self_rebate_enabled": True,
                 "self_rebate_rate": "3",
             },

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
-from server.http import MAX_PAGE_SIZE, Query, parse_query, render
+from server.http import MAX_PAGE_SIZE, Query, QueryMoment, parse_query, render
 from server.services.commissions import queries as commission_queries
 
 bp = Blueprint("mp_commissions")
@@ -19,8 +17,8 @@ bp = Blueprint("mp_commissions")
 class MyCommissionFilter(Query):
     status: str | None = Field(default=None, description="pending | approved | settled | ...")
     level: int | None = Field(default=None, ge=0)
-    at_from: datetime | None = Field(default=None, alias="from")
-    at_to: datetime | None = Field(default=None, alias="to")
+    at_from: QueryMoment | None = Field(default=None, alias="from")
+    at_to: QueryMoment | None = Field(default=None, alias="to")
     order_external_id: str | None = Field(default=None, min_length=1, max_length=64)
     product_id: str | None = Field(default=None, min_length=1, max_length=64)
     cursor: int | None = Field(default=None, ge=1)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -11,7 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.domain.ledger.postings import MovementKind
-from server.http import MAX_PAGE_SIZE, Query, parse_query, render
+from server.http import MAX_PAGE_SIZE, Query, QueryMoment, parse_query, render
 from server.services.ledger import balances as balance_service
 
 bp = Blueprint("mp_wallet")
@@ -19,8 +17,8 @@ bp = Blueprint("mp_wallet")
 
 class WalletLedgerQuery(Query):
     kind: MovementKind | None = None
-    created_from: datetime | None = None
-    created_to: datetime | None = None
+    created_from: QueryMoment | None = None
+    created_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=20, ge=1, le=MAX_PAGE_SIZE)
 

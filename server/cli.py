@@ -13,7 +13,7 @@ import sys
 from functools import partial
 
 from server import db
-from server.config import Settings
+from server.config import ConfigError, Settings
 from server.logging_setup import configure_logging
 
 log = logging.getLogger("fenxiao.cli")
@@ -144,7 +144,11 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     _prepare_environment()
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ConfigError as refused:
+        print(f"[fenxiao] refusing to start: {refused}", file=sys.stderr)
+        return 2
     configure_logging(log_format=settings.log_format, level=settings.log_level)
 
     if args.command == "migrate":

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 from cryptography.fernet import Fernet
 
+from server.domain.programs.levels import DEFAULT_MAX_COMMISSION_LEVELS, level_cap_problem
+
 log = logging.getLogger("fenxiao.config")
 
 DEFAULT_DATABASE_URL = "sqlite://var/fenxiao.sqlite3"
@@ -41,6 +43,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def commission_level_cap(env: Mapping[str, str] | None = None) -> int:
+    """MAX_COMMISSION_LEVELS: how many promoters may earn on one order line (1..3, default 2).
+
+    Read where it is applied, so every process of a deployment (and a test that sets it)
+    applies the same value; `Settings.from_env` refuses a bad one before anything starts."""
+    env = os.environ if env is None else env
+    cap = _int(env, "MAX_COMMISSION_LEVELS", DEFAULT_MAX_COMMISSION_LEVELS)
+    if problem := level_cap_problem(cap):
+        raise ConfigError(f"MAX_COMMISSION_LEVELS {problem}, got {cap}")
+    return cap
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
@@ -146,6 +160,8 @@ class Settings:
     payout_transfer_grace_seconds: int = 600
     # Test beds only (server/clock.py): a file holding a clock offset every process adds.
     clock_file: str | None = None
+    # Promoters who may earn on one order line, the self-purchase rebate included (1..3).
+    max_commission_levels: int = DEFAULT_MAX_COMMISSION_LEVELS
 
     @property
     def is_production(self) -> bool:
@@ -273,6 +289,7 @@ class Settings:
             wechat_pay_v2_client_ip=env.get("WECHAT_PAY_V2_CLIENT_IP") or "127.0.0.1",
             payout_transfer_grace_seconds=_positive(env, "PAYOUT_TRANSFER_GRACE_SECONDS", 600),
             clock_file=clock_file,
+            max_commission_levels=commission_level_cap(env),
         )
 
     def require_payout_config(self) -> None:

@@ -3,25 +3,28 @@
 from __future__ import annotations
 
 import json
-from datetime import date, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from enum import Enum
 from types import NoneType
 from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 from sanic import Request
 from sanic.response import HTTPResponse
 from sanic.response import json as sanic_json
 
 from server.domain.errors import BadRequest, ValidationFailed
+from server.domain.instants import utc, utc_assumed
 from server.domain.pagination import MAX_PAGE_SIZE
 
 __all__ = [
     "MAX_PAGE_SIZE",
     "Body",
+    "Moment",
     "Query",
+    "QueryMoment",
     "json_body",
     "parse_body",
     "parse_query",
@@ -30,6 +33,25 @@ __all__ = [
 ]
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _utc_when_aware(moment: datetime) -> datetime:
+    return utc(moment) if moment.utcoffset() is not None else moment
+
+
+# Times are converted to UTC where they enter (server/domain/instants.py). In a body, a time
+# without an offset is left for the domain's checks to refuse with their own coded error.
+Moment = Annotated[
+    datetime,
+    Field(strict=False, description="ISO-8601 with a time zone"),
+    AfterValidator(_utc_when_aware),
+]
+# In a query filter, a time without an offset is read as UTC.
+QueryMoment = Annotated[
+    datetime,
+    Field(description="ISO-8601; without a time zone, UTC"),
+    AfterValidator(utc_assumed),
+]
 
 # The widest integer a column holds (SQLite INTEGER, MySQL BIGINT). A larger one in a body or
 # query could only fail at the driver, as a 500 (SQLite: "Python int too large").

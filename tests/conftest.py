@@ -43,6 +43,41 @@ def fast_password_hashing() -> Iterator[None]:
     passwords._hasher = original
 
 
+@pytest.fixture(scope="session", autouse=True)
+def only_utc_instants_reach_the_database() -> Iterator[None]:
+    """Raw SQL binds datetimes past the models' UtcDatetimeField: in tests, the drivers refuse
+    a naive or non-UTC one too (MariaDB would drop its offset, SQLite compare its text)."""
+    import datetime as dt
+    import sqlite3
+
+    from pymysql import converters
+
+    from server.domain.instants import require_utc
+
+    original = converters.encoders[dt.datetime]
+    converters.encoders[dt.datetime] = lambda value, mapping=None: original(
+        require_utc(value, what="raw SQL parameter"), mapping
+    )
+    sqlite3.register_adapter(
+        dt.datetime, lambda value: require_utc(value, what="raw SQL parameter").isoformat(" ")
+    )
+    yield
+    converters.encoders[dt.datetime] = original
+    sqlite3.register_adapter(dt.datetime, lambda value: value.isoformat(" "))
+
+
+@pytest.fixture(autouse=True)
+def lawful_default_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test runs at the default MAX_COMMISSION_LEVELS (2) unless it asks otherwise."""
+    monkeypatch.delenv("MAX_COMMISSION_LEVELS", raising=False)
+
+
+@pytest.fixture
+def three_paid_levels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A deployment that allows three earners per order line (MAX_COMMISSION_LEVELS=3)."""
+    monkeypatch.setenv("MAX_COMMISSION_LEVELS", "3")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if BACKEND != "mysql":
         skip = pytest.mark.skip(reason="MariaDB-only test: run with FENXIAO_TEST_DB=mysql")

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class AdjustmentBatch(Model):
     """A CSV upload of adjustments, applied all at once (a refused upload leaves no row).
@@ -17,7 +19,7 @@ class AdjustmentBatch(Model):
     total_amount = fields.DecimalField(max_digits=18, decimal_places=2)
     status = fields.CharField(max_length=16, default="applied")  # applied
     created_by = fields.BigIntField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "adjustment_batches"
@@ -44,7 +46,7 @@ class Adjustment(Model):
     dispute_id = fields.BigIntField(null=True)
     idempotency_key = fields.CharField(max_length=128)
     ledger_reference = fields.CharField(max_length=128, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "adjustments"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Anomaly(Model):
     """A fraud finding staff review: open, then confirmed or dismissed once.
@@ -24,11 +26,11 @@ class Anomaly(Model):
     fingerprint = fields.CharField(max_length=255)
     open_key = fields.CharField(max_length=64, null=True, unique=True)
     decided_by = fields.BigIntField(null=True)
-    decided_at = fields.DatetimeField(null=True)
+    decided_at = UtcDatetimeField(null=True)
     note = fields.CharField(max_length=512, null=True)
     suspended_promoter = fields.BooleanField(default=False)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "anomalies"

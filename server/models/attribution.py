@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Visit(Model):
     """One click or scan of a referral instrument (append-only, high volume).
@@ -32,7 +34,7 @@ class Visit(Model):
     # on visits recorded before it was kept.
     reached_by = fields.CharField(max_length=8, null=True)
     # When the visitor arrived (the request time), not when the buffer wrote the row.
-    at = fields.DatetimeField()
+    at = UtcDatetimeField()
 
     class Meta:
         table = "visits"
@@ -68,13 +70,13 @@ class Binding(Model):
     visit_id = fields.BigIntField(null=True)
     share_link_id = fields.BigIntField(null=True)
     reached_by = fields.CharField(max_length=8, null=True)
-    bound_at = fields.DatetimeField()
+    bound_at = UtcDatetimeField()
     # None: the binding never lapses (attribution window of 0 days).
-    expires_at = fields.DatetimeField(null=True)
-    ended_at = fields.DatetimeField(null=True)
+    expires_at = UtcDatetimeField(null=True)
+    ended_at = UtcDatetimeField(null=True)
     end_reason = fields.CharField(max_length=32, null=True)  # superseded | expired
     replaced_by_id = fields.BigIntField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "bindings"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class AuditLog(Model):
     """Append-only record of every staff, finance and system action."""
@@ -14,7 +16,7 @@ class AuditLog(Model):
     program_id = fields.BigIntField(null=True, db_index=True)
     details = fields.JSONField(default=dict)
     request_id = fields.CharField(max_length=64, null=True)
-    at = fields.DatetimeField(auto_now_add=True, db_index=True)
+    at = UtcDatetimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         table = "audit_log"

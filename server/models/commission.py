@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Commission(Model):
     """One commission: an order line, a beneficiary and a level (0 = self-purchase rebate).
@@ -36,14 +38,14 @@ class Commission(Model):
     upline_snapshot = fields.JSONField(default=list)
     # Set while an open anomaly holds the commission (not approved, not settled).
     hold_reason = fields.CharField(max_length=64, null=True)
-    unlock_at = fields.DatetimeField(null=True)
+    unlock_at = UtcDatetimeField(null=True)
     reject_reason = fields.CharField(max_length=512, null=True)
     payout_id = fields.BigIntField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    approved_at = fields.DatetimeField(null=True)
-    settled_at = fields.DatetimeField(null=True)
-    paid_at = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    approved_at = UtcDatetimeField(null=True)
+    settled_at = UtcDatetimeField(null=True)
+    paid_at = UtcDatetimeField(null=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "commissions"
@@ -70,7 +72,7 @@ class CommissionChange(Model):
     order_event_id = fields.BigIntField(null=True)
     actor_kind = fields.CharField(max_length=16)  # staff | system
     actor_id = fields.BigIntField(null=True)
-    at = fields.DatetimeField(auto_now_add=True)
+    at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "commission_changes"

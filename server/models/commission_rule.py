@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class CommissionRuleRecord(Model):
     """A stored override of the program rates (server.domain.commissions.rules.CommissionRule).
@@ -27,13 +29,13 @@ class CommissionRuleRecord(Model):
     promoter = fields.ForeignKeyField(
         "models.Promoter", related_name="commission_rules", null=True, on_delete=fields.RESTRICT
     )
-    valid_from = fields.DatetimeField(null=True)
-    valid_to = fields.DatetimeField(null=True)
+    valid_from = UtcDatetimeField(null=True)
+    valid_to = UtcDatetimeField(null=True)
     cap_per_line = fields.DecimalField(max_digits=18, decimal_places=2, null=True)
     priority = fields.IntField(default=0)
     enabled = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "commission_rules"
@@ -52,8 +54,8 @@ class PeriodCapRecord(Model):
         "models.Promoter", related_name="period_caps", null=True, on_delete=fields.RESTRICT
     )
     enabled = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "commission_period_caps"

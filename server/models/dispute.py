@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Dispute(Model):
     """A promoter claim about a commission or about an order that earned nothing.
@@ -20,9 +22,9 @@ class Dispute(Model):
     resolution_reason = fields.CharField(max_length=512, null=True)
     adjustment_id = fields.BigIntField(null=True)
     resolved_by = fields.BigIntField(null=True)
-    opened_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
-    resolved_at = fields.DatetimeField(null=True)
+    opened_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
+    resolved_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "disputes"
@@ -37,7 +39,7 @@ class DisputeMessage(Model):
     author_kind = fields.CharField(max_length=16)  # promoter | staff
     author_id = fields.BigIntField()
     body = fields.TextField()
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "dispute_messages"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class PromoterClosure(Model):
     """Closure table of the promoter tree: one row per (ancestor, descendant), depth ≥ 1.
@@ -47,7 +49,7 @@ class HierarchyMove(Model):
     subtree_size = fields.IntField()
     actor_id = fields.BigIntField(null=True)
     reason = fields.CharField(max_length=512, default="")
-    at = fields.DatetimeField(auto_now_add=True)
+    at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "hierarchy_moves"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class LedgerEntry(Model):
     """Append-only posting to one of a promoter balance accounts (available, on_hold, paid).
@@ -23,7 +25,7 @@ class LedgerEntry(Model):
     commission_id = fields.BigIntField(null=True)
     withdrawal_id = fields.BigIntField(null=True)
     memo = fields.CharField(max_length=255, default="")
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "ledger_entries"
@@ -44,7 +46,7 @@ class PromoterBalance(Model):
     available = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
     on_hold = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
     paid = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
-    updated_at = fields.DatetimeField(auto_now=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "promoter_balances"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class LoginThrottle(Model):
     """Failed logins of one key (an account or a client address) in the current window.
@@ -11,9 +13,9 @@ class LoginThrottle(Model):
     id = fields.BigIntField(primary_key=True)
     key = fields.CharField(max_length=160, unique=True)
     failures = fields.IntField(default=0)
-    window_started_at = fields.DatetimeField()
-    locked_until = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    window_started_at = UtcDatetimeField()
+    locked_until = UtcDatetimeField(null=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "login_throttles"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Notification(Model):
     """A WeChat subscribe message waiting in the outbox, sent later by the notifications job.
@@ -17,10 +19,10 @@ class Notification(Model):
     status = fields.CharField(max_length=16, default="pending")  # pending | sent | failed
     attempts = fields.IntField(default=0)
     last_error = fields.CharField(max_length=512, null=True)
-    next_attempt_at = fields.DatetimeField()
-    sent_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    next_attempt_at = UtcDatetimeField()
+    sent_at = UtcDatetimeField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "notifications"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Order(Model):
     """An order posted by the merchant store, unique per program by its external id."""
@@ -29,12 +31,12 @@ class Order(Model):
     # Who the order is attributed to (level 1, or the buyer for a self purchase) and why.
     attributed_promoter_id = fields.BigIntField(null=True, db_index=True)
     attribution = fields.JSONField(default=dict)
-    placed_at = fields.DatetimeField()
-    paid_at = fields.DatetimeField(null=True)
-    completed_at = fields.DatetimeField(null=True)
-    cancelled_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    placed_at = UtcDatetimeField()
+    paid_at = UtcDatetimeField(null=True)
+    completed_at = UtcDatetimeField(null=True)
+    cancelled_at = UtcDatetimeField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "orders"
@@ -80,8 +82,8 @@ class OrderEvent(Model):
     outcome = fields.JSONField(default=dict)
     error_code = fields.CharField(max_length=64, null=True)
     payload = fields.JSONField(default=dict)
-    received_at = fields.DatetimeField(auto_now_add=True)
-    applied_at = fields.DatetimeField(null=True)
+    received_at = UtcDatetimeField(auto_now_add=True)
+    applied_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "order_events"
@@ -133,9 +135,9 @@ class QueuedOrderEvent(Model):
     attempts = fields.IntField(default=0)
     # The claim that holds it while `processing`, and until when (server/domain/orders/inbox.py).
     claim_token = fields.CharField(max_length=32, null=True, db_index=True)
-    claimed_until = fields.DatetimeField(null=True)
-    received_at = fields.DatetimeField(auto_now_add=True)
-    processed_at = fields.DatetimeField(null=True)
+    claimed_until = UtcDatetimeField(null=True)
+    received_at = UtcDatetimeField(auto_now_add=True)
+    processed_at = UtcDatetimeField(null=True)
     # The HTTP status applying it gave (200 applied, 202 held for its order.paid, 4xx refused).
     outcome_status_code = fields.IntField(null=True)
     # A refusal raised before an order event row could store it (e.g. an event id clash with

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Program(Model):
     """A merchant distribution program and every setting that governs it.
@@ -44,8 +46,8 @@ class Program(Model):
     # {"visits_per_ip": 200, ...}: server/domain/fraud/thresholds.py (missing keys = defaults)
     # Null on programs older than fraud review: every threshold at its default.
     fraud_thresholds = fields.JSONField(default=dict, null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "programs"
@@ -60,7 +62,7 @@ class Site(Model):
     name = fields.CharField(max_length=128, default="")
     market = fields.CharField(max_length=32, default="")
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "sites"

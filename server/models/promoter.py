@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Promoter(Model):
     """A user profile in one program. Never deleted: status carries its history."""
@@ -24,9 +26,9 @@ class Promoter(Model):
     invite_code = fields.CharField(max_length=32, null=True)
     tier = fields.CharField(max_length=32, default="default")
     reject_reason = fields.CharField(max_length=512, null=True)
-    applied_at = fields.DatetimeField(auto_now_add=True)
-    decided_at = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField(auto_now=True)
+    applied_at = UtcDatetimeField(auto_now_add=True)
+    decided_at = UtcDatetimeField(null=True)
+    updated_at = UtcDatetimeField(auto_now=True)
 
     class Meta:
         table = "promoters"
@@ -46,7 +48,7 @@ class PromoterStatusChange(Model):
     reason = fields.CharField(max_length=512, null=True)
     actor_kind = fields.CharField(max_length=16)  # staff | user | system
     actor_id = fields.BigIntField(null=True)
-    at = fields.DatetimeField(auto_now_add=True)
+    at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "promoter_status_changes"
@@ -58,7 +60,7 @@ class PromoterSite(Model):
     id = fields.BigIntField(primary_key=True)
     promoter = fields.ForeignKeyField("models.Promoter", related_name="site_grants")
     site = fields.ForeignKeyField("models.Site", related_name="promoter_grants")
-    granted_at = fields.DatetimeField(auto_now_add=True)
+    granted_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "promoter_sites"

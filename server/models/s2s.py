@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class ApiKey(Model):
     """A server-to-server key of a program: a public id and a secret kept encrypted at rest.
@@ -17,9 +19,9 @@ class ApiKey(Model):
     # The key this one replaced when created by a rotation (it keeps working until revoked).
     rotated_from = fields.CharField(max_length=64, null=True)
     created_by_staff_id = fields.BigIntField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    last_used_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    last_used_at = UtcDatetimeField(null=True)
+    revoked_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "api_keys"
@@ -32,8 +34,8 @@ class S2SNonce(Model):
     api_key = fields.ForeignKeyField("models.ApiKey", related_name="nonces")
     nonce = fields.CharField(max_length=64)
     # The request's own timestamp: once it leaves the replay window the row can go.
-    signed_at = fields.DatetimeField(db_index=True)
-    seen_at = fields.DatetimeField(auto_now_add=True)
+    signed_at = UtcDatetimeField(db_index=True)
+    seen_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "s2s_nonces"

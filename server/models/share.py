@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Channel(Model):
     """A named sub-account of a promoter with its own tracking."""
@@ -9,7 +11,7 @@ class Channel(Model):
     promoter = fields.ForeignKeyField("models.Promoter", related_name="channels")
     name = fields.CharField(max_length=64)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "channels"
@@ -32,7 +34,7 @@ class ShareCode(Model):
     normalized = fields.CharField(max_length=32)
     alias_of = fields.ForeignKeyField("models.ShareCode", related_name="aliases", null=True)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "share_codes"
@@ -55,7 +57,7 @@ class ShareLink(Model):
     utm_campaign = fields.CharField(max_length=64, null=True)
     # sha256 of (channel, site, code, utm_*): the same parameters give back the same link.
     params_key = fields.CharField(max_length=64)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "share_links"
@@ -71,7 +73,7 @@ class QrImage(Model):
     width = fields.IntField()
     content = fields.BinaryField()
     sha256 = fields.CharField(max_length=64)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "qr_images"

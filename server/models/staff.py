@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class StaffUser(Model):
     """A merchant staff, finance or admin account (username + argon2id password hash)."""
@@ -12,8 +14,8 @@ class StaffUser(Model):
     # Subset of {"staff", "finance", "admin"}.
     roles = fields.JSONField(default=list)
     is_active = fields.BooleanField(default=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
-    last_login_at = fields.DatetimeField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    last_login_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "staff_users"

@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class RefreshToken(Model):
     """The id of a refresh token, rotated on use, so a replayed refresh token is refused."""
@@ -11,10 +13,10 @@ class RefreshToken(Model):
     family = fields.CharField(max_length=64, null=True, db_index=True)
     subject_kind = fields.CharField(max_length=16)  # "user" | "staff"
     subject_id = fields.BigIntField()
-    expires_at = fields.DatetimeField()
-    used_at = fields.DatetimeField(null=True)
-    revoked_at = fields.DatetimeField(null=True)
-    created_at = fields.DatetimeField(auto_now_add=True)
+    expires_at = UtcDatetimeField()
+    used_at = UtcDatetimeField(null=True)
+    revoked_at = UtcDatetimeField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:
         table = "refresh_tokens"

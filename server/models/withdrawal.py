@@ -1,6 +1,8 @@
 from tortoise import fields
 from tortoise.models import Model
 
+from server.models.fields import UtcDatetimeField
+
 
 class Withdrawal(Model):
     """A payout to one promoter: asked for by the promoter or made by a payout batch.
@@ -47,12 +49,12 @@ class Withdrawal(Model):
     approved_by = fields.BigIntField(null=True)
     decided_by = fields.BigIntField(null=True)
     paid_by = fields.BigIntField(null=True)
-    created_at = fields.DatetimeField()
-    approved_at = fields.DatetimeField(null=True)
-    decided_at = fields.DatetimeField(null=True)
-    transfer_started_at = fields.DatetimeField(null=True)
-    paid_at = fields.DatetimeField(null=True)
-    updated_at = fields.DatetimeField()
+    created_at = UtcDatetimeField()
+    approved_at = UtcDatetimeField(null=True)
+    decided_at = UtcDatetimeField(null=True)
+    transfer_started_at = UtcDatetimeField(null=True)
+    paid_at = UtcDatetimeField(null=True)
+    updated_at = UtcDatetimeField()
 
     class Meta:
         table = "withdrawals"
@@ -77,7 +79,7 @@ class WithdrawalChange(Model):
     details = fields.JSONField(default=dict)
     actor_kind = fields.CharField(max_length=16)  # staff | user | system
     actor_id = fields.BigIntField(null=True)
-    at = fields.DatetimeField()
+    at = UtcDatetimeField()
 
     class Meta:
         table = "withdrawal_changes"
@@ -95,8 +97,8 @@ class PayoutBatch(Model):
     created_by = fields.BigIntField(null=True)
     withdrawal_count = fields.IntField(default=0)
     total_amount = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
-    created_at = fields.DatetimeField()
-    completed_at = fields.DatetimeField(null=True)
+    created_at = UtcDatetimeField()
+    completed_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "payout_batches"
@@ -115,7 +117,7 @@ class PayoutItem(Model):
     commission_id = fields.BigIntField(null=True, db_index=True)
     ledger_entry_id = fields.BigIntField(null=True, db_index=True)
     amount = fields.DecimalField(max_digits=18, decimal_places=2)
-    created_at = fields.DatetimeField()
+    created_at = UtcDatetimeField()
 
     class Meta:
         table = "payout_items"

@@ -77,7 +77,7 @@ async def test_every_bad_setting_is_refused_with_422_naming_each_one(api: Api) -
             "recruitment_mode": "anyone",
             "bind_mode": "random",
             "requirements": {"deposit": "-1", "agreement_version": " "},
-            "max_levels": 11,
+            "max_levels": 0,
             "level_rates": ["101", "0"],
             "self_rebate_rate": "100.5",
             "attribution_window_days": 4000,
@@ -139,6 +139,29 @@ async def test_rules_across_settings_are_refused_with_422_naming_each_one(api: A
     }
 
 
+async def test_a_program_that_could_pay_more_levels_than_the_law_allows_is_a_coded_422(
+    api: Api,
+) -> None:
+    admin = await api.staff_token("admin")
+    three = {"max_levels": 3, "level_rates": ["10", "5", "2"]}
+    refused = await api.post("/admin/v1/programs", token=admin, json={**SHOP, **three})
+    assert refused.status == 422
+    assert refused.json["error"]["code"] == "commission_levels_over_cap"
+    assert "MAX_COMMISSION_LEVELS" in refused.json["error"]["fields"]["max_levels"]
+    assert await Program.all().count() == 0
+
+    # The rebate takes the first place of a self purchase, so it may go with two levels.
+    program = await _create(api, admin, self_rebate_enabled=True, self_rebate_rate="3")
+    path = f"/admin/v1/programs/{program['id']}"
+    patched = await api.patch(path, token=admin, json=three)
+    assert (patched.status, patched.json["error"]["code"]) == (422, "commission_levels_over_cap")
+    assert (await api.get(path, token=admin)).json["max_levels"] == 2
+    rule = await api.post(
+        f"{path}/commission-rules", token=admin, json={"kind": "percent", "value": "1", "level": 3}
+    )
+    assert (rule.status, rule.json["error"]["code"]) == (422, "commission_levels_over_cap")
+
+
 async def test_unknown_fields_and_numeric_money_are_refused_by_the_schema(api: Api) -> None:
     admin = await api.staff_token("admin")
     unknown = await api.post("/admin/v1/programs", token=admin, json={**SHOP, "colour": "red"})
@@ -186,14 +209,12 @@ async def test_a_patch_merges_then_validates_the_whole_program(api: Api) -> None
     assert ok.status == 200
     assert ok.json["withdrawal_rules"]["methods"] == ["bank"]
     assert ok.json["withdrawal_rules"]["daily_cap"] == "500.00"
-    bad = await api.patch(path, token=admin, json={"max_levels": 3, "name": "Renamed"})
+    bad = await api.patch(path, token=admin, json={"max_levels": 1, "name": "Renamed"})
     assert bad.status == 422
     assert "level_rates" in bad.json["error"]["fields"]
     assert (await api.get(path, token=admin)).json["name"] == "Spring shop"
-    good = await api.patch(
-        path, token=admin, json={"max_levels": 3, "level_rates": ["10", "5", "2"]}
-    )
-    assert good.json["level_rates"] == ["10", "5", "2"]
+    good = await api.patch(path, token=admin, json={"max_levels": 1, "level_rates": ["10"]})
+    assert good.json["level_rates"] == ["10"]
     entries = await AuditLog.filter(action="program.update").order_by("id")
     assert [set(e.details["changes"]) for e in entries] == [
         {"withdrawal_rules"},

@@ -163,7 +163,9 @@ async def _row_counts() -> dict[str, int]:
     return {m._meta.db_table: await m.all().count() for m in Tortoise.apps["models"].values()}
 
 
-async def test_the_dry_run_explains_each_line_and_writes_nothing(api: Api) -> None:
+async def test_the_dry_run_explains_each_line_and_writes_nothing(
+    api: Api, three_paid_levels: None
+) -> None:
     program = await shop(max_levels=3, level_rates=["10", "5", "2"])
     top = await member(program)
     middle = await member(program, top)

@@ -65,8 +65,9 @@ def order_lines(draw: st.DrawFn) -> list[dict[str, Any]]:
 
 
 async def _program_with_buyer(self_purchase: bool) -> tuple[Program, User]:
-    """Three paying levels plus a rebate; a fixed and a capped product rule; a buyer who is
-    either an approved promoter (self purchase) or a customer bound to one."""
+    """Three paying levels plus a rebate (MAX_COMMISSION_LEVELS=3: a self purchase pays the
+    rebate and two levels); a fixed and a capped product rule; a buyer who is either an
+    approved promoter (self purchase) or a customer bound to one."""
     program = await shop(
         max_levels=3,
         level_rates=["10", "5", "2.5"],
@@ -107,7 +108,7 @@ def refund_splits(draw: st.DrawFn, lines: list[dict[str, Any]]) -> list[tuple[st
 @PROPERTY_SETTINGS
 @given(data=st.data(), self_purchase=st.booleans())
 async def test_partial_refunds_in_any_split_end_where_one_refund_of_the_total_would(
-    db: str, data: st.DataObject, self_purchase: bool
+    db: str, three_paid_levels: None, data: st.DataObject, self_purchase: bool
 ) -> None:
     lines = data.draw(order_lines())
     parts = data.draw(refund_splits(lines))
@@ -182,7 +183,11 @@ async def _assert_invariants(program: Program) -> None:
 @PROPERTY_SETTINGS
 @given(data=st.data(), self_purchase=st.booleans(), actions=ACTIONS)
 async def test_any_event_sequence_keeps_the_ledger_reconciled_and_commissions_within_lines(
-    db: str, data: st.DataObject, self_purchase: bool, actions: list[tuple[Any, ...]]
+    db: str,
+    three_paid_levels: None,
+    data: st.DataObject,
+    self_purchase: bool,
+    actions: list[tuple[Any, ...]],
 ) -> None:
     lines = data.draw(order_lines())
     program, buyer = await _program_with_buyer(self_purchase)

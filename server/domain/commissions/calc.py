@@ -23,6 +23,7 @@ from server.domain.commissions.lines import (
     RuleSource,
     amount_explanation,
     commission_amount,
+    line_left_text,
 )
 from server.domain.commissions.period_room import PeriodEarned, PeriodLedger, period_caps_of
 from server.domain.commissions.rules import (
@@ -33,7 +34,6 @@ from server.domain.commissions.rules import (
     RuleKind,
     select_rule,
 )
-from server.domain.money import round_down
 from server.domain.sharing.attribution import commission_window_end, commission_window_refusal
 
 
@@ -44,6 +44,7 @@ class SkippedLevel:
     level: int
     promoter_id: int
     # beneficiary_not_approved (forfeited, never passed up) | self_rebate_disabled (level 0)
+    # | over_level_cap (beyond MAX_COMMISSION_LEVELS places)
     reason: str
 
 
@@ -114,9 +115,12 @@ def _earning_levels(
 ) -> tuple[list[tuple[int, ChainMember]], list[SkippedLevel]]:
     earning: list[tuple[int, ChainMember]] = []
     skipped: list[SkippedLevel] = []
+    deepest = terms.deepest_level(chain.kind)
     for level, member in chain.levels(terms.max_levels):
         if level == 0 and not terms.self_rebate_enabled:
             reason: str | None = "self_rebate_disabled"
+        elif level > deepest:
+            reason = "over_level_cap"
         else:
             reason = None if member.may_earn else "beneficiary_not_approved"
         if reason:
@@ -310,7 +314,7 @@ def _commission_line(
             "periods": period_facts,
             # What the nearer levels left of the net (the line pays at most its net in all),
             # in the currency's units: the amount is never more.
-            "line_left": str(round_down(line_left, terms.currency)),
+            "line_left": line_left_text(line_left, commission),
         },
         "currency": terms.currency,
         **shared.context,

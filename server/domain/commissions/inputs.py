@@ -11,6 +11,7 @@ from enum import StrEnum
 from server.domain.errors import ValidationFailed
 from server.domain.money import MAX_AMOUNT, exponent, round_down
 from server.domain.periods import zone
+from server.domain.programs.levels import DEFAULT_MAX_COMMISSION_LEVELS, deepest_paid_level
 from server.domain.programs.settings import ProgramSettings
 from server.domain.promoters.status import ACTIVE_STATUSES
 
@@ -27,14 +28,30 @@ class ProgramTerms:
     commission_window_days: int = 0
     attribution_window_days: int = 0
     timezone: tzinfo = UTC
+    # The deployment's MAX_COMMISSION_LEVELS: places that may earn on one order line.
+    level_cap: int = DEFAULT_MAX_COMMISSION_LEVELS
 
     @property
     def max_levels(self) -> int:
         return len(self.level_rates)
 
+    def deepest_level(self, kind: ChainKind) -> int:
+        """The deepest level a chain of `kind` pays under the program and the level cap."""
+        return deepest_paid_level(
+            max_levels=self.max_levels,
+            self_purchase=kind == ChainKind.SELF_PURCHASE,
+            self_rebate_enabled=self.self_rebate_enabled,
+            cap=self.level_cap,
+        )
+
     @classmethod
     def from_settings(
-        cls, program_id: int, settings: ProgramSettings, *, timezone: tzinfo | None = None
+        cls,
+        program_id: int,
+        settings: ProgramSettings,
+        *,
+        level_cap: int,
+        timezone: tzinfo | None = None,
     ) -> ProgramTerms:
         """Terms of a program from its validated settings, periods in its time zone."""
         return cls(
@@ -46,6 +63,7 @@ class ProgramTerms:
             commission_window_days=settings.commission_window_days,
             attribution_window_days=settings.attribution_window_days,
             timezone=timezone if timezone is not None else zone(settings.time_zone),
+            level_cap=level_cap,
         )
 
 

@@ -212,7 +212,16 @@ def apply_refund(
         "order_line": order_line,
         "recomputed": history,
     }
+    if "caps" in line.explanation:
+        left = new_net if line_left is None else line_left
+        explanation["caps"] = {**line.explanation["caps"], "line_left": line_left_text(left, line)}
     return replace(updated, explanation=explanation)
+
+
+def line_left_text(line_left: Decimal, line: CommissionLine) -> str:
+    """What the nearer levels left of the line's net, as its explanation shows it: in the
+    currency's units (the amount is never more)."""
+    return str(round_down(line_left, line.currency))
 
 
 def cancel_line(line: CommissionLine) -> CommissionLine:

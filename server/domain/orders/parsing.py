@@ -15,6 +15,7 @@ from typing import Any
 
 from server.domain.errors import ValidationFailed
 from server.domain.fraud.identity import device_key, hash_identifier
+from server.domain.instants import utc
 from server.domain.money import MAX_AMOUNT, exponent, round_down
 from server.domain.orders.events import (
     MAX_ORDER_LINES,
@@ -83,7 +84,8 @@ def money_text(raw: Any, currency: str, *, field: str) -> Decimal:
 
 
 def parse_timestamp(raw: Any, *, field: str) -> datetime:
-    """An ISO-8601 timestamp with an offset ("2026-03-01T12:00:00+08:00" or "…Z")."""
+    """An ISO-8601 timestamp with an offset ("2026-03-01T12:00:00+08:00" or "…Z"), as the
+    same instant in UTC (server/domain/instants.py)."""
     problem = "an ISO-8601 timestamp with a time zone"
     if not isinstance(raw, str):
         raise _invalid("invalid_timestamp", "invalid timestamp", field, problem)
@@ -93,7 +95,7 @@ def parse_timestamp(raw: Any, *, field: str) -> datetime:
         raise _invalid("invalid_timestamp", "invalid timestamp", field, problem) from None
     if value.utcoffset() is None:
         raise _invalid("invalid_timestamp", "a timestamp needs a time zone", field, problem)
-    return value
+    return utc(value)
 
 
 def _address_part(text: str) -> str:

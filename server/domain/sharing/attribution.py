@@ -1,39 +1,6 @@
 """Attribution: windows, bind-mode decisions and the link-versus-coupon policy.
 
-Windows (all bounds exclusive at the end, so "N days" means strictly less than N × 24h):
-- a binding made at `bound_at` is live while `at < bound_at + attribution_window_days`
-  (0 = forever);
-- an order attributed through that binding earns only when
-  `bound_at <= placed_at < bound_at + commission_window_days` (0 = no limit). An order
-  placed exactly on the boundary earns nothing; an order placed before the binding existed
-  is not the binding's doing and earns nothing either.
-
-Bind modes (`decide_binding`), for a new touch (a visit through a link or QR code, or a code
-typed) against the customer's current binding:
-- `first_touch`: a live binding is kept; a touch only binds when there is none.
-- `last_touch`: the newest touch wins: another promoter rebinds, the same promoter renews
-  (bound_at and expiry move to the touch). A touch older than the binding changes nothing.
-- `on_register`: only the touch that comes with the customer's registration binds; later
-  touches never bind nor rebind.
-In every mode: a promoter never binds themself (`self_binding`); only an approved promoter
-binds (`promoter_not_active`); and a binding whose promoter is no longer approved, or whose
-window is over, no longer holds the customer, so a new touch may bind (first_touch,
-last_touch). A touch older than the current binding (delivered late) changes nothing.
-
-Link versus coupon at checkout (`attribute_order`): when the customer's live binding and
-the coupon code typed at checkout name different promoters, the program setting
-`attribution_conflict_policy` (a `ConflictPolicy`) decides, deterministically:
-- `coupon_wins` (the default): the coupon's promoter is credited; the code the buyer typed
-  is the latest explicit intent, and the commission window starts at the order time;
-- `binding_wins`: the bound promoter is credited from the binding's `bound_at`; the coupon
-  still counts as a touch for the bind mode (so under `last_touch` it rebinds the customer
-  for the next order).
-Either way only the winner's chain earns; nothing is split. When both name the same
-promoter they agree (`binding_and_coupon_agree`, credited through the coupon). A coupon of
-the buyer's own promoter profile, or of a promoter who is not approved, is ignored; so is a
-binding that is not live at the order time. The decision carries JSON-safe evidence for
-the order's attribution record, including the policy applied. Whether the coupon also
-(re)binds the customer is a separate `decide_binding` call with the coupon as a touch.
+The rules in prose: docs/design/sharing.md ("The pure rules").
 """
 
 from __future__ import annotations
@@ -140,9 +107,11 @@ class BindingSnapshot:
 
     def is_live(self, at: datetime) -> bool:
         """Holds the customer at `at`: started, not expired, promoter still approved."""
-        if self.promoter_status not in ACTIVE_STATUSES or at < self.bound_at:
-            return False
-        return self.expires_at is None or at < self.expires_at
+        return self.promoter_status in ACTIVE_STATUSES and self.in_window(at)
+
+    def in_window(self, at: datetime) -> bool:
+        """Started and not expired at `at`, whatever the promoter's status."""
+        return self.bound_at <= at and (self.expires_at is None or at < self.expires_at)
 
     def to_evidence(self) -> dict[str, Any]:
         return {
@@ -325,11 +294,9 @@ def _coupon_refusal(coupon: CouponTouch, buyer_user_id: int) -> str | None:
 
 
 def _binding_refusal(binding: BindingSnapshot, placed_at: datetime) -> str | None:
-    if binding.promoter_status not in ACTIVE_STATUSES:
-        return "promoter_not_active"
     if placed_at < binding.bound_at:
         return "order_before_binding"
-    return None if binding.is_live(placed_at) else "binding_expired"
+    return None if binding.in_window(placed_at) else "binding_expired"
 
 
 def attribute_order(
@@ -344,7 +311,8 @@ def attribute_order(
 
     Reasons: `no_attribution`, `binding_only`, `coupon_only`, `binding_and_coupon_agree`
     (the coupon's promoter is the bound one: attributed through the coupon), `coupon_wins`,
-    `binding_wins`. Refused candidates are listed in `evidence` with their reason.
+    `binding_wins`, `bound_promoter_forfeits` (the bound promoter is not approved and no
+    coupon credits the order). Refused candidates are listed in `evidence` with their reason.
     """
     if policy not in {member.value for member in ConflictPolicy}:
         raise ValidationFailed(
@@ -353,11 +321,13 @@ def attribute_order(
             fields={"policy": "must be one of " + ", ".join(p.value for p in ConflictPolicy)},
         )
     evidence: dict[str, Any] = {"policy": policy, "placed_at": placed_at.isoformat()}
-    usable_binding = usable_coupon = None
+    usable_binding = usable_coupon = forfeiting = None
     if binding is not None:
         evidence["binding"] = binding.to_evidence()
         if refusal := _binding_refusal(binding, placed_at):
             evidence["binding"]["ignored_because"] = refusal
+        elif binding.promoter_status not in ACTIVE_STATUSES:
+            forfeiting = binding
         else:
             usable_binding = binding
     if coupon is not None:
@@ -366,8 +336,17 @@ def attribute_order(
             evidence["coupon"]["ignored_because"] = refusal
         else:
             usable_coupon = coupon
+    if forfeiting is not None and usable_coupon is not None:
+        # The binding no longer holds the customer: the code typed now is the referral.
+        evidence["binding"]["ignored_because"] = "promoter_not_active"
+        forfeiting = None
 
-    if usable_binding is None and usable_coupon is None:
+    if forfeiting is not None:
+        # Still the customer's referrer: that promoter forfeits level 1, the chain above earns.
+        evidence["binding"]["forfeits_because"] = "promoter_not_active"
+        usable_binding = forfeiting
+        reason, source = "bound_promoter_forfeits", AttributionSource.BINDING
+    elif usable_binding is None and usable_coupon is None:
         reason, source = "no_attribution", AttributionSource.NONE
     elif usable_coupon is None:
         reason, source = "binding_only", AttributionSource.BINDING

@@ -13,6 +13,7 @@ from typing import Any
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server import clock
+from server.config import commission_level_cap
 from server.db import connection, is_mysql
 from server.domain.commissions.calc import evaluate_order, period_windows_needed
 from server.domain.commissions.inputs import (
@@ -46,7 +47,9 @@ CommissionInputs = tuple[
 
 def program_terms(program: Program) -> ProgramTerms:
     """The engine's view of a program's settings (periods in the program's time zone)."""
-    return ProgramTerms.from_settings(program.id, settings_of(program))
+    return ProgramTerms.from_settings(
+        program.id, settings_of(program), level_cap=commission_level_cap()
+    )
 
 
 async def _members(

@@ -10,6 +10,7 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from server.config import commission_level_cap
 from server.domain.commissions.inputs import ProgramTerms
 from server.domain.commissions.rules import CommissionRule, PeriodCap
 from server.models import Program
@@ -77,10 +78,9 @@ async def program_config(*, program_id: int, conn: BaseDBAsyncClient) -> Program
     if not rows:
         return None
     row = rows[0]
-    stamp = tuple(
-        str(row[name])
-        for name in ("program_updated", "rule_count", "rule_updated", "cap_count", "cap_updated")
-    )
+    names = ("program_updated", "rule_count", "rule_updated", "cap_count", "cap_updated")
+    # The terms carry the deployment's level cap too (fixed per process; tests change it).
+    stamp = (*(str(row[name]) for name in names), commission_level_cap())
     key = (conn.connection_name, program_id)
     cached = _cache.get(key)
     if cached is not None and cached[0] == stamp:

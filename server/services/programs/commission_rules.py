@@ -14,6 +14,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
 
 from server.auth import Principal
+from server.config import commission_level_cap
 from server.domain.commissions.inputs import ProgramTerms
 from server.domain.commissions.rule_guard import ensure_rule_set_never_overpays
 from server.domain.commissions.rules import (
@@ -24,6 +25,7 @@ from server.domain.commissions.rules import (
 )
 from server.domain.errors import ValidationFailed
 from server.domain.programs.document import amount_text, rate_text
+from server.domain.programs.levels import over_cap_error, rule_level_over_cap
 from server.models import CommissionRuleRecord, Program
 from server.services.programs.config_records import (
     ConfigKind,
@@ -199,6 +201,9 @@ async def _checked_rule(
             program_id=program.id, site_id=rule.site_id, promoter_id=rule.promoter_id, conn=conn
         )
     )
+    cap = commission_level_cap()
+    if "level" not in errors and (over := rule_level_over_cap(rule.level, cap)):
+        raise over_cap_error({**errors, **over}, cap=cap)
     if errors:
         raise ValidationFailed("invalid commission rule", code=RULE_ERROR, fields=errors)
     return rule
@@ -214,9 +219,10 @@ async def _ensure_set_is_safe(
     others = [
         rule for rule in await load_rules(program_id=program.id, conn=conn) if rule.id != saved.id
     ]
-    ensure_rule_set_never_overpays(
-        [*others, saved], terms=ProgramTerms.from_settings(program.id, settings_of(program))
+    terms = ProgramTerms.from_settings(
+        program.id, settings_of(program), level_cap=commission_level_cap()
     )
+    ensure_rule_set_never_overpays([*others, saved], terms=terms)
 
 
 def _store(record: CommissionRuleRecord, rule: CommissionRule, document: Mapping[str, Any]) -> None:

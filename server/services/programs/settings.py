@@ -10,6 +10,7 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
 from server.auth import Principal
+from server.config import commission_level_cap
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.programs.document import (
@@ -23,6 +24,7 @@ from server.domain.programs.document import (
     settings_from_document,
     settings_to_document,
 )
+from server.domain.programs.levels import settings_within_cap
 from server.domain.programs.settings import PROGRAM_LIFECYCLE, ProgramSettings, ProgramStatus
 from server.models import Program, Promoter, Site
 from server.services.access.audit import record_action
@@ -120,7 +122,9 @@ async def create_program(
     *, document: Mapping[str, Any], actor: Principal | None, request_id: str | None = None
 ) -> Program:
     """Create a program from a settings document (unset settings take their defaults)."""
-    settings = settings_from_document(apply_settings_patch(default_document(), document))
+    settings = settings_within_cap(
+        apply_settings_patch(default_document(), document), cap=commission_level_cap()
+    )
     async with in_transaction() as conn:
         program = await _insert_program(settings, actor=actor, request_id=request_id, conn=conn)
     return program
@@ -146,7 +150,9 @@ async def update_program(
         if program.status == ProgramStatus.ARCHIVED:
             raise Conflict("an archived program cannot be changed", code="program_archived")
         before = _document_of(program)
-        settings = settings_from_document(apply_settings_patch(before, changes))
+        settings = settings_within_cap(
+            apply_settings_patch(before, changes), cap=commission_level_cap()
+        )
         changed = changed_settings(before, settings_to_document(settings))
         if not changed:
             return program
@@ -234,9 +240,10 @@ async def ensure_demo_program() -> Program:
     async with in_transaction() as conn:
         program = await Program.filter(name=DEMO_PROGRAM_NAME).using_db(conn).order_by("id").first()
         if program is None:
-            settings = settings_from_document(
-                apply_settings_patch(default_document(), DEMO_DOCUMENT)
-            )
+            cap = commission_level_cap()
+            demo = {**DEMO_DOCUMENT, "max_levels": min(DEMO_DOCUMENT["max_levels"], cap)}
+            demo["level_rates"] = DEMO_DOCUMENT["level_rates"][: demo["max_levels"]]
+            settings = settings_within_cap(apply_settings_patch(default_document(), demo), cap=cap)
             program = await _insert_program(settings, actor=None, request_id=None, conn=conn)
         if not await Site.exists(program_id=program.id, domain=DEMO_SITE_DOMAIN, using_db=conn):
             await insert_site(

@@ -218,7 +218,7 @@ async def test_the_most_specific_stored_rule_wins_for_each_line(db: str) -> None
 
 
 async def test_a_suspended_upline_forfeits_its_level_and_the_level_above_still_earns(
-    db: str,
+    db: str, three_paid_levels: None
 ) -> None:
     program = await shop(max_levels=3, level_rates=["10", "5", "2"])
     top = await member(program, tier="gold")
@@ -342,7 +342,9 @@ async def _row_counts() -> dict[str, int]:
     }
 
 
-async def test_the_dry_run_explains_every_line_and_writes_nothing(db: str) -> None:
+async def test_the_dry_run_explains_every_line_and_writes_nothing(
+    db: str, three_paid_levels: None
+) -> None:
     program = await shop(max_levels=3, level_rates=["10", "5", "2"])
     top = await member(program)
     middle = await member(program, top)

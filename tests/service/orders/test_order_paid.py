@@ -116,7 +116,9 @@ async def test_a_product_rule_overrides_the_level_rate_on_its_lines_only() -> No
     assert (commissions[("A", 1)].rule_id, commissions[("A", 1)].rule_source) == (rule.id, "rule")
 
 
-async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebate() -> None:
+async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebate(
+    three_paid_levels: None,
+) -> None:
     program = await shop(
         max_levels=3, level_rates=["10", "5", "2"], self_rebate_enabled=True, self_rebate_rate="3"
     )
@@ -128,22 +130,54 @@ async def test_a_promoter_buying_for_themself_starts_the_chain_with_a_self_rebat
 
     await send_ok(program, paid("O-4", line("A", "200.00"), buyer=me_user))
 
+    # Three places: the buyer's rebate, their upline, the upline's upline; top would be fourth.
     commissions = await commissions_of(program, "O-4")
     assert {level: c.promoter_id for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
         0: me.id,
         1: upline.id,
         2: middle.id,
-        3: top.id,
     }
     assert {level: c.amount for (_, level), c in commissions.items()} == {
         0: D("6.00"),
         1: D("20.00"),
         2: D("10.00"),
-        3: D("4.00"),
     }
     order = await order_of(program, "O-4")
     assert order.buyer_promoter_id == me.id and order.attributed_promoter_id == me.id
     assert order.attribution["chain"] == "self_purchase"
+    assert order.attribution["skipped_levels"] == [
+        {"level": 3, "promoter_id": top.id, "reason": "over_level_cap"}
+    ]
+
+
+async def test_at_the_default_cap_a_self_rebate_buyer_and_their_upline_alone_earn() -> None:
+    program = await shop(self_rebate_enabled=True, self_rebate_rate="3")
+    top, upline = await chain(program, 2)
+    me = await promoter(program, upline)
+    me_user = await User.get(id=me.user_id)  # type: ignore[attr-defined]
+
+    await send_ok(program, paid("O-4b", line("A", "200.00"), buyer=me_user))
+
+    assert await amounts_of(program, "O-4b") == {("A", 0): D("6.00"), ("A", 1): D("20.00")}
+    assert (await order_of(program, "O-4b")).attribution["skipped_levels"] == [
+        {"level": 2, "promoter_id": top.id, "reason": "over_level_cap"}
+    ]
+
+
+async def test_at_the_default_cap_a_bound_customer_pays_levels_one_and_two_alone() -> None:
+    program = await shop(self_rebate_enabled=True, self_rebate_rate="3")
+    top, middle, nearest = await chain(program, 3)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+
+    await send_ok(program, paid("O-4c", line("A", "200.00"), buyer=buyer))
+
+    commissions = await commissions_of(program, "O-4c")
+    assert {level: (c.promoter_id, c.amount) for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
+        1: (nearest.id, D("20.00")),
+        2: (middle.id, D("10.00")),
+    }
+    assert top.id not in {c.promoter_id for c in commissions.values()}  # type: ignore[attr-defined]
 
 
 async def test_with_the_self_rebate_off_the_buyer_earns_nothing_but_the_upline_still_does() -> None:
@@ -174,9 +208,9 @@ async def test_a_suspended_buyer_profile_buys_as_a_customer_of_their_binding() -
     assert (await order_of(program, "O-6")).buyer_promoter_id is None
 
 
-async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_above_earns() -> (
-    None
-):
+async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_above_earns(
+    three_paid_levels: None,
+) -> None:
     program = await shop(max_levels=3, level_rates=["10", "5", "2"])
     top, middle, nearest = await chain(program, 3)
     buyer = await customer()
@@ -195,9 +229,11 @@ async def test_a_level_whose_promoter_is_not_approved_is_forfeited_and_the_one_a
     ]
 
 
-async def test_a_binding_to_a_promoter_no_longer_approved_attributes_nothing() -> None:
-    program = await shop()
-    (nearest,) = await chain(program, 1)
+async def test_a_suspended_bound_promoter_forfeits_level_one_and_their_upline_earns_level_two(
+    three_paid_levels: None,
+) -> None:
+    program = await shop(max_levels=3, level_rates=["10", "5", "2"])
+    top, middle, nearest = await chain(program, 3)
     buyer = await customer()
     await bind(program, nearest, user=buyer)
     await Promoter.filter(id=nearest.id).update(status="suspended")
@@ -205,9 +241,69 @@ async def test_a_binding_to_a_promoter_no_longer_approved_attributes_nothing() -
     await send_ok(program, paid("O-7b", line("A", "100.00"), buyer=buyer))
 
     order = await order_of(program, "O-7b")
-    assert order.attribution["attribution"]["binding"]["ignored_because"] == "promoter_not_active"
-    assert order.attributed_promoter_id is None
-    assert await amounts_of(program, "O-7b") == {}
+    assert order.attributed_promoter_id == nearest.id
+    assert order.attribution["reason"] == "bound_promoter_forfeits"
+    assert order.attribution["attribution"]["binding"]["forfeits_because"] == "promoter_not_active"
+    assert order.attribution["skipped_levels"] == [
+        {"level": 1, "promoter_id": nearest.id, "reason": "beneficiary_not_approved"}
+    ]
+    # Forfeited, not passed up: the upline keeps its own level and rate.
+    assert await amounts_of(program, "O-7b") == {("A", 2): D("5.00"), ("A", 3): D("2.00")}
+    commissions = await commissions_of(program, "O-7b")
+    assert {level: c.promoter_id for (_, level), c in commissions.items()} == {  # type: ignore[attr-defined]
+        2: middle.id,
+        3: top.id,
+    }
+
+
+async def test_at_the_default_cap_a_suspended_bound_promoter_leaves_level_two_alone() -> None:
+    program = await shop()
+    top, middle, nearest = await chain(program, 3)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer)
+    await Promoter.filter(id=nearest.id).update(status="suspended")
+
+    await send_ok(program, paid("O-7c", line("A", "100.00"), buyer=buyer))
+
+    assert await amounts_of(program, "O-7c") == {("A", 2): D("5.00")}
+    level_two = (await commissions_of(program, "O-7c"))[("A", 2)]
+    assert level_two.promoter_id == middle.id  # type: ignore[attr-defined]
+    assert top.id != level_two.promoter_id  # type: ignore[attr-defined]
+
+
+async def test_a_customer_of_a_suspended_promoter_who_touches_another_is_theirs() -> None:
+    program = await shop(bind_mode="first_touch")
+    (upline,) = await chain(program, 1)
+    suspended = await promoter(program, upline)
+    other = await promoter(program)
+    buyer = await customer()
+    await bind(program, suspended, user=buyer, at=T0 - timedelta(days=3))
+    await Promoter.filter(id=suspended.id).update(status="suspended")
+    # The suspended promoter's binding no longer holds the customer against a new touch.
+    await bind(program, other, user=buyer, at=T0 - timedelta(days=1))
+
+    await send_ok(program, paid("O-7d", line("A", "100.00"), buyer=buyer))
+
+    order = await order_of(program, "O-7d")
+    assert (order.attributed_promoter_id, order.attribution["reason"]) == (
+        other.id,
+        "binding_only",
+    )
+    assert await amounts_of(program, "O-7d") == {("A", 1): D("10.00")}
+
+
+async def test_a_suspended_promoter_touching_a_customer_binds_nobody_and_earns_nothing() -> None:
+    program = await shop(bind_mode="last_touch")
+    alice = await promoter(program)
+    bob = await promoter(program, status="suspended")
+    buyer = await customer()
+    await bind(program, alice, user=buyer, at=T0 - timedelta(days=3))
+    await bind(program, bob, user=buyer, at=T0 - timedelta(days=1))
+
+    await send_ok(program, paid("O-7e", line("A", "100.00"), buyer=buyer))
+
+    assert (await order_of(program, "O-7e")).attributed_promoter_id == alice.id
+    assert await amounts_of(program, "O-7e") == {("A", 1): D("10.00")}
 
 
 @pytest.mark.parametrize(("bind_mode", "winner"), [("first_touch", 0), ("last_touch", 1)])

@@ -198,12 +198,21 @@ async def test_fixed_rules_worth_more_than_a_line_pay_at_most_its_net_refunds_in
     await send_ok(program, paid("O-9", line("A", "10.00", product_id="SKU-F"), buyer=buyer))
     # The nearer level first; the farther one gets what is left of the 10.00.
     assert await amounts_of(program, "O-9") == {("A", 1): D("6.00"), ("A", 2): D("4.00")}
+    assert await _lines_left(program, "O-9") == ["10.00", "4.00"]
 
     await send_ok(program, refunded("O-9", lines={"A": "5.00"}))
 
     assert await amounts_of(program, "O-9") == {("A", 1): D("3.00"), ("A", 2): D("2.00")}
     farther = (await commissions_of(program, "O-9"))[("A", 2)]
     assert farther.explanation["capped_by"] == "line_left"
+    # The explanations show what the amounts now come from: 5.00 net, 2.00 left by level 1.
+    assert await _lines_left(program, "O-9") == ["5.00", "2.00"]
+
+
+async def _lines_left(program: Program, external_id: str) -> list[str]:
+    """What each level's explanation says the nearer levels left of line A, nearest first."""
+    commissions = await commissions_of(program, external_id)
+    return [commissions[("A", level)].explanation["caps"]["line_left"] for level in (1, 2)]
 
 
 async def test_a_level_worth_less_than_a_cent_leaves_the_whole_line_to_the_farther_ones() -> None:

@@ -75,7 +75,7 @@ async def test_an_invalid_update_writes_nothing(db: str) -> None:
     with pytest.raises(ValidationFailed) as caught:
         await program_service.update_program(
             program_id=program.id,
-            changes={"name": "Renamed", "max_levels": 3},
+            changes={"name": "Renamed", "max_levels": 1},
             actor=ADMIN,
         )
     assert caught.value.code == "invalid_program_settings"

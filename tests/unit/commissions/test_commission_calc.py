@@ -99,7 +99,7 @@ def test_a_fixed_rule_never_pays_more_than_the_lines_net() -> None:
 def test_a_line_never_pays_more_than_its_net_in_all_the_nearer_levels_first() -> None:
     evaluation = evaluate_order(
         order=order(order_line(unit_price="10.00")),
-        terms=terms(level_rates=(D(10), D(5), D(5))),
+        terms=terms(level_rates=(D(10), D(5), D(5)), level_cap=3),
         rules=[
             rule(kind="fixed", value="6.00", level=1),
             rule(kind="fixed", value="6.00", level=2),
@@ -131,6 +131,29 @@ def test_a_refund_recomputes_the_farther_level_from_what_the_nearer_one_left() -
     )
     assert (nearer_after.amount, farther_after.amount) == (D("3.50"), D("1.50"))
     assert farther_after.capped_by == "line_left"
+
+
+def test_a_refund_updates_what_the_explanation_says_the_nearer_levels_left() -> None:
+    evaluation = evaluate_order(
+        order=order(order_line(unit_price="10.00")),
+        terms=terms(),
+        rules=[
+            rule(kind="fixed", value="7.00", level=1),
+            rule(kind="fixed", value="7.00", level=2),
+        ],
+        chain=referred(member(1), member(2)),
+    )
+    nearer, farther = evaluation.lines
+    assert (nearer.explanation["caps"]["line_left"], farther.explanation["caps"]["line_left"]) == (
+        "10.00",
+        "3.00",
+    )
+
+    nearer_after = apply_refund(nearer, new_net=D("5.00"))
+    farther_after = apply_refund(farther, new_net=D("5.00"), line_left=D("1.50"))
+    assert nearer_after.explanation["caps"]["line_left"] == "5.00"
+    assert farther_after.explanation["caps"]["line_left"] == "1.50"
+    assert farther_after.explanation["caps"]["periods"] == farther.explanation["caps"]["periods"]
 
 
 def test_a_free_line_earns_nothing_even_under_a_fixed_rule() -> None:
@@ -240,7 +263,7 @@ def test_a_referred_order_pays_the_bound_promoter_then_their_upline() -> None:
 def test_an_unapproved_upline_forfeits_its_level_and_the_level_above_still_earns() -> None:
     evaluation = evaluate_order(
         order=order(),
-        terms=terms(level_rates=(D(10), D(5), D(2))),
+        terms=terms(level_rates=(D(10), D(5), D(2)), level_cap=3),
         rules=[],
         chain=referred(member(1), member(2, status="suspended"), member(3)),
     )
@@ -258,15 +281,73 @@ def test_self_purchase_earns_level_zero_only_when_enabled() -> None:
         rules=[],
         chain=chain,
     )
-    assert _amounts(enabled) == [
-        ("L1", 0, 1, D("3.00")),
-        ("L1", 1, 2, D("10.00")),
-        ("L1", 2, 3, D("5.00")),
-    ]
+    # Two places at the default cap: the buyer's rebate and their upline (level 2 would be a
+    # third earner).
+    assert _amounts(enabled) == [("L1", 0, 1, D("3.00")), ("L1", 1, 2, D("10.00"))]
     assert enabled[0].rule_source == "self_rebate"
     disabled = evaluate_order(order=order(), terms=terms(), rules=[], chain=chain)
     assert _amounts(disabled.lines) == [("L1", 1, 2, D("10.00")), ("L1", 2, 3, D("5.00"))]
     assert [(s.level, s.reason) for s in disabled.skipped] == [(0, "self_rebate_disabled")]
+
+
+# ---------------------------------------------------------------- the level cap
+
+
+def test_at_the_default_cap_a_self_rebate_buyer_and_their_upline_are_the_only_earners() -> None:
+    evaluation = evaluate_order(
+        order=order(),
+        terms=terms(self_rebate_enabled=True, self_rebate_rate=D(3)),
+        rules=[rule(kind="percent", value="4", level=2)],
+        chain=self_purchase(member(1), member(2), member(3), member(4)),
+    )
+    assert _amounts(evaluation.lines) == [("L1", 0, 1, D("3.00")), ("L1", 1, 2, D("10.00"))]
+    assert [(s.level, s.promoter_id, s.reason) for s in evaluation.skipped] == [
+        (2, 3, "over_level_cap")
+    ]
+
+
+def test_at_the_default_cap_a_bound_customer_pays_levels_one_and_two_only() -> None:
+    evaluation = evaluate_order(
+        order=order(),
+        terms=terms(self_rebate_enabled=True, self_rebate_rate=D(3)),
+        rules=[],
+        chain=referred(member(1), member(2), member(3)),
+    )
+    assert _amounts(evaluation.lines) == [("L1", 1, 1, D("10.00")), ("L1", 2, 2, D("5.00"))]
+
+
+@pytest.mark.parametrize("level", [None, 3])
+def test_a_rule_for_a_level_beyond_the_cap_pays_nobody_there(level: int | None) -> None:
+    # A program stored with three levels on a deployment capped at two (the migration caps
+    # it; the engine never relies on that).
+    evaluation = evaluate_order(
+        order=order(),
+        terms=terms(level_rates=(D(10), D(5), D(2)), level_cap=2),
+        rules=[rule(kind="percent", value="20", level=level)],
+        chain=referred(member(1), member(2), member(3)),
+    )
+    assert [c.level for c in evaluation.lines] == [1, 2]
+    assert [(s.level, s.reason) for s in evaluation.skipped] == [(3, "over_level_cap")]
+
+
+def test_with_three_levels_allowed_a_self_purchase_pays_the_buyer_and_two_uplines() -> None:
+    evaluation = evaluate_order(
+        order=order(),
+        terms=terms(
+            level_rates=(D(10), D(5), D(2)),
+            self_rebate_enabled=True,
+            self_rebate_rate=D(3),
+            level_cap=3,
+        ),
+        rules=[],
+        chain=self_purchase(member(1), member(2), member(3, status="suspended"), member(4)),
+    )
+    # The suspended level 2 is forfeited, not passed up: level 3 would be a fourth place.
+    assert _amounts(evaluation.lines) == [("L1", 0, 1, D("3.00")), ("L1", 1, 2, D("10.00"))]
+    assert [(s.level, s.reason) for s in evaluation.skipped] == [
+        (2, "beneficiary_not_approved"),
+        (3, "over_level_cap"),
+    ]
 
 
 def test_a_promoter_buying_for_themself_is_never_paid_level_one_on_their_own_order() -> None:

@@ -54,7 +54,8 @@ def test_the_policy_alone_decides_a_disagreement_and_always_the_same_way(
     assert first == second
     assert first.evidence["policy"] == policy.value
 
-    binding_usable = bound_status == "approved" and bound_days_ago < 30
+    in_window = bound_days_ago < 30
+    binding_usable = bound_status == "approved" and in_window
     coupon_usable = coupon_status == "approved"
     if binding_usable and coupon_usable and bound_to != coupon_of:
         winner = coupon_of if policy == ConflictPolicy.COUPON_WINS else bound_to
@@ -63,5 +64,8 @@ def test_the_policy_alone_decides_a_disagreement_and_always_the_same_way(
         assert first.promoter_id == coupon_of
     elif binding_usable:
         assert (first.promoter_id, first.reason) == (bound_to, "binding_only")
+    elif in_window:
+        # The bound promoter is not approved: credited, and forfeits level 1 (DESIGN.md).
+        assert (first.promoter_id, first.reason) == (bound_to, "bound_promoter_forfeits")
     else:
         assert (first.promoter_id, first.reason) == (None, "no_attribution")

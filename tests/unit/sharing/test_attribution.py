@@ -250,6 +250,34 @@ def test_no_binding_and_no_usable_coupon_attributes_nobody() -> None:
     assert outcome.evidence["coupon"]["ignored_because"] == "promoter_not_active"
 
 
+@pytest.mark.parametrize("status", ["suspended", "disabled"])
+def test_a_bound_promoter_not_approved_is_still_credited_and_forfeits_level_one(
+    status: str,
+) -> None:
+    outcome = _attribute(binding=_binding(1, promoter_status=status), coupon=None)
+    assert (outcome.promoter_id, outcome.source, outcome.reason) == (
+        1,
+        "binding",
+        "bound_promoter_forfeits",
+    )
+    assert outcome.attributed_at == T0
+    assert outcome.evidence["binding"]["forfeits_because"] == "promoter_not_active"
+
+
+@pytest.mark.parametrize("policy", ["coupon_wins", "binding_wins"])
+def test_a_usable_coupon_wins_over_a_binding_whose_promoter_is_not_approved(policy: str) -> None:
+    outcome = _attribute(policy, binding=_binding(1, promoter_status="suspended"))
+    assert (outcome.promoter_id, outcome.reason) == (2, "coupon_only")
+    assert outcome.evidence["binding"]["ignored_because"] == "promoter_not_active"
+
+
+def test_a_binding_of_a_suspended_promoter_outside_its_window_credits_nobody() -> None:
+    binding = _binding(1, promoter_status="suspended", expires_at=PLACED)
+    outcome = _attribute(binding=binding, coupon=None)
+    assert (outcome.promoter_id, outcome.reason) == (None, "no_attribution")
+    assert outcome.evidence["binding"]["ignored_because"] == "binding_expired"
+
+
 def test_an_unknown_conflict_policy_is_refused_with_a_code() -> None:
     with pytest.raises(ValidationFailed) as caught:
         _attribute("whoever_pays_more")
