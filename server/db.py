@@ -6,6 +6,7 @@ import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from pymysql.err import MySQLError
 from tortoise import Tortoise, connections
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.backends.base.config_generator import expand_db_url
@@ -104,3 +105,24 @@ def param_marker(conn: BaseDBAsyncClient | None = None) -> str:
 
 async def ping() -> None:
     await connection().execute_query("SELECT 1")
+
+
+# MySQL's deadlock and lock wait timeout: the statement's transaction lost a race for locks.
+LOCK_CONFLICT_ERRORS = frozenset({1213, 1205})
+
+
+def is_lock_conflict(error: BaseException) -> bool:
+    """A MySQL deadlock or lock wait timeout anywhere in the exception's chain."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        for candidate in (current, *(a for a in current.args if isinstance(a, BaseException))):
+            if (
+                isinstance(candidate, MySQLError)
+                and candidate.args
+                and candidate.args[0] in LOCK_CONFLICT_ERRORS
+            ):
+                return True
+        current = current.__cause__ or current.__context__
+    return False

@@ -93,7 +93,9 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         )
     running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
     try:
-        deadline = time.monotonic() + 60
+        # A hang guard only: on a 2-core machine running both passes at once (and more),
+        # migrate + start was seen to take over 60 s.
+        deadline = time.monotonic() + 180
         while True:
             assert process.poll() is None, f"server exited early:\n{running.log()}"
             try:

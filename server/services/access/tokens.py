@@ -11,6 +11,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal, decode_token, encode_token
 from server.config import Settings
+from server.db import is_lock_conflict
 from server.domain.errors import Unauthorized
 from server.models import RefreshToken, StaffUser
 
@@ -83,11 +84,24 @@ async def refresh_token_pair(*, refresh_token: str, settings: Settings) -> Token
         refresh_token, secret=settings.jwt_secret, token_type="refresh"
     )
     principal = await confirm_principal(principal)
+    try:
+        return await _rotate(principal=principal, jti=claims["jti"], settings=settings)
+    except Exception as error:
+        if not is_lock_conflict(error):
+            raise
+    # MariaDB chose this refresh as a deadlock victim: another refresh of the same token was
+    # under way, so this one is a reuse like any other, and the family goes.
+    async with in_transaction() as conn:
+        stored = await RefreshToken.filter(jti=claims["jti"]).using_db(conn).first()
+        if stored is not None:
+            await _revoke_family(stored, conn)
+    raise Unauthorized("refresh token already used", code="token_reused")
+
+
+async def _rotate(*, principal: Principal, jti: str, settings: Settings) -> TokenPair:
     reused = False
     async with in_transaction() as conn:
-        stored = (
-            await RefreshToken.filter(jti=claims["jti"]).using_db(conn).select_for_update().first()
-        )
+        stored = await RefreshToken.filter(jti=jti).using_db(conn).select_for_update().first()
         if stored is None or stored.revoked_at is not None:
             raise Unauthorized("refresh token revoked", code="token_revoked")
         if stored.used_at is not None:

@@ -12,13 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymysql.err import MySQLError
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import clock
-from server.db import is_mysql
+from server.db import is_lock_conflict, is_mysql
 from server.domain.errors import FenxiaoError, NotFound
 from server.domain.orders.events import (
     EventOutcome,
@@ -55,8 +54,6 @@ _COUNT_SQLITE = (
     'UPDATE "order_locks" SET "event_count" = "event_count" + 1 '
     'WHERE "program_id" = ? AND "external_id" = ?'
 )
-# Deadlock, lock wait timeout.
-_RETRYABLE_MYSQL_ERRORS = frozenset({1213, 1205})
 MAX_ATTEMPTS = 3
 
 log = logging.getLogger("fenxiao.order_events")
@@ -238,25 +235,6 @@ async def _dispatch(
     return await _in_savepoint(conn, program, int(order_ids[0]), event, row.id)
 
 
-def _mysql_code(error: BaseException) -> int | None:
-    if isinstance(error, MySQLError) and error.args and isinstance(error.args[0], int):
-        return error.args[0]
-    return None
-
-
-def _is_retryable(error: BaseException) -> bool:
-    """A MySQL deadlock or lock wait timeout anywhere in the exception's chain."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        candidates = [current, *(arg for arg in current.args if isinstance(arg, BaseException))]
-        if any(_mysql_code(candidate) in _RETRYABLE_MYSQL_ERRORS for candidate in candidates):
-            return True
-        current = current.__cause__ or current.__context__
-    return False
-
-
 async def ingest_order_event(
     *, program_id: int, payload: Mapping[str, Any], appid: str
 ) -> RecordedOutcome:
@@ -284,7 +262,7 @@ async def ingest_order_event(
             count_event(event.type.value.removeprefix("order."), outcome)
             return recorded
         except Exception as error:
-            if attempt >= MAX_ATTEMPTS or not _is_retryable(error):
+            if attempt >= MAX_ATTEMPTS or not is_lock_conflict(error):
                 raise
             log.warning("order event %s: deadlock, attempt %s again", event.event_id, attempt)
             await asyncio.sleep(random.uniform(0.005, 0.05) * attempt)

@@ -9,9 +9,9 @@ import pymysql
 import pytest
 from tortoise.exceptions import OperationalError
 
+from server.db import is_lock_conflict
 from server.domain.errors import Conflict
 from server.models import Commission, Order, OrderEvent, OrderLine
-from server.services.orders.events import _is_retryable
 from tests.order_builders import (
     amounts_of,
     bind,
@@ -203,7 +203,7 @@ def test_only_a_deadlock_or_a_lock_wait_timeout_makes_an_event_run_again() -> No
             raise pymysql.err.OperationalError(1305, "SAVEPOINT does not exist") from None
     except pymysql.err.OperationalError as after_rollback:
         after_rollback.__context__ = deadlock
-        assert _is_retryable(after_rollback)
-    assert _is_retryable(OperationalError(pymysql.err.OperationalError(1205, "Lock wait")))
-    assert not _is_retryable(OperationalError(pymysql.err.OperationalError(1062, "Duplicate")))
-    assert not _is_retryable(ValueError(1213))
+        assert is_lock_conflict(after_rollback)
+    assert is_lock_conflict(OperationalError(pymysql.err.OperationalError(1205, "Lock wait")))
+    assert not is_lock_conflict(OperationalError(pymysql.err.OperationalError(1062, "Duplicate")))
+    assert not is_lock_conflict(ValueError(1213))
