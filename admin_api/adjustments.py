@@ -13,6 +13,8 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.domain.errors import BadRequest
 from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
+from server.idempotent import render_created, required_key
+from server.services import idempotency
 from server.services.ledger import adjustments as adjustment_service
 
 bp = Blueprint("admin_adjustments")
@@ -24,7 +26,12 @@ class AdjustmentBody(Body):
     currency: str = Field(min_length=3, max_length=3, description="must be the program's")
     reason_code: str = Field(description="bonus | correction | penalty | chargeback | ...")
     memo: str | None = Field(default=None, max_length=255, description="required for other")
-    idempotency_key: str = Field(min_length=1, max_length=128)
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        description="or the Idempotency-Key header (one of them is required)",
+    )
 
 
 class AdjustmentFilter(Query):
@@ -50,18 +57,25 @@ class UploadQuery(Query):
 @requires(*ROLES_FINANCE)
 async def create_adjustment(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, AdjustmentBody)
-    adjustment = await adjustment_service.create_adjustment(
-        program_id=program_id,
-        promoter_id=body.promoter_id,
-        amount=body.amount,
-        currency=body.currency,
-        reason_code=body.reason_code,
-        memo=body.memo,
-        idempotency_key=body.idempotency_key,
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    key = required_key(request, body=body, body_key=body.idempotency_key)
+    adjustment, replayed = await idempotency.create_once(
+        key,
+        lambda: adjustment_service.create_adjustment(
+            program_id=program_id,
+            promoter_id=body.promoter_id,
+            amount=body.amount,
+            currency=body.currency,
+            reason_code=body.reason_code,
+            memo=body.memo,
+            idempotency_key=key.reference,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda adjustment_id: adjustment_service.replayed_adjustment(
+            program_id=program_id, adjustment_id=adjustment_id
+        ),
     )
-    return render(adjustment, status=200 if adjustment["replayed"] else 201)
+    return render_created(adjustment, replayed=replayed)
 
 
 def _upload(request: Request) -> tuple[str, bytes]:

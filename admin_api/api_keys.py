@@ -9,6 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, requires
 from server.http import Body, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.access import api_keys as api_key_service
 
 bp = Blueprint("admin_api_keys")
@@ -46,14 +47,21 @@ async def list_api_keys(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_ADMIN)
 async def create_api_key(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, ApiKeyCreate)
-    issued = await api_key_service.create_api_key(
-        program_id=program_id,
-        name=body.name,
-        actor=request.ctx.principal,
-        settings=request.app.ctx.settings,
-        request_id=request.ctx.request_id,
+    settings = request.app.ctx.settings
+    issued, replayed = await create_once(
+        request,
+        lambda: api_key_service.create_api_key(
+            program_id=program_id,
+            name=body.name,
+            actor=request.ctx.principal,
+            settings=settings,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda key_id: api_key_service.issued_again(api_key_id=key_id, settings=settings),
+        body=body,
+        id_of=lambda issued: issued.api_key.id,
     )
-    return render(api_key_service.serialize_issued_api_key(issued), status=201)
+    return render_created(api_key_service.serialize_issued_api_key(issued), replayed=replayed)
 
 
 @bp.post(f"/programs/<program_id:int>/api-keys/{KEY_ID}/rotate")

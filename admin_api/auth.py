@@ -9,6 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, public, requires
 from server.http import Body, parse_body, render
+from server.idempotent import create_once, render_created
 from server.services.access import staff as staff_service
 from server.services.access.tokens import refresh_token_pair, revoke_session
 
@@ -99,15 +100,21 @@ async def list_staff(request: Request) -> HTTPResponse:
 @requires(*ROLES_ADMIN)
 async def create_staff(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffCreate)
-    staff = await staff_service.create_staff_user(
-        username=body.username,
-        password=body.password,
-        roles=body.roles,
-        display_name=body.display_name,
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    staff, replayed = await create_once(
+        request,
+        lambda: staff_service.create_staff_user(
+            username=body.username,
+            password=body.password,
+            roles=body.roles,
+            display_name=body.display_name,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda staff_id: staff_service.get_staff_user(staff_id=staff_id),
+        body=body,
+        secret_fields={"password"},
     )
-    return render(staff_service.serialize_staff(staff), status=201)
+    return render_created(staff_service.serialize_staff(staff), replayed=replayed)
 
 
 @bp.patch("/staff/<staff_id:int>")

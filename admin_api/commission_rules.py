@@ -14,6 +14,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import MAX_PAGE_SIZE, Body, Moment, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.programs import commission_rules as rules_service
 from server.services.programs import period_caps as caps_service
 
@@ -91,13 +92,20 @@ async def list_rules(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def create_rule(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, RuleCreate)
-    record, currency = await rules_service.create_rule(
-        program_id=program_id,
-        document=body.model_dump(exclude_unset=True),
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    (record, currency), replayed = await create_once(
+        request,
+        lambda: rules_service.create_rule(
+            program_id=program_id,
+            document=body.model_dump(exclude_unset=True),
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda rule_id: rules_service.get_rule(rule_id=rule_id),
+        body=body,
     )
-    return render(rules_service.serialize_rule(record, currency=currency), status=201)
+    return render_created(
+        rules_service.serialize_rule(record, currency=currency), replayed=replayed
+    )
 
 
 @bp.get("/commission-rules/<rule_id:int>")
@@ -171,13 +179,18 @@ async def list_caps(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def create_cap(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, CapCreate)
-    record, currency = await caps_service.create_cap(
-        program_id=program_id,
-        document=body.model_dump(exclude_unset=True),
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    (record, currency), replayed = await create_once(
+        request,
+        lambda: caps_service.create_cap(
+            program_id=program_id,
+            document=body.model_dump(exclude_unset=True),
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda cap_id: caps_service.get_cap(cap_id=cap_id),
+        body=body,
     )
-    return render(caps_service.serialize_cap(record, currency=currency), status=201)
+    return render_created(caps_service.serialize_cap(record, currency=currency), replayed=replayed)
 
 
 @bp.get("/period-caps/<cap_id:int>")

@@ -12,6 +12,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.payouts import disputes as dispute_service
 
 bp = Blueprint("admin_disputes")
@@ -63,13 +64,19 @@ async def dispute_detail(request: Request, dispute_id: int) -> HTTPResponse:
 @requires(*ROLES_BACKOFFICE)
 async def reply(request: Request, dispute_id: int) -> HTTPResponse:
     body = parse_body(request, ReplyBody)
-    dispute = await dispute_service.staff_reply(
-        dispute_id=dispute_id,
-        text=body.text,
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    # A reply is recorded under its dispute's id: a replay shows the thread, one reply in it.
+    dispute, replayed = await create_once(
+        request,
+        lambda: dispute_service.staff_reply(
+            dispute_id=dispute_id,
+            text=body.text,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda replied_id: dispute_service.dispute_detail(dispute_id=replied_id),
+        body=body,
     )
-    return render(dispute, status=201)
+    return render_created(dispute, replayed=replayed)
 
 
 @bp.post("/disputes/<dispute_id:int>/reject")

@@ -10,6 +10,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.payouts import batches as payout_batches
 from server.services.payouts import queries as payout_queries
 
@@ -59,10 +60,15 @@ async def batch_detail(request: Request, batch_id: int) -> HTTPResponse:
 @requires(*ROLES_FINANCE)
 async def create_batch(request: Request) -> HTTPResponse:
     body = parse_body(request, CreateBatchBody)
-    batch = await payout_batches.create_manual_batch(
-        program_id=body.program_id, promoter_ids=body.promoter_ids, actor=request.ctx.principal
+    batch, replayed = await create_once(
+        request,
+        lambda: payout_batches.create_manual_batch(
+            program_id=body.program_id, promoter_ids=body.promoter_ids, actor=request.ctx.principal
+        ),
+        replay=lambda batch_id: payout_queries.batch_detail(batch_id=batch_id, viewer="finance"),
+        body=body,
     )
-    return render(batch, status=201)
+    return render_created(batch, replayed=replayed)
 
 
 @bp.post("/payouts/batches/<batch_id:int>/pay")

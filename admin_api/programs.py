@@ -14,6 +14,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import Body, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.programs import settings as program_service
 from server.services.programs import sites as site_service
 
@@ -151,10 +152,15 @@ async def list_programs(request: Request) -> HTTPResponse:
 @requires(*ROLES_ADMIN)
 async def create_program(request: Request) -> HTTPResponse:
     body = parse_body(request, ProgramCreate)
-    program = await program_service.create_program(
-        document=_document(body), actor=request.ctx.principal, request_id=request.ctx.request_id
+    program, replayed = await create_once(
+        request,
+        lambda: program_service.create_program(
+            document=_document(body), actor=request.ctx.principal, request_id=request.ctx.request_id
+        ),
+        replay=lambda program_id: program_service.get_program(program_id=program_id),
+        body=body,
     )
-    return render(program_service.serialize_program(program), status=201)
+    return render_created(program_service.serialize_program(program), replayed=replayed)
 
 
 @bp.get("/programs/<program_id:int>")
@@ -209,15 +215,20 @@ async def list_sites(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def create_site(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, SiteCreate)
-    site = await site_service.create_site(
-        program_id=program_id,
-        domain=body.domain,
-        name=body.name,
-        market=body.market,
-        actor=request.ctx.principal,
-        request_id=request.ctx.request_id,
+    site, replayed = await create_once(
+        request,
+        lambda: site_service.create_site(
+            program_id=program_id,
+            domain=body.domain,
+            name=body.name,
+            market=body.market,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        ),
+        replay=lambda site_id: site_service.get_site(program_id=program_id, site_id=site_id),
+        body=body,
     )
-    return render(site_service.serialize_site(site), status=201)
+    return render_created(site_service.serialize_site(site), replayed=replayed)
 
 
 @bp.patch("/programs/<program_id:int>/sites/<site_id:int>")

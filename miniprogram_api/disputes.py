@@ -10,6 +10,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.payouts import disputes as dispute_service
 
 bp = Blueprint("mp_disputes")
@@ -42,14 +43,22 @@ class DisputeListQuery(Query):
 @requires(*ROLES_PROMOTER)
 async def open_dispute(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, OpenDisputeBody)
-    dispute = await dispute_service.open_dispute(
-        user_id=request.ctx.principal.id,
-        program_id=program_id,
-        commission_id=body.commission_id,
-        external_order_id=body.external_order_id,
-        text=body.text,
+    user_id = request.ctx.principal.id
+    dispute, replayed = await create_once(
+        request,
+        lambda: dispute_service.open_dispute(
+            user_id=user_id,
+            program_id=program_id,
+            commission_id=body.commission_id,
+            external_order_id=body.external_order_id,
+            text=body.text,
+        ),
+        replay=lambda dispute_id: dispute_service.my_dispute(
+            user_id=user_id, program_id=program_id, dispute_id=dispute_id
+        ),
+        body=body,
     )
-    return render(dispute, status=201)
+    return render_created(dispute, replayed=replayed)
 
 
 @bp.get("/programs/<program_id:int>/disputes")
@@ -84,10 +93,16 @@ async def my_dispute(request: Request, program_id: int, dispute_id: int) -> HTTP
 @requires(*ROLES_PROMOTER)
 async def reply(request: Request, program_id: int, dispute_id: int) -> HTTPResponse:
     body = parse_body(request, ReplyBody)
-    dispute = await dispute_service.promoter_reply(
-        user_id=request.ctx.principal.id,
-        program_id=program_id,
-        dispute_id=dispute_id,
-        text=body.text,
+    user_id = request.ctx.principal.id
+    # A reply is recorded under its dispute's id: a replay shows the thread, one reply in it.
+    dispute, replayed = await create_once(
+        request,
+        lambda: dispute_service.promoter_reply(
+            user_id=user_id, program_id=program_id, dispute_id=dispute_id, text=body.text
+        ),
+        replay=lambda replied_id: dispute_service.my_dispute(
+            user_id=user_id, program_id=program_id, dispute_id=replied_id
+        ),
+        body=body,
     )
-    return render(dispute, status=201)
+    return render_created(dispute, replayed=replayed)

@@ -14,6 +14,7 @@ from server.auth import ROLES_PROMOTER, public, requires
 from server.domain.errors import Forbidden, NotFound
 from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, Query, parse_body, parse_query, render
+from server.idempotent import create_once, render_created
 from server.services.sharing import channels as share_service
 from server.services.sharing import codes as share_codes
 from server.services.sharing import links as share_links
@@ -103,10 +104,18 @@ async def list_channels(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_PROMOTER)
 async def create_channel(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, ChannelCreate)
-    channel = await share_service.create_channel(
-        user_id=_user_id(request), program_id=program_id, name=body.name
+    user_id = _user_id(request)
+    channel, replayed = await create_once(
+        request,
+        lambda: share_service.create_channel(
+            user_id=user_id, program_id=program_id, name=body.name
+        ),
+        replay=lambda channel_id: share_service.caller_channel(
+            user_id=user_id, program_id=program_id, channel_id=channel_id
+        ),
+        body=body,
     )
-    return render(share_service.serialize_channel(channel), status=201)
+    return render_created(share_service.serialize_channel(channel), replayed=replayed)
 
 
 @bp.patch("/programs/<program_id:int>/channels/<channel_id:int>")
@@ -145,14 +154,22 @@ async def list_codes(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_PROMOTER)
 async def create_code(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, CodeCreate)
-    code = await share_codes.create_code(
-        user_id=_user_id(request),
-        program_id=program_id,
-        kind=body.kind,
-        code=body.code,
-        channel_id=body.channel_id,
+    user_id = _user_id(request)
+    code, replayed = await create_once(
+        request,
+        lambda: share_codes.create_code(
+            user_id=user_id,
+            program_id=program_id,
+            kind=body.kind,
+            code=body.code,
+            channel_id=body.channel_id,
+        ),
+        replay=lambda code_id: share_codes.own_code(
+            user_id=user_id, program_id=program_id, code_id=code_id
+        ),
+        body=body,
     )
-    return render(share_codes.serialize_code(code), status=201)
+    return render_created(share_codes.serialize_code(code), replayed=replayed)
 
 
 @bp.post("/programs/<program_id:int>/codes/<code_id:int>/aliases")
@@ -162,10 +179,18 @@ async def create_code(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_PROMOTER)
 async def add_alias(request: Request, program_id: int, code_id: int) -> HTTPResponse:
     body = parse_body(request, AliasCreate)
-    alias = await share_codes.add_alias(
-        user_id=_user_id(request), program_id=program_id, code_id=code_id, alias=body.alias
+    user_id = _user_id(request)
+    alias, replayed = await create_once(
+        request,
+        lambda: share_codes.add_alias(
+            user_id=user_id, program_id=program_id, code_id=code_id, alias=body.alias
+        ),
+        replay=lambda alias_id: share_codes.own_code(
+            user_id=user_id, program_id=program_id, code_id=alias_id
+        ),
+        body=body,
     )
-    return render(share_codes.serialize_code(alias), status=201)
+    return render_created(share_codes.serialize_code(alias), replayed=replayed)
 
 
 @bp.post("/programs/<program_id:int>/codes/<code_id:int>/deactivate")

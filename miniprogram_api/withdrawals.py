@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from sanic import Blueprint, Request
@@ -12,6 +12,8 @@ from sanic_ext import openapi
 from server.auth import ROLES_PROMOTER, requires
 from server.domain.payouts.withdrawals import WithdrawalStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
+from server.idempotent import render_created, required_key
+from server.services import idempotency
 from server.services.payouts import queries as payout_queries
 from server.services.payouts import withdrawals as withdrawal_service
 
@@ -27,7 +29,13 @@ class BankAccountBody(Body):
 class WithdrawalBody(Body):
     amount: str = Field(min_length=1, max_length=32, description='decimal string, e.g. "50.00"')
     method: Literal["wechat", "bank", "offline"]
-    idempotency_key: str = Field(min_length=8, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=8,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9_.:-]+$",
+        description="or the Idempotency-Key header (one of them is required)",
+    )
     currency: str | None = Field(default=None, min_length=3, max_length=3)
     real_name: str | None = Field(default=None, min_length=1, max_length=64)
     bank_account: BankAccountBody | None = None
@@ -49,21 +57,34 @@ class MyWithdrawalsQuery(Query):
 async def request_withdrawal(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, WithdrawalBody)
     bank = body.bank_account
-    withdrawal, created = await withdrawal_service.request_withdrawal(
-        user_id=request.ctx.principal.id,
-        program_id=program_id,
-        amount=body.amount,
-        method=body.method,
-        idempotency_key=body.idempotency_key,
-        currency=body.currency,
-        account=withdrawal_service.PayeeAccount(
-            real_name=body.real_name,
-            bank_name=bank.bank_name if bank else None,
-            account_name=bank.account_name if bank else None,
-            account_number=bank.account_number if bank else None,
+    user_id = request.ctx.principal.id
+    key = required_key(request, body=body, body_key=body.idempotency_key)
+
+    async def request_once() -> dict[str, Any]:
+        withdrawal, _ = await withdrawal_service.request_withdrawal(
+            user_id=user_id,
+            program_id=program_id,
+            amount=body.amount,
+            method=body.method,
+            idempotency_key=key.reference,
+            currency=body.currency,
+            account=withdrawal_service.PayeeAccount(
+                real_name=body.real_name,
+                bank_name=bank.bank_name if bank else None,
+                account_name=bank.account_name if bank else None,
+                account_number=bank.account_number if bank else None,
+            ),
+        )
+        return withdrawal
+
+    withdrawal, replayed = await idempotency.create_once(
+        key,
+        request_once,
+        replay=lambda withdrawal_id: withdrawal_service.own_withdrawal(
+            user_id=user_id, program_id=program_id, withdrawal_id=withdrawal_id
         ),
     )
-    return render(withdrawal, status=201 if created else 200)
+    return render_created(withdrawal, replayed=replayed)
 
 
 @bp.get("/programs/<program_id:int>/withdrawals")

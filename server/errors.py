@@ -12,9 +12,9 @@ from tortoise.exceptions import DBConnectionError
 from server.domain.errors import FenxiaoError
 from server.http import DB_INTEGER_MAX, render
 
-# MySQL client errors meaning the connection to the server is gone (nothing was committed:
-# the transaction died with it): can't connect, server gone away, lost during a query, and
-# the server killed the connection or is shutting down.
+# MySQL client errors meaning the connection to the server is gone: can't connect, server
+# gone away, lost during a query, and the server killed the connection or is shutting down.
+# A connection lost during COMMIT may have committed, so the answer cannot say "nothing saved".
 _CONNECTION_LOST_CODES = frozenset({2003, 2006, 2013, 1053, 1927, 4031})
 
 log = logging.getLogger("fenxiao.errors")
@@ -95,7 +95,10 @@ def install_error_handlers(app: Sanic) -> None:
         if is_connection_lost(exc):
             log.warning("database connection lost on %s %s: %s", request.method, request.path, exc)
             return _error(
-                503, "database_unavailable", "the database connection was lost; nothing was saved"
+                503,
+                "database_unavailable",
+                "the database connection was lost and the request may or may not have been"
+                " saved: retry with the same Idempotency-Key",
             )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return _error(500, "internal_error", "internal server error")

@@ -9,6 +9,7 @@ from server.models.commission import Commission, CommissionChange
 from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
 from server.models.dispute import Dispute, DisputeMessage
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
+from server.models.idempotency import IdempotencyRecord
 from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
 from server.models.login_throttle import LoginThrottle
@@ -39,6 +40,7 @@ __all__ = [
     "Dispute",
     "DisputeMessage",
     "HierarchyMove",
+    "IdempotencyRecord",
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",

@@ -51,6 +51,7 @@ async def test_a_connection_killed_mid_transaction_saves_nothing_and_a_retry_suc
     assert killed
     assert failed.status == 503, failed.text
     assert failed.json["error"]["code"] == "database_unavailable"
+    assert "retry with the same Idempotency-Key" in failed.json["error"]["message"]
     promoter = await Promoter.get(id=promoter_id)
     assert promoter.status == "applied" and promoter.invite_code is None
     assert await PromoterClosure.filter(descendant_id=promoter_id).count() == 0

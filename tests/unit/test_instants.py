@@ -41,3 +41,19 @@ def test_raw_datetime_values_read_back_as_utc_instants() -> None:
     assert stored_instant("2026-03-01 12:43:00+08:00") == expected
     assert stored_instant(datetime(2026, 3, 1, 4, 43)) == expected
     assert stored_instant(None) is None
+
+
+def test_every_model_datetime_column_refuses_what_is_not_a_utc_instant() -> None:
+    from tortoise.fields import DatetimeField
+
+    import server.models as models
+    from server.models.fields import UtcDatetimeField
+
+    plain = [
+        f"{model.__name__}.{name}"
+        for model in vars(models).values()
+        if isinstance(model, type) and hasattr(model, "_meta")
+        for name, field in model._meta.fields_map.items()
+        if isinstance(field, DatetimeField) and not isinstance(field, UtcDatetimeField)
+    ]
+    assert plain == []

@@ -152,6 +152,15 @@ async def create_api_key(
     return issued
 
 
+async def issued_again(*, api_key_id: int, settings: Settings) -> IssuedApiKey:
+    """A key created by a replayed request, with its secret: the first answer may be lost."""
+    api_key = await ApiKey.get(id=api_key_id)
+    secret = decrypt_secret(settings, api_key)
+    if secret is None:
+        raise Conflict("this key's secret cannot be read: rotate it", code="api_key_unreadable")
+    return IssuedApiKey(api_key=api_key, secret=secret)
+
+
 async def rotate_api_key(
     *,
     program_id: int,
@@ -238,7 +247,7 @@ def serialize_api_key(api_key: ApiKey) -> dict[str, Any]:
 
 
 def serialize_issued_api_key(issued: IssuedApiKey) -> dict[str, Any]:
-    """A new key with its secret: the only response that ever carries it."""
+    """A key with its secret: only its creation (or a replay of it) answers with it."""
     return {**serialize_api_key(issued.api_key), "secret": issued.secret}
 
 

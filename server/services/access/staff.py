@@ -111,6 +111,14 @@ async def login_staff(
     return await issue_token_pair(principal=principal, settings=settings)
 
 
+async def get_staff_user(*, staff_id: int) -> StaffUser:
+    """One staff account."""
+    staff = await StaffUser.filter(id=staff_id).first()
+    if staff is None:
+        raise NotFound("no such staff user", code="staff_not_found")
+    return staff
+
+
 async def list_staff_users() -> list[StaffUser]:
     return await StaffUser.all().order_by("id")
 

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 
 from server.auth import Principal
 from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.idempotency import idempotency_key_reused
 from server.domain.ledger.adjustments import (
     MAX_UPLOAD_BYTES,
     AdjustmentDraft,
@@ -138,6 +139,14 @@ async def _replayed(program_id: int, idempotency_key: str, draft: AdjustmentDraf
             fields={"idempotency_key": idempotency_key, "adjustment_id": existing.id},
         )
     return existing
+
+
+async def replayed_adjustment(*, program_id: int, adjustment_id: int) -> dict[str, Any]:
+    """An adjustment a replayed request created, marked as replayed."""
+    adjustment = await Adjustment.filter(id=adjustment_id, program_id=program_id).first()
+    if adjustment is None:  # a key from before this release, first used in another program
+        raise idempotency_key_reused()
+    return {**serialize_adjustment(adjustment), "replayed": True}
 
 
 async def create_adjustment(

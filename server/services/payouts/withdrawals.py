@@ -15,6 +15,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal
 from server.domain.errors import Conflict, ValidationFailed
+from server.domain.idempotency import idempotency_key_reused
 from server.domain.ledger.postings import Account, MovementKind
 from server.domain.payouts.withdrawals import (
     LIVE_STATUSES,
@@ -242,6 +243,16 @@ async def request_withdrawal(
             actor=actor,
         )
     return serialize_withdrawal(withdrawal, viewer="promoter"), True
+
+
+async def own_withdrawal(*, user_id: int, program_id: int, withdrawal_id: int) -> dict[str, Any]:
+    """One of the caller's withdrawals as its request answered (a replayed request)."""
+    withdrawal = await Withdrawal.filter(
+        id=withdrawal_id, user_id=user_id, program_id=program_id
+    ).first()
+    if withdrawal is None:  # a key from before this release, first used in another program
+        raise idempotency_key_reused()
+    return serialize_withdrawal(withdrawal, viewer="promoter")
 
 
 async def approve_withdrawal(

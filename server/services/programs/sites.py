@@ -87,6 +87,14 @@ async def create_site(
     return site
 
 
+async def get_site(*, program_id: int, site_id: int) -> Site:
+    """One site of a program."""
+    site = await Site.filter(id=site_id, program_id=program_id).first()
+    if site is None:
+        raise NotFound("no such site", code="site_not_found")
+    return site
+
+
 async def update_site(
     *,
     program_id: int,

@@ -129,6 +129,18 @@ async def create_channel(*, user_id: int, program_id: int, name: str) -> Channel
             ) from None
 
 
+async def caller_channel(*, user_id: int, program_id: int, channel_id: int) -> Channel:
+    """One of the caller's channels in the program, active or not (a replayed creation)."""
+    channel = await Channel.filter(
+        id=channel_id, promoter__user_id=user_id, promoter__program_id=program_id
+    ).first()
+    if channel is None:
+        raise NotFound(
+            "no such channel", code="channel_not_found", fields={"channel_id": channel_id}
+        )
+    return channel
+
+
 async def list_channels(
     *, user_id: int, program_id: int, cursor: int | None = None, limit: int = 50
 ) -> list[Channel]:

@@ -225,6 +225,16 @@ async def deactivate_code_by_staff(
     return code
 
 
+async def own_code(*, user_id: int, program_id: int, code_id: int) -> ShareCode:
+    """One of the caller's codes or aliases, as it was created (a replayed creation)."""
+    code = await ShareCode.filter(
+        id=code_id, program_id=program_id, promoter__user_id=user_id
+    ).first()
+    if code is None:
+        raise NotFound("no such code", code="code_not_found", fields={"code_id": code_id})
+    return code
+
+
 async def list_codes(
     *, user_id: int, program_id: int, cursor: int | None = None, limit: int = 50
 ) -> list[ShareCode]:

@@ -1,0 +1,407 @@
+"""Every POST that moves money or creates a record takes an Idempotency-Key: a retry with the
+same key answers the first record and creates nothing, another request under the key is 409,
+concurrent requests with one key create one record, and keys are the caller's own."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from server.config import Settings
+from server.models import (
+    Adjustment,
+    ApiKey,
+    Channel,
+    CommissionRuleRecord,
+    Dispute,
+    DisputeMessage,
+    PayoutBatch,
+    PeriodCapRecord,
+    Program,
+    ShareCode,
+    Site,
+    StaffUser,
+    Withdrawal,
+)
+from server.models.program import Program as ProgramModel
+from tests.api.conftest import Api
+from tests.api.test_team_api import promoter_token
+from tests.service.promoters.test_hierarchy import new_promoter
+from tests.withdrawal_builders import funded_promoter, rules_program
+
+Count = Callable[[], Awaitable[int]]
+
+
+@dataclass
+class Case:
+    """One creating route: a request, another request, a second caller, what it creates."""
+
+    path: str
+    body: dict[str, Any]
+    changed: dict[str, Any]
+    token: str
+    other_token: str
+    count: Count
+    other_path: str | None = None
+    other_body: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _counter(model: Any, **filters: Any) -> Count:
+    async def count() -> int:
+        return await model.filter(**filters).count()
+
+    return count
+
+
+async def _promoter_tokens(settings: Settings, program: ProgramModel) -> tuple[str, str]:
+    me, other = await new_promoter(program), await new_promoter(program)
+    return (
+        promoter_token(settings, me.user_id),  # type: ignore[attr-defined]
+        promoter_token(settings, other.user_id),  # type: ignore[attr-defined]
+    )
+
+
+async def _open(api: Api, token: str, program: ProgramModel) -> int:
+    opened = await api.post(
+        f"/mp/v1/programs/{program.id}/disputes",
+        token=token,
+        json={"external_order_id": "X-1", "text": "no commission"},
+    )
+    assert opened.status == 201, opened.text
+    return int(opened.json["id"])
+
+
+async def _code(api: Api, token: str, program: ProgramModel) -> int:
+    created = await api.post(f"/mp/v1/programs/{program.id}/codes", token=token, json={})
+    assert created.status == 201, created.text
+    return int(created.json["id"])
+
+
+async def payout_batch(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    await funded_promoter(program, "100.00")
+    body = {"program_id": program.id}
+    return Case(
+        path="/admin/v1/payouts/batches",
+        body=body,
+        changed={**body, "promoter_ids": [1]},
+        token=await api.staff_token("finance"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(PayoutBatch, program_id=program.id),
+        extra={"withdrawals": _counter(Withdrawal, program_id=program.id)},
+    )
+
+
+async def dispute(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, other = await _promoter_tokens(settings, program)
+    body = {"external_order_id": "X-9", "text": "no commission"}
+    return Case(
+        path=f"/mp/v1/programs/{program.id}/disputes",
+        body=body,
+        changed={**body, "text": "still none"},
+        token=mine,
+        other_token=other,
+        count=_counter(Dispute, program_id=program.id),
+    )
+
+
+async def promoter_message(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, other = await _promoter_tokens(settings, program)
+    base = f"/mp/v1/programs/{program.id}/disputes"
+    return Case(
+        path=f"{base}/{await _open(api, mine, program)}/messages",
+        body={"text": "any news?"},
+        changed={"text": "hello?"},
+        token=mine,
+        other_token=other,
+        other_path=f"{base}/{await _open(api, other, program)}/messages",
+        count=_counter(DisputeMessage),
+    )
+
+
+async def staff_message(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, _ = await _promoter_tokens(settings, program)
+    dispute_id = await _open(api, mine, program)
+    return Case(
+        path=f"/admin/v1/disputes/{dispute_id}/messages",
+        body={"text": "looking"},
+        changed={"text": "checking"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("finance"),
+        count=_counter(DisputeMessage, dispute_id=dispute_id),
+    )
+
+
+async def staff_account(api: Api, settings: Settings) -> Case:
+    body = {"username": "new_clerk", "password": "a long password", "roles": ["staff"]}
+    return Case(
+        path="/admin/v1/staff",
+        body=body,
+        changed={**body, "roles": ["finance"]},
+        token=await api.staff_token("admin", username="admin_one"),
+        other_token=await api.staff_token("admin", username="admin_two"),
+        other_body={**body, "username": "other_clerk"},
+        count=_counter(StaffUser),
+    )
+
+
+async def code(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, other = await _promoter_tokens(settings, program)
+    return Case(
+        path=f"/mp/v1/programs/{program.id}/codes",
+        body={"kind": "referral"},
+        changed={"kind": "voucher"},
+        token=mine,
+        other_token=other,
+        count=_counter(ShareCode, program_id=program.id),
+    )
+
+
+async def alias(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, other = await _promoter_tokens(settings, program)
+    base = f"/mp/v1/programs/{program.id}/codes"
+    return Case(
+        path=f"{base}/{await _code(api, mine, program)}/aliases",
+        body={"alias": "spring-one"},
+        changed={"alias": "spring-two"},
+        token=mine,
+        other_token=other,
+        other_path=f"{base}/{await _code(api, other, program)}/aliases",
+        other_body={"alias": "autumn-one"},
+        count=_counter(ShareCode, program_id=program.id),
+    )
+
+
+async def channel(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    mine, other = await _promoter_tokens(settings, program)
+    return Case(
+        path=f"/mp/v1/programs/{program.id}/channels",
+        body={"name": "Douyin"},
+        changed={"name": "Bilibili"},
+        token=mine,
+        other_token=other,
+        count=_counter(Channel, promoter__program_id=program.id),
+    )
+
+
+async def site(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/sites",
+        body={"domain": "shop.example.com"},
+        changed={"domain": "outlet.example.com"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        other_body={"domain": "eu.example.com"},
+        count=_counter(Site, program_id=program.id),
+    )
+
+
+async def commission_rule(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/commission-rules",
+        body={"kind": "percent", "value": "5"},
+        changed={"kind": "percent", "value": "6"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(CommissionRuleRecord, program_id=program.id),
+    )
+
+
+async def period_cap(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/period-caps",
+        body={"period": "month", "amount": "500"},
+        changed={"period": "month", "amount": "600"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(PeriodCapRecord, program_id=program.id),
+    )
+
+
+async def api_key(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/api-keys",
+        body={"name": "store"},
+        changed={"name": "crm"},
+        token=await api.staff_token("admin", username="admin_one"),
+        other_token=await api.staff_token("admin", username="admin_two"),
+        count=_counter(ApiKey, program_id=program.id),
+    )
+
+
+async def program(api: Api, settings: Settings) -> Case:
+    body = {"name": "Autumn", "currency": "CNY", "max_levels": 2, "level_rates": ["10", "5"]}
+    return Case(
+        path="/admin/v1/programs",
+        body=body,
+        changed={**body, "name": "Winter"},
+        token=await api.staff_token("admin", username="admin_one"),
+        other_token=await api.staff_token("admin", username="admin_two"),
+        count=_counter(Program),
+    )
+
+
+async def withdrawal(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    me, other = await funded_promoter(program, "100.00"), await funded_promoter(program, "100.00")
+    return Case(
+        path=f"/mp/v1/programs/{program.id}/withdrawals",
+        body={"amount": "50.00", "method": "wechat"},
+        changed={"amount": "49.00", "method": "wechat"},
+        token=promoter_token(settings, me.user_id),  # type: ignore[attr-defined]
+        other_token=promoter_token(settings, other.user_id),  # type: ignore[attr-defined]
+        count=_counter(Withdrawal, program_id=program.id),
+    )
+
+
+async def adjustment(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    promoter = await new_promoter(program)
+    body = {
+        "promoter_id": promoter.id,
+        "amount": "12.00",
+        "currency": "CNY",
+        "reason_code": "bonus",
+    }
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/adjustments",
+        body=body,
+        changed={**body, "amount": "13.00"},
+        token=await api.staff_token("finance"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(Adjustment, program_id=program.id),
+    )
+
+
+ROUTES = {
+    builder.__name__: builder
+    for builder in (
+        payout_batch,
+        dispute,
+        promoter_message,
+        staff_message,
+        staff_account,
+        code,
+        alias,
+        channel,
+        site,
+        commission_rule,
+        period_cap,
+        api_key,
+        program,
+        withdrawal,
+        adjustment,
+    )
+}
+
+KEY = {"Idempotency-Key": "0b6d2c1e-7f0a-4c55-9d1e-2f1a9a6c0b11"}
+
+
+@pytest.fixture(params=sorted(ROUTES))
+async def case(request: pytest.FixtureRequest, api: Api, settings: Settings) -> Case:
+    return await ROUTES[request.param](api, settings)
+
+
+async def _counts(case: Case) -> list[int]:
+    return [await case.count()] + [await extra() for extra in case.extra.values()]
+
+
+async def test_a_retry_with_the_same_key_answers_the_first_record_and_creates_nothing(
+    api: Api, case: Case
+) -> None:
+    first = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+    assert first.status == 201, first.text
+    after_first = await _counts(case)
+
+    again = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+
+    assert (again.status, again.json["id"]) == (200, first.json["id"]), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    assert await _counts(case) == after_first
+
+
+async def test_the_same_key_with_another_request_is_a_409(api: Api, case: Case) -> None:
+    first = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+    assert first.status == 201, first.text
+    before = await _counts(case)
+
+    other = await api.post(case.path, token=case.token, json=case.changed, headers=KEY)
+
+    assert (other.status, other.json["error"]["code"]) == (409, "idempotency_key_reused")
+    assert await _counts(case) == before
+
+
+async def test_another_callers_same_key_is_their_own(api: Api, case: Case) -> None:
+    before = await case.count()
+    mine = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+    theirs = await api.post(
+        case.other_path or case.path,
+        token=case.other_token,
+        json=case.other_body or case.body,
+        headers=KEY,
+    )
+
+    assert (mine.status, theirs.status) == (201, 201), theirs.text
+    assert await case.count() == before + 2
+
+
+async def test_concurrent_requests_with_one_key_create_one_record(api: Api, case: Case) -> None:
+    before = await case.count()
+
+    answers = await asyncio.gather(
+        *(api.post(case.path, token=case.token, json=case.body, headers=KEY) for _ in range(4))
+    )
+
+    assert sorted(a.status for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json["id"] for a in answers}) == 1
+    assert await case.count() == before + 1
+
+
+async def test_a_money_route_takes_its_key_from_the_header_or_the_body_but_not_two_keys(
+    api: Api, settings: Settings
+) -> None:
+    case = await withdrawal(api, settings)
+    body_key = {**case.body, "idempotency_key": "body-key-0001"}
+
+    missing = await api.post(case.path, token=case.token, json=case.body)
+    mismatch = await api.post(case.path, token=case.token, json=body_key, headers=KEY)
+    by_body = await api.post(case.path, token=case.token, json=body_key)
+    quoted = {"Idempotency-Key": '"body-key-0001"'}
+    by_header = await api.post(case.path, token=case.token, json=case.body, headers=quoted)
+    bad = await api.post(
+        case.path, token=case.token, json=case.body, headers={"Idempotency-Key": "a b"}
+    )
+
+    assert (missing.status, missing.json["error"]["code"]) == (422, "idempotency_key_required")
+    assert (mismatch.status, mismatch.json["error"]["code"]) == (422, "idempotency_key_mismatch")
+    assert (bad.status, bad.json["error"]["code"]) == (422, "invalid_idempotency_key")
+    assert (by_body.status, by_header.status) == (201, 200)
+    assert by_header.json["id"] == by_body.json["id"]
+    assert await case.count() == 1
+
+
+async def test_a_replayed_api_key_shows_the_secret_its_first_answer_carried(
+    api: Api, settings: Settings
+) -> None:
+    case = await api_key(api, settings)
+
+    first = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+    again = await api.post(case.path, token=case.token, json=case.body, headers=KEY)
+
+    assert (first.status, again.status) == (201, 200)
+    assert again.json["secret"] == first.json["secret"]
