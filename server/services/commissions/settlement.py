@@ -57,6 +57,19 @@ def _driven_join(conn: BaseDBAsyncClient) -> str:
     return "STRAIGHT_JOIN" if is_mysql(conn) else "JOIN"
 
 
+def _by_key(conn: BaseDBAsyncClient) -> str:
+    """An index hint that makes a statement over a batch's id list read commissions by
+    primary key on MySQL.
+
+    Left to itself the optimizer sometimes reads the id list through the (status, unlock_at,
+    id) index (whenever few rows of the status are left, or its statistics lag). A locking
+    statement on that path locks the index entries before the rows, in the opposite order
+    from a transaction that already holds a row by key and must move its entry when it
+    changes the status: two settlement runs, or a run and any other writer, deadlock.
+    """
+    return " FORCE INDEX (PRIMARY)" if is_mysql(conn) else ""
+
+
 def _id_list(ids: list[int]) -> str:
     # Integers read from the database, inlined: one statement per batch whatever its size.
     return ",".join(str(int(i)) for i in ids)
@@ -83,9 +96,10 @@ async def _claim(
 ) -> _Batch | None:
     """The next `limit` due, unheld commissions in `status`, locked; None when none are left."""
     # Candidates are read without locks along the (status, unlock_at, id) index, then locked
-    # by primary key and checked again: a locking read along the index would lock whatever the
-    # plan scans (one bad plan over a large backlog exhausts the lock table), while by key a
-    # batch locks only its own rows, in id order like every other writer of commissions.
+    # by primary key (forced, see `_by_key`) and checked again: a locking read along the
+    # index would lock whatever the plan scans (one bad plan over a large backlog exhausts
+    # the lock table), while by key a batch locks only its own rows, in id order like every
+    # other writer of commissions.
     conditions = ["status = ?", "unlock_at <= ?", "hold_reason IS NULL"]
     values: list[Any] = [status, now]
     if program_id is not None:
@@ -132,7 +146,7 @@ async def _claim(
     [locked] = await sql_rows(
         conn,
         "SELECT COUNT(*) AS n, GROUP_CONCAT(id ORDER BY id) AS ids FROM commissions"
-        f" WHERE id IN ({_id_list(sorted(candidates))}) AND {where} FOR UPDATE",
+        f"{_by_key(conn)} WHERE id IN ({_id_list(sorted(candidates))}) AND {where} FOR UPDATE",
         values,
     )
     return _Batch(ids=_parse_ids(locked["ids"], expected=int(locked["n"])), end=end)
@@ -165,7 +179,7 @@ async def _record_changes(
         conn,
         "INSERT INTO commission_changes (commission_id, action, from_status, to_status,"
         " amount_before, amount_after, reason, actor_kind, at)"
-        f" SELECT id, ?, status, ?, amount, amount, ?, 'system', ? FROM commissions"
+        f" SELECT id, ?, status, ?, amount, amount, ?, 'system', ? FROM commissions{_by_key(conn)}"
         f" WHERE id IN ({ids}) AND status = ? ORDER BY id",
         [action, to_status, reason, now, from_status],
     )
@@ -174,7 +188,7 @@ async def _record_changes(
 async def _ensure_and_lock_balances(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:
     """Create the batch's missing balance rows; on MySQL lock them all."""
     select = (
-        "SELECT promoter_id, MIN(program_id), currency, 0, 0, 0, ? FROM commissions"
+        f"SELECT promoter_id, MIN(program_id), currency, 0, 0, 0, ? FROM commissions{_by_key(conn)}"
         f" WHERE id IN ({ids}) GROUP BY promoter_id, currency ORDER BY promoter_id, currency"
     )
     columns = "(promoter_id, program_id, currency, available, on_hold, paid, updated_at)"
@@ -209,7 +223,7 @@ async def _credit_ledger(conn: BaseDBAsyncClient, ids: str, now: datetime) -> No
         f"   {money_units(conn, 'b.available')} + SUM({units}) OVER ("
         "     PARTITION BY c.promoter_id, c.currency ORDER BY c.id"
         "     ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS running"
-        f"  FROM commissions AS c {_driven_join(conn)} promoter_balances AS b"
+        f"  FROM commissions AS c{_by_key(conn)} {_driven_join(conn)} promoter_balances AS b"
         "   ON b.promoter_id = c.promoter_id AND b.currency = c.currency"
         f"  WHERE c.id IN ({ids}) AND c.status = ? AND {units} > 0"
         " ) AS credits ORDER BY id",
@@ -220,7 +234,7 @@ async def _credit_ledger(conn: BaseDBAsyncClient, ids: str, now: datetime) -> No
 async def _credit_balances(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:
     units = money_units(conn, "amount")
     credits = (
-        f"SELECT promoter_id, currency, SUM({units}) AS total FROM commissions"
+        f"SELECT promoter_id, currency, SUM({units}) AS total FROM commissions{_by_key(conn)}"
         f" WHERE id IN ({ids}) AND status = ? AND {units} > 0 GROUP BY promoter_id, currency"
     )
     if is_mysql(conn):
@@ -258,8 +272,8 @@ async def _settle_batch(conn: BaseDBAsyncClient, ids: str, now: datetime) -> int
     await _credit_balances(conn, ids, now)
     return await sql_write(
         conn,
-        "UPDATE commissions SET status = ?, settled_amount = amount, settled_at = ?,"
-        f" updated_at = ? WHERE id IN ({ids}) AND status = ?",
+        f"UPDATE commissions{_by_key(conn)} SET status = ?, settled_amount = amount,"
+        f" settled_at = ?, updated_at = ? WHERE id IN ({ids}) AND status = ?",
         [_SETTLED, now, now, _APPROVED],
     )
 
@@ -318,8 +332,8 @@ async def _approve_program(
             )
             approved += await sql_write(
                 conn,
-                "UPDATE commissions SET status = ?, approved_at = ?, updated_at = ?"
-                f" WHERE id IN ({ids}) AND status = ?",
+                f"UPDATE commissions{_by_key(conn)} SET status = ?, approved_at = ?,"
+                f" updated_at = ? WHERE id IN ({ids}) AND status = ?",
                 [_APPROVED, now, now, _PENDING],
             )
         after = batch.end
