@@ -14,12 +14,21 @@ from collections.abc import AsyncIterator, Iterator
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from sanic import Sanic
 from tortoise import Tortoise, connections
 
 from server import clock
 from server.config import Settings
 from server.db import tortoise_config
+
+# Hypothesis' timing checks (a deadline per example, "input generation is slow") measure the
+# machine, not the code: CI runs its two passes at once on 2 cores. Examples stay as many.
+hypothesis_settings.register_profile(
+    "fenxiao", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+hypothesis_settings.load_profile("fenxiao")
 
 pytest_plugins = ["tests.wechat_fixtures"]
 
