@@ -98,6 +98,10 @@ class ProgramPatch(Body):
     fraud_thresholds: dict[str, int] | None = Field(
         default=None, description="merged key by key; names in server/domain/fraud/thresholds.py"
     )
+    fraud_hold_scope: str | None = Field(
+        default=None,
+        description="promoter | anomaly_commissions: what an open anomaly naming a promoter holds",
+    )
 
 
 class ProgramCreate(ProgramPatch):

@@ -12,6 +12,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.domain.promoters.status import PromoterStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
+from server.services.fraud import holds as hold_service
 from server.services.promoters import queries as promoter_queries
 from server.services.promoters import status_changes as status_service
 
@@ -95,12 +96,13 @@ async def list_promoters(request: Request) -> HTTPResponse:
 
 
 @bp.get("/promoters/<promoter_id:int>")
-@openapi.definition(summary="One promoter with its upline", secured={"bearer": []})
+@openapi.definition(summary="One promoter with its upline and fraud hold", secured={"bearer": []})
 @requires(*ROLES_BACKOFFICE)
 async def get_promoter(request: Request, promoter_id: int) -> HTTPResponse:
     detail = await promoter_queries.get_promoter_detail(
         promoter_id=promoter_id, viewer=request.ctx.principal
     )
+    detail["fraud_hold"] = await hold_service.hold_status(promoter_id=promoter_id)
     return render(detail)
 
 

@@ -17,6 +17,7 @@ from server.models.notification import Notification
 from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, QueuedOrderEvent
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
+from server.models.promoter_hold import PromoterHold
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
@@ -56,6 +57,7 @@ __all__ = [
     "Promoter",
     "PromoterBalance",
     "PromoterClosure",
+    "PromoterHold",
     "PromoterSite",
     "PromoterStatusChange",
     "QrImage",

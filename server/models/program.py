@@ -46,6 +46,9 @@ class Program(Model):
     # {"visits_per_ip": 200, ...}: server/domain/fraud/thresholds.py (missing keys = defaults)
     # Null on programs older than fraud review: every threshold at its default.
     fraud_thresholds = fields.JSONField(default=dict, null=True)
+    # promoter | anomaly_commissions: what an open anomaly naming a promoter holds
+    # (server/domain/fraud/holds.py); programs older than the setting hold the promoter.
+    fraud_hold_scope = fields.CharField(max_length=24, default="promoter", db_default="promoter")
     created_at = UtcDatetimeField(auto_now_add=True)
     updated_at = UtcDatetimeField(auto_now=True)
 

@@ -97,6 +97,8 @@ class PayoutBatch(Model):
     created_by = fields.BigIntField(null=True)
     withdrawal_count = fields.IntField(default=0)
     total_amount = fields.DecimalField(max_digits=18, decimal_places=2, default=0)
+    # Promoters the batch would have paid but left out while on fraud hold (null: older rows).
+    held_promoter_ids = fields.JSONField(default=list, null=True)
     created_at = UtcDatetimeField()
     completed_at = UtcDatetimeField(null=True)
 

@@ -56,6 +56,7 @@ SCALAR_KEYS = (
     "auto_complete_days",
     "attribution_conflict_policy",
     "time_zone",
+    "fraud_hold_scope",
 )
 SETTING_KEYS = frozenset(SCALAR_KEYS) | frozenset(NESTED_KEYS)
 
@@ -164,6 +165,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
         "fraud_thresholds": {
             key: getattr(settings.fraud_thresholds, key) for key in THRESHOLD_KEYS
         },
+        "fraud_hold_scope": settings.fraud_hold_scope,
     }
 
 
@@ -345,6 +347,7 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
         fraud_thresholds=FraudThresholds(
             **{key: read.whole(fraud, key, f"fraud_thresholds.{key}") for key in THRESHOLD_KEYS}
         ),
+        fraud_hold_scope=read.text(document, "fraud_hold_scope", "fraud_hold_scope"),
     )
     errors = {**program_settings_errors(settings), **read.errors}
     if errors:

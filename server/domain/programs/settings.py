@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 
+from server.domain.fraud.holds import DEFAULT_FRAUD_HOLD_SCOPE
 from server.domain.fraud.thresholds import FraudThresholds
 from server.domain.state_machine import StateMachine
 
@@ -142,3 +143,5 @@ class ProgramSettings:
     time_zone: str = DEFAULT_TIME_ZONE
     # Fraud detectors' thresholds (server/domain/fraud/thresholds.py documents each one).
     fraud_thresholds: FraudThresholds = field(default_factory=FraudThresholds)
+    # What an open anomaly naming a promoter holds (server/domain/fraud/holds.py).
+    fraud_hold_scope: str = DEFAULT_FRAUD_HOLD_SCOPE.value

@@ -8,6 +8,7 @@ from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
 from server.domain.errors import ValidationFailed
+from server.domain.fraud.holds import FraudHoldScope
 from server.domain.fraud.thresholds import threshold_errors
 from server.domain.money import CURRENCY_EXPONENTS, MAX_AMOUNT, parse_amount
 from server.domain.programs.settings import (
@@ -106,6 +107,7 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
         ("recruitment_mode", settings.recruitment_mode, RecruitmentMode),
         ("bind_mode", settings.bind_mode, BindMode),
         ("attribution_conflict_policy", settings.attribution_conflict_policy, ConflictPolicy),
+        ("fraud_hold_scope", settings.fraud_hold_scope, FraudHoldScope),
     ):
         if problem := _one_of(value, allowed):
             errors[key] = problem

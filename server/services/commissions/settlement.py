@@ -19,6 +19,7 @@ from server.domain.commissions.status import CommissionStatus
 from server.domain.ledger.postings import auto_approve_policy
 from server.domain.promoters.status import PromoterStatus
 from server.models import Program
+from server.services.fraud.holds import held_promoter_sql
 from server.services.ledger.postings import (
     money_units,
     sql_rows,
@@ -101,6 +102,8 @@ async def _claim(
     # the lock table), while by key a batch locks only its own rows, in id order like every
     # other writer of commissions.
     conditions = ["status = ?", "unlock_at <= ?", "hold_reason IS NULL"]
+    # A promoter on fraud hold: none of their money moves until staff decide.
+    conditions.append(f"NOT {held_promoter_sql('commissions.promoter_id')}")
     values: list[Any] = [status, now]
     if program_id is not None:
         conditions.append("program_id = ?")

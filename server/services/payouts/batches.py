@@ -29,6 +29,7 @@ from server.domain.payouts.withdrawals import (
 from server.domain.programs.settings import ProgramSettings, WithdrawalMethod
 from server.domain.promoters.status import PromoterStatus
 from server.models import PayoutBatch, Program, Promoter, PromoterBalance, User, Withdrawal
+from server.services.fraud.holds import held_promoter_ids
 from server.services.payouts.queries import batch_detail, serialize_batch
 from server.services.payouts.withdrawal_payment import pay_withdrawal
 from server.services.payouts.withdrawals import PayeeAccount, create_held_withdrawal
@@ -132,15 +133,22 @@ async def _fill(
     promoters = await Promoter.filter(
         id__in=list(eligible_ids), status=PromoterStatus.APPROVED.value
     ).order_by("id")
+    # A promoter on fraud hold waits for staff; the batch names them instead of paying them.
+    held = await held_promoter_ids(p.id for p in promoters)
     for promoter in promoters:
+        if promoter.id in held:
+            continue
         await _pay_out_promoter(
             batch=batch, promoter=promoter, settings=settings, plan=plan, actor=actor
         )
     members = await Withdrawal.filter(batch_id=batch.id).only("id", "amount")
     batch.withdrawal_count = len(members)
     batch.total_amount = sum((w.amount for w in members), Decimal(0))
+    batch.held_promoter_ids = sorted(held)
     batch.completed_at = clock.now()
-    await batch.save(update_fields=["withdrawal_count", "total_amount", "completed_at"])
+    await batch.save(
+        update_fields=["withdrawal_count", "total_amount", "held_promoter_ids", "completed_at"]
+    )
     return batch
 
 
@@ -165,6 +173,7 @@ async def create_payout_batches(*, now: datetime) -> dict[str, Any]:
     return {
         "batches": len(created),
         "withdrawals": sum(b["withdrawal_count"] for b in created),
+        "held_promoters": sum(len(b["held_promoter_ids"]) for b in created),
         "batch_ids": [b["id"] for b in created],
         "now": now.isoformat(),
     }

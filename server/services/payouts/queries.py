@@ -262,6 +262,8 @@ def serialize_batch(batch: PayoutBatch) -> dict[str, Any]:
         "created_by": batch.created_by,
         "withdrawal_count": batch.withdrawal_count,
         "total_amount": money_text(batch.total_amount, batch.currency),
+        # Left out while on fraud hold: paid by a later batch once staff lift the hold.
+        "held_promoter_ids": list(batch.held_promoter_ids or []),
         "created_at": batch.created_at,
     }
 

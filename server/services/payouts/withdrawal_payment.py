@@ -32,6 +32,7 @@ from server.integrations.payments.base import (
     TransferState,
 )
 from server.models import Withdrawal
+from server.services.fraud.holds import refuse_if_held
 from server.services.operations.notifications import (
     TEMPLATE_WITHDRAWAL_REJECTED,
     enqueue_notification,
@@ -94,6 +95,8 @@ async def _claim(
                 code="withdrawal_payment_in_progress",
                 fields={"withdrawal_id": withdrawal_id},
             )
+        # Raised here, it undoes the claim: nothing is sent for a promoter on hold.
+        await refuse_if_held(conn, current.promoter_id, what="paying a withdrawal")
         withdrawal = await lock_withdrawal(conn, withdrawal_id)
         await record_change(
             conn,
@@ -357,6 +360,7 @@ async def mark_withdrawal_paid(
         )
     async with in_transaction() as conn:
         withdrawal = await lock_withdrawal(conn, withdrawal_id)
+        await refuse_if_held(conn, withdrawal.promoter_id, what="paying a withdrawal")
         withdrawal.offline_reference, withdrawal.paid_by = text, actor.id
         await settle_paid(
             conn,

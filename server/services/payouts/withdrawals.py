@@ -38,6 +38,7 @@ from server.models import (
     User,
     Withdrawal,
 )
+from server.services.fraud.holds import refuse_if_held
 from server.services.ledger.postings import post_movement
 from server.services.operations.notifications import (
     TEMPLATE_WITHDRAWAL_REJECTED,
@@ -263,6 +264,7 @@ async def approve_withdrawal(
         withdrawal = await lock_withdrawal(conn, withdrawal_id)
         before = withdrawal.status
         target = WITHDRAWAL_LIFECYCLE.target(WithdrawalStatus(before), "approve")
+        await refuse_if_held(conn, withdrawal.promoter_id, what="approving a withdrawal")
         now = clock.now()
         withdrawal.status, withdrawal.approved_by, withdrawal.approved_at = (
             target.value,
