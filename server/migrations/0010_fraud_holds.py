@@ -8,7 +8,7 @@ from tortoise import fields
 from tortoise.indexes import Index
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0008_lawful_levels')]
+    dependencies = [('models', '0009_idempotency_keys')]
 
     initial = False
 
