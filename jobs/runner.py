@@ -13,6 +13,7 @@ from typing import Any
 
 from jobs.recorded import run_recorded
 from jobs.tasks import get_job
+from server.background import finish_within
 from server.config import Settings
 from server.domain.errors import UpstreamUnavailable, ValidationFailed
 from server.services.operations.jobs import RUNNER_CELERY, RUNNER_INPROCESS
@@ -142,4 +143,6 @@ async def cancel_inprocess_jobs() -> None:
     for task in pending:
         task.cancel()
     if pending:
-        await asyncio.gather(*pending, return_exceptions=True)
+        await finish_within(
+            asyncio.gather(*pending, return_exceptions=True), what="cancelled in-process jobs"
+        )

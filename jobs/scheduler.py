@@ -5,7 +5,6 @@ its two Sanic listeners do nothing when Celery beat owns the schedule.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Iterable
 
@@ -15,6 +14,7 @@ from jobs.recorded import run_recorded
 from jobs.runner import cancel_inprocess_jobs
 from jobs.tasks import JOBS, Job
 from server import clock
+from server.background import stop_within
 from server.config import Settings
 from server.services.operations.jobs import RUNNER_INPROCESS, last_job_run_started_at
 
@@ -78,12 +78,11 @@ class InProcessScheduler:
         )
 
     async def stop(self) -> None:
-        if self._loop_task is None:
+        task, self._loop_task = self._loop_task, None
+        if task is None:
             return
-        self._loop_task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._loop_task
-        self._loop_task = None
+        task.cancel()
+        await stop_within(task, what="in-process job scheduler")
 
 
 async def start_inprocess_scheduler(app: Sanic) -> None:

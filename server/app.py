@@ -12,6 +12,8 @@ from swagger_ui_bundle import swagger_ui_path
 
 from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
 from server import db
+from server.background import finish_within
+from server.clean_stop import install_worker_clean_stop
 from server.config import Settings
 from server.errors import install_error_handlers
 from server.health import install_health_routes
@@ -37,6 +39,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     from admin_api import admin_blueprints
     from miniprogram_api import miniprogram_blueprints
 
+    install_worker_clean_stop()
     settings = settings or Settings.from_env()
     app = Sanic(
         APP_NAME,
@@ -94,7 +97,9 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
 
         @app.after_server_stop
         async def close_database(app: Sanic) -> None:
-            await db.close_db()
+            # A pool waits for every connection to come back; one lost with its server
+            # never does.
+            await finish_within(db.close_db(), what="closing the database connections")
 
         # Jobs run inside the server only in the embedded default (no Celery broker).
         app.after_server_start(start_inprocess_scheduler)

@@ -11,10 +11,12 @@ import os
 import secrets
 import sys
 from functools import partial
+from typing import TYPE_CHECKING
 
-from server import db
-from server.config import ConfigError, Settings
-from server.logging_setup import configure_logging
+from server import clean_stop
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 log = logging.getLogger("fenxiao.cli")
 
@@ -30,11 +32,14 @@ def _prepare_environment() -> None:
 
 
 async def _migrate(settings: Settings, target: str | None) -> None:
+    from server import db
+
     await db.migrate(settings.database_url, target=target)
 
 
 async def _seed(settings: Settings) -> list[str]:
     """Bootstrap admin and demo program; returns the lines to print."""
+    from server import db
     from server.services.access.staff import ensure_bootstrap_admin
     from server.services.programs.settings import ensure_demo_program, serialize_program
 
@@ -86,6 +91,9 @@ def _prepare_metrics_directory(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> None:
+    if clean_stop.stop_requested():
+        print("[fenxiao] stopped before serving")
+        return
     from sanic import Sanic
     from sanic.worker.loader import AppLoader
     from sanic.worker.manager import WorkerManager
@@ -119,7 +127,11 @@ def _serve(settings: Settings) -> None:
     )
     print(f"[fenxiao] serving on http://{settings.host}:{settings.port}")
     print("[fenxiao] OpenAPI: /mp/v1/openapi.json, /admin/v1/openapi.json, Swagger UI at /docs")
+    clean_stop.install_clean_stop()
     try:
+        if clean_stop.stop_requested():
+            print("[fenxiao] stopped before serving")
+            return
         Sanic.serve(primary=app, app_loader=loader)
     finally:
         if standin is not None:
@@ -141,6 +153,11 @@ def main(argv: list[str] | None = None) -> int:
     create.add_argument("username")
     create.add_argument("--roles", default="staff", help="comma-separated: staff,finance,admin")
     args = parser.parse_args(argv)
+    if args.command in ("run", "serve"):
+        # Before the slow imports: a stop signal from now on ends the server with status 0.
+        clean_stop.catch_stop_signals()
+    from server.config import ConfigError, Settings
+    from server.logging_setup import configure_logging
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     _prepare_environment()
@@ -175,6 +192,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _create_staff(settings: Settings, username: str, password: str, roles: list[str]) -> None:
+    from server import db
     from server.services.access.staff import create_staff_user
 
     await db.init_db(settings.database_url)

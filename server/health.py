@@ -23,6 +23,11 @@ UNREACHABLE = "unreachable"
 NOT_CONFIGURED = "not_configured"
 
 
+def _forget_outcome(check: asyncio.Future[None]) -> None:
+    if not check.cancelled():
+        check.exception()
+
+
 async def _bounded(check: asyncio.Task[None], name: str) -> str:
     try:
         # Shielded: cancelling a database round trip half-way can wedge its pooled
@@ -30,8 +35,12 @@ async def _bounded(check: asyncio.Task[None], name: str) -> str:
         await asyncio.wait_for(asyncio.shield(check), timeout=CHECK_TIMEOUT_SECONDS)
     except TimeoutError:
         log.warning("readiness: %s did not answer within %ss", name, CHECK_TIMEOUT_SECONDS)
-        check.add_done_callback(lambda done: done.cancelled() or done.exception())
+        check.add_done_callback(_forget_outcome)
         return UNREACHABLE
+    except asyncio.CancelledError:
+        # The request was cancelled (a server stopping): the check ends on its own, unheard.
+        check.add_done_callback(_forget_outcome)
+        raise
     except Exception as exc:
         log.warning("readiness: %s unreachable: %s", name, type(exc).__name__)
         return UNREACHABLE

@@ -88,6 +88,13 @@ def install_observability(app: Sanic) -> None:
     """Request ids, the access log and request metrics for every request of `app`."""
     # Sanic creates requests of this class from the server's start on.
     app.request_class = TracedRequest
+    app.ctx.stopping = False
+
+    # Sanic closes only idle keep-alive connections when it stops: a client sending request
+    # after request kept its connection, and the worker, for the whole graceful timeout.
+    @app.before_server_stop
+    async def close_connections_after_their_response(app: Sanic) -> None:
+        app.ctx.stopping = True
 
     @app.on_response(priority=-1000)
     async def finish_request(request: Request, response: HTTPResponse) -> None:
@@ -103,6 +110,8 @@ def install_observability(app: Sanic) -> None:
             access_log.log(level, "%s %s %s", request.method, route, status, extra=fields)
         # Sanic serves a keep-alive connection's requests in one task: forget this id.
         current_request_id.set(None)
+        if request.app.ctx.stopping and request.stream is not None:
+            request.stream.keep_alive = False
 
 
 def install_metrics_route(app: Sanic) -> None:

@@ -51,6 +51,31 @@ def _mysql_admin_sync(sql: str) -> None:
     asyncio.run(_mysql_admin(sql))
 
 
+def server_environment(database_url: str, tmp_path: Path) -> dict[str, str]:
+    """The environment of a development server on `database_url`, its files under tmp_path."""
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "CELERY_"))},
+        "FENXIAO_ENV": "development",
+        "DATABASE_URL": database_url,
+        "JWT_SECRET": TEST_JWT_SECRET,
+        "QR_CACHE_DIR": str(tmp_path / "qr"),
+        # Its own metrics files, not var/prometheus (another run's servers may be using it).
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+
+
+def migrate(env: dict[str, str]) -> None:
+    """`server.cli migrate` in `env`, as `make run` does before starting the server."""
+    subprocess.run(
+        [sys.executable, "-m", "server.cli", "migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[RunningServer]:
     port, standin_port = _free_port(), _free_port()
@@ -62,26 +87,13 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     else:
         database_url = f"sqlite://{tmp_path / 'e2e.sqlite3'}"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("WECHAT_", "CELERY_"))},
-        "FENXIAO_ENV": "development",
-        "DATABASE_URL": database_url,
+        **server_environment(database_url, tmp_path),
         "PORT": str(port),
         "WECHAT_STANDIN_PORT": str(standin_port),
-        "JWT_SECRET": TEST_JWT_SECRET,
         "BOOTSTRAP_ADMIN_USERNAME": "root",
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
-        "QR_CACHE_DIR": str(tmp_path / "qr"),
-        # Its own metrics files, not var/prometheus (another run's servers may be using it).
-        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
     }
-    subprocess.run(
-        [sys.executable, "-m", "server.cli", "migrate"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
+    migrate(env)
     log_path = tmp_path / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

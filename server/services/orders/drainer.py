@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from server.background import stop_within
 from server.services.orders.inbox import apply_batch, claim_events, requeue_expired
 
 if TYPE_CHECKING:
@@ -25,6 +26,8 @@ MAX_ERROR_DELAY_SECONDS = 5.0
 # against 40-42 ms with this pace on the same machine).
 PACE_SECONDS = 1.0
 YIELD_CHECK_SECONDS = 0.005
+# A stop waited without limit on a drainer stuck on a killed database connection: 40 s.
+STOP_DEADLINE_SECONDS = 5.0
 
 # The drainer of this process while it runs (one per server worker).
 _running: EventDrainer | None = None
@@ -99,16 +102,19 @@ class EventDrainer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=POLL_SECONDS)
 
-    async def stop(self) -> None:
-        """Finish the event in hand; the rest of the batch goes back to the queue."""
+    async def stop(self, *, deadline_seconds: float = STOP_DEADLINE_SECONDS) -> bool:
+        """Finish the event in hand; the rest of the batch goes back to the queue. After
+        `deadline_seconds` (a database that stopped answering) it is cancelled and what it
+        claimed waits for its lease to run out; False then."""
         global _running
         if _running is self:
             _running = None
         self._stopping = True
         self._wakeup.set()
-        if self._task is not None:
-            await self._task
-            self._task = None
+        task, self._task = self._task, None
+        if task is None:
+            return True
+        return await stop_within(task, what="order event drainer", seconds=deadline_seconds)
 
 
 def wake_running_drainer() -> bool:

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from server.background import stop_within
 from server.domain.errors import ServiceUnavailable
 
 if TYPE_CHECKING:
@@ -27,6 +28,8 @@ FLUSH_ROWS = 500
 MAX_PENDING_ROWS = 50_000
 STOP_TIMEOUT_SECONDS = 15.0
 MAX_RETRY_DELAY_SECONDS = 5.0
+# The final flush gets at least this long, even when the flusher used up the stop timeout.
+MIN_FLUSH_SECONDS = 0.5
 
 
 class PendingVisit(NamedTuple):
@@ -92,6 +95,8 @@ class VisitBuffer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closed = False
+        # Set when a write was cut at shutdown: it may have reached the database.
+        self._given_up = False
         self.failed_flushes = 0
 
     @property
@@ -171,27 +176,43 @@ class VisitBuffer:
             await asyncio.wait_for(self._wake.wait(), seconds)
 
     async def stop(self) -> int:
-        """Refuse new visits, end the flusher and write what is left; the rows left unwritten."""
+        """Refuse new visits, end the flusher and write what is left; the rows left unwritten.
+
+        Bounded by `stop_timeout_seconds`: a write still hanging then (a database that stopped
+        answering) is cancelled, and the buffer writes nothing more, so a write that did reach
+        the database is never repeated.
+        """
         self._closed = True
         self._wake.set()
-        if self._task is not None:
-            # The flusher finishes the batch it is writing; it is never cut mid-transaction.
-            with contextlib.suppress(Exception):
-                await self._task
-            self._task = None
+        if self._given_up:
+            return self.pending
         deadline = time.monotonic() + self.stop_timeout_seconds
+        task, self._task = self._task, None
+        # The flusher finishes the batch it is writing; it is cut only at the deadline.
+        if task is not None and not await stop_within(
+            task, what="visit flusher", seconds=self.stop_timeout_seconds
+        ):
+            return self._give_up()
         delay = self.flush_interval_seconds
         while self._rows:
+            left = deadline - time.monotonic()
             try:
-                await self.flush()
+                await asyncio.wait_for(self.flush(), timeout=max(left, MIN_FLUSH_SECONDS))
+            except TimeoutError:
+                return self._give_up()
             except Exception:
                 self.failed_flushes += 1
                 if time.monotonic() >= deadline:
                     log.exception("%d visits could not be written at shutdown", self.pending)
                     break
                 log.exception("final visit flush failed; retrying")
-                await asyncio.sleep(delay)
+                await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0)))
                 delay = min(MAX_RETRY_DELAY_SECONDS, delay * 2)
+        return self.pending
+
+    def _give_up(self) -> int:
+        self._given_up = True
+        log.error("%d visits not written: the database did not answer at shutdown", self.pending)
         return self.pending
 
 

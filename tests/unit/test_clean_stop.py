@@ -1,0 +1,71 @@
+"""The Sanic main process's stop signal handler only records the signal; the manager acts on
+it between its own steps, once (server/clean_stop.py)."""
+
+from __future__ import annotations
+
+import signal
+from typing import Any
+
+import pytest
+import sanic
+from sanic.worker.manager import MonitorCycle, WorkerManager
+
+from server import clean_stop
+
+
+class _SharedStateOverTheWire:
+    """Sanic's worker state: a proxy to the manager process, unsafe to use from a handler."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise AssertionError(f"the signal handler used the shared worker state ({name})")
+
+    def __getitem__(self, key: str) -> Any:
+        raise AssertionError("the signal handler used the shared worker state")
+
+
+class _Manager:
+    def __init__(self) -> None:
+        self._shutting_down = False
+        self.worker_state = _SharedStateOverTheWire()
+        self.shutdowns = 0
+
+    def shutdown(self) -> None:
+        self.shutdowns += 1
+        self._shutting_down = True
+
+
+@pytest.fixture
+def hooks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clean_stop, "_received", [])
+    clean_stop.install_clean_stop()
+
+
+def test_the_hooks_are_for_the_installed_sanic_release() -> None:
+    # They wrap private methods: a new Sanic release must be read again before it is pinned.
+    assert sanic.__version__ == clean_stop.PATCHED_SANIC_VERSION
+
+
+def test_the_signal_handler_only_records_the_stop(hooks: None) -> None:
+    manager = _Manager()
+
+    WorkerManager.shutdown_signal(manager, signal.SIGTERM, None)  # type: ignore[arg-type]
+
+    assert manager.shutdowns == 0
+    assert clean_stop.stop_requested()
+
+
+def test_the_manager_shuts_down_once_between_its_own_steps(hooks: None) -> None:
+    manager = _Manager()
+    WorkerManager.shutdown_signal(manager, signal.SIGINT, None)  # type: ignore[arg-type]
+
+    # While waiting for the workers' start-up acknowledgements, then while monitoring them.
+    assert WorkerManager._all_workers_ack(manager) is True  # type: ignore[arg-type]
+    assert WorkerManager._poll_monitor(manager) is MonitorCycle.BREAK  # type: ignore[arg-type]
+    assert manager.shutdowns == 1
+
+
+def test_no_worker_is_started_once_a_stop_was_requested(hooks: None) -> None:
+    manager = _Manager()
+    WorkerManager.shutdown_signal(manager, signal.SIGTERM, None)  # type: ignore[arg-type]
+
+    WorkerManager.start(manager)  # type: ignore[arg-type]  # would fail: _Manager has no workers
