@@ -34,7 +34,7 @@ from tests.e2e.test_server_process import (
 pytestmark = pytest.mark.e2e
 
 CYCLES = 30
-CLIENTS = 4
+CLIENTS = 2
 # Hang guards only (a stop taking this long is the failure): what systemd's unit allows
 # (deploy/systemd/fenxiao-web.service TimeoutStopSec), and a start on a loaded machine.
 STOP_LIMIT_SECONDS = 30
