@@ -74,7 +74,10 @@ class CommissionFilter(Query):
     body=PreviewOrder,
     secured={"bearer": []},
 )
-@requires(*ROLES_BACKOFFICE)
+@requires(
+    *ROLES_BACKOFFICE,
+    body={"site_id": "site", "buyer_promoter_id": "promoter", "attributed_promoter_id": "promoter"},
+)
 async def preview(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, PreviewOrder)
     report = await commission_preview.preview_order(
@@ -90,6 +93,7 @@ async def list_commissions(request: Request) -> HTTPResponse:
     query = parse_query(request, CommissionFilter)
     page = await commission_queries.list_commissions(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         status=query.status,
         promoter_id=query.promoter_id,
         order_id=query.order_id,

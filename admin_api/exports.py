@@ -54,6 +54,7 @@ async def export_commissions(request: Request) -> None:
     query = parse_query(request, CommissionExportFilter)
     export = exports.export_commissions(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         status=query.status,
         promoter_id=query.promoter_id,
         order_id=query.order_id,
@@ -78,6 +79,7 @@ async def export_withdrawals(request: Request) -> None:
     query = parse_query(request, WithdrawalExportFilter)
     export = exports.export_withdrawals(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         promoter_id=query.promoter_id,
         status=query.status.value if query.status else None,
         method=query.method,
@@ -97,6 +99,9 @@ async def export_withdrawals(request: Request) -> None:
 async def export_payout_batches(request: Request) -> None:
     query = parse_query(request, PayoutBatchExportFilter)
     export = exports.export_payout_batches(
-        program_id=query.program_id, cursor=query.cursor, limit=query.limit
+        program_id=query.program_id,
+        programs=request.ctx.principal.programs,
+        cursor=query.cursor,
+        limit=query.limit,
     )
     await stream_csv(request, export)

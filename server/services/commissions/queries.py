@@ -5,7 +5,7 @@ A promoter never sees who the customer is nor the rest of the chain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from server.domain.masking import mask_name
 from server.domain.pagination import MAX_PAGE_SIZE, next_cursor
 from server.domain.programs.settings import MAX_LEVELS
 from server.models import Commission, CommissionChange, Promoter
+from server.services.access.scope import within
 
 # What of a stored explanation a promoter may read: the figures, the rule, the caps and the
 # attribution window; never the chain (other promoters) nor the beneficiary's own status.
@@ -275,6 +276,7 @@ def _change_for_staff(change: CommissionChange) -> dict[str, Any]:
 def staff_commission_query(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     status: str | None = None,
     promoter_id: int | None = None,
     order_id: int | None = None,
@@ -287,7 +289,7 @@ def staff_commission_query(
 ) -> QuerySet[Commission]:
     """The staff list's filters as a queryset, shared by the page and the CSV export."""
     _check_page(1, status, level)
-    query = Commission.all()
+    query = within(Commission.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if promoter_id is not None:
@@ -309,6 +311,7 @@ def staff_commission_query(
 async def list_commissions(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     status: str | None = None,
     promoter_id: int | None = None,
     order_id: int | None = None,
@@ -324,6 +327,7 @@ async def list_commissions(
     _check_page(limit, status, level)
     query = staff_commission_query(
         program_id=program_id,
+        programs=programs,
         status=status,
         promoter_id=promoter_id,
         order_id=order_id,

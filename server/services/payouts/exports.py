@@ -4,13 +4,14 @@ filters of their list endpoints (bank numbers masked: a file travels further tha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from datetime import datetime
 from typing import Any
 
 from server import clock
 from server.domain.payouts.withdrawals import mask_account_number
 from server.models import PayoutBatch
+from server.services.access.scope import within
 from server.services.commissions.queries import staff_commission_query
 from server.services.csv_export import CHUNK_SIZE, CsvExport, keyset_chunks
 from server.services.payouts.queries import withdrawal_query
@@ -115,6 +116,7 @@ def _chunk_size(limit: int | None) -> int:
 def export_commissions(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     status: str | None = None,
     promoter_id: int | None = None,
     order_id: int | None = None,
@@ -129,6 +131,7 @@ def export_commissions(
     """Commissions with the staff list's filters, newest first; `limit` caps the rows."""
     query = staff_commission_query(
         program_id=program_id,
+        programs=programs,
         status=status,
         promoter_id=promoter_id,
         order_id=order_id,
@@ -174,10 +177,14 @@ def _batch_row(row: dict[str, Any]) -> list[Any]:
 
 
 def export_payout_batches(
-    *, program_id: int | None = None, cursor: int | None = None, limit: int | None = None
+    *,
+    program_id: int | None = None,
+    programs: Collection[int] | None = None,
+    cursor: int | None = None,
+    limit: int | None = None,
 ) -> CsvExport:
     """Payout batches with the batch list's filter, newest first; `limit` caps the rows."""
-    query = PayoutBatch.all()
+    query = within(PayoutBatch.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if cursor is not None:
