@@ -19,6 +19,9 @@ from server.services.ledger import adjustments as adjustment_service
 
 bp = Blueprint("admin_adjustments")
 
+# Here `batch_id` names an upload of adjustments, not a payout batch.
+ADJUSTMENT_BATCH = {"batch_id": "adjustment_batch"}
+
 
 class AdjustmentBody(Body):
     promoter_id: int = Field(ge=1)
@@ -54,7 +57,7 @@ class UploadQuery(Query):
     body=AdjustmentBody,
     secured={"bearer": []},
 )
-@requires(*ROLES_FINANCE)
+@requires(*ROLES_FINANCE, body={"promoter_id": "promoter"})
 async def create_adjustment(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, AdjustmentBody)
     key = required_key(request, body=body, body_key=body.idempotency_key)
@@ -108,7 +111,7 @@ async def upload_adjustments(request: Request, program_id: int) -> HTTPResponse:
 
 @bp.get("/programs/<program_id:int>/adjustments")
 @openapi.definition(summary="A program's adjustments, newest first", secured={"bearer": []})
-@requires(*ROLES_BACKOFFICE)
+@requires(*ROLES_BACKOFFICE, refs=ADJUSTMENT_BATCH)
 async def list_adjustments(request: Request, program_id: int) -> HTTPResponse:
     query = parse_query(request, AdjustmentFilter)
     page = await adjustment_service.list_adjustments(
@@ -126,7 +129,7 @@ async def list_adjustments(request: Request, program_id: int) -> HTTPResponse:
 
 @bp.get("/programs/<program_id:int>/adjustments/batches/<batch_id:int>")
 @openapi.definition(summary="One applied adjustment upload", secured={"bearer": []})
-@requires(*ROLES_BACKOFFICE)
+@requires(*ROLES_BACKOFFICE, refs=ADJUSTMENT_BATCH)
 async def get_batch(request: Request, program_id: int, batch_id: int) -> HTTPResponse:
     batch = await adjustment_service.get_batch(program_id=program_id, batch_id=batch_id)
     return render(batch)

@@ -59,6 +59,7 @@ async def list_anomalies(request: Request) -> HTTPResponse:
     query = parse_query(request, AnomalyQueueQuery)
     page = await anomaly_queries.anomaly_queue(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         kind=query.kind.value if query.kind else None,
         status=None if query.status == "any" else query.status,
         min_score=query.min_score,
@@ -124,7 +125,7 @@ async def dismiss_anomaly(request: Request, anomaly_id: int) -> HTTPResponse:
     body=DecisionBody,
     secured={"bearer": []},
 )
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body={"ids": "anomaly"})
 async def decide_anomalies(request: Request) -> HTTPResponse:
     body = parse_body(request, DecisionBody)
     return await _decide(request, body.ids, body.action, body.note, body.suspend_promoter)

@@ -36,6 +36,7 @@ async def list_audit(request: Request) -> HTTPResponse:
     query = parse_query(request, AuditQuery)
     page = await audit_queries.list_audit_entries(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         action=query.action,
         target_kind=query.target_kind,
         target_id=query.target_id,

@@ -16,6 +16,11 @@ from server.services.access.tokens import refresh_token_pair, revoke_session
 bp = Blueprint("admin_auth")
 
 
+PROGRAMS_DESCRIPTION = (
+    "program ids a staff or finance account is limited to; null = every program (admins always)"
+)
+
+
 class StaffLogin(Body):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=1, max_length=256)
@@ -30,11 +35,17 @@ class StaffCreate(Body):
     password: str = Field(min_length=1, max_length=256)
     roles: list[str] = Field(min_length=1, max_length=3)
     display_name: str = Field(default="", max_length=64)
+    programs: list[int] | None = Field(
+        default=None, max_length=1000, description=PROGRAMS_DESCRIPTION
+    )
 
 
 class StaffUpdate(Body):
     roles: list[str] | None = Field(default=None, min_length=1, max_length=3)
     is_active: bool | None = None
+    programs: list[int] | None = Field(
+        default=None, max_length=1000, description=PROGRAMS_DESCRIPTION + "; absent = unchanged"
+    )
 
 
 @bp.post("/auth/login")
@@ -84,7 +95,8 @@ async def logout(request: Request) -> HTTPResponse:
 @requires(*ROLES_BACKOFFICE)
 async def me(request: Request) -> HTTPResponse:
     principal = request.ctx.principal
-    return render({"id": principal.id, "roles": sorted(principal.roles)})
+    programs = sorted(principal.programs) if principal.programs is not None else None
+    return render({"id": principal.id, "roles": sorted(principal.roles), "programs": programs})
 
 
 @bp.get("/staff")
@@ -92,7 +104,7 @@ async def me(request: Request) -> HTTPResponse:
 @requires(*ROLES_ADMIN)
 async def list_staff(request: Request) -> HTTPResponse:
     users = await staff_service.list_staff_users()
-    return render({"items": [staff_service.serialize_staff(u) for u in users]})
+    return render({"items": await staff_service.staff_views(users)})
 
 
 @bp.post("/staff")
@@ -107,6 +119,7 @@ async def create_staff(request: Request) -> HTTPResponse:
             password=body.password,
             roles=body.roles,
             display_name=body.display_name,
+            programs=body.programs,
             actor=request.ctx.principal,
             request_id=request.ctx.request_id,
         ),
@@ -114,12 +127,13 @@ async def create_staff(request: Request) -> HTTPResponse:
         body=body,
         secret_fields={"password"},
     )
-    return render_created(staff_service.serialize_staff(staff), replayed=replayed)
+    (view,) = await staff_service.staff_views([staff])
+    return render_created(view, replayed=replayed)
 
 
 @bp.patch("/staff/<staff_id:int>")
 @openapi.definition(
-    summary="Change a staff account's roles or active flag",
+    summary="Change a staff account's roles, active flag or programs",
     body=StaffUpdate,
     secured={"bearer": []},
 )
@@ -130,7 +144,9 @@ async def update_staff(request: Request, staff_id: int) -> HTTPResponse:
         staff_id=staff_id,
         roles=body.roles,
         is_active=body.is_active,
+        programs=body.programs if "programs" in body.model_fields_set else staff_service.UNCHANGED,
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
-    return render(staff_service.serialize_staff(staff))
+    (view,) = await staff_service.staff_views([staff])
+    return render(view)

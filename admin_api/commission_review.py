@@ -57,7 +57,7 @@ async def review_queue(request: Request) -> HTTPResponse:
 @openapi.definition(
     summary="Approve or reject commissions, all or none", body=ReviewBody, secured={"bearer": []}
 )
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body={"ids": "commission"})
 async def review(request: Request) -> HTTPResponse:
     body = parse_body(request, ReviewBody)
     decided = await review_service.review_commissions(

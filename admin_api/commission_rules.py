@@ -21,6 +21,9 @@ from server.services.programs import period_caps as caps_service
 bp = Blueprint("admin_commission_rules")
 
 DecimalText = Annotated[str, Field(description="decimal string, e.g. '10' or '5.00'")]
+# Body fields naming records, for the program scope of a limited account.
+RULE_REFS = {"site_id": "site", "promoter_id": "promoter"}
+CAP_REFS = {"promoter_id": "promoter"}
 
 
 class RulePatch(Body):
@@ -89,7 +92,7 @@ async def list_rules(request: Request, program_id: int) -> HTTPResponse:
 
 @bp.post("/programs/<program_id:int>/commission-rules")
 @openapi.definition(summary="Add a commission rule", body=RuleCreate, secured={"bearer": []})
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body=RULE_REFS)
 async def create_rule(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, RuleCreate)
     (record, currency), replayed = await create_once(
@@ -122,7 +125,7 @@ async def get_rule(request: Request, rule_id: int) -> HTTPResponse:
     body=RulePatch,
     secured={"bearer": []},
 )
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body=RULE_REFS)
 async def update_rule(request: Request, rule_id: int) -> HTTPResponse:
     body = parse_body(request, RulePatch)
     record, currency = await rules_service.update_rule(
@@ -176,7 +179,7 @@ async def list_caps(request: Request, program_id: int) -> HTTPResponse:
 
 @bp.post("/programs/<program_id:int>/period-caps")
 @openapi.definition(summary="Add a day or month cap", body=CapCreate, secured={"bearer": []})
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body=CAP_REFS)
 async def create_cap(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, CapCreate)
     (record, currency), replayed = await create_once(
@@ -203,7 +206,7 @@ async def get_cap(request: Request, cap_id: int) -> HTTPResponse:
 
 @bp.patch("/period-caps/<cap_id:int>")
 @openapi.definition(summary="Change a period cap", body=CapPatch, secured={"bearer": []})
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body=CAP_REFS)
 async def update_cap(request: Request, cap_id: int) -> HTTPResponse:
     body = parse_body(request, CapPatch)
     record, currency = await caps_service.update_cap(

@@ -22,6 +22,7 @@ from server.http import (
 )
 from server.services.commissions import preview as commission_preview
 from server.services.commissions import queries as commission_queries
+from server.services.commissions.filters import CommissionFilters
 
 bp = Blueprint("admin_commissions")
 
@@ -62,8 +63,18 @@ class CommissionFilter(Query):
     order_external_id: str | None = Field(default=None, min_length=1, max_length=64)
     product_id: str | None = Field(default=None, min_length=1, max_length=64)
     level: int | None = Field(default=None, ge=0)
-    at_from: QueryMoment | None = Field(default=None, alias="from")
-    at_to: QueryMoment | None = Field(default=None, alias="to")
+    site_id: int | None = Field(default=None, ge=1)
+    channel_id: int | None = Field(default=None, ge=1)
+    campaign: str | None = Field(default=None, min_length=1, max_length=64)
+    category: str | None = Field(default=None, min_length=1, max_length=64)
+    tier: str | None = Field(default=None, min_length=1, max_length=32)
+    on_hold: bool | None = Field(default=None, description="held by an open anomaly")
+    at_from: QueryMoment | None = Field(default=None, alias="from", description="created from")
+    at_to: QueryMoment | None = Field(default=None, alias="to", description="created before")
+    settled_from: QueryMoment | None = None
+    settled_to: QueryMoment | None = Field(default=None, description="exclusive")
+    paid_from: QueryMoment | None = None
+    paid_to: QueryMoment | None = Field(default=None, description="exclusive")
     cursor: int | None = Field(default=None, ge=1)
     limit: int = Field(default=50, ge=1, le=MAX_PAGE_SIZE)
 
@@ -74,7 +85,10 @@ class CommissionFilter(Query):
     body=PreviewOrder,
     secured={"bearer": []},
 )
-@requires(*ROLES_BACKOFFICE)
+@requires(
+    *ROLES_BACKOFFICE,
+    body={"site_id": "site", "buyer_promoter_id": "promoter", "attributed_promoter_id": "promoter"},
+)
 async def preview(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, PreviewOrder)
     report = await commission_preview.preview_order(
@@ -89,15 +103,8 @@ async def preview(request: Request, program_id: int) -> HTTPResponse:
 async def list_commissions(request: Request) -> HTTPResponse:
     query = parse_query(request, CommissionFilter)
     page = await commission_queries.list_commissions(
-        program_id=query.program_id,
-        status=query.status,
-        promoter_id=query.promoter_id,
-        order_id=query.order_id,
-        order_external_id=query.order_external_id,
-        product_id=query.product_id,
-        level=query.level,
-        at_from=query.at_from,
-        at_to=query.at_to,
+        filters=CommissionFilters.of(query.model_dump()),
+        programs=request.ctx.principal.programs,
         cursor=query.cursor,
         limit=query.limit,
     )

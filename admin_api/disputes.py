@@ -48,7 +48,9 @@ class AcceptBody(Body):
 @requires(*ROLES_BACKOFFICE)
 async def dispute_queue(request: Request) -> HTTPResponse:
     query = parse_query(request, DisputeQueueQuery)
-    page = await dispute_service.dispute_queue(**query.model_dump())
+    page = await dispute_service.dispute_queue(
+        **query.model_dump(), programs=request.ctx.principal.programs
+    )
     return render(page)
 
 

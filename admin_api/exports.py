@@ -1,6 +1,7 @@
-"""Finance exports as streamed CSV: commissions, withdrawals and payout batches.
+"""Exports as streamed CSV: commissions, withdrawals and payout batches.
 
-Finance and admin only: these files carry every promoter's money.
+Whoever may read a list may export it, with its filters and within their programs; bank
+account numbers are masked in every file.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from sanic_ext import openapi
 from admin_api.commissions import CommissionFilter
 from admin_api.payouts import BatchListQuery
 from admin_api.withdrawals import WithdrawalListQuery
-from server.auth import ROLES_FINANCE, requires
+from server.auth import ROLES_BACKOFFICE, requires
 from server.http import parse_query
+from server.services.commissions.filters import CommissionFilters
 from server.services.csv_export import stream_csv
 from server.services.payouts import exports
 
@@ -49,19 +51,12 @@ class PayoutBatchExportFilter(BatchListQuery):
     summary="Commissions as CSV (the commission list's filters), streamed",
     secured={"bearer": []},
 )
-@requires(*ROLES_FINANCE)
+@requires(*ROLES_BACKOFFICE)
 async def export_commissions(request: Request) -> None:
     query = parse_query(request, CommissionExportFilter)
     export = exports.export_commissions(
-        program_id=query.program_id,
-        status=query.status,
-        promoter_id=query.promoter_id,
-        order_id=query.order_id,
-        order_external_id=query.order_external_id,
-        product_id=query.product_id,
-        level=query.level,
-        at_from=query.at_from,
-        at_to=query.at_to,
+        CommissionFilters.of(query.model_dump()),
+        programs=request.ctx.principal.programs,
         cursor=query.cursor,
         limit=query.limit,
     )
@@ -73,11 +68,12 @@ async def export_commissions(request: Request) -> None:
     summary="Withdrawals as CSV (the withdrawal list's filters), streamed",
     secured={"bearer": []},
 )
-@requires(*ROLES_FINANCE)
+@requires(*ROLES_BACKOFFICE)
 async def export_withdrawals(request: Request) -> None:
     query = parse_query(request, WithdrawalExportFilter)
     export = exports.export_withdrawals(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         promoter_id=query.promoter_id,
         status=query.status.value if query.status else None,
         method=query.method,
@@ -93,10 +89,13 @@ async def export_withdrawals(request: Request) -> None:
 
 @bp.get("/exports/payout-batches.csv")
 @openapi.definition(summary="Payout batches as CSV, streamed", secured={"bearer": []})
-@requires(*ROLES_FINANCE)
+@requires(*ROLES_BACKOFFICE)
 async def export_payout_batches(request: Request) -> None:
     query = parse_query(request, PayoutBatchExportFilter)
     export = exports.export_payout_batches(
-        program_id=query.program_id, cursor=query.cursor, limit=query.limit
+        program_id=query.program_id,
+        programs=request.ctx.principal.programs,
+        cursor=query.cursor,
+        limit=query.limit,
     )
     await stream_csv(request, export)

@@ -54,7 +54,7 @@ async def team(request: Request, promoter_id: int) -> HTTPResponse:
     body=MoveBody,
     secured={"bearer": []},
 )
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body={"new_parent_id": "promoter"})
 async def move(request: Request, promoter_id: int) -> HTTPResponse:
     body = parse_body(request, MoveBody)
     moved = await hierarchy.move_subtree(

@@ -61,6 +61,7 @@ async def promoter_balances(request: Request, promoter_id: int) -> HTTPResponse:
 async def reconcile(request: Request) -> HTTPResponse:
     query = parse_query(request, ReconcileQuery)
     report = await balance_service.reconcile_balances(
-        promoter_ids=[query.promoter_id] if query.promoter_id else None
+        promoter_ids=[query.promoter_id] if query.promoter_id else None,
+        programs=request.ctx.principal.programs,
     )
     return render(report.to_dict())

@@ -245,6 +245,7 @@ async def list_events(request: Request) -> HTTPResponse:
     query = parse_query(request, EventsQuery)
     page = await order_queries.list_order_events(
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         status=query.status.value if query.status else None,
         order_external_id=query.order_external_id,
         cursor=query.cursor,

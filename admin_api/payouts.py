@@ -34,7 +34,10 @@ class CreateBatchBody(Body):
 async def list_batches(request: Request) -> HTTPResponse:
     query = parse_query(request, BatchListQuery)
     page = await payout_queries.list_batches(
-        program_id=query.program_id, cursor=query.cursor, limit=query.limit
+        program_id=query.program_id,
+        programs=request.ctx.principal.programs,
+        cursor=query.cursor,
+        limit=query.limit,
     )
     return render(page)
 
@@ -57,7 +60,7 @@ async def batch_detail(request: Request, batch_id: int) -> HTTPResponse:
     body=CreateBatchBody,
     secured={"bearer": []},
 )
-@requires(*ROLES_FINANCE)
+@requires(*ROLES_FINANCE, body={"program_id": "program", "promoter_ids": "promoter"})
 async def create_batch(request: Request) -> HTTPResponse:
     body = parse_body(request, CreateBatchBody)
     batch, replayed = await create_once(

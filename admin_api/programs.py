@@ -146,7 +146,10 @@ def _document(body: ProgramPatch) -> dict[str, object]:
 async def list_programs(request: Request) -> HTTPResponse:
     query = parse_query(request, ProgramFilter)
     programs = await program_service.list_programs(
-        status=query.status, cursor=query.cursor, limit=query.limit
+        status=query.status,
+        programs=request.ctx.principal.programs,
+        cursor=query.cursor,
+        limit=query.limit,
     )
     return render(program_service.serialize_program_page(programs, limit=query.limit))
 

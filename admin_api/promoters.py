@@ -169,7 +169,7 @@ async def disable(request: Request, promoter_id: int) -> HTTPResponse:
     body=BulkBody,
     secured={"bearer": []},
 )
-@requires(*ROLES_STAFF)
+@requires(*ROLES_STAFF, body={"ids": "promoter"})
 async def bulk(request: Request) -> HTTPResponse:
     body = parse_body(request, BulkBody)
     promoters = await status_service.bulk_change_status(

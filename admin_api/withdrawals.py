@@ -56,6 +56,7 @@ async def list_withdrawals(request: Request) -> HTTPResponse:
     page = await payout_queries.list_withdrawals(
         viewer="staff",
         program_id=query.program_id,
+        programs=request.ctx.principal.programs,
         promoter_id=query.promoter_id,
         status=query.status.value if query.status else None,
         method=query.method,

@@ -21,6 +21,7 @@ from server.integrations.wechat_client import build_gateway
 from server.logging_setup import logging_config, quiet_url_loggers
 from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
+from server.services.access.scope import check_scope
 from server.services.access.tokens import confirm_principal
 from server.services.orders.drainer import install_event_drainer
 from server.services.sharing.visit_buffer import install_visit_buffer
@@ -65,6 +66,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     )
     app.ctx.settings = settings
     app.ctx.confirm_principal = confirm_principal
+    app.ctx.check_scope = check_scope
     quiet_url_loggers()  # Sanic applied log_config without it
     # With no WECHAT_API_BASE this points at the loopback stand-in, which whoever starts
     # the server (server.cli, the test fixtures) is responsible for running.

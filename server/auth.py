@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import secrets
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -36,10 +37,17 @@ class Principal:
     kind: SubjectKind
     id: int
     roles: frozenset[str]
+    # The programs a scoped staff or finance account is limited to; None = every program.
+    # Read from the account on each request (server.services.access.tokens), never a claim.
+    programs: frozenset[int] | None = None
 
     @property
     def subject(self) -> str:
         return f"{self.kind}:{self.id}"
+
+    @property
+    def is_scoped(self) -> bool:
+        return self.programs is not None
 
 
 @dataclass(frozen=True)
@@ -117,13 +125,52 @@ Handler = Callable[..., Awaitable[Any]]
 PrincipalCheck = Callable[[Principal], Awaitable[Principal]]
 
 
-def requires(*roles: str) -> Callable[[Handler], Handler]:
-    """Guard a route: the caller's access token must carry one of `roles`."""
+@dataclass(frozen=True)
+class ScopeRefs:
+    """The records a request names, for the program scope check of a scoped account.
+
+    `kinds` renames a parameter or body field to the resource it names where its name alone
+    would mislead (`batch_id` of an adjustment batch, `ids` of promoters).
+    """
+
+    path: dict[str, Any]
+    query: dict[str, list[str]]
+    body: dict[str, Any]
+    kinds: dict[str, str]
+
+
+# Set by create_app to server.services.access.scope.check_scope: 404 unless every record the
+# request names belongs to one of the principal's programs.
+ScopeCheck = Callable[[Principal, ScopeRefs], Awaitable[None]]
+
+
+def _body_refs(request: Any, fields: dict[str, str]) -> dict[str, Any]:
+    if not fields or not request.body:
+        return {}
+    try:
+        data = json.loads(request.body)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return {}  # the handler answers its own 400
+    if not isinstance(data, dict):
+        return {}
+    return {name: data[name] for name in fields if name in data}
+
+
+def requires(
+    *roles: str, refs: dict[str, str] | None = None, body: dict[str, str] | None = None
+) -> Callable[[Handler], Handler]:
+    """Guard a route: the caller's access token must carry one of `roles`, and a scoped
+    account reaches only its programs' records.
+
+    Path and query parameters name records by their own names (`promoter_id`, …); `refs`
+    renames one to the resource it names, `body` lists the body fields that name records.
+    """
     # The roles are kept on the handler (`__roles__`) so a test can check the whole matrix.
     allowed = frozenset(roles)
     unknown = allowed - ALL_ROLES
     if not allowed or unknown:
         raise ValueError(f"requires() needs known roles, got {sorted(roles)}")
+    kinds = {**(refs or {}), **(body or {})}
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -138,10 +185,19 @@ def requires(*roles: str) -> Callable[[Handler], Handler]:
             principal = await request.app.ctx.confirm_principal(principal)
             if not principal.roles & allowed:
                 raise Forbidden("your role may not do this", code="role_forbidden")
+            if principal.is_scoped:
+                named = ScopeRefs(
+                    path=kwargs,
+                    query=dict(request.args),
+                    body=_body_refs(request, body or {}),
+                    kinds=kinds,
+                )
+                await request.app.ctx.check_scope(principal, named)
             request.ctx.principal = principal
             return await handler(request, *args, **kwargs)
 
         guarded.__roles__ = allowed  # type: ignore[attr-defined]
+        guarded.__scope_body__ = dict(body or {})  # type: ignore[attr-defined]
         return guarded
 
     return decorate

@@ -20,7 +20,7 @@ from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
-from server.models.staff import StaffUser
+from server.models.staff import StaffProgram, StaffUser
 from server.models.token import RefreshToken
 from server.models.user import User
 from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, WithdrawalChange
@@ -68,6 +68,7 @@ __all__ = [
     "ShareCode",
     "ShareLink",
     "Site",
+    "StaffProgram",
     "StaffUser",
     "TeamCount",
     "User",

@@ -24,6 +24,9 @@ class Order(Model):
     coupon_code = fields.CharField(max_length=32, null=True)
     site_id = fields.BigIntField(null=True)
     campaign = fields.CharField(max_length=64, null=True)
+    # The channel of the touch the order is credited through (NULL: none, or paid before
+    # orders recorded it).
+    channel_id = fields.BigIntField(null=True)
     # Salted hashes of the shipping address and device the store reported (never the raw
     # values): the fraud scan counts orders per address and per device across promoters.
     address_hash = fields.CharField(max_length=64, null=True)
@@ -47,6 +50,7 @@ class Order(Model):
             ("program_id", "status", "paid_at"),
             ("program_id", "address_hash"),
             ("program_id", "device_hash"),
+            ("program_id", "channel_id"),
         )
 
 

@@ -19,3 +19,16 @@ class StaffUser(Model):
 
     class Meta:
         table = "staff_users"
+
+
+class StaffProgram(Model):
+    """A program a staff or finance account is limited to (an account with none sees all)."""
+
+    id = fields.BigIntField(primary_key=True)
+    staff = fields.ForeignKeyField("models.StaffUser", related_name="program_links")
+    program = fields.ForeignKeyField("models.Program", related_name="staff_links")
+    created_at = UtcDatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "staff_programs"
+        unique_together = (("staff", "program"),)

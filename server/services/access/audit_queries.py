@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
 from server.domain.errors import ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import AuditLog
+from server.services.access.scope import within
 
 
 def _utc(moment: datetime | None) -> datetime | None:
@@ -34,6 +36,7 @@ def serialize_audit_entry(entry: AuditLog) -> dict[str, Any]:
 async def list_audit_entries(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     action: str | None = None,
     target_kind: str | None = None,
     target_id: int | None = None,
@@ -53,7 +56,8 @@ async def list_audit_entries(
             code="invalid_query",
             fields={"target_kind": "required with target_id"},
         )
-    query = AuditLog.all()
+    # A limited account reads its programs' entries only, none of the programless ones.
+    query = within(AuditLog.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if action is not None:

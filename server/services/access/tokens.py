@@ -13,7 +13,7 @@ from server.auth import Principal, decode_token, encode_token
 from server.config import Settings
 from server.db import is_lock_conflict
 from server.domain.errors import Unauthorized
-from server.models import RefreshToken, StaffUser
+from server.models import RefreshToken, StaffProgram, StaffUser
 
 
 @dataclass(frozen=True)
@@ -66,16 +66,25 @@ async def issue_token_pair(
 
 
 async def confirm_principal(principal: Principal) -> Principal:
-    """The caller as stored now: a disabled staff account is refused, roles are today's."""
+    """The caller as stored now: a disabled staff account is refused, roles and programs are
+    today's."""
     if principal.kind != "staff":
         return principal
     staff = await StaffUser.filter(id=principal.id).only("id", "is_active", "roles").first()
     if staff is None or not staff.is_active:
         raise Unauthorized("account disabled", code="account_disabled")
     roles = frozenset(staff.roles)
-    if roles == principal.roles:
-        return principal
-    return Principal(kind="staff", id=principal.id, roles=roles)
+    return Principal(
+        kind="staff", id=principal.id, roles=roles, programs=await staff_programs(staff.id, roles)
+    )
+
+
+async def staff_programs(staff_id: int, roles: frozenset[str]) -> frozenset[int] | None:
+    """The programs an account is limited to; None = every program (and always for admins)."""
+    if "admin" in roles:
+        return None
+    ids = await StaffProgram.filter(staff_id=staff_id).values_list("program_id", flat=True)
+    return frozenset(ids) if ids else None
 
 
 async def refresh_token_pair(*, refresh_token: str, settings: Settings) -> TokenPair:

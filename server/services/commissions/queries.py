@@ -5,18 +5,21 @@ A promoter never sees who the customer is nor the rest of the chain.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from tortoise.queryset import QuerySet
 
-from server.domain.commissions.status import CommissionStatus
-from server.domain.errors import NotFound, ValidationFailed
+from server.domain.errors import NotFound
 from server.domain.masking import mask_name
-from server.domain.pagination import MAX_PAGE_SIZE, next_cursor
-from server.domain.programs.settings import MAX_LEVELS
+from server.domain.pagination import next_cursor
 from server.models import Commission, CommissionChange, Promoter
+from server.services.commissions.filters import (
+    CommissionFilters,
+    check_page,
+    staff_commission_query,
+)
 
 # What of a stored explanation a promoter may read: the figures, the rule, the caps and the
 # attribution window; never the chain (other promoters) nor the beneficiary's own status.
@@ -34,25 +37,12 @@ PROMOTER_EXPLANATION_KEYS = (
     "amount",
     "recomputed",
 )
-COMMISSION_STATUSES = tuple(status.value for status in CommissionStatus)
 
 
 def _utc(moment: datetime | None) -> datetime | None:
     if moment is None:
         return None
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _check_page(limit: int, status: str | None, level: int | None) -> None:
-    errors: dict[str, str] = {}
-    if not 1 <= limit <= MAX_PAGE_SIZE:
-        errors["limit"] = f"1..{MAX_PAGE_SIZE}"
-    if status is not None and status not in COMMISSION_STATUSES:
-        errors["status"] = "one of " + ", ".join(COMMISSION_STATUSES)
-    if level is not None and not 0 <= level <= MAX_LEVELS:
-        errors["level"] = f"0..{MAX_LEVELS}"
-    if errors:
-        raise ValidationFailed("invalid filters", code="invalid_query", fields=errors)
 
 
 def _filtered(
@@ -195,7 +185,7 @@ async def my_commissions(
     limit: int = 20,
 ) -> dict[str, Any]:
     """A page of the caller's own commissions in a program, newest first."""
-    _check_page(limit, status, level)
+    check_page(limit, status, level)
     mine = await _own_promoter_ids(user_id=user_id, program_id=program_id)
     query = _filtered(
         Commission.filter(program_id=program_id, promoter_id__in=mine),
@@ -272,68 +262,16 @@ def _change_for_staff(change: CommissionChange) -> dict[str, Any]:
     }
 
 
-def staff_commission_query(
-    *,
-    program_id: int | None = None,
-    status: str | None = None,
-    promoter_id: int | None = None,
-    order_id: int | None = None,
-    order_external_id: str | None = None,
-    product_id: str | None = None,
-    level: int | None = None,
-    at_from: datetime | None = None,
-    at_to: datetime | None = None,
-    cursor: int | None = None,
-) -> QuerySet[Commission]:
-    """The staff list's filters as a queryset, shared by the page and the CSV export."""
-    _check_page(1, status, level)
-    query = Commission.all()
-    if program_id is not None:
-        query = query.filter(program_id=program_id)
-    if promoter_id is not None:
-        query = query.filter(promoter_id=promoter_id)
-    if order_id is not None:
-        query = query.filter(order_id=order_id)
-    return _filtered(
-        query,
-        status=status,
-        level=level,
-        at_from=at_from,
-        at_to=at_to,
-        order_external_id=order_external_id,
-        product_id=product_id,
-        cursor=cursor,
-    )
-
-
 async def list_commissions(
     *,
-    program_id: int | None = None,
-    status: str | None = None,
-    promoter_id: int | None = None,
-    order_id: int | None = None,
-    order_external_id: str | None = None,
-    product_id: str | None = None,
-    level: int | None = None,
-    at_from: datetime | None = None,
-    at_to: datetime | None = None,
+    filters: CommissionFilters,
+    programs: Collection[int] | None = None,
     cursor: int | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """A page of commissions for staff, newest first, with filters (`at_to` exclusive)."""
-    _check_page(limit, status, level)
-    query = staff_commission_query(
-        program_id=program_id,
-        status=status,
-        promoter_id=promoter_id,
-        order_id=order_id,
-        order_external_id=order_external_id,
-        product_id=product_id,
-        level=level,
-        at_from=at_from,
-        at_to=at_to,
-        cursor=cursor,
-    )
+    """A page of commissions for staff, newest first, with filters."""
+    check_page(limit, filters.status, filters.level)
+    query = staff_commission_query(filters, programs=programs, cursor=cursor)
     commissions = await query.select_related("order", "order_line").order_by("-id").limit(limit)
     return {
         "items": [serialize_for_staff(c) for c in commissions],

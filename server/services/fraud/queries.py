@@ -3,6 +3,7 @@ in detail with its evidence and the orders, commissions and visits it links."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from server import clock
@@ -11,6 +12,7 @@ from server.domain.fraud.anomaly_status import AnomalyStatus
 from server.domain.fraud.findings import AnomalyKind
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Anomaly, AnomalyLink, Commission, Order, Visit
+from server.services.access.scope import within
 from server.services.commissions.review import serialize_commission
 
 # Linked rows shown in a detail (the evidence keeps the totals).
@@ -56,6 +58,7 @@ def _check_filters(
 async def anomaly_queue(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     kind: str | None = None,
     status: str | None = AnomalyStatus.OPEN.value,
     min_score: int | None = None,
@@ -67,7 +70,7 @@ async def anomaly_queue(
     """A page of anomalies matching the filters, newest first (open ones by default)."""
     check_page_limit(limit)
     _check_filters(kind, status, min_score, max_score)
-    query = Anomaly.all()
+    query = within(Anomaly.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if kind is not None:

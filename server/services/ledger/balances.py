@@ -5,6 +5,7 @@ reconciling the cached balances with the entries.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -27,6 +28,7 @@ from server.domain.ledger.postings import (
 from server.domain.money import exponent
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import LedgerEntry, Program, Promoter, PromoterBalance
+from server.services.access.scope import within
 from server.services.ledger.postings import money_units, sql_rows, units_value
 from server.services.promoters.onboarding import get_active_promoter
 
@@ -283,9 +285,14 @@ async def _next_boundary(low: int | None) -> int | None:
     return int(high) if high is not None else None
 
 
-async def reconcile_balances(*, promoter_ids: list[int] | None = None) -> ReconcileReport:
-    """Every drift between entry sums, newest balance_after and cached balances."""
+async def reconcile_balances(
+    *, promoter_ids: list[int] | None = None, programs: Collection[int] | None = None
+) -> ReconcileReport:
+    """Every drift between entry sums, newest balance_after and cached balances (of the
+    promoters of `programs` only, when given)."""
     report = ReconcileReport()
+    if promoter_ids is None and programs is not None:
+        promoter_ids = await within(Promoter.all(), programs).values_list("id", flat=True)
     if promoter_ids is not None:
         unique = sorted(set(promoter_ids))
         for start in range(0, len(unique), RECONCILE_CHUNK):

@@ -269,6 +269,10 @@ async def apply_paid(
     )
     if coupon_binding is not None:
         evidence["coupon_binding"] = coupon_binding
+    # A self purchase is credited through no touch.
+    channel_id = (
+        order_attribution.order_channel(attribution, resolved) if not buyer_promoter else None
+    )
     now = timezone.now()
     columns: dict[str, Any] = {
         "program_id": program.id,
@@ -285,6 +289,7 @@ async def apply_paid(
         "coupon_code": paid.coupon_code,
         "site_id": paid.site_id,
         "campaign": paid.campaign,
+        "channel_id": channel_id,
         "address_hash": paid.address_hash,
         "device_hash": paid.device_hash,
         "attributed_promoter_id": attributed_id,

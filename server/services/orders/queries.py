@@ -4,6 +4,7 @@ and the store events that shaped it — and the recorded store events."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -12,6 +13,7 @@ from tortoise.expressions import Q, Subquery
 from server.domain.errors import NotFound
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
+from server.services.access.scope import within
 
 
 def serialize_order(order: Order) -> dict[str, Any]:
@@ -169,6 +171,7 @@ def serialize_event(row: OrderEvent) -> dict[str, Any]:
 async def list_order_events(
     *,
     program_id: int | None,
+    programs: Collection[int] | None = None,
     status: str | None,
     order_external_id: str | None,
     cursor: int | None,
@@ -176,7 +179,7 @@ async def list_order_events(
 ) -> dict[str, Any]:
     """A page of recorded events, newest first (e.g. what is pending or was rejected)."""
     check_page_limit(limit)
-    query = OrderEvent.all()
+    query = within(OrderEvent.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if status is not None:

@@ -10,6 +10,7 @@ audited.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from typing import Any
 
@@ -32,6 +33,7 @@ from server.domain.payouts.disputes import (
 )
 from server.models import Commission, Dispute, DisputeMessage, Promoter
 from server.services.access.audit import record_action
+from server.services.access.scope import within
 from server.services.ledger.adjustments import (
     apply_adjustment,
     program_currency,
@@ -228,6 +230,7 @@ def _utc(moment: datetime) -> datetime:
 async def dispute_queue(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     status: str | None = None,
     promoter_id: int | None = None,
     subject_kind: str | None = None,
@@ -243,7 +246,7 @@ async def dispute_queue(
         raise ValidationFailed(
             "unknown subject kind", code="invalid_query", fields={"subject_kind": subject_kind}
         )
-    query = Dispute.all()
+    query = within(Dispute.all(), programs)
     for name, value in (
         ("program_id", program_id),
         ("status", status),

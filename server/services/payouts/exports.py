@@ -4,14 +4,14 @@ filters of their list endpoints (bank numbers masked: a file travels further tha
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequence
 from typing import Any
 
 from server import clock
 from server.domain.payouts.withdrawals import mask_account_number
-from server.models import PayoutBatch
-from server.services.commissions.queries import staff_commission_query
+from server.models import PayoutBatch, PayoutItem, Site
+from server.services.access.scope import within
+from server.services.commissions.filters import CommissionFilters, staff_commission_query
 from server.services.csv_export import CHUNK_SIZE, CsvExport, keyset_chunks
 from server.services.payouts.queries import withdrawal_query
 
@@ -46,6 +46,14 @@ COMMISSION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("approved_at", "approved_at"),
     ("settled_at", "settled_at"),
     ("paid_at", "paid_at"),
+    ("payout_id", "payout_id"),
+    ("category", "order_line__category"),
+    ("site_id", "order__site_id"),
+    ("site", "site"),
+    ("channel_id", "order__channel_id"),
+    ("campaign", "order__campaign"),
+    ("tier", "promoter__tier"),
+    ("promoter_name", "promoter_name"),
 )
 WITHDRAWAL_HEADER = (
     "id",
@@ -72,7 +80,10 @@ WITHDRAWAL_HEADER = (
     "approved_at",
     "decided_at",
     "paid_at",
+    # The commissions the withdrawal covers, by id, separated by ";".
+    "commission_ids",
 )
+_WITHDRAWAL_READS = WITHDRAWAL_HEADER[:-1]
 PAYOUT_BATCH_HEADER = (
     "id",
     "program_id",
@@ -86,6 +97,13 @@ PAYOUT_BATCH_HEADER = (
 )
 COMMISSION_HEADER = tuple(name for name, _ in COMMISSION_COLUMNS)
 _COMMISSION_PATHS = tuple(path for _, path in COMMISSION_COLUMNS)
+# Filled per chunk (`_add_sites`), not read by the query.
+_COMMISSION_ADDED = ("site", "promoter_name")
+_COMMISSION_READS = (
+    *(p for p in _COMMISSION_PATHS if p not in _COMMISSION_ADDED),
+    "promoter__real_name",
+    "promoter__user__nickname",
+)
 
 
 def _filename(kind: str) -> str:
@@ -94,6 +112,22 @@ def _filename(kind: str) -> str:
 
 def _commission_row(row: dict[str, Any]) -> list[Any]:
     return [row[path] for path in _COMMISSION_PATHS]
+
+
+async def _add_commissions(chunk: list[dict[str, Any]]) -> None:
+    ids = [row["id"] for row in chunk]
+    covered: dict[int, list[str]] = {}
+    items = (
+        await PayoutItem.filter(withdrawal_id__in=ids, kind="commission")
+        .order_by("withdrawal_id", "commission_id", "id")
+        .values_list("withdrawal_id", "commission_id")
+    )
+    for withdrawal_id, commission_id in items:
+        listed = covered.setdefault(withdrawal_id, [])
+        if str(commission_id) not in listed:
+            listed.append(str(commission_id))
+    for row in chunk:
+        row["commission_ids"] = ";".join(covered.get(row["id"], []))
 
 
 async def _rows(
@@ -112,38 +146,39 @@ def _chunk_size(limit: int | None) -> int:
     return min(CHUNK_SIZE, max(limit, 1)) if limit is not None else CHUNK_SIZE
 
 
+async def _enriched(
+    chunks: AsyncIterator[list[dict[str, Any]]],
+    enrich: Callable[[list[dict[str, Any]]], Awaitable[None]],
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """The chunks, each completed by `enrich` with what one more query per chunk reads."""
+    async for chunk in chunks:
+        await enrich(chunk)
+        yield chunk
+
+
+async def _add_sites(chunk: list[dict[str, Any]]) -> None:
+    ids = {row["order__site_id"] for row in chunk if row["order__site_id"] is not None}
+    domains = dict(await Site.filter(id__in=sorted(ids)).values_list("id", "domain")) if ids else {}
+    for row in chunk:
+        row["site"] = domains.get(row["order__site_id"])
+        # The name the promoter gave when applying, else their WeChat nickname.
+        row["promoter_name"] = row["promoter__real_name"] or row["promoter__user__nickname"]
+
+
 def export_commissions(
+    filters: CommissionFilters,
     *,
-    program_id: int | None = None,
-    status: str | None = None,
-    promoter_id: int | None = None,
-    order_id: int | None = None,
-    order_external_id: str | None = None,
-    product_id: str | None = None,
-    level: int | None = None,
-    at_from: datetime | None = None,
-    at_to: datetime | None = None,
+    programs: Collection[int] | None = None,
     cursor: int | None = None,
     limit: int | None = None,
 ) -> CsvExport:
     """Commissions with the staff list's filters, newest first; `limit` caps the rows."""
-    query = staff_commission_query(
-        program_id=program_id,
-        status=status,
-        promoter_id=promoter_id,
-        order_id=order_id,
-        order_external_id=order_external_id,
-        product_id=product_id,
-        level=level,
-        at_from=at_from,
-        at_to=at_to,
-        cursor=cursor,
-    )
-    chunks = keyset_chunks(query, chunk_size=_chunk_size(limit), fields=_COMMISSION_PATHS)
+    query = staff_commission_query(filters, programs=programs, cursor=cursor)
+    chunks = keyset_chunks(query, chunk_size=_chunk_size(limit), fields=_COMMISSION_READS)
     return CsvExport(
         filename=_filename("commissions"),
         header=COMMISSION_HEADER,
-        rows=_rows(chunks, _commission_row, limit),
+        rows=_rows(_enriched(chunks, _add_sites), _commission_row, limit),
     )
 
 
@@ -161,11 +196,11 @@ def export_withdrawals(
     query = withdrawal_query(**filters)
     if cursor is not None:
         query = query.filter(id__lt=cursor)
-    chunks = keyset_chunks(query, chunk_size=_chunk_size(limit), fields=WITHDRAWAL_HEADER)
+    chunks = keyset_chunks(query, chunk_size=_chunk_size(limit), fields=_WITHDRAWAL_READS)
     return CsvExport(
         filename=_filename("withdrawals"),
         header=WITHDRAWAL_HEADER,
-        rows=_rows(chunks, _withdrawal_row, limit),
+        rows=_rows(_enriched(chunks, _add_commissions), _withdrawal_row, limit),
     )
 
 
@@ -174,10 +209,14 @@ def _batch_row(row: dict[str, Any]) -> list[Any]:
 
 
 def export_payout_batches(
-    *, program_id: int | None = None, cursor: int | None = None, limit: int | None = None
+    *,
+    program_id: int | None = None,
+    programs: Collection[int] | None = None,
+    cursor: int | None = None,
+    limit: int | None = None,
 ) -> CsvExport:
     """Payout batches with the batch list's filter, newest first; `limit` caps the rows."""
-    query = PayoutBatch.all()
+    query = within(PayoutBatch.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if cursor is not None:

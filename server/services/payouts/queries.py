@@ -5,6 +5,7 @@ Bank numbers are masked except on a detail for finance, who pay by bank.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
@@ -15,6 +16,7 @@ from server.domain.money import exponent
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.payouts.withdrawals import WithdrawalStatus, mask_account_number
 from server.models import PayoutBatch, Withdrawal, WithdrawalChange
+from server.services.access.scope import within
 from server.services.ledger.postings import as_decimal, sql_rows
 from server.services.promoters.onboarding import get_active_promoter
 
@@ -193,6 +195,7 @@ def _utc(moment: datetime) -> datetime:
 def withdrawal_query(
     *,
     program_id: int | None = None,
+    programs: Collection[int] | None = None,
     promoter_id: int | None = None,
     status: str | None = None,
     method: str | None = None,
@@ -204,7 +207,7 @@ def withdrawal_query(
     """The filtered withdrawals (a queryset), for pages and exports alike."""
     if status is not None and status not in set(WithdrawalStatus):
         raise ValidationFailed("unknown status", code="invalid_status", fields={"status": status})
-    query = Withdrawal.all()
+    query = within(Withdrawal.all(), programs)
     for name, value in (
         ("program_id", program_id),
         ("promoter_id", promoter_id),
@@ -269,11 +272,15 @@ def serialize_batch(batch: PayoutBatch) -> dict[str, Any]:
 
 
 async def list_batches(
-    *, program_id: int | None = None, cursor: int | None = None, limit: int = 50
+    *,
+    program_id: int | None = None,
+    programs: Collection[int] | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
 ) -> dict[str, Any]:
     """A page of payout batches, newest first."""
     check_page_limit(limit)
-    query = PayoutBatch.all()
+    query = within(PayoutBatch.all(), programs)
     if program_id is not None:
         query = query.filter(program_id=program_id)
     if cursor is not None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +28,7 @@ from server.domain.programs.levels import settings_within_cap
 from server.domain.programs.settings import PROGRAM_LIFECYCLE, ProgramSettings, ProgramStatus
 from server.models import Program, Promoter, Site
 from server.services.access.audit import record_action
+from server.services.access.scope import within
 from server.services.programs.sites import insert_site
 
 DEMO_PROGRAM_NAME = "Demo store"
@@ -219,11 +220,15 @@ async def get_public_program(*, program_id: int) -> Program:
 
 
 async def list_programs(
-    *, status: str | None = None, cursor: int | None = None, limit: int = 50
+    *,
+    status: str | None = None,
+    programs: Collection[int] | None = None,
+    cursor: int | None = None,
+    limit: int = 50,
 ) -> list[Program]:
     """Programs in id order; `cursor` is the last id of the previous page."""
     check_page_limit(limit)
-    query = Program.all()
+    query = within(Program.all(), programs, column="id")
     if status is not None:
         if status not in {s.value for s in ProgramStatus}:
             raise ValidationFailed(

@@ -12,6 +12,7 @@ from server.domain.commissions.calc import OrderEvaluation
 from server.domain.orders.events import OrderPaid
 from server.domain.promoters.status import PromoterStatus
 from server.domain.sharing.attribution import (
+    AttributionSource,
     CouponTouch,
     OrderAttribution,
     TouchSource,
@@ -127,6 +128,16 @@ async def attribute(
     elif not look_up_binding:
         attribution.evidence["binding"] = {"not_consulted": "the buyer starts the chain"}
     return attribution
+
+
+def order_channel(attribution: OrderAttribution, resolved: ResolvedCode | None) -> int | None:
+    """The channel of the touch an order is credited through: the winning binding's, or the
+    code's when the code typed at checkout wins (None for a self purchase or nobody)."""
+    if attribution.source == AttributionSource.COUPON and resolved is not None:
+        return resolved.channel_id
+    if attribution.source == AttributionSource.BINDING:
+        return attribution.evidence.get("binding", {}).get("channel_id")
+    return None
 
 
 def attribution_evidence(

@@ -1,0 +1,140 @@
+"""A program with one record of every kind an admin route names, for the program scope tests,
+and staff accounts limited to programs. This module holds no tests."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from server import clock
+from server.models import (
+    AdjustmentBatch,
+    Anomaly,
+    Dispute,
+    OrderEvent,
+    PayoutBatch,
+    Program,
+    ShareCode,
+)
+from server.services.access.staff import create_staff_user
+from server.services.programs.commission_rules import create_rule
+from server.services.programs.period_caps import create_cap
+from server.services.programs.sites import create_site
+from tests.ledger_checks import make_commission
+from tests.order_builders import ADMIN, shop, unique
+from tests.withdrawal_builders import funded_promoter, withdraw
+
+STAFF_PASSWORD = "correct horse battery"
+
+
+@dataclass(frozen=True)
+class World:
+    """A program and the id of one of its records per route parameter name."""
+
+    program: Program
+    ids: dict[str, int]
+
+    def id_for(self, path: str, name: str) -> int | None:
+        """The record a route parameter names (`batch_id` under /adjustments/ is an upload)."""
+        if name == "batch_id" and "/adjustments/" in path:
+            return self.ids["adjustment_batch_id"]
+        return self.ids.get(name)
+
+
+async def build_world() -> World:
+    """A program with a promoter, commission, order, withdrawal, dispute, anomaly, rule, cap,
+    code, site, payout batch, adjustment upload and store event (and their audit entries)."""
+    program = await shop()
+    site = await create_site(program_id=program.id, domain=f"{unique('s')}.example", actor=ADMIN)
+    promoter = await funded_promoter(program, "50.00")
+    commission = await make_commission(program, promoter, amount="5.00", status="pending")
+    withdrawal = await withdraw(promoter, "10.00")
+    dispute = await Dispute.create(
+        program=program,
+        promoter=promoter,
+        subject_kind="commission",
+        commission_id=commission.id,
+        status="open",
+    )
+    anomaly = await Anomaly.create(
+        program=program,
+        kind="self_referral",
+        subject_kind="promoter",
+        subject_id=str(promoter.id),
+        promoter_id=promoter.id,
+        score=50,
+        source="scan",
+        fingerprint=unique("fp"),
+    )
+    rule, _ = await create_rule(
+        program_id=program.id, document={"kind": "percent", "value": "3"}, actor=ADMIN
+    )
+    cap, _ = await create_cap(
+        program_id=program.id, document={"period": "day", "amount": "100"}, actor=ADMIN
+    )
+    text = unique("CODE").replace("-", "")
+    code = await ShareCode.create(
+        program=program, promoter=promoter, kind="referral", code=text, normalized=text.upper()
+    )
+    payout_batch = await PayoutBatch.create(
+        program_id=program.id,
+        currency=program.currency,
+        trigger="manual",
+        period_key=unique("manual"),
+        created_at=clock.now(),
+    )
+    upload = await AdjustmentBatch.create(
+        program=program,
+        filename="adjustments.csv",
+        content_sha256=hashlib.sha256(unique("csv").encode()).hexdigest(),
+        row_count=0,
+        currency=program.currency,
+        total_amount=0,
+        created_by=ADMIN.id,
+    )
+    await OrderEvent.create(
+        program=program,
+        event_id=unique("ev"),
+        event_type="order.paid",
+        order_external_id=unique("ext"),
+        body_sha256="0" * 64,
+        status="rejected",
+    )
+    ids = {
+        "program_id": program.id,
+        "promoter_id": promoter.id,
+        "site_id": site.id,
+        "commission_id": commission.id,
+        "order_id": commission.order_id,  # type: ignore[attr-defined]
+        "withdrawal_id": withdrawal["id"],
+        "dispute_id": dispute.id,
+        "anomaly_id": anomaly.id,
+        "rule_id": rule.id,
+        "cap_id": cap.id,
+        "code_id": code.id,
+        "batch_id": payout_batch.id,
+        "adjustment_batch_id": upload.id,
+    }
+    return World(program=program, ids=ids)
+
+
+async def limited_account(username: str, *programs: Program, roles: tuple[str, ...]) -> int:
+    """A staff account with `roles`, limited to `programs` (none: every program)."""
+    account = await create_staff_user(
+        username=username,
+        password=STAFF_PASSWORD,
+        roles=list(roles),
+        programs=[p.id for p in programs] or None,
+        actor=ADMIN,
+    )
+    return account.id
+
+
+async def login(api: Any, username: str) -> str:
+    """An access token of the account `username` (password STAFF_PASSWORD)."""
+    response = await api.post(
+        "/admin/v1/auth/login", json={"username": username, "password": STAFF_PASSWORD}
+    )
+    assert response.status == 200, response.text
+    return response.json["access_token"]
