@@ -4,6 +4,7 @@ mini-program codes asked of WeChat."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from datetime import timedelta
 
@@ -141,3 +142,39 @@ async def test_new_wxacodes_are_rate_limited_per_promoter_and_stored_ones_are_no
     clock.advance(timedelta(seconds=60))
     await wxacode(860)
     assert len(wechat.wxacode_calls) == 4
+
+
+async def test_concurrent_new_wxacodes_never_exceed_the_promoters_window(
+    settings: Settings,
+) -> None:
+    limited = dataclasses.replace(settings, wxacode_calls_per_window=3)
+    program = await make_program()
+    alice = await make_promoter(program)
+    links = [
+        (
+            await share_links.create_link(
+                user_id=alice.user_id, program_id=program.id, utm_source=f"s{index}"
+            )
+        )[0]
+        for index in range(3)
+    ]
+    wechat = FakeWeChat()
+
+    async def ask(link_id: int, width: int) -> str:
+        try:
+            await qr_codes.link_wxacode(
+                user_id=alice.user_id,
+                program_id=program.id,
+                link_id=link_id,
+                width=width,
+                wechat=wechat,
+                settings=limited,
+            )
+        except TooManyRequests:
+            return "limited"
+        return "made"
+
+    outcomes = await asyncio.gather(*(ask(link.id, width) for link in links for width in QR_SIZES))
+    assert sorted(outcomes) == ["limited"] * 9 + ["made"] * 3
+    assert len(wechat.wxacode_calls) == 3
+    assert await QrImage.filter(kind="wxacode").count() == 3
