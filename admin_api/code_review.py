@@ -3,6 +3,8 @@ see them."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
@@ -18,7 +20,7 @@ bp = Blueprint("admin_code_review")
 
 
 class ReviewFilter(Query):
-    status: str = Field(default="pending", description="pending | approved | rejected")
+    status: Literal["pending", "approved", "rejected"] = "pending"
     cursor: int | None = Field(default=None, ge=0)
     limit: int = Field(default=50, ge=1, le=100)
 

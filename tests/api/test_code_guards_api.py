@@ -82,6 +82,10 @@ async def test_staff_review_chosen_codes_and_only_an_approved_one_credits_an_ord
     queue = await mp_api.get(f"/admin/v1/programs/{program.id}/code-review", token=finance)
     assert queue.status == 200
     assert [c["code"] for c in queue.json["items"]] == ["BOB-SPRING", "BOB-BRAND"]
+    bogus = await mp_api.get(
+        f"/admin/v1/programs/{program.id}/code-review", token=staff, params={"status": "maybe"}
+    )
+    assert bogus.status == 422
     approve = f"/admin/v1/codes/{chosen.json['id']}/approve"
     assert (await mp_api.post(approve, token=finance)).status == 403
     assert (await mp_api.post(approve, token=token)).status in {401, 403}
