@@ -59,6 +59,21 @@ async def test_the_store_reserves_its_coupons_and_no_promoter_code_can_take_them
     seen = await mp_api.get(f"/admin/v1/programs/{program.id}/reserved-codes", token=staff)
     assert seen.status == 200 and len(seen.json["items"]) == 2
 
+    # The dry run ignores a reserved coupon too.
+    preview = await mp_api.post(
+        f"/admin/v1/programs/{program.id}/commissions/preview",
+        token=staff,
+        json={
+            "lines": [{"product_id": "A", "quantity": 1, "unit_price": "10", "amount": "10"}],
+            "customer_user_id": store["buyer"].id,
+            "coupon_code": "SUMMER20",
+        },
+    )
+    assert preview.status == 200, preview.text
+    found = preview.json["chain"]["found_by"]["attribution"]
+    assert found["coupon"]["ignored_because"] == "reserved_by_store"
+    assert preview.json["chain"]["members"] == []
+
     released = await _signed(mp_api, store, f"{RESERVE}/release", {"codes": ["vip"]})
     assert released.json["items"] == [{"normalized": "VIP", "status": "released"}]
 

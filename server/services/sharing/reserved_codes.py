@@ -54,7 +54,8 @@ async def _reserve_once(
                 note=unique[text].get("note"),
                 registered_by=key_id,
             )
-            for text in texts
+            # In one order for every request, so concurrent batches lock keys alike.
+            for text in sorted(texts)
             if text not in already
         ]
         if new:

@@ -4,6 +4,7 @@ order — in the order path and in the dry run."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -239,3 +240,18 @@ async def test_sharing_rules_are_program_settings_checked_as_a_whole() -> None:
     }
     # A user of the program is no part of these rules.
     assert await User.all().count() == 0
+
+
+async def test_concurrent_reservations_of_overlapping_codes_store_each_text_once() -> None:
+    program = await shop()
+    texts = ["A1", "B2", "C3", "D4"]
+    batches = [[{"code": t} for t in texts[i:] + texts[:i]] for i in range(4)]
+    results = await asyncio.gather(
+        *(
+            reserved_codes.reserve_codes(program_id=program.id, codes=batch, key_id=KEY)
+            for batch in batches
+        )
+    )
+    assert await ReservedCode.filter(program_id=program.id).count() == 4
+    firsts = [r["normalized"] for batch in results for r in batch if r["status"] == "reserved"]
+    assert sorted(firsts) == texts

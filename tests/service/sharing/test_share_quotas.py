@@ -178,3 +178,20 @@ async def test_concurrent_new_wxacodes_never_exceed_the_promoters_window(
     assert sorted(outcomes) == ["limited"] * 9 + ["made"] * 3
     assert len(wechat.wxacode_calls) == 3
     assert await QrImage.filter(kind="wxacode").count() == 3
+
+
+async def test_concurrent_creations_never_pass_the_quota() -> None:
+    program = await _program(max_channels_per_promoter=2)
+    alice = await make_promoter(program)
+
+    async def create(name: str) -> str:
+        try:
+            await share_channels.create_channel(
+                user_id=alice.user_id, program_id=program.id, name=name
+            )
+        except ValidationFailed as refused:
+            return refused.code
+        return "created"
+
+    outcomes = await asyncio.gather(*(create(f"ch-{index}") for index in range(6)))
+    assert sorted(outcomes) == ["created"] * 2 + ["quota_exceeded"] * 4
