@@ -53,6 +53,11 @@ class PreviewOrder(Body):
     bound_at: Moment | None = None
     customer_user_id: int | None = None
     customer_external_id: str | None = Field(default=None, max_length=128)
+    coupon_code: str | None = Field(
+        default=None,
+        max_length=64,
+        description="typed at checkout: weighed against the binding under the program's policy",
+    )
 
 
 class CommissionFilter(Query):

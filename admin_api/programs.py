@@ -55,6 +55,21 @@ class AutoApproveRulesBody(Body):
     require_no_open_anomaly: bool = Field(default=True, description="must be true")
 
 
+class SharingRulesBody(Body):
+    """Merged key by key on update (server/domain/sharing/rules.py)."""
+
+    custom_codes: str | None = Field(
+        default=None,
+        description="generated (only codes the server draws) | reviewed (chosen text counts"
+        " once staff approve it)",
+    )
+    max_links_per_promoter: int | None = Field(default=None, description="1..10000, default 200")
+    max_codes_per_promoter: int | None = Field(
+        default=None, description="active codes and aliases, 1..10000, default 50"
+    )
+    max_channels_per_promoter: int | None = Field(default=None, description="1..10000, default 50")
+
+
 LEVELS_DESCRIPTION = (
     "paid levels n, 1..MAX_COMMISSION_LEVELS (default 2, never above 3): a referred order pays"
     " levels 1..n; a self purchase with the rebate on pays the rebate and at most"
@@ -102,6 +117,7 @@ class ProgramPatch(Body):
         default=None,
         description="promoter | anomaly_commissions: what an open anomaly naming a promoter holds",
     )
+    sharing_rules: SharingRulesBody | None = None
 
 
 class ProgramCreate(ProgramPatch):

@@ -13,6 +13,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_PROMOTER, public, requires
 from server.domain.errors import Forbidden, NotFound
 from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
+from server.domain.sharing.qr import QR_SIZES
 from server.http import Body, Query, parse_body, parse_query, render
 from server.idempotent import create_once, render_created
 from server.services.sharing import channels as share_service
@@ -75,15 +76,10 @@ class LinkCreate(Body):
     utm_campaign: str | None = Field(default=None, max_length=64)
 
 
-class WxacodeQuery(Query):
+class QrQuery(Query):
+    # Checked against the fixed sizes by the service (422 invalid_width naming them).
     width: int = Field(
-        default=qr_codes.DEFAULT_WIDTH, ge=qr_codes.WXACODE_WIDTHS[0], le=qr_codes.WXACODE_WIDTHS[1]
-    )
-
-
-class PngQuery(Query):
-    width: int = Field(
-        default=qr_codes.DEFAULT_WIDTH, ge=qr_codes.PNG_WIDTHS[0], le=qr_codes.PNG_WIDTHS[1]
+        default=qr_codes.DEFAULT_WIDTH, description="one of " + ", ".join(map(str, QR_SIZES))
     )
 
 
@@ -245,7 +241,7 @@ async def create_link(request: Request, program_id: int) -> HTTPResponse:
 @openapi.definition(summary="Mini-program code (PNG) of one of my links", secured={"bearer": []})
 @requires(*ROLES_PROMOTER)
 async def link_wxacode(request: Request, program_id: int, link_id: int) -> HTTPResponse:
-    query = parse_query(request, WxacodeQuery)
+    query = parse_query(request, QrQuery)
     picture = await qr_codes.link_wxacode(
         user_id=_user_id(request),
         program_id=program_id,
@@ -263,7 +259,7 @@ async def link_wxacode(request: Request, program_id: int, link_id: int) -> HTTPR
 )
 @requires(*ROLES_PROMOTER)
 async def link_qr_png(request: Request, program_id: int, link_id: int) -> HTTPResponse:
-    query = parse_query(request, PngQuery)
+    query = parse_query(request, QrQuery)
     picture = await qr_codes.link_qr_png(
         user_id=_user_id(request),
         program_id=program_id,

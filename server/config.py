@@ -101,6 +101,10 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     mp_share_page: str = "pages/index/index"
     qr_cache_dir: str = "var/qr-cache"
+    # New mini-program codes (getwxacodeunlimit calls) one promoter may cause per window;
+    # pictures already stored are served without counting.
+    wxacode_calls_per_window: int = 10
+    wxacode_window_seconds: int = 60
     visitor_hash_salt: str = field(default_factory=lambda: secrets.token_hex(16), repr=False)
     bootstrap_admin_username: str | None = None
     bootstrap_admin_password: str | None = field(default=None, repr=False)
@@ -245,6 +249,8 @@ class Settings:
             public_base_url=env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}",
             mp_share_page=env.get("MP_SHARE_PAGE") or "pages/index/index",
             qr_cache_dir=env.get("QR_CACHE_DIR") or "var/qr-cache",
+            wxacode_calls_per_window=_positive(env, "WXACODE_CALLS_PER_WINDOW", 10),
+            wxacode_window_seconds=_positive(env, "WXACODE_WINDOW_SECONDS", 60),
             visitor_hash_salt=salt,
             bootstrap_admin_username=env.get("BOOTSTRAP_ADMIN_USERNAME") or None,
             bootstrap_admin_password=env.get("BOOTSTRAP_ADMIN_PASSWORD") or None,

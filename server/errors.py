@@ -69,7 +69,11 @@ def _has_path_id_out_of_range(request: Request) -> bool:
 def install_error_handlers(app: Sanic) -> None:
     @app.exception(FenxiaoError)
     async def on_fenxiao_error(request: Request, exc: FenxiaoError) -> HTTPResponse:
-        return render(exc.to_dict(), status=exc.status_code)
+        response = render(exc.to_dict(), status=exc.status_code)
+        retry_after = exc.fields.get("retry_after_seconds")
+        if exc.status_code == 429 and isinstance(retry_after, int):
+            response.headers["retry-after"] = str(retry_after)
+        return response
 
     @app.exception(RequestCancelled)
     async def on_client_gone(request: Request, exc: RequestCancelled) -> HTTPResponse:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from server.domain.errors import ValidationFailed
 
@@ -20,3 +21,8 @@ def check_page_limit(limit: int) -> None:
 def next_cursor(ids: Sequence[int], limit: int) -> int | None:
     """Keyset cursor (the last id) for the next page, None on the last page."""
     return ids[-1] if ids and len(ids) >= limit else None
+
+
+def page_body(items: Sequence[Mapping[str, Any]], limit: int) -> dict[str, Any]:
+    """A list answer: the serialized items (each with its `id`) and the next page's cursor."""
+    return {"items": list(items), "next_cursor": next_cursor([item["id"] for item in items], limit)}

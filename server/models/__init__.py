@@ -20,6 +20,7 @@ from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
+from server.models.share_guard import ReservedCode, WxacodeCallWindow
 from server.models.staff import StaffProgram, StaffUser
 from server.models.token import RefreshToken
 from server.models.user import User
@@ -63,6 +64,7 @@ __all__ = [
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",
+    "ReservedCode",
     "S2SClick",
     "S2SNonce",
     "ShareCode",
@@ -75,4 +77,5 @@ __all__ = [
     "Visit",
     "Withdrawal",
     "WithdrawalChange",
+    "WxacodeCallWindow",
 ]

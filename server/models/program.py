@@ -49,6 +49,9 @@ class Program(Model):
     # promoter | anomaly_commissions: what an open anomaly naming a promoter holds
     # (server/domain/fraud/holds.py); programs older than the setting hold the promoter.
     fraud_hold_scope = fields.CharField(max_length=24, default="promoter", db_default="promoter")
+    # {"custom_codes": "reviewed", "max_links_per_promoter": 200, ...}:
+    # server/domain/sharing/rules.py (missing keys = defaults, null on older programs).
+    sharing_rules = fields.JSONField(default=dict, null=True)
     created_at = UtcDatetimeField(auto_now_add=True)
     updated_at = UtcDatetimeField(auto_now=True)
 

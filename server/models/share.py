@@ -34,6 +34,10 @@ class ShareCode(Model):
     normalized = fields.CharField(max_length=32)
     alias_of = fields.ForeignKeyField("models.ShareCode", related_name="aliases", null=True)
     is_active = fields.BooleanField(default=True)
+    # approved | pending | rejected (server/domain/sharing/rules.py): chosen text counts only
+    # once staff approve it; codes older than the review are approved.
+    review_status = fields.CharField(max_length=16, default="approved", db_default="approved")
+    reviewed_at = UtcDatetimeField(null=True)
     created_at = UtcDatetimeField(auto_now_add=True)
 
     class Meta:

@@ -20,6 +20,7 @@ from server.services.sharing.visit_buffer import VisitBuffer
 from tests.api.conftest import Api
 from tests.order_builders import ADMIN, customer, promoter, shop
 from tests.s2s_client import encode_json, s2s_post, sign_request
+from tests.service.sharing.test_share_support import approve_pending_codes
 
 CLICKS = "/admin/v1/s2s/clicks"
 BATCH = "/admin/v1/s2s/clicks/batch"
@@ -49,6 +50,7 @@ async def _store(api: Api, **settings: Any) -> dict[str, Any]:
         kind="voucher",
         code="BOB10",
     )
+    await approve_pending_codes(program.id)
     issued = await create_api_key(
         program_id=program.id, name="store", actor=ADMIN, settings=api.app.ctx.settings
     )

@@ -7,7 +7,11 @@ from PIL import Image
 from server.integrations.wechat_standin import WeChatStandIn
 from server.models import Program, QrImage, User
 from tests.api.conftest import Api
-from tests.service.sharing.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+)
 from tests.wechat_fixtures import promoter_login
 
 WXACODE_PATH = "/wxa/getwxacodeunlimit"
@@ -45,6 +49,11 @@ async def test_a_promoter_shares_a_coded_link_and_gets_both_qr_pictures(
         f"{base}/codes/{code.json['id']}/aliases", token=token, json={"alias": "alicesp"}
     )
     assert alias.status == 201 and alias.json["alias_of_id"] == code.json["id"]
+    # Chosen text counts once staff approve it (the program's custom codes are reviewed).
+    assert code.json["review_status"] == "pending"
+    staff = await mp_api.staff_token("staff", username="reviewer")
+    approved = await mp_api.post(f"/admin/v1/codes/{code.json['id']}/approve", token=staff)
+    assert approved.status == 200 and approved.json["review_status"] == "approved"
 
     request = {"channel_id": channel.json["id"], "code_id": code.json["id"], "utm_source": "dy"}
     link = await mp_api.post(f"{base}/links", token=token, json=request)
@@ -54,12 +63,12 @@ async def test_a_promoter_shares_a_coded_link_and_gets_both_qr_pictures(
     assert again.status == 200 and again.json["id"] == link.json["id"]
 
     picture_path = f"{base}/links/{link.json['id']}/wxacode"
-    first = await mp_api.get(picture_path, token=token, params={"width": 300})
+    first = await mp_api.get(picture_path, token=token, params={"width": 280})
     assert first.status == 200, first.text
     assert first.headers["content-type"] == "image/png"
     assert "max-age" in first.headers["cache-control"]
-    assert Image.open(io.BytesIO(first.body)).size == (300, 300)
-    second = await mp_api.get(picture_path, token=token, params={"width": 300})
+    assert Image.open(io.BytesIO(first.body)).size == (280, 280)
+    second = await mp_api.get(picture_path, token=token, params={"width": 280})
     assert second.body == first.body
     assert standin.calls.count(WXACODE_PATH) == 1
 
@@ -169,6 +178,7 @@ async def test_anyone_may_resolve_a_short_code_and_sees_only_invite_code_and_mas
     token = await _promoter(mp_api, "alice", program, invite="ALICE777")
     base = f"/mp/v1/programs/{program.id}"
     code = await mp_api.post(f"{base}/codes", token=token, json={"code": "ALICE-GO"})
+    await approve_pending_codes(program.id)
     link = await mp_api.post(
         f"{base}/links", token=token, json={"code_id": code.json["id"], "utm_campaign": "may"}
     )

@@ -19,7 +19,11 @@ from server.services.sharing import links as share_links
 from server.services.sharing.visit_buffer import PendingVisit, VisitBuffer
 from tests.api.conftest import Api, ApiResponse
 from tests.order_builders import line, paid, shop
-from tests.service.sharing.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+)
 from tests.wechat_fixtures import promoter_login
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI"
@@ -239,6 +243,7 @@ async def test_registering_through_a_code_binds_the_customer_in_on_register_prog
     await share_codes.create_code(
         user_id=alice.user_id, program_id=program.id, kind="referral", code="ALICE-REG"
     )
+    await approve_pending_codes(program.id)
     customer_id, token = await _customer(mp_api, "carol")
     await mp_api.post("/mp/v1/visits", token=token, json={"short_code": short_code})
     await fresh_visit_state.flush()

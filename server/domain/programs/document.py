@@ -20,10 +20,11 @@ from server.domain.programs.settings import (
     WithdrawalRules,
 )
 from server.domain.programs.settings_checks import program_settings_errors
+from server.domain.sharing.rules import QUOTA_KEYS, SHARING_RULE_KEYS, SharingRules
 
 REQUIRED_ON_CREATE = ("name", "currency", "max_levels", "level_rates")
 MERGED_ON_PATCH = frozenset(
-    {"requirements", "withdrawal_rules", "auto_approve_rules", "fraud_thresholds"}
+    {"requirements", "withdrawal_rules", "auto_approve_rules", "fraud_thresholds", "sharing_rules"}
 )
 NESTED_KEYS: dict[str, tuple[str, ...]] = {
     "requirements": ("real_name", "phone", "agreement_version", "deposit"),
@@ -38,6 +39,7 @@ NESTED_KEYS: dict[str, tuple[str, ...]] = {
     "payout_schedule": ("mode", "day", "threshold"),
     "auto_approve_rules": ("enabled", "max_line_amount", "require_no_open_anomaly"),
     "fraud_thresholds": THRESHOLD_KEYS,
+    "sharing_rules": SHARING_RULE_KEYS,
 }
 SCALAR_KEYS = (
     "name",
@@ -166,6 +168,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
             key: getattr(settings.fraud_thresholds, key) for key in THRESHOLD_KEYS
         },
         "fraud_hold_scope": settings.fraud_hold_scope,
+        "sharing_rules": {key: getattr(settings.sharing_rules, key) for key in SHARING_RULE_KEYS},
     }
 
 
@@ -287,6 +290,7 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
     schedule = read.section(document, "payout_schedule")
     auto = read.section(document, "auto_approve_rules")
     fraud = read.section(document, "fraud_thresholds")
+    sharing = read.section(document, "sharing_rules")
     settings = ProgramSettings(
         name=read.text(document, "name", "name"),
         description=read.text(document, "description", "description"),
@@ -348,6 +352,10 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             **{key: read.whole(fraud, key, f"fraud_thresholds.{key}") for key in THRESHOLD_KEYS}
         ),
         fraud_hold_scope=read.text(document, "fraud_hold_scope", "fraud_hold_scope"),
+        sharing_rules=SharingRules(
+            custom_codes=read.text(sharing, "custom_codes", "sharing_rules.custom_codes"),
+            **{key: read.whole(sharing, key, f"sharing_rules.{key}") for key in QUOTA_KEYS},
+        ),
     )
     errors = {**program_settings_errors(settings), **read.errors}
     if errors:

@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from server.domain.fraud.holds import DEFAULT_FRAUD_HOLD_SCOPE
 from server.domain.fraud.thresholds import FraudThresholds
+from server.domain.sharing.rules import SharingRules
 from server.domain.state_machine import StateMachine
 
 MIN_LEVELS = 1
@@ -145,3 +146,5 @@ class ProgramSettings:
     fraud_thresholds: FraudThresholds = field(default_factory=FraudThresholds)
     # What an open anomaly naming a promoter holds (server/domain/fraud/holds.py).
     fraud_hold_scope: str = DEFAULT_FRAUD_HOLD_SCOPE.value
+    # Custom codes (generated or reviewed) and per-promoter quotas (server/domain/sharing/rules.py).
+    sharing_rules: SharingRules = field(default_factory=SharingRules)

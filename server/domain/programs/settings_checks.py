@@ -28,6 +28,7 @@ from server.domain.programs.settings import (
     WithdrawalMethod,
     WithdrawalRules,
 )
+from server.domain.sharing.rules import sharing_rule_errors
 
 # Attribution and commission windows (0 = forever / no limit) and the freeze, in days.
 MAX_WINDOW_DAYS = 3650
@@ -155,6 +156,7 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
             "must be true: commissions touched by an open anomaly are always held"
         )
     errors.update(threshold_errors(settings.fraud_thresholds, prefix="fraud_thresholds."))
+    errors.update(sharing_rule_errors(settings.sharing_rules, prefix="sharing_rules."))
     return errors
 
 

@@ -35,6 +35,7 @@ from server.services.programs.commission_rules import load_rules
 from server.services.programs.period_caps import load_period_caps
 from server.services.programs.settings import settings_of
 from server.services.promoters.hierarchy import upline_chain
+from server.services.sharing.attribution import preview_attribution
 from server.services.sharing.bindings import current_binding
 
 # Commissions that no longer count towards what a promoter earned in a period.
@@ -246,9 +247,10 @@ def order_snapshot(
 
 
 async def _buyer_of(
-    *, program_id: int, document: dict[str, Any], placed_at: datetime
+    *, program: Program, document: dict[str, Any], placed_at: datetime
 ) -> tuple[int | None, int | None, datetime | None, dict[str, Any]]:
     """(buyer promoter, attributed promoter, bound_at, how they were found)."""
+    program_id = program.id
     buyer_promoter_id = document.get("buyer_promoter_id")
     attributed = document.get("attributed_promoter_id")
     bound_at = document.get("bound_at")
@@ -264,6 +266,17 @@ async def _buyer_of(
             buyer_promoter_id, found["buyer_promoter_id"] = int(own[0]), "customer_user_id"
     if attributed is not None:
         found["attribution"] = "given"
+    elif document.get("coupon_code") and buyer_promoter_id is None:
+        # The same weighing as an order.paid: a reserved or unapproved code credits nobody.
+        attribution = await preview_attribution(
+            program=program,
+            customer_user_id=user_id,
+            customer_external_id=external_id,
+            coupon_code=document["coupon_code"],
+            placed_at=placed_at,
+        )
+        attributed, bound_at = attribution.promoter_id, attribution.attributed_at
+        found["attribution"] = attribution.evidence
     elif user_id is not None or external_id is not None:
         binding = await current_binding(
             program_id=program_id,
@@ -291,7 +304,7 @@ async def preview_order(*, program_id: int, document: dict[str, Any]) -> dict[st
         )
     order = order_snapshot(program=program, document=document, placed_at=placed_at)
     buyer_promoter_id, attributed, bound_at, found = await _buyer_of(
-        program_id=program.id, document=document, placed_at=placed_at
+        program=program, document=document, placed_at=placed_at
     )
     terms, rules, chain, caps, earned = await build_commission_inputs(
         program=program,

@@ -35,6 +35,7 @@ from server.services.orders.paid_inputs import find_buyer_and_profile, paid_orde
 from server.services.orders.writes import insert_rows, inserted_ids
 from server.services.programs.cache import ProgramConfig
 from server.services.sharing import attribution as order_attribution
+from server.services.sharing.codes import why_code_credits_nobody
 
 CREATED_REASON = "order paid"
 
@@ -231,7 +232,9 @@ async def apply_paid(
     if paid.coupon_code and coupon is None:
         attribution.evidence["coupon"] = {
             "code": paid.coupon_code,
-            "ignored_because": "unknown_or_inactive_code",
+            "ignored_because": await why_code_credits_nobody(
+                program_id=program.id, code=paid.coupon_code
+            ),
         }
     if buyer_promoter is not None:
         attributed_id, bound_at = buyer_promoter.id, None

@@ -18,6 +18,7 @@ from server.models import Program, Promoter, PromoterStatusChange, ShareCode
 from server.services.access.audit import record_action
 from server.services.promoters import hierarchy
 from server.services.promoters.queries import STAFF_ACTIONS, promoter_not_found
+from server.services.sharing.quotas import is_reserved
 
 BULK_ACTIONS = frozenset({"approve", "reject"})
 # Punitive or final decisions must say why: the promoter sees the reason, auditors too.
@@ -53,11 +54,11 @@ async def _assign_invite_code(promoter: Promoter, conn: BaseDBAsyncClient) -> No
     """Give the promoter a fresh invite code, unique in the program, and save the row."""
     for _ in range(INVITE_CODE_ATTEMPTS):
         candidate = generate_code()
-        # Typed codes must lead to one promoter: stay clear of referral/voucher codes too.
-        if (
-            await ShareCode.filter(program_id=promoter.program_id, normalized=candidate)
-            .using_db(conn)
-            .exists()
+        # Typed codes must lead to one promoter: stay clear of referral/voucher codes too,
+        # and of the store's own coupon codes.
+        codes = ShareCode.filter(program_id=promoter.program_id, normalized=candidate)
+        if await codes.using_db(conn).exists() or await is_reserved(
+            program_id=promoter.program_id, normalized=candidate, conn=conn
         ):
             continue
         promoter.invite_code = candidate

@@ -4,10 +4,12 @@ the program's conflict policy), and the evidence kept on the order.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from server.db import connection
 from server.domain.commissions.calc import OrderEvaluation
 from server.domain.orders.events import OrderPaid
 from server.domain.promoters.status import PromoterStatus
@@ -21,7 +23,7 @@ from server.domain.sharing.attribution import (
 from server.models import Binding, Program, Promoter, User
 from server.services.sharing.bindings import NO_USER_ID, bind_from_touch, current_binding
 from server.services.sharing.bindings import snapshot_of as binding_snapshot
-from server.services.sharing.codes import ResolvedCode, resolve_code
+from server.services.sharing.codes import ResolvedCode, resolve_code, why_code_credits_nobody
 
 
 async def find_buyer(
@@ -200,3 +202,40 @@ async def bind_by_coupon(
         reached_by=TouchSource.CODE,
     )
     return {"action": decision.action.value, "reason": decision.reason}
+
+
+async def preview_attribution(
+    *,
+    program: Program,
+    customer_user_id: int | None,
+    customer_external_id: str | None,
+    coupon_code: str,
+    placed_at: datetime,
+) -> OrderAttribution:
+    """For a dry run: the binding against a typed coupon, as an order.paid would weigh them."""
+    conn = connection()
+    _, coupon = await resolve_coupon(program_id=program.id, code=coupon_code, conn=conn)
+    binding = None
+    if customer_user_id is not None or customer_external_id:
+        binding = await current_binding(
+            program_id=program.id,
+            customer_user_id=customer_user_id,
+            customer_external_id=customer_external_id,
+            at=placed_at,
+            conn=conn,
+        )
+    attribution = attribute_order(
+        policy=program.attribution_conflict_policy,
+        buyer_user_id=customer_user_id if customer_user_id is not None else NO_USER_ID,
+        binding=binding_snapshot(binding) if binding is not None else None,
+        coupon=coupon,
+        placed_at=placed_at,
+    )
+    if coupon is None:
+        attribution.evidence["coupon"] = {
+            "code": coupon_code,
+            "ignored_because": await why_code_credits_nobody(
+                program_id=program.id, code=coupon_code
+            ),
+        }
+    return attribution

@@ -15,9 +15,9 @@ from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.domain.pagination import MAX_PAGE_SIZE
 from server.domain.promoters.status import PromoterStatus
 from server.models import Channel, Promoter
+from server.services.sharing.quotas import CHANNELS, refuse_over_quota, sharing_rules_of
 
 MAX_CHANNEL_NAME_LENGTH = 64
-MAX_CHANNELS_PER_PROMOTER = 50
 
 
 async def sharing_promoter(
@@ -113,12 +113,10 @@ async def create_channel(*, user_id: int, program_id: int, name: str) -> Channel
             user_id=user_id, program_id=program_id, using_db=conn, lock=True
         )
         await _refuse_duplicate_name(promoter_id=promoter.id, name=name, conn=conn)
-        count = await Channel.filter(promoter_id=promoter.id).using_db(conn).count()
-        if count >= MAX_CHANNELS_PER_PROMOTER:
-            raise Conflict(
-                f"at most {MAX_CHANNELS_PER_PROMOTER} channels per promoter",
-                code="too_many_channels",
-            )
+        rules = await sharing_rules_of(program_id=program_id, conn=conn)
+        await refuse_over_quota(
+            promoter_id=promoter.id, rules=rules, instrument=CHANNELS, conn=conn
+        )
         try:
             return await Channel.create(promoter_id=promoter.id, name=name, using_db=conn)
         except IntegrityError:

@@ -4,16 +4,19 @@ against promoters' invite codes, so a code read aloud always leads to one promot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
+from tortoise.models import Model
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from server.auth import Principal
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.promoters.status import PromoterStatus
 from server.domain.sharing.codes import generate_code, is_valid_custom_code, normalize_code
+from server.domain.sharing.rules import CodeReview, review_of_new_code
 from server.models import Promoter, ShareCode
 from server.services.access.audit import record_action
 from server.services.sharing.channels import (
@@ -22,10 +25,11 @@ from server.services.sharing.channels import (
     own_channel,
     sharing_promoter,
 )
+from server.services.sharing.quotas import CODES, is_reserved, refuse_over_quota, sharing_rules_of
+
+M = TypeVar("M", bound=Model)
 
 CODE_KINDS = ("referral", "voucher")
-# Active codes and aliases together; deactivated ones free their slot but never their text.
-MAX_CODES_PER_PROMOTER = 50
 GENERATION_ATTEMPTS = 8
 MAX_CODE_LENGTH = 32
 
@@ -66,6 +70,8 @@ def _checked_kind(kind: str) -> str:
 async def _is_taken(*, program_id: int, normalized: str, conn: BaseDBAsyncClient) -> bool:
     if await ShareCode.filter(program_id=program_id, normalized=normalized).using_db(conn).exists():
         return True
+    if await is_reserved(program_id=program_id, normalized=normalized, conn=conn):
+        return True
     return (
         await Promoter.filter(program_id=program_id, invite_code__iexact=normalized)
         .using_db(conn)
@@ -79,13 +85,15 @@ def _taken(text: str) -> Conflict:
     )
 
 
-async def _refuse_over_cap(*, promoter: Promoter, conn: BaseDBAsyncClient) -> None:
-    active = await ShareCode.filter(promoter_id=promoter.id, is_active=True).using_db(conn).count()
-    if active >= MAX_CODES_PER_PROMOTER:
+async def _refuse_taken(*, program_id: int, text: str, field: str, conn: BaseDBAsyncClient) -> None:
+    """409 code_reserved for the store's own coupon text, 409 code_taken for any other use."""
+    normalized = normalize_code(text)
+    if await is_reserved(program_id=program_id, normalized=normalized, conn=conn):
         raise Conflict(
-            f"at most {MAX_CODES_PER_PROMOTER} active codes and aliases per promoter",
-            code="too_many_codes",
+            "this code is reserved by the store", code="code_reserved", fields={field: text}
         )
+    if await _is_taken(program_id=program_id, normalized=normalized, conn=conn):
+        raise _taken(text)
 
 
 async def _insert(*, text: str, conn: BaseDBAsyncClient, **values: Any) -> ShareCode:
@@ -119,11 +127,12 @@ async def create_code(
             if channel_id is not None
             else None
         )
-        await _refuse_over_cap(promoter=promoter, conn=conn)
+        rules = await sharing_rules_of(program_id=program_id, conn=conn)
+        review = review_of_new_code(mode=rules.custom_codes, chosen=custom is not None)
+        await refuse_over_quota(promoter_id=promoter.id, rules=rules, instrument=CODES, conn=conn)
         if custom is not None:
             text = custom
-            if await _is_taken(program_id=program_id, normalized=normalize_code(text), conn=conn):
-                raise _taken(text)
+            await _refuse_taken(program_id=program_id, text=text, field="code", conn=conn)
         else:
             for _ in range(GENERATION_ATTEMPTS):
                 text = generate_code()
@@ -138,6 +147,7 @@ async def create_code(
             promoter_id=promoter.id,
             channel_id=channel.id if channel else None,
             kind=kind,
+            review_status=review.value,
         )
 
 
@@ -158,9 +168,10 @@ async def add_alias(*, user_id: int, program_id: int, code_id: int, alias: str) 
             raise Conflict(
                 "the code is deactivated", code="code_inactive", fields={"code_id": code_id}
             )
-        await _refuse_over_cap(promoter=promoter, conn=conn)
-        if await _is_taken(program_id=program_id, normalized=normalize_code(text), conn=conn):
-            raise _taken(text)
+        rules = await sharing_rules_of(program_id=program_id, conn=conn)
+        review = review_of_new_code(mode=rules.custom_codes, chosen=True, field="alias")
+        await refuse_over_quota(promoter_id=promoter.id, rules=rules, instrument=CODES, conn=conn)
+        await _refuse_taken(program_id=program_id, text=text, field="alias", conn=conn)
         return await _insert(
             text=text,
             conn=conn,
@@ -169,10 +180,11 @@ async def add_alias(*, user_id: int, program_id: int, code_id: int, alias: str) 
             channel_id=target.channel_id,
             kind=target.kind,
             alias_of_id=target.id,
+            review_status=review.value,
         )
 
 
-async def _deactivate(code: ShareCode, *, conn: BaseDBAsyncClient) -> int:
+async def deactivate_with_aliases(code: ShareCode, *, conn: BaseDBAsyncClient) -> int:
     """Deactivate a code and, when it is a real code, its aliases; returns aliases touched."""
     code.is_active = False
     await code.save(using_db=conn, update_fields=["is_active"])
@@ -197,7 +209,7 @@ async def deactivate_code(*, user_id: int, program_id: int, code_id: int) -> Sha
         )
         if code is None:
             raise NotFound("no such code", code="code_not_found", fields={"code_id": code_id})
-        await _deactivate(code, conn=conn)
+        await deactivate_with_aliases(code, conn=conn)
         await code.fetch_related("aliases", using_db=conn)
     return code
 
@@ -211,7 +223,7 @@ async def deactivate_code_by_staff(
         if code is None:
             raise NotFound("no such code", code="code_not_found", fields={"code_id": code_id})
         was_active = code.is_active
-        aliases = await _deactivate(code, conn=conn)
+        aliases = await deactivate_with_aliases(code, conn=conn)
         await record_action(
             actor=actor,
             action="share_code.deactivate",
@@ -258,11 +270,23 @@ async def list_program_codes(
     query = ShareCode.filter(program_id=program_id)
     if promoter_id is not None:
         query = query.filter(promoter_id=promoter_id)
+    return await page_by_text(query, q=q, cursor=cursor, limit=limit)
+
+
+async def page_by_text(
+    query: QuerySet[M], *, q: str | None, cursor: int | None, limit: int
+) -> list[M]:
+    """One page by id of rows whose `normalized` code text contains `q` (any case)."""
     if q:
         query = query.filter(normalized__contains=normalize_code(q))
     if cursor is not None:
         query = query.filter(id__gt=cursor)
     return await query.order_by("id").limit(min(limit, MAX_PAGE_SIZE))
+
+
+def _counts(code: ShareCode) -> bool:
+    """An active code whose text staff approved (or the server drew) may credit someone."""
+    return code.is_active and code.review_status == CodeReview.APPROVED
 
 
 async def resolve_code(*, program_id: int, code: str) -> ResolvedCode | None:
@@ -271,12 +295,15 @@ async def resolve_code(*, program_id: int, code: str) -> ResolvedCode | None:
     if not normalized or len(normalized) > MAX_CODE_LENGTH:
         return None
     matched = await ShareCode.get_or_none(program_id=program_id, normalized=normalized)
-    if matched is None or not matched.is_active:
+    if matched is None or not _counts(matched):
+        return None
+    # The store's own coupon text credits nobody, even when a promoter held it first.
+    if await is_reserved(program_id=program_id, normalized=normalized):
         return None
     target = matched
     if matched.alias_of_id is not None:
         target = await ShareCode.get_or_none(id=matched.alias_of_id)
-        if target is None or not target.is_active:
+        if target is None or not _counts(target):
             return None
     promoter = await Promoter.get_or_none(id=target.promoter_id)
     if promoter is None or promoter.status != PromoterStatus.APPROVED.value:
@@ -293,6 +320,17 @@ async def resolve_code(*, program_id: int, code: str) -> ResolvedCode | None:
     )
 
 
+async def why_code_credits_nobody(*, program_id: int, code: str) -> str:
+    """For the order's evidence: why a typed code that `resolve_code` refused credits nobody."""
+    normalized = normalize_code(code)
+    if await is_reserved(program_id=program_id, normalized=normalized):
+        return "reserved_by_store"
+    matched = await ShareCode.get_or_none(program_id=program_id, normalized=normalized)
+    if matched is not None and matched.is_active and matched.review_status != CodeReview.APPROVED:
+        return "code_not_approved"
+    return "unknown_or_inactive_code"
+
+
 def serialize_code(code: ShareCode) -> dict[str, Any]:
     """A promoter's view of their code, with its aliases when they were fetched."""
     body: dict[str, Any] = {
@@ -302,13 +340,20 @@ def serialize_code(code: ShareCode) -> dict[str, Any]:
         "channel_id": code.channel_id,
         "alias_of_id": code.alias_of_id,
         "is_active": code.is_active,
+        "review_status": code.review_status,
         "created_at": code.created_at,
     }
     if code.alias_of_id is None:
         # Listed codes come with their aliases prefetched; a code just created has none.
         aliases = code.aliases.related_objects if code.aliases._fetched else []
         body["aliases"] = [
-            {"id": a.id, "code": a.code, "is_active": a.is_active, "created_at": a.created_at}
+            {
+                "id": a.id,
+                "code": a.code,
+                "is_active": a.is_active,
+                "review_status": a.review_status,
+                "created_at": a.created_at,
+            }
             for a in sorted(aliases, key=lambda a: a.id)
         ]
     return body
@@ -325,5 +370,7 @@ def serialize_code_for_staff(code: ShareCode) -> dict[str, Any]:
         "channel_id": code.channel_id,
         "alias_of_id": code.alias_of_id,
         "is_active": code.is_active,
+        "review_status": code.review_status,
+        "reviewed_at": code.reviewed_at,
         "created_at": code.created_at,
     }

@@ -17,6 +17,7 @@ from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.domain.masking import mask_name
 from server.domain.promoters.status import PromoterStatus
 from server.domain.sharing.codes import generate_scene
+from server.domain.sharing.rules import CodeReview
 from server.models import Promoter, PromoterSite, ShareCode, ShareLink, Site
 from server.services.sharing.channels import (
     MAX_PAGE_SIZE,
@@ -24,6 +25,7 @@ from server.services.sharing.channels import (
     own_channel,
     sharing_promoter,
 )
+from server.services.sharing.quotas import LINKS, refuse_over_quota, sharing_rules_of
 
 UTM_MAX_LENGTH = 64
 SHORT_CODE_ATTEMPTS = 8
@@ -113,6 +115,11 @@ async def _own_active_code(
         raise NotFound("no such code", code="code_not_found", fields={"code_id": code_id})
     if not code.is_active:
         raise Conflict("the code is deactivated", code="code_inactive", fields={"code_id": code_id})
+    if code.review_status != CodeReview.APPROVED:
+        # A link would print a code that credits nobody (yet).
+        raise Conflict(
+            "the code is not approved", code="code_not_approved", fields={"code_id": code_id}
+        )
     return code
 
 
@@ -144,6 +151,8 @@ async def _create_or_find(
         if existing is not None:
             await existing.fetch_related("code", using_db=conn)
             return existing, False
+        rules = await sharing_rules_of(program_id=program_id, conn=conn)
+        await refuse_over_quota(promoter_id=promoter.id, rules=rules, instrument=LINKS, conn=conn)
         for _ in range(SHORT_CODE_ATTEMPTS):
             short_code = generate_scene()
             # MariaDB compares case-insensitively, so "aB" and "Ab" must not both exist.

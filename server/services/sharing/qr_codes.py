@@ -1,5 +1,6 @@
 """QR images of share links: mini-program codes from WeChat and plain QR PNGs of the H5 URL,
-each made once per (link, kind, width) and then served from the QrImage cache."""
+in a fixed set of sizes, each made once per (link, kind, size) and then served from the
+QrImage cache; new mini-program codes are rate-limited per promoter."""
 
 from __future__ import annotations
 
@@ -11,19 +12,17 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server.config import Settings
-from server.domain.errors import UpstreamUnavailable, ValidationFailed
+from server.domain.errors import UpstreamUnavailable
+from server.domain.sharing.qr import DEFAULT_QR_SIZE, checked_qr_size
 from server.integrations.qr import is_png, render_qr_png_async
 from server.integrations.wechat import WeChatGateway
 from server.models import QrImage
 from server.services.sharing.links import h5_url, own_link
+from server.services.sharing.wxacode_limits import admit_wxacode_call
 
 WXACODE = "wxacode"
 PLAIN_PNG = "png"
-DEFAULT_WIDTH = 430
-# getwxacodeunlimit accepts widths from 280 to 1280 pixels.
-WXACODE_WIDTHS = (280, 1280)
-# Below ~128 px a long URL's modules get too small to print; above 2048 nobody needs.
-PNG_WIDTHS = (128, 2048)
+DEFAULT_WIDTH = DEFAULT_QR_SIZE
 
 
 @dataclass(frozen=True)
@@ -32,17 +31,6 @@ class QrPicture:
     sha256: str
     kind: str
     width: int
-
-
-def _checked_width(width: int, *, bounds: tuple[int, int]) -> int:
-    low, high = bounds
-    if not low <= width <= high:
-        raise ValidationFailed(
-            f"width must be between {low} and {high}",
-            code="invalid_width",
-            fields={"width": f"{low}–{high}"},
-        )
-    return width
 
 
 def _picture(image: QrImage) -> QrPicture:
@@ -85,10 +73,12 @@ async def link_wxacode(
     settings: Settings,
 ) -> QrPicture:
     """The mini-program code (scene = the link's short code) of one of the caller's links."""
-    width = _checked_width(width, bounds=WXACODE_WIDTHS)
+    width = checked_qr_size(width)
     link = await own_link(user_id=user_id, program_id=program_id, link_id=link_id)
 
     async def ask_wechat() -> bytes:
+        # Only a picture not stored yet costs a WeChat call, so only that one is counted.
+        await admit_wxacode_call(promoter_id=link.promoter_id, settings=settings)  # type: ignore[attr-defined]
         content = await wechat.wxacode_unlimited(
             scene=link.short_code, page=settings.mp_share_page, width=width
         )
@@ -110,7 +100,7 @@ async def link_qr_png(
     settings: Settings,
 ) -> QrPicture:
     """A plain QR PNG of the H5 URL of one of the caller's links."""
-    width = _checked_width(width, bounds=PNG_WIDTHS)
+    width = checked_qr_size(width)
     link = await own_link(user_id=user_id, program_id=program_id, link_id=link_id)
     url = h5_url(link, settings=settings)
 

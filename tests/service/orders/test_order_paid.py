@@ -33,6 +33,7 @@ from tests.order_builders import (
     send_ok,
     shop,
 )
+from tests.service.sharing.test_share_support import approve_pending_codes
 
 pytestmark = pytest.mark.usefixtures("db")
 D = Decimal
@@ -335,6 +336,7 @@ async def test_a_coupon_code_wins_over_the_binding_and_binds_a_new_customer() ->
     code = await create_code(
         user_id=bob_user.id, program_id=program.id, kind="voucher", code="BOB10"
     )
+    await approve_pending_codes(program.id)
     buyer = await customer()
     await bind(program, alice, user=buyer)
 

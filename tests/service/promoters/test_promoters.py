@@ -11,7 +11,15 @@ import pytest
 
 from server.auth import Principal
 from server.domain.errors import Conflict, IllegalTransition, NotFound, ValidationFailed
-from server.models import AuditLog, Program, Promoter, PromoterStatusChange, ShareCode, User
+from server.models import (
+    AuditLog,
+    Program,
+    Promoter,
+    PromoterStatusChange,
+    ReservedCode,
+    ShareCode,
+    User,
+)
 from server.services.promoters import status_changes
 from server.services.promoters.hierarchy import upline_chain
 from server.services.promoters.onboarding import (
@@ -404,6 +412,16 @@ async def test_an_invite_code_collision_is_retried_with_a_fresh_code(
     )
     second = await approved_promoter(program)
     assert second.invite_code == "FRESH567"
+
+
+async def test_an_invite_code_is_never_one_of_the_stores_reserved_codes(
+    db: str, colliding_codes: list[str]
+) -> None:
+    program = await new_program("open")
+    await ReservedCode.create(program=program, code="storecp2", normalized="STORECP2")
+    colliding_codes.extend(["STORECP2", "FRESH789"])
+    promoter = await approved_promoter(program)
+    assert promoter.invite_code == "FRESH789"
 
 
 async def test_concurrent_approvals_of_one_promoter_let_exactly_one_win(db: str) -> None:

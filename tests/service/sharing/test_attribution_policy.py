@@ -24,6 +24,7 @@ from tests.order_builders import (
     send_ok,
     shop,
 )
+from tests.service.sharing.test_share_support import approve_pending_codes
 
 pytestmark = pytest.mark.usefixtures("db")
 D = Decimal
@@ -37,6 +38,7 @@ async def _voucher(program_promoter: Promoter, code: str) -> None:
         kind="voucher",
         code=code,  # type: ignore[attr-defined]
     )
+    await approve_pending_codes(program_promoter.program_id)  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,12 @@ from server.models import Binding, Program, Promoter
 from server.services.sharing import binding_queries, bindings
 from server.services.sharing import codes as share_codes
 from server.services.sharing import links as share_links
-from tests.service.sharing.test_share_support import make_program, make_promoter, make_user
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+    make_user,
+)
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -141,6 +146,7 @@ async def test_on_register_binds_only_at_registration_and_never_rebinds() -> Non
     await share_codes.create_code(
         user_id=bob.user_id, program_id=program.id, kind="referral", code="BOB-1"
     )
+    await approve_pending_codes(program.id)
 
     visit = await _touch(program, alice, at=T0, user_id=customer.id)
     assert visit.action == BindAction.IGNORE and visit.reason == "not_at_registration"

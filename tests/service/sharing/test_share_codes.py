@@ -7,7 +7,12 @@ from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.models import AuditLog, Channel, ShareCode
 from server.services.sharing import channels as share_service
 from server.services.sharing import codes as share_codes
-from tests.service.sharing.test_share_support import make_program, make_promoter, make_user
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+    make_user,
+)
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -148,6 +153,7 @@ async def test_an_alias_resolves_to_its_code_with_the_codes_channel() -> None:
         user_id=alice.user_id, program_id=program.id, code_id=alias.id, alias="ap-2"
     )
     assert second.alias_of_id == code.id
+    await approve_pending_codes(program.id)
     resolved = await share_codes.resolve_code(program_id=program.id, code=" ALICEPOD ")
     assert resolved is not None
     assert resolved.code_id == code.id and resolved.code == "POD-ALICE"
@@ -218,11 +224,10 @@ async def test_a_promoter_cannot_tie_a_code_to_another_promoters_channel() -> No
     assert missing.value.code == "channel_not_found"
 
 
-async def test_a_promoter_holds_at_most_the_cap_of_active_codes(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(share_codes, "MAX_CODES_PER_PROMOTER", 2)
+async def test_a_promoter_holds_at_most_the_programs_quota_of_active_codes() -> None:
     program = await make_program()
+    program.sharing_rules = {"max_codes_per_promoter": 2}
+    await program.save()
     alice = await make_promoter(program)
     first = await share_codes.create_code(
         user_id=alice.user_id, program_id=program.id, kind="referral"
@@ -230,9 +235,10 @@ async def test_a_promoter_holds_at_most_the_cap_of_active_codes(
     await share_codes.add_alias(
         user_id=alice.user_id, program_id=program.id, code_id=first.id, alias="cap-alias"
     )
-    with pytest.raises(Conflict) as capped:
+    with pytest.raises(ValidationFailed) as capped:
         await share_codes.create_code(user_id=alice.user_id, program_id=program.id, kind="referral")
-    assert capped.value.code == "too_many_codes"
+    assert capped.value.code == "quota_exceeded"
+    assert capped.value.fields == {"quota": "codes", "limit": 2}
     # Withdrawing a code frees its slots (the code and its alias).
     await share_codes.deactivate_code(
         user_id=alice.user_id, program_id=program.id, code_id=first.id

@@ -11,6 +11,7 @@ from server.services.sharing import channels as share_service
 from server.services.sharing import codes as share_codes
 from server.services.sharing import links as share_links
 from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
     grant_site,
     make_program,
     make_promoter,
@@ -48,6 +49,7 @@ async def test_a_link_carries_code_channel_and_utm_in_its_urls(settings: Setting
     code = await share_codes.create_code(
         user_id=alice.user_id, program_id=program.id, kind="referral", code="VID-ALICE"
     )
+    await approve_pending_codes(program.id)
     link, _ = await share_links.create_link(
         user_id=alice.user_id,
         program_id=program.id,
@@ -100,6 +102,7 @@ async def test_a_deactivated_code_or_channel_cannot_go_on_a_new_link() -> None:
     code = await share_codes.create_code(
         user_id=alice.user_id, program_id=program.id, kind="referral", code="OLD-1"
     )
+    await approve_pending_codes(program.id)
     await share_codes.deactivate_code(user_id=alice.user_id, program_id=program.id, code_id=code.id)
     with pytest.raises(Conflict) as refused:
         await share_links.create_link(user_id=alice.user_id, program_id=program.id, code_id=code.id)
@@ -158,6 +161,7 @@ async def test_the_public_resolver_shows_the_promoter_only_as_invite_code_and_ma
     code = await share_codes.create_code(
         user_id=alice.user_id, program_id=program.id, kind="referral", code="ALICE-LINK"
     )
+    await approve_pending_codes(program.id)
     link, _ = await share_links.create_link(
         user_id=alice.user_id,
         program_id=program.id,

@@ -120,20 +120,20 @@ async def test_when_two_first_requests_race_the_loser_returns_the_stored_picture
 async def test_a_plain_qr_png_encodes_the_links_h5_url_and_is_cached(settings: Settings) -> None:
     user_id, program_id, link_id, _ = await _link()
     picture = await qr_codes.link_qr_png(
-        user_id=user_id, program_id=program_id, link_id=link_id, width=500, settings=settings
+        user_id=user_id, program_id=program_id, link_id=link_id, width=860, settings=settings
     )
-    assert Image.open(io.BytesIO(picture.content)).size == (500, 500)
-    stored = await QrImage.get(share_link_id=link_id, kind="png", width=500)
+    assert Image.open(io.BytesIO(picture.content)).size == (860, 860)
+    stored = await QrImage.get(share_link_id=link_id, kind="png", width=860)
     assert bytes(stored.content) == picture.content
     again = await qr_codes.link_qr_png(
-        user_id=user_id, program_id=program_id, link_id=link_id, width=500, settings=settings
+        user_id=user_id, program_id=program_id, link_id=link_id, width=860, settings=settings
     )
     assert again.content == picture.content
     link = await share_links.own_link(user_id=user_id, program_id=program_id, link_id=link_id)
     url = share_links.h5_url(link, settings=settings)
     assert "utm_source=poster" in url
     # The symbol is big enough to hold the URL at this size (≥ 1 pixel per module).
-    assert build_qr(url).modules_count < 500
+    assert build_qr(url).modules_count < 860
 
 
 async def test_widths_outside_the_allowed_range_are_refused(settings: Settings) -> None:

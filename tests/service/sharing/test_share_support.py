@@ -11,7 +11,7 @@ from server.domain.errors import UpstreamUnavailable
 from server.domain.sharing.codes import generate_code
 from server.integrations.qr import render_qr_png
 from server.integrations.wechat import WeChatSession
-from server.models import Program, Promoter, PromoterSite, Site, User
+from server.models import Program, Promoter, PromoterSite, ShareCode, Site, User
 
 
 async def make_program(name: str = "Spring") -> Program:
@@ -76,3 +76,10 @@ class FakeWeChat:
         self, *, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str
     ) -> None:
         self.messages.append({"openid": openid, "template_id": template_id, "page": page})
+
+
+async def approve_pending_codes(program_id: int) -> None:
+    """Staff approve every code promoters chose in the program (custom codes are reviewed)."""
+    await ShareCode.filter(program_id=program_id, review_status="pending").update(
+        review_status="approved"
+    )

@@ -16,7 +16,12 @@ from server.services.sharing import links as share_links
 from server.services.sharing import visits
 from server.services.sharing.visit_buffer import PendingVisit, VisitBuffer
 from server.services.sharing.visit_targets import TargetCache
-from tests.service.sharing.test_share_support import make_program, make_promoter, make_user
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+    make_user,
+)
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -121,6 +126,7 @@ async def test_a_typed_code_or_alias_records_a_visit_for_its_promoter_and_channe
     await share_codes.add_alias(
         user_id=alice.user_id, program_id=program.id, code_id=code.id, alias="alicetv"
     )
+    await approve_pending_codes(program.id)
 
     await _visit(buffer, targets, settings, program_id=program.id, code="AliceTV", source="mp")
     await buffer.flush()
