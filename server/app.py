@@ -35,7 +35,7 @@ SWAGGER_ASSETS_URL = "/docs/assets"
 def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
     """Build the app. `manage_db=False` leaves tortoise start-up to the caller (tests)."""
     from admin_api import admin_blueprints
-    from miniprogram_api import miniprogram_blueprints
+    from miniprogram_api import landing, miniprogram_blueprints
 
     settings = settings or Settings.from_env()
     app = Sanic(
@@ -76,6 +76,8 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     install_error_handlers(app)
     app.blueprint(miniprogram_blueprints())
     app.blueprint(admin_blueprints())
+    # The H5 URL share links and plain QR codes carry: outside /mp/v1, HTML.
+    app.blueprint(landing.bp)
     install_openapi(app)
     app.static(SWAGGER_ASSETS_URL, swagger_ui_path, name="swagger_assets")
 

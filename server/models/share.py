@@ -55,7 +55,10 @@ class ShareLink(Model):
     utm_source = fields.CharField(max_length=64, null=True)
     utm_medium = fields.CharField(max_length=64, null=True)
     utm_campaign = fields.CharField(max_length=64, null=True)
-    # sha256 of (channel, site, code, utm_*): the same parameters give back the same link.
+    # The mini-program page (and query) the link opens; null: the program's share page.
+    destination = fields.CharField(max_length=256, null=True)
+    # sha256 of (channel, site, code, utm_*[, destination]): the same parameters give back
+    # the same link.
     params_key = fields.CharField(max_length=64)
     created_at = UtcDatetimeField(auto_now_add=True)
 
@@ -78,3 +81,18 @@ class QrImage(Model):
     class Meta:
         table = "qr_images"
         unique_together = (("share_link", "kind", "width"),)
+
+
+class ShareUrlLink(Model):
+    """A WeChat URL Link that opens a share link in the mini-program, kept until near expiry."""
+
+    id = fields.BigIntField(primary_key=True)
+    share_link = fields.OneToOneField("models.ShareLink", related_name="url_link")
+    url = fields.CharField(max_length=255)
+    # WeChat URL Links live at most 30 days: a stale one is generated anew.
+    expires_at = UtcDatetimeField()
+    created_at = UtcDatetimeField(auto_now_add=True)
+    refreshed_at = UtcDatetimeField()
+
+    class Meta:
+        table = "share_url_links"

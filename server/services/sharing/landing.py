@@ -1,0 +1,182 @@
+"""The landing page behind a share link's H5 URL (`/s/<code>`): the visit it records, the
+WeChat URL Link that opens the mini-program (cached until near expiry) and the code to type
+where no link works."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server import clock
+from server.config import Settings
+from server.domain.errors import FenxiaoError, NotFound
+from server.domain.masking import mask_name
+from server.domain.sharing.attribution import TouchSource
+from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
+from server.domain.sharing.destinations import Destination, opening_query
+from server.integrations.wechat import WeChatGateway
+from server.models import ShareCode, ShareLink, ShareUrlLink
+from server.services.sharing import visits
+from server.services.sharing.links import link_destination, mp_page, resolve_short_code
+from server.services.sharing.visit_buffer import VisitBuffer
+from server.services.sharing.visit_targets import TargetCache, link_target
+
+log = logging.getLogger("fenxiao.landing")
+
+# WeChat URL Links live at most 30 days; one is asked for 29 and replaced a day before it
+# ends, so a page never hands out a link that dies while the customer reads it.
+URL_LINK_VALID_DAYS = 29
+URL_LINK_REFRESH_BEFORE = timedelta(days=1)
+UTM_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class Landing:
+    """What the landing page shows of one share link."""
+
+    short_code: str
+    program_name: str
+    promoter_nickname: str | None
+    code: str | None
+    destination: Destination | None
+    url_link: str | None
+
+
+@dataclass(frozen=True)
+class LandingVisit:
+    """The request that opened the landing, as the visit records it."""
+
+    reached_by: TouchSource
+    ip: str | None
+    user_agent: str | None
+    utm_source: str | None = None
+    utm_medium: str | None = None
+    utm_campaign: str | None = None
+
+
+def _fitting_utm(value: str | None) -> str | None:
+    # A hand-edited URL with an oversized tag still opens the page; the tag is dropped.
+    return value if value is not None and len(value) <= UTM_MAX_LENGTH else None
+
+
+async def _record(
+    *,
+    link: ShareLink,
+    visit: LandingVisit,
+    buffer: VisitBuffer,
+    targets: TargetCache,
+    settings: Settings,
+) -> None:
+    try:
+        await visits.record_visit(
+            buffer=buffer,
+            targets=targets,
+            settings=settings,
+            short_code=link.short_code,
+            program_id=None,
+            code=None,
+            source="h5",
+            reached_by=visit.reached_by,
+            utm_source=_fitting_utm(visit.utm_source),
+            utm_medium=_fitting_utm(visit.utm_medium),
+            utm_campaign=_fitting_utm(visit.utm_campaign),
+            ip=visit.ip,
+            user_agent=visit.user_agent,
+            target=link_target(link),
+        )
+    except FenxiaoError as exc:
+        # The customer still gets the page when the visit cannot be taken (a full buffer).
+        log.warning("landing visit to %s not recorded: %s", link.short_code, exc.code)
+
+
+async def _code_to_type(link: ShareLink) -> str | None:
+    """The link's own code, else the promoter's first referral code, while active."""
+    if link.code_id is not None and link.code.is_active:
+        return link.code.code
+    first = (
+        await ShareCode.filter(
+            program_id=link.program_id,
+            promoter_id=link.promoter_id,
+            kind="referral",
+            alias_of_id=None,
+            is_active=True,
+        )
+        .order_by("id")
+        .first()
+    )
+    return first.code if first is not None else None
+
+
+async def current_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: Settings) -> str:
+    """The link's cached URL Link, or a new one when none is cached or it nears expiry."""
+    now = clock.now()
+    cached = await ShareUrlLink.get_or_none(share_link_id=link.id)
+    if cached is not None and cached.expires_at - URL_LINK_REFRESH_BEFORE > now:
+        return cached.url
+    # An interval, not a timestamp: WeChat counts it on its own clock.
+    url = await wechat.generate_url_link(
+        path=mp_page(link, settings=settings),
+        query=opening_query(link_destination(link), short_code=link.short_code),
+        valid_days=URL_LINK_VALID_DAYS,
+    )
+    expires_at = now + timedelta(days=URL_LINK_VALID_DAYS)
+    try:
+        async with in_transaction() as conn:
+            stored = (
+                await ShareUrlLink.filter(share_link_id=link.id)
+                .using_db(conn)
+                .update(url=url, expires_at=expires_at, refreshed_at=now)
+            )
+            if not stored:
+                await ShareUrlLink.create(
+                    share_link_id=link.id,
+                    url=url,
+                    expires_at=expires_at,
+                    refreshed_at=now,
+                    using_db=conn,
+                )
+    except IntegrityError:
+        # A concurrent first visit stored its own link; this one is as good for this page.
+        pass
+    return url
+
+
+async def _url_link_or_none(
+    *, link: ShareLink, wechat: WeChatGateway, settings: Settings
+) -> str | None:
+    try:
+        return await current_url_link(link=link, wechat=wechat, settings=settings)
+    except FenxiaoError as exc:
+        # WeChat down or refusing (an unpublished destination page): the code still works.
+        log.warning("no URL Link for %s: %s", link.short_code, exc.code)
+        return None
+
+
+async def open_landing(
+    *,
+    short_code: str,
+    visit: LandingVisit | None,
+    buffer: VisitBuffer,
+    targets: TargetCache,
+    settings: Settings,
+    wechat: WeChatGateway,
+) -> Landing:
+    """The landing of a share link with its visit recorded (none for `visit=None`), or 404
+    link_not_found / link_inactive."""
+    if len(short_code) > SHORT_CODE_MAX_LENGTH:
+        raise NotFound("no such link", code="link_not_found")
+    link = await resolve_short_code(short_code=short_code)
+    if visit is not None:
+        await _record(link=link, visit=visit, buffer=buffer, targets=targets, settings=settings)
+    return Landing(
+        short_code=link.short_code,
+        program_name=link.program.name,
+        promoter_nickname=mask_name(link.promoter.user.nickname),
+        code=await _code_to_type(link),
+        destination=link_destination(link),
+        url_link=await _url_link_or_none(link=link, wechat=wechat, settings=settings),
+    )
