@@ -29,7 +29,7 @@ bp = Blueprint("landing")
 def _headers(nonce: str) -> dict[str, str]:
     # No script at all; the one inline stylesheet carries this response's nonce.
     policy = (
-        f"default-src 'none'; style-src 'nonce-{nonce}'; img-src 'self' data:; "
+        f"default-src 'none'; style-src 'nonce-{nonce}'; "
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     return {

@@ -260,6 +260,8 @@ class WeChatStandIn:
             return json_reply({"messages": [asdict(m) for m in self.sent_messages]})
         if method == "GET" and action == "calls":
             return json_reply({"calls": self.calls})
+        if method == "GET" and action == "url-links":
+            return json_reply({"url_links": [asdict(link) for link in self.url_links]})
         try:
             pay_reply = self.pay.control(method, action, request)
         except (KeyError, TypeError, ValueError) as exc:

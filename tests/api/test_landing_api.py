@@ -107,7 +107,8 @@ async def test_an_unknown_withdrawn_or_overlong_code_gets_a_friendly_404_page(
     short_code = (await _link(mp_api, token, program)).json["short_code"]
     await Promoter.filter(program_id=program.id).update(status="disabled")
 
-    for path in ("/s/doesnotexist", f"/s/{short_code}", "/s/" + "x" * 200, "/s/%E4%BD%A0"):
+    overlong, foreign = "/s/" + "x" * 200, "/s/%E4%BD%A0%F0%9F%98%80"
+    for path in ("/s/doesnotexist", f"/s/{short_code}", overlong, foreign):
         page = await _open(mp_api, path)
         assert page.status == 404, path
         _assert_safe_html(page)
@@ -155,3 +156,15 @@ async def test_when_wechat_cannot_make_a_url_link_the_landing_still_shows_the_co
 
     assert page.status == 200 and "TEA-42" in page.text and "wxaurl.cn" not in page.text
     assert standin.url_links == []
+
+
+async def test_names_on_the_landing_are_escaped_not_run(mp_api: Api) -> None:
+    program = await make_program('<script>alert("x")</script>')
+    token = await _promoter(mp_api, program, identity="<b>mallory</b>")
+    short_code = (await _link(mp_api, token, program)).json["short_code"]
+
+    page = await _open(mp_api, f"/s/{short_code}")
+
+    assert page.status == 200
+    assert "<script" not in page.text and "<b>" not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import io
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -258,6 +259,9 @@ async def test_a_url_link_opens_the_page_and_query_asked_for_and_survives_a_stal
     ]
     # 29 days against 1, give or take the second that may tick between the two calls.
     assert round((issued[0].expire_time - issued[1].expire_time) / 86400) == 28
+    async with httpx.AsyncClient() as client:
+        listed = await client.get(f"{standin.base_url}/__standin__/url-links")
+    assert [i["url_link"] for i in listed.json()["url_links"]] == [first, second]
 
 
 @pytest.mark.parametrize(
