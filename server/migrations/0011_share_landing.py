@@ -25,6 +25,7 @@ class Migration(migrations.Migration):
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
                 ('share_link', fields.OneToOneField('models.ShareLink', source_field='share_link_id', db_constraint=True, to_field='id', related_name='url_link', on_delete=OnDelete.CASCADE)),
                 ('url', fields.CharField(max_length=255)),
+                ('opens', fields.CharField(max_length=600)),
                 ('expires_at', UtcDatetimeField(auto_now=False, auto_now_add=False)),
                 ('created_at', UtcDatetimeField(auto_now=False, auto_now_add=True)),
                 ('refreshed_at', UtcDatetimeField(auto_now=False, auto_now_add=False)),

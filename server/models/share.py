@@ -89,6 +89,8 @@ class ShareUrlLink(Model):
     id = fields.BigIntField(primary_key=True)
     share_link = fields.OneToOneField("models.ShareLink", related_name="url_link")
     url = fields.CharField(max_length=255)
+    # The page and query it opens: a link asked for another (MP_SHARE_PAGE changed) is stale.
+    opens = fields.CharField(max_length=600)
     # WeChat URL Links live at most 30 days: a stale one is generated anew.
     expires_at = UtcDatetimeField()
     created_at = UtcDatetimeField(auto_now_add=True)

@@ -112,29 +112,31 @@ async def _code_to_type(link: ShareLink) -> str | None:
 
 
 async def current_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: Settings) -> str:
-    """The link's cached URL Link, or a new one when none is cached or it nears expiry."""
+    """The link's cached URL Link, or a new one when none is cached, it nears expiry or it
+    opens another page than the link now does."""
     now = clock.now()
+    path = mp_page(link, settings=settings)
+    query = opening_query(link_destination(link), short_code=link.short_code)
+    opens = f"{path}?{query}"
     cached = await ShareUrlLink.get_or_none(share_link_id=link.id)
-    if cached is not None and cached.expires_at - URL_LINK_REFRESH_BEFORE > now:
+    fresh = cached is not None and cached.expires_at - URL_LINK_REFRESH_BEFORE > now
+    if fresh and cached is not None and cached.opens == opens:
         return cached.url
     # An interval, not a timestamp: WeChat counts it on its own clock.
-    url = await wechat.generate_url_link(
-        path=mp_page(link, settings=settings),
-        query=opening_query(link_destination(link), short_code=link.short_code),
-        valid_days=URL_LINK_VALID_DAYS,
-    )
+    url = await wechat.generate_url_link(path=path, query=query, valid_days=URL_LINK_VALID_DAYS)
     expires_at = now + timedelta(days=URL_LINK_VALID_DAYS)
     try:
         async with in_transaction() as conn:
             stored = (
                 await ShareUrlLink.filter(share_link_id=link.id)
                 .using_db(conn)
-                .update(url=url, expires_at=expires_at, refreshed_at=now)
+                .update(url=url, opens=opens, expires_at=expires_at, refreshed_at=now)
             )
             if not stored:
                 await ShareUrlLink.create(
                     share_link_id=link.id,
                     url=url,
+                    opens=opens,
                     expires_at=expires_at,
                     refreshed_at=now,
                     using_db=conn,

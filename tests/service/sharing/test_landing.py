@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
 import pytest
@@ -225,3 +226,23 @@ async def test_a_plain_qr_code_encodes_the_h5_url_marked_as_a_scan(settings: Set
     scanned_url = share_links.h5_url(link, settings=settings, via="qr")
     assert scanned_url.endswith("?utm_source=poster&via=qr")
     assert picture.content == render_qr_png(scanned_url, width=430)
+
+
+async def test_a_url_link_to_a_page_the_program_no_longer_shares_is_replaced(
+    buffer: VisitBuffer, settings: Settings
+) -> None:
+    _, _, link = await _sharing()
+    wechat = FakeWeChat()
+    await _open(link, buffer, settings, wechat)
+
+    moved = dataclasses.replace(settings, mp_share_page="pages/share/index")
+    page = await _open(link, buffer, moved, wechat)
+
+    assert page.url_link == "https://wxaurl.cn/fake2"
+    assert [call["path"] for call in wechat.url_link_calls] == [
+        settings.mp_share_page,
+        "pages/share/index",
+    ]
+    assert (await ShareUrlLink.get(share_link_id=link.id)).opens == (
+        f"pages/share/index?scene={link.short_code}"
+    )
