@@ -63,7 +63,8 @@ def _visit(request: Request) -> landing.LandingVisit | None:
     )
 
 
-@bp.get("/s/<short_code:str>")
+# `path`, not `str`: /s/<code>/anything is a link nobody made and gets the same 404 page.
+@bp.get("/s/<short_code:path>")
 @openapi.definition(summary="The landing page of a share link (public HTML; records the visit)")
 @public
 async def landing_page(request: Request, short_code: str) -> HTTPResponse:

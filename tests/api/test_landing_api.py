@@ -108,7 +108,8 @@ async def test_an_unknown_withdrawn_or_overlong_code_gets_a_friendly_404_page(
     await Promoter.filter(program_id=program.id).update(status="disabled")
 
     overlong, foreign = "/s/" + "x" * 200, "/s/%E4%BD%A0%F0%9F%98%80"
-    for path in ("/s/doesnotexist", f"/s/{short_code}", overlong, foreign):
+    nested = f"/s/{short_code}/more"
+    for path in ("/s/doesnotexist", f"/s/{short_code}", overlong, foreign, nested):
         page = await _open(mp_api, path)
         assert page.status == 404, path
         _assert_safe_html(page)

@@ -111,9 +111,8 @@ async def _code_to_type(link: ShareLink) -> str | None:
     return first.code if first is not None else None
 
 
-async def current_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: Settings) -> str:
-    """The link's cached URL Link, or a new one when none is cached, it nears expiry or it
-    opens another page than the link now does."""
+async def ensure_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: Settings) -> str:
+    """The link's URL Link: the cached one while fresh and opening the link's page, else new."""
     now = clock.now()
     path = mp_page(link, settings=settings)
     query = opening_query(link_destination(link), short_code=link.short_code)
@@ -151,7 +150,7 @@ async def _url_link_or_none(
     *, link: ShareLink, wechat: WeChatGateway, settings: Settings
 ) -> str | None:
     try:
-        return await current_url_link(link=link, wechat=wechat, settings=settings)
+        return await ensure_url_link(link=link, wechat=wechat, settings=settings)
     except FenxiaoError as exc:
         # WeChat down or refusing (an unpublished destination page): the code still works.
         log.warning("no URL Link for %s: %s", link.short_code, exc.code)
@@ -167,8 +166,7 @@ async def open_landing(
     settings: Settings,
     wechat: WeChatGateway,
 ) -> Landing:
-    """The landing of a share link with its visit recorded (none for `visit=None`), or 404
-    link_not_found / link_inactive."""
+    """A share link's landing, its visit recorded unless `visit` is None; 404 if inactive."""
     if len(short_code) > SHORT_CODE_MAX_LENGTH:
         raise NotFound("no such link", code="link_not_found")
     link = await resolve_short_code(short_code=short_code)

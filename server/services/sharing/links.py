@@ -69,8 +69,7 @@ def link_params_key(
 
 
 def h5_url(link: ShareLink, *, settings: Settings, via: str | None = None) -> str:
-    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…[&via=qr]`; the path alone
-    identifies the link, `via=qr` marks the URL a plain QR code encodes."""
+    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…[&via=qr]` (the path alone names it)."""
     query: dict[str, str] = {}
     if link.code_id is not None:
         query["code"] = link.code.code
