@@ -4,6 +4,7 @@ or shows the code to type. Unknown and withdrawn links get a 404 page, never JSO
 
 from __future__ import annotations
 
+import re
 import secrets
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,12 @@ TEMPLATES = Path(server.__file__).parent / "templates" / "landing"
 _pages = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined)
 
 bp = Blueprint("landing")
+
+# The browser's id on the landing pages: its visits count as one visitor, and it keeps the
+# URL Link WeChat let it open (only the first person to open a URL Link may use it).
+VISITOR_COOKIE = "fx_vid"
+VISITOR_COOKIE_MAX_AGE = 365 * 86400
+VISITOR_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{16,64}")
 
 
 def _headers(nonce: str) -> dict[str, str]:
@@ -48,13 +55,20 @@ def _page(template: str, *, status: int, **context: Any) -> HTTPResponse:
     return html(body, status=status, headers=_headers(nonce))
 
 
-def _visit(request: Request) -> landing.LandingVisit | None:
+def _visitor_id(request: Request) -> str:
+    """The browser's landing cookie, or a new id when it has none (or a malformed one)."""
+    given = request.cookies.get(VISITOR_COOKIE) or ""
+    return given if VISITOR_ID_PATTERN.fullmatch(given) else secrets.token_urlsafe(16)
+
+
+def _visit(request: Request, visitor_id: str) -> landing.LandingVisit | None:
     # A HEAD (link previewers probing the URL) is not someone opening the page.
     if request.method == "HEAD":
         return None
     args = request.args
     return landing.LandingVisit(
         reached_by=TouchSource.QR if args.get("via") == "qr" else TouchSource.LINK,
+        visitor_id=visitor_id,
         ip=request.client_ip,
         user_agent=request.headers.get("user-agent"),
         utm_source=args.get("utm_source"),
@@ -69,10 +83,11 @@ def _visit(request: Request) -> landing.LandingVisit | None:
 @public
 async def landing_page(request: Request, short_code: str) -> HTTPResponse:
     app = request.app
+    visitor_id = _visitor_id(request)
     try:
         page = await landing.open_landing(
             short_code=short_code,
-            visit=_visit(request),
+            visit=_visit(request, visitor_id),
             buffer=app.ctx.visit_buffer,
             targets=app.ctx.visit_targets,
             settings=app.ctx.settings,
@@ -80,7 +95,7 @@ async def landing_page(request: Request, short_code: str) -> HTTPResponse:
         )
     except NotFound:
         return _page("not_found.html", status=404)
-    return _page(
+    response = _page(
         "link.html",
         status=200,
         short_code=page.short_code,
@@ -90,3 +105,14 @@ async def landing_page(request: Request, short_code: str) -> HTTPResponse:
         destination=str(page.destination) if page.destination is not None else None,
         url_link=page.url_link,
     )
+    response.add_cookie(
+        VISITOR_COOKIE,
+        visitor_id,
+        path="/s/",
+        max_age=VISITOR_COOKIE_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        # Plain HTTP only on a development server (`make run`); browsers drop Secure there.
+        secure=app.ctx.settings.public_base_url.startswith("https://"),
+    )
+    return response

@@ -1,5 +1,5 @@
 """Share links open a landing page: a link's `destination` and the cache of WeChat URL
-Links. Cached plain QR PNGs are dropped so they are drawn again with `?via=qr`."""
+Links per visitor. Cached plain QR PNGs are dropped so they are drawn again with `?via=qr`."""
 
 from tortoise import fields, migrations
 from tortoise.fields.base import OnDelete
@@ -23,14 +23,15 @@ class Migration(migrations.Migration):
             name='ShareUrlLink',
             fields=[
                 ('id', fields.BigIntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('share_link', fields.OneToOneField('models.ShareLink', source_field='share_link_id', db_constraint=True, to_field='id', related_name='url_link', on_delete=OnDelete.CASCADE)),
+                ('share_link', fields.ForeignKeyField('models.ShareLink', source_field='share_link_id', db_constraint=True, to_field='id', related_name='url_links', on_delete=OnDelete.CASCADE)),
+                ('visitor_hash', fields.CharField(max_length=64)),
                 ('url', fields.CharField(max_length=255)),
                 ('opens', fields.CharField(max_length=600)),
-                ('expires_at', UtcDatetimeField(auto_now=False, auto_now_add=False)),
+                ('expires_at', UtcDatetimeField(db_index=True, auto_now=False, auto_now_add=False)),
                 ('created_at', UtcDatetimeField(auto_now=False, auto_now_add=True)),
                 ('refreshed_at', UtcDatetimeField(auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'share_url_links', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A WeChat URL Link that opens a share link in the mini-program, kept until near expiry.'},
+            options={'table': 'share_url_links', 'app': 'models', 'unique_together': (('share_link', 'visitor_hash'),), 'pk_attr': 'id', 'table_description': 'A WeChat URL Link opening a share link in the mini-program for one visitor.'},
             bases=['Model'],
         ),
         ops.AddField(

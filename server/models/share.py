@@ -84,17 +84,22 @@ class QrImage(Model):
 
 
 class ShareUrlLink(Model):
-    """A WeChat URL Link that opens a share link in the mini-program, kept until near expiry."""
+    """A WeChat URL Link opening a share link in the mini-program for one visitor."""
+
+    # Per visitor: WeChat lets only the first person who opens a URL Link use it (2022 rules).
 
     id = fields.BigIntField(primary_key=True)
-    share_link = fields.OneToOneField("models.ShareLink", related_name="url_link")
+    share_link = fields.ForeignKeyField("models.ShareLink", related_name="url_links")
+    # The visitor's hash, as on their visits (salted, from the landing page's visitor cookie).
+    visitor_hash = fields.CharField(max_length=64)
     url = fields.CharField(max_length=255)
     # The page and query it opens: a link asked for another (MP_SHARE_PAGE changed) is stale.
     opens = fields.CharField(max_length=600)
     # WeChat URL Links live at most 30 days: a stale one is generated anew.
-    expires_at = UtcDatetimeField()
+    expires_at = UtcDatetimeField(db_index=True)
     created_at = UtcDatetimeField(auto_now_add=True)
     refreshed_at = UtcDatetimeField()
 
     class Meta:
         table = "share_url_links"
+        unique_together = (("share_link", "visitor_hash"),)

@@ -3,6 +3,7 @@ carries opens an HTML page that records the visit and opens the mini-program."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from urllib.parse import urlsplit
 
@@ -169,3 +170,38 @@ async def test_names_on_the_landing_are_escaped_not_run(mp_api: Api) -> None:
     assert page.status == 200
     assert "<script" not in page.text and "<b>" not in page.text
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+
+
+async def test_a_browser_keeps_its_url_link_and_another_browser_gets_its_own(
+    mp_api: Api, standin: WeChatStandIn, visit_buffer: VisitBuffer
+) -> None:
+    program = await make_program()
+    token = await _promoter(mp_api, program)
+    path = f"/s/{(await _link(mp_api, token, program)).json['short_code']}"
+
+    first = await _open(mp_api, path)
+    cookie = first.raw.cookies.get("fx_vid")
+    set_cookie = first.headers["set-cookie"].lower()
+    again = await mp_api.get(path, headers={"user-agent": WECHAT_UA, "cookie": f"fx_vid={cookie}"})
+    elsewhere = await _open(mp_api, path)
+
+    assert cookie and "httponly" in set_cookie and "path=/s/" in set_cookie
+    assert "samesite=lax" in set_cookie
+    anna, boris = standin.url_links
+    assert anna.url_link in first.text and anna.url_link in again.text
+    assert boris.url_link in elsewhere.text and anna.url_link not in elsewhere.text
+    await visit_buffer.flush()
+    hashes = [v.visitor_hash for v in await Visit.all().order_by("id")]
+    assert hashes[0] == hashes[1] != hashes[2]
+
+
+async def test_behind_https_the_visitor_cookie_is_secure(mp_api: Api) -> None:
+    program = await make_program()
+    token = await _promoter(mp_api, program)
+    path = f"/s/{(await _link(mp_api, token, program)).json['short_code']}"
+    settings = mp_api.app.ctx.settings
+    mp_api.app.ctx.settings = dataclasses.replace(settings, public_base_url="https://fx.example")
+
+    page = await _open(mp_api, path)
+
+    assert "secure" in page.headers["set-cookie"].lower()

@@ -1,6 +1,6 @@
 """The landing page behind a share link's H5 URL (`/s/<code>`): the visit it records, the
-WeChat URL Link that opens the mini-program (cached until near expiry) and the code to type
-where no link works."""
+WeChat URL Link that opens the mini-program (one per visitor, cached until near expiry) and
+the code to type where no link works."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.config import Settings
 from server.domain.errors import FenxiaoError, NotFound
+from server.domain.fraud.identity import device_key, hash_identifier
 from server.domain.masking import mask_name
 from server.domain.sharing.attribution import TouchSource
 from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
@@ -31,6 +32,9 @@ log = logging.getLogger("fenxiao.landing")
 # ends, so a page never hands out a link that dies while the customer reads it.
 URL_LINK_VALID_DAYS = 29
 URL_LINK_REFRESH_BEFORE = timedelta(days=1)
+# Each new URL Link deletes at most this many expired ones, which keeps the table to the
+# links still alive without a job.
+EXPIRED_URL_LINKS_PER_WRITE = 100
 UTM_MAX_LENGTH = 64
 
 
@@ -51,6 +55,8 @@ class LandingVisit:
     """The request that opened the landing, as the visit records it."""
 
     reached_by: TouchSource
+    # The landing page's own id for the browser (a cookie), hashed like any visitor id.
+    visitor_id: str
     ip: str | None
     user_agent: str | None
     utm_source: str | None = None
@@ -81,6 +87,7 @@ async def _record(
             code=None,
             source="h5",
             reached_by=visit.reached_by,
+            visitor_id=visit.visitor_id,
             utm_source=_fitting_utm(visit.utm_source),
             utm_medium=_fitting_utm(visit.utm_medium),
             utm_campaign=_fitting_utm(visit.utm_campaign),
@@ -111,13 +118,20 @@ async def _code_to_type(link: ShareLink) -> str | None:
     return first.code if first is not None else None
 
 
-async def ensure_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: Settings) -> str:
-    """The link's URL Link: the cached one while fresh and opening the link's page, else new."""
+def url_link_visitor(visit: LandingVisit, *, settings: Settings) -> str:
+    """The visitor a URL Link is kept for: the hash their visits carry."""
+    return hash_identifier(device_key(visit.visitor_id), salt=settings.visitor_hash_salt) or ""
+
+
+async def ensure_url_link(
+    *, link: ShareLink, visitor_hash: str, wechat: WeChatGateway, settings: Settings
+) -> str:
+    """The visitor's URL Link for the link: the cached one while fresh and true, else new."""
     now = clock.now()
     path = mp_page(link, settings=settings)
     query = opening_query(link_destination(link), short_code=link.short_code)
     opens = f"{path}?{query}"
-    cached = await ShareUrlLink.get_or_none(share_link_id=link.id)
+    cached = await ShareUrlLink.get_or_none(share_link_id=link.id, visitor_hash=visitor_hash)
     fresh = cached is not None and cached.expires_at - URL_LINK_REFRESH_BEFORE > now
     if fresh and cached is not None and cached.opens == opens:
         return cached.url
@@ -127,30 +141,48 @@ async def ensure_url_link(*, link: ShareLink, wechat: WeChatGateway, settings: S
     try:
         async with in_transaction() as conn:
             stored = (
-                await ShareUrlLink.filter(share_link_id=link.id)
+                await ShareUrlLink.filter(share_link_id=link.id, visitor_hash=visitor_hash)
                 .using_db(conn)
                 .update(url=url, opens=opens, expires_at=expires_at, refreshed_at=now)
             )
             if not stored:
                 await ShareUrlLink.create(
                     share_link_id=link.id,
+                    visitor_hash=visitor_hash,
                     url=url,
                     opens=opens,
                     expires_at=expires_at,
                     refreshed_at=now,
                     using_db=conn,
                 )
+            expired = (
+                await ShareUrlLink.filter(expires_at__lte=now)
+                .using_db(conn)
+                .limit(EXPIRED_URL_LINKS_PER_WRITE)
+                .values_list("id", flat=True)
+            )
+            if expired:
+                await ShareUrlLink.filter(id__in=list(expired)).using_db(conn).delete()
     except IntegrityError:
-        # A concurrent first visit stored its own link; this one is as good for this page.
+        # The same visitor's concurrent first open stored its link; this one is as good.
         pass
     return url
 
 
 async def _url_link_or_none(
-    *, link: ShareLink, wechat: WeChatGateway, settings: Settings
+    *, link: ShareLink, visit: LandingVisit | None, wechat: WeChatGateway, settings: Settings
 ) -> str | None:
+    # Nobody to open it for: a HEAD, or a crawler or link previewer (each would spend one
+    # of the 500,000 links WeChat makes a mini-program per day).
+    if visit is None or visits.is_bot_user_agent(visit.user_agent):
+        return None
     try:
-        return await ensure_url_link(link=link, wechat=wechat, settings=settings)
+        return await ensure_url_link(
+            link=link,
+            visitor_hash=url_link_visitor(visit, settings=settings),
+            wechat=wechat,
+            settings=settings,
+        )
     except FenxiaoError as exc:
         # WeChat down or refusing (an unpublished destination page): the code still works.
         log.warning("no URL Link for %s: %s", link.short_code, exc.code)
@@ -178,5 +210,5 @@ async def open_landing(
         promoter_nickname=mask_name(link.promoter.user.nickname),
         code=await _code_to_type(link),
         destination=link_destination(link),
-        url_link=await _url_link_or_none(link=link, wechat=wechat, settings=settings),
+        url_link=await _url_link_or_none(link=link, visit=visit, wechat=wechat, settings=settings),
     )

@@ -21,6 +21,7 @@ from tests.service.sharing.test_share_support import FakeWeChat, make_program, m
 pytestmark = pytest.mark.usefixtures("db")
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI"
+ANNA, BORIS = "browser-of-anna-0001", "browser-of-boris-002"
 
 
 async def _sharing(**link_params: str) -> tuple[Program, Promoter, ShareLink]:
@@ -32,13 +33,28 @@ async def _sharing(**link_params: str) -> tuple[Program, Promoter, ShareLink]:
     return program, alice, link
 
 
+def _opened(
+    reached_by: TouchSource = TouchSource.LINK,
+    *,
+    visitor: str = ANNA,
+    user_agent: str = WECHAT_UA,
+    **utm: str,
+) -> landing.LandingVisit:
+    return landing.LandingVisit(
+        reached_by=reached_by, visitor_id=visitor, ip="203.0.113.9", user_agent=user_agent, **utm
+    )
+
+
+ANNA_OPENS = _opened()
+
+
 async def _open(
     link: ShareLink,
     buffer: VisitBuffer,
     settings: Settings,
     wechat: FakeWeChat,
     *,
-    visit: landing.LandingVisit | None = None,
+    visit: landing.LandingVisit | None = ANNA_OPENS,
 ) -> landing.Landing:
     return await landing.open_landing(
         short_code=link.short_code,
@@ -47,12 +63,6 @@ async def _open(
         targets=TargetCache(),
         settings=settings,
         wechat=wechat,
-    )
-
-
-def _opened(reached_by: TouchSource = TouchSource.LINK, **utm: str) -> landing.LandingVisit:
-    return landing.LandingVisit(
-        reached_by=reached_by, ip="203.0.113.9", user_agent=WECHAT_UA, **utm
     )
 
 
@@ -246,3 +256,54 @@ async def test_a_url_link_to_a_page_the_program_no_longer_shares_is_replaced(
     assert (await ShareUrlLink.get(share_link_id=link.id)).opens == (
         f"pages/share/index?scene={link.short_code}"
     )
+
+
+async def test_each_visitor_gets_a_url_link_of_their_own_and_keeps_it(
+    buffer: VisitBuffer, settings: Settings
+) -> None:
+    # WeChat lets only the first person who opens a URL Link use it: one link for all would
+    # open the mini-program for the first customer and fail every other one.
+    _, _, link = await _sharing()
+    wechat = FakeWeChat()
+
+    anna = await _open(link, buffer, settings, wechat, visit=_opened(visitor=ANNA))
+    boris = await _open(link, buffer, settings, wechat, visit=_opened(visitor=BORIS))
+    anna_again = await _open(link, buffer, settings, wechat, visit=_opened(visitor=ANNA))
+
+    assert (anna.url_link, boris.url_link, anna_again.url_link) == (
+        "https://wxaurl.cn/fake1",
+        "https://wxaurl.cn/fake2",
+        "https://wxaurl.cn/fake1",
+    )
+    assert len(wechat.url_link_calls) == 2
+    await buffer.flush()
+    kept = {row.visitor_hash for row in await ShareUrlLink.filter(share_link_id=link.id)}
+    assert kept == {v.visitor_hash for v in await Visit.filter(share_link_id=link.id)}
+
+
+async def test_crawlers_and_head_requests_spend_no_url_link(
+    buffer: VisitBuffer, settings: Settings
+) -> None:
+    _, _, link = await _sharing()
+    wechat = FakeWeChat()
+
+    previewed = await _open(link, buffer, settings, wechat, visit=_opened(user_agent="Slackbot/1"))
+    probed = await _open(link, buffer, settings, wechat, visit=None)
+
+    assert previewed.url_link is None and probed.url_link is None
+    assert wechat.url_link_calls == [] and not await ShareUrlLink.exists()
+
+
+async def test_expired_url_links_are_deleted_as_new_ones_are_made(
+    buffer: VisitBuffer, settings: Settings
+) -> None:
+    _, _, link = await _sharing()
+    _, _, other = await _sharing()
+    wechat = FakeWeChat()
+    await _open(link, buffer, settings, wechat, visit=_opened(visitor=ANNA))
+    await _open(other, buffer, settings, wechat, visit=_opened(visitor=BORIS))
+
+    clock.advance(timedelta(days=landing.URL_LINK_VALID_DAYS, minutes=1))
+    await _open(link, buffer, settings, wechat, visit=_opened(visitor="browser-of-carl-003"))
+
+    assert await ShareUrlLink.all().count() == 1
