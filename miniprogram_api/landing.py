@@ -92,6 +92,7 @@ async def landing_page(request: Request, short_code: str) -> HTTPResponse:
             targets=app.ctx.visit_targets,
             settings=app.ctx.settings,
             wechat=app.ctx.wechat,
+            pause=app.ctx.wechat_pause,
         )
     except NotFound:
         return _page("not_found.html", status=404)

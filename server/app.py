@@ -21,6 +21,7 @@ from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
 from server.services.access.tokens import confirm_principal
 from server.services.orders.drainer import install_event_drainer
+from server.services.sharing.landing import WeChatPause
 from server.services.sharing.visit_buffer import install_visit_buffer
 from server.services.sharing.visit_targets import TargetCache
 from server.services.sharing.visits import new_visit_buffer
@@ -107,4 +108,5 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     # After the database listeners: its final flush must run before the database closes.
     install_visit_buffer(app, new_visit_buffer())
     app.ctx.visit_targets = TargetCache()
+    app.ctx.wechat_pause = WeChatPause()
     return app

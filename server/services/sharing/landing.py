@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import clock
 from server.config import Settings
-from server.domain.errors import FenxiaoError, NotFound
+from server.domain.errors import FenxiaoError, NotFound, TooManyRequests, UpstreamUnavailable
 from server.domain.fraud.identity import device_key, hash_identifier
 from server.domain.masking import mask_name
 from server.domain.sharing.attribution import TouchSource
@@ -36,6 +36,23 @@ URL_LINK_REFRESH_BEFORE = timedelta(days=1)
 # links still alive without a job.
 EXPIRED_URL_LINKS_PER_WRITE = 100
 UTM_MAX_LENGTH = 64
+# After WeChat fails or throttles, a worker stops asking for this long: pages open at once
+# with the code instead of each waiting out WECHAT_TIMEOUT_SECONDS.
+WECHAT_PAUSE = timedelta(seconds=30)
+
+
+class WeChatPause:
+    """Per worker: when WeChat last failed to make a URL Link, so pages skip asking a while."""
+
+    def __init__(self, *, pause: timedelta = WECHAT_PAUSE) -> None:
+        self.pause = pause
+        self._until: datetime | None = None
+
+    def allows(self) -> bool:
+        return self._until is None or clock.now() >= self._until
+
+    def failed(self) -> None:
+        self._until = clock.now() + self.pause
 
 
 @dataclass(frozen=True)
@@ -170,11 +187,16 @@ async def ensure_url_link(
 
 
 async def _url_link_or_none(
-    *, link: ShareLink, visit: LandingVisit | None, wechat: WeChatGateway, settings: Settings
+    *,
+    link: ShareLink,
+    visit: LandingVisit | None,
+    wechat: WeChatGateway,
+    pause: WeChatPause,
+    settings: Settings,
 ) -> str | None:
     # Nobody to open it for: a HEAD, or a crawler or link previewer (each would spend one
     # of the 500,000 links WeChat makes a mini-program per day).
-    if visit is None or visits.is_bot_user_agent(visit.user_agent):
+    if visit is None or visits.is_bot_user_agent(visit.user_agent) or not pause.allows():
         return None
     try:
         return await ensure_url_link(
@@ -183,8 +205,14 @@ async def _url_link_or_none(
             wechat=wechat,
             settings=settings,
         )
+    except (UpstreamUnavailable, TooManyRequests) as exc:
+        pause.failed()
+        log.warning(
+            "no URL Link for %s: %s; not asking for %s", link.short_code, exc.code, pause.pause
+        )
+        return None
     except FenxiaoError as exc:
-        # WeChat down or refusing (an unpublished destination page): the code still works.
+        # WeChat refusing this link (an unpublished destination page): the code still works.
         log.warning("no URL Link for %s: %s", link.short_code, exc.code)
         return None
 
@@ -197,6 +225,7 @@ async def open_landing(
     targets: TargetCache,
     settings: Settings,
     wechat: WeChatGateway,
+    pause: WeChatPause,
 ) -> Landing:
     """A share link's landing, its visit recorded unless `visit` is None; 404 if inactive."""
     if len(short_code) > SHORT_CODE_MAX_LENGTH:
@@ -210,5 +239,7 @@ async def open_landing(
         promoter_nickname=mask_name(link.promoter.user.nickname),
         code=await _code_to_type(link),
         destination=link_destination(link),
-        url_link=await _url_link_or_none(link=link, visit=visit, wechat=wechat, settings=settings),
+        url_link=await _url_link_or_none(
+            link=link, visit=visit, wechat=wechat, pause=pause, settings=settings
+        ),
     )

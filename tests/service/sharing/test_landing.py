@@ -55,6 +55,7 @@ async def _open(
     wechat: FakeWeChat,
     *,
     visit: landing.LandingVisit | None = ANNA_OPENS,
+    pause: landing.WeChatPause | None = None,
 ) -> landing.Landing:
     return await landing.open_landing(
         short_code=link.short_code,
@@ -63,6 +64,7 @@ async def _open(
         targets=TargetCache(),
         settings=settings,
         wechat=wechat,
+        pause=pause or landing.WeChatPause(),
     )
 
 
@@ -172,6 +174,7 @@ async def test_an_unknown_or_withdrawn_link_has_no_landing_and_records_nothing(
                 targets=TargetCache(),
                 settings=settings,
                 wechat=FakeWeChat(),
+                pause=landing.WeChatPause(),
             )
     await Promoter.filter(id=alice.id).update(status="disabled")
     with pytest.raises(NotFound):
@@ -307,3 +310,20 @@ async def test_expired_url_links_are_deleted_as_new_ones_are_made(
     await _open(link, buffer, settings, wechat, visit=_opened(visitor="browser-of-carl-003"))
 
     assert await ShareUrlLink.all().count() == 1
+
+
+async def test_after_wechat_fails_pages_stop_asking_for_a_while_then_ask_again(
+    buffer: VisitBuffer, settings: Settings
+) -> None:
+    _, _, link = await _sharing()
+    down, pause = FakeWeChat(fail=True), landing.WeChatPause()
+
+    first = await _open(link, buffer, settings, down, visit=_opened(visitor=ANNA), pause=pause)
+    second = await _open(link, buffer, settings, down, visit=_opened(visitor=BORIS), pause=pause)
+    assert first.url_link is None and second.url_link is None
+    assert len(down.url_link_calls) == 1
+
+    clock.advance(landing.WECHAT_PAUSE)
+    back = FakeWeChat()
+    later = await _open(link, buffer, settings, back, visit=_opened(visitor=BORIS), pause=pause)
+    assert later.url_link == "https://wxaurl.cn/fake1"
