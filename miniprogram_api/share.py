@@ -13,6 +13,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_PROMOTER, public, requires
 from server.domain.errors import Forbidden, NotFound
 from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
+from server.domain.sharing.destinations import MAX_DESTINATION_LENGTH
 from server.domain.sharing.qr import QR_SIZES
 from server.http import Body, Query, parse_body, parse_query, render
 from server.idempotent import create_once, render_created
@@ -74,6 +75,9 @@ class LinkCreate(Body):
     utm_source: str | None = Field(default=None, max_length=64)
     utm_medium: str | None = Field(default=None, max_length=64)
     utm_campaign: str | None = Field(default=None, max_length=64)
+    # A page of the mini-program and its query (`pages/product/detail?id=42`); its form is
+    # checked by the service (invalid_destination).
+    destination: str | None = Field(default=None, min_length=1, max_length=MAX_DESTINATION_LENGTH)
 
 
 class QrQuery(Query):
@@ -230,6 +234,7 @@ async def create_link(request: Request, program_id: int) -> HTTPResponse:
         utm_source=body.utm_source,
         utm_medium=body.utm_medium,
         utm_campaign=body.utm_campaign,
+        destination=body.destination,
     )
     return render(
         share_links.serialize_link(link, settings=request.app.ctx.settings),

@@ -24,6 +24,7 @@ from server.openapi import install_openapi
 from server.services.access.scope import check_scope
 from server.services.access.tokens import confirm_principal
 from server.services.orders.drainer import install_event_drainer
+from server.services.sharing.landing import WeChatPause
 from server.services.sharing.visit_buffer import install_visit_buffer
 from server.services.sharing.visit_targets import TargetCache
 from server.services.sharing.visits import new_visit_buffer
@@ -38,7 +39,7 @@ SWAGGER_ASSETS_URL = "/docs/assets"
 def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
     """Build the app. `manage_db=False` leaves tortoise start-up to the caller (tests)."""
     from admin_api import admin_blueprints
-    from miniprogram_api import miniprogram_blueprints
+    from miniprogram_api import landing, miniprogram_blueprints
 
     install_worker_clean_stop()
     settings = settings or Settings.from_env()
@@ -81,6 +82,8 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     install_error_handlers(app)
     app.blueprint(miniprogram_blueprints())
     app.blueprint(admin_blueprints())
+    # The H5 URL share links and plain QR codes carry: outside /mp/v1, HTML.
+    app.blueprint(landing.bp)
     install_openapi(app)
     app.static(SWAGGER_ASSETS_URL, swagger_ui_path, name="swagger_assets")
 
@@ -112,4 +115,5 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     # After the database listeners: its final flush must run before the database closes.
     install_visit_buffer(app, new_visit_buffer())
     app.ctx.visit_targets = TargetCache()
+    app.ctx.wechat_pause = WeChatPause()
     return app

@@ -23,6 +23,11 @@ class WeChatGateway(Protocol):
         """A mini-program code PNG for `scene` (getwxacodeunlimit)."""
         ...
 
+    async def generate_url_link(self, *, path: str, query: str, valid_days: int) -> str:
+        """A URL Link (https://wxaurl.cn/…) opening `path?query` for `valid_days` days
+        (generate_urllink; WeChat allows at most 30)."""
+        ...
+
     async def send_subscribe_message(
         self, *, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str
     ) -> None:

@@ -30,6 +30,7 @@ from server.integrations.wechat_standin_protocol import (
     DEFAULT_APPID,
     DEFAULT_SECRET,
     NONCE_SEPARATOR,
+    IssuedUrlLink,
     Reply,
     SentMessage,
     WeChatProtocol,
@@ -45,6 +46,7 @@ __all__ = [
     "FAULT_KINDS",
     "NONCE_SEPARATOR",
     "FaultKind",
+    "IssuedUrlLink",
     "SentMessage",
     "WeChatStandIn",
     "identity_of",
@@ -139,6 +141,11 @@ class WeChatStandIn:
         return self.protocol.sent_messages
 
     @property
+    def url_links(self) -> list[IssuedUrlLink]:
+        """Every URL Link generated since the last reset, in order."""
+        return self.protocol.url_links
+
+    @property
     def calls(self) -> list[str]:
         """The paths of every protocol request received, in order."""
         with self._lock:
@@ -193,7 +200,8 @@ class WeChatStandIn:
         self.protocol.refuse_messages_for(openid)
 
     def reset(self) -> None:
-        """Forget faults, messages, used codes, refusals and calls; issued tokens stay valid."""
+        """Forget faults, messages, URL Links, used codes, refusals and calls; issued tokens
+        stay valid."""
         self._release_stalled()
         self.protocol.forget()
         self.pay.forget()
@@ -252,6 +260,8 @@ class WeChatStandIn:
             return json_reply({"messages": [asdict(m) for m in self.sent_messages]})
         if method == "GET" and action == "calls":
             return json_reply({"calls": self.calls})
+        if method == "GET" and action == "url-links":
+            return json_reply({"url_links": [asdict(link) for link in self.url_links]})
         try:
             pay_reply = self.pay.control(method, action, request)
         except (KeyError, TypeError, ValueError) as exc:

@@ -27,6 +27,13 @@ NONCE_SEPARATOR = "#"
 MAX_SCENE_LENGTH = 32
 SCENE_PATTERN = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+")
 DEFAULT_WIDTH, MIN_WIDTH, MAX_WIDTH = 430, 280, 1280
+# generate_urllink: a published page path (no leading '/', no query), a query of at most
+# 1024 of these characters, and a life of at most 30 days.
+URL_LINK_PAGE_PATTERN = re.compile(r"[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*")
+URL_LINK_QUERY_PATTERN = re.compile(r"[0-9A-Za-z!#$&'()*+,/:;=?@\-._~%]*")
+MAX_URL_LINK_QUERY_LENGTH = 1024
+MAX_URL_LINK_DAYS = 30
+URL_LINK_BASE = "https://wxaurl.cn/"
 
 
 def identity_of(code: str) -> str:
@@ -58,6 +65,16 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class IssuedUrlLink:
+    """A URL Link as WeChat generated it."""
+
+    url_link: str
+    path: str
+    query: str
+    expire_time: int
+
+
+@dataclass(frozen=True)
 class Reply:
     status: int
     body: bytes
@@ -79,6 +96,29 @@ def _render_code_png(scene: str, width: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    """The request body as a JSON object, or None for anything else."""
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return request if isinstance(request, dict) else None
+
+
+def _url_link_expiry(request: dict[str, Any]) -> int | None:
+    """The Unix time a URL Link request asks to expire at, if WeChat would accept it."""
+    now = int(time.time())
+    longest = now + MAX_URL_LINK_DAYS * 86400
+    if request.get("expire_type", 0) == 1:
+        days = request.get("expire_interval")
+        valid = isinstance(days, int) and 1 <= days <= MAX_URL_LINK_DAYS
+        return now + days * 86400 if valid else None
+    expire_time = request.get("expire_time")
+    if not isinstance(expire_time, int) or isinstance(expire_time, bool):
+        return None
+    return expire_time if now + 60 <= expire_time <= longest else None
 
 
 def _valid_message_data(data: Any) -> bool:
@@ -104,6 +144,7 @@ class WeChatProtocol:
         self._used_codes: set[str] = set()
         self._refusing_openids: set[str] = set()
         self._messages: list[SentMessage] = []
+        self._url_links: list[IssuedUrlLink] = []
 
     def route(self, method: str, path: str) -> Callable[[dict[str, str], bytes], Reply] | None:
         """The handler WeChat has for `method path`, if any."""
@@ -111,6 +152,7 @@ class WeChatProtocol:
             ("GET", "/cgi-bin/token"): self.token,
             ("GET", "/sns/jscode2session"): self.jscode2session,
             ("POST", "/wxa/getwxacodeunlimit"): self.wxacode_unlimited,
+            ("POST", "/wxa/generate_urllink"): self.generate_urllink,
             ("POST", "/cgi-bin/message/subscribe/send"): self.subscribe_send,
         }
         return routes.get((method, path))
@@ -119,6 +161,11 @@ class WeChatProtocol:
     def sent_messages(self) -> list[SentMessage]:
         with self._lock:
             return list(self._messages)
+
+    @property
+    def url_links(self) -> list[IssuedUrlLink]:
+        with self._lock:
+            return list(self._url_links)
 
     def expire_tokens(self) -> None:
         with self._lock:
@@ -133,6 +180,7 @@ class WeChatProtocol:
         """Forget messages, spent codes and refusals; issued tokens stay valid."""
         with self._lock:
             self._messages.clear()
+            self._url_links.clear()
             self._used_codes.clear()
             self._refusing_openids.clear()
 
@@ -154,6 +202,16 @@ class WeChatProtocol:
         if expires_at <= time.monotonic():
             return error_reply(42001, "access_token expired")
         return None
+
+    def _authorized_json(
+        self, params: dict[str, str], body: bytes, *, malformed: Reply
+    ) -> dict[str, Any] | Reply:
+        """The JSON object a token-bearing call sent, or the refusal to answer with."""
+        refused = self._check_token(params)
+        if refused is not None:
+            return refused
+        request = _json_object(body)
+        return malformed if request is None else request
 
     def token(self, params: dict[str, str], body: bytes) -> Reply:
         if params.get("grant_type") != "client_credential":
@@ -192,15 +250,15 @@ class WeChatProtocol:
         )
 
     def wxacode_unlimited(self, params: dict[str, str], body: bytes) -> Reply:
-        refused = self._check_token(params)
-        if refused is not None:
-            return refused
-        try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            request = None
-        if not isinstance(request, dict):
-            return error_reply(40169, "invalid length for scene, or the data is not json string")
+        request = self._authorized_json(
+            params,
+            body,
+            malformed=error_reply(
+                40169, "invalid length for scene, or the data is not json string"
+            ),
+        )
+        if isinstance(request, Reply):
+            return request
         scene = request.get("scene")
         if not isinstance(scene, str) or not scene or len(scene) > MAX_SCENE_LENGTH:
             return error_reply(40169, "invalid length for scene, or the data is not json string")
@@ -216,16 +274,41 @@ class WeChatProtocol:
         width = min(max(width, MIN_WIDTH), MAX_WIDTH)
         return Reply(200, _render_code_png(scene, width), "image/png")
 
+    def generate_urllink(self, params: dict[str, str], body: bytes) -> Reply:
+        request = self._authorized_json(
+            params, body, malformed=error_reply(47001, "data format error")
+        )
+        if isinstance(request, Reply):
+            return request
+        path = request.get("path") or ""
+        query = request.get("query") or ""
+        if not isinstance(path, str) or (path and not URL_LINK_PAGE_PATTERN.fullmatch(path)):
+            return error_reply(40165, "invalid weapp pagepath")
+        if (
+            not isinstance(query, str)
+            or len(query) > MAX_URL_LINK_QUERY_LENGTH
+            or not URL_LINK_QUERY_PATTERN.fullmatch(query)
+        ):
+            return error_reply(40212, "invalid query")
+        expire_time = _url_link_expiry(request)
+        if expire_time is None:
+            return error_reply(85401, "time limit between 1min and 30days")
+        issued = IssuedUrlLink(
+            url_link=URL_LINK_BASE + secrets.token_urlsafe(9),
+            path=path,
+            query=query,
+            expire_time=expire_time,
+        )
+        with self._lock:
+            self._url_links.append(issued)
+        return json_reply({"errcode": 0, "errmsg": "ok", "url_link": issued.url_link})
+
     def subscribe_send(self, params: dict[str, str], body: bytes) -> Reply:
-        refused = self._check_token(params)
-        if refused is not None:
-            return refused
-        try:
-            request = json.loads(body)
-        except (ValueError, UnicodeDecodeError):
-            request = None
-        if not isinstance(request, dict):
-            return error_reply(47001, "data format error")
+        request = self._authorized_json(
+            params, body, malformed=error_reply(47001, "data format error")
+        )
+        if isinstance(request, Reply):
+            return request
         touser = request.get("touser")
         template_id = request.get("template_id")
         page = request.get("page")

@@ -19,7 +19,7 @@ from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
 from server.models.s2s import ApiKey, S2SNonce
-from server.models.share import Channel, QrImage, ShareCode, ShareLink
+from server.models.share import Channel, QrImage, ShareCode, ShareLink, ShareUrlLink
 from server.models.share_guard import ReservedCode, WxacodeCallWindow
 from server.models.staff import StaffProgram, StaffUser
 from server.models.token import RefreshToken
@@ -69,6 +69,7 @@ __all__ = [
     "S2SNonce",
     "ShareCode",
     "ShareLink",
+    "ShareUrlLink",
     "Site",
     "StaffProgram",
     "StaffUser",

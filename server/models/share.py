@@ -59,7 +59,10 @@ class ShareLink(Model):
     utm_source = fields.CharField(max_length=64, null=True)
     utm_medium = fields.CharField(max_length=64, null=True)
     utm_campaign = fields.CharField(max_length=64, null=True)
-    # sha256 of (channel, site, code, utm_*): the same parameters give back the same link.
+    # The mini-program page (and query) the link opens; null: the program's share page.
+    destination = fields.CharField(max_length=256, null=True)
+    # sha256 of (channel, site, code, utm_*[, destination]): the same parameters give back
+    # the same link.
     params_key = fields.CharField(max_length=64)
     created_at = UtcDatetimeField(auto_now_add=True)
 
@@ -82,3 +85,25 @@ class QrImage(Model):
     class Meta:
         table = "qr_images"
         unique_together = (("share_link", "kind", "width"),)
+
+
+class ShareUrlLink(Model):
+    """A WeChat URL Link opening a share link in the mini-program for one visitor."""
+
+    # Per visitor: WeChat lets only the first person who opens a URL Link use it (2022 rules).
+
+    id = fields.BigIntField(primary_key=True)
+    share_link = fields.ForeignKeyField("models.ShareLink", related_name="url_links")
+    # The visitor's hash, as on their visits (salted, from the landing page's visitor cookie).
+    visitor_hash = fields.CharField(max_length=64)
+    url = fields.CharField(max_length=255)
+    # The page and query it opens: a link asked for another (MP_SHARE_PAGE changed) is stale.
+    opens = fields.CharField(max_length=600)
+    # WeChat URL Links live at most 30 days: a stale one is generated anew.
+    expires_at = UtcDatetimeField(db_index=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+    refreshed_at = UtcDatetimeField()
+
+    class Meta:
+        table = "share_url_links"
+        unique_together = (("share_link", "visitor_hash"),)

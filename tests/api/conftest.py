@@ -15,6 +15,7 @@ from server.integrations.wechat_client import build_gateway
 from server.integrations.wechat_standin import WeChatStandIn
 from server.services.access.api_keys import create_api_key
 from server.services.access.staff import create_staff_user
+from server.services.sharing.landing import WeChatPause
 from tests.order_builders import ADMIN, bind, chain, customer, shop
 
 STAFF_PASSWORD = "correct horse battery"
@@ -138,6 +139,8 @@ async def app(db: str, started_app: Sanic, api_settings: Settings) -> AsyncItera
     saved = (started_app.ctx.settings, started_app.ctx.wechat)
     started_app.ctx.settings = api_settings
     started_app.ctx.wechat = build_gateway(api_settings)
+    # A WeChat failure one test provokes must not keep the next test's landings from asking.
+    started_app.ctx.wechat_pause = WeChatPause()
     try:
         yield started_app
     finally:

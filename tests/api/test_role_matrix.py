@@ -13,7 +13,8 @@ from server.s2s_auth import is_s2s
 from tests.api.conftest import Api
 from tests.conftest import TEST_JWT_SECRET
 
-SURFACE_PREFIXES = ("/mp/v1/", "/admin/v1/")
+# /s/: the public HTML landing of share links, walked so it must declare itself public.
+SURFACE_PREFIXES = ("/mp/v1/", "/admin/v1/", "/s/")
 _PARAM = re.compile(r"<([^:>]+)(?::([^>]+))?>")
 
 

@@ -224,6 +224,9 @@ def test_the_foundation_flow_over_real_http(server: RunningServer) -> None:
         assert plain.status_code == 200 and plain.content.startswith(PNG_SIGNATURE)
         resolved = _ok(http.get(f"/mp/v1/s/{link['short_code']}"))
         assert resolved["promoter"]["invite_code"] == alice_me["invite_code"]
+        # The H5 URL itself opens the landing page, with a URL Link from the stand-in.
+        landing = http.get(f"/s/{link['short_code']}", headers={"user-agent": "MicroMessenger"})
+        assert landing.status_code == 200 and "https://wxaurl.cn/" in landing.text
 
         _ok(
             http.post(

@@ -6,6 +6,7 @@ import asyncio
 import dataclasses
 import io
 
+import httpx
 import pytest
 from PIL import Image
 
@@ -234,3 +235,55 @@ async def test_a_message_to_a_user_who_did_not_subscribe_is_refused(
         )
     assert refused.value.code == "wechat_message_refused"
     assert standin.sent_messages == []
+
+
+URL_LINK_PATH = "/wxa/generate_urllink"
+
+
+async def test_a_url_link_opens_the_page_and_query_asked_for_and_survives_a_stale_token(
+    standin: WeChatStandIn, wechat_gateway: WeChatGateway
+) -> None:
+    first = await wechat_gateway.generate_url_link(
+        path="pages/product/detail", query="id=42&scene=aB3", valid_days=29
+    )
+    standin.expire_tokens()
+    second = await wechat_gateway.generate_url_link(
+        path="pages/index/index", query="scene=aB3", valid_days=1
+    )
+
+    assert first.startswith("https://wxaurl.cn/") and second != first
+    issued = standin.url_links
+    assert [(i.url_link, i.path, i.query) for i in issued] == [
+        (first, "pages/product/detail", "id=42&scene=aB3"),
+        (second, "pages/index/index", "scene=aB3"),
+    ]
+    # 29 days against 1, give or take the second that may tick between the two calls.
+    assert round((issued[0].expire_time - issued[1].expire_time) / 86400) == 28
+    async with httpx.AsyncClient() as client:
+        listed = await client.get(f"{standin.base_url}/__standin__/url-links")
+    assert [i["url_link"] for i in listed.json()["url_links"]] == [first, second]
+
+
+@pytest.mark.parametrize(
+    ("request_", "code"),
+    [
+        ({"path": "/pages/index", "query": "", "valid_days": 1}, "invalid_page"),
+        ({"path": "pages/index", "query": "a=<b>", "valid_days": 1}, "invalid_query"),
+        ({"path": "pages/index", "query": "", "valid_days": 31}, "invalid_expiry"),
+    ],
+)
+async def test_a_url_link_wechat_refuses_is_a_coded_validation_error(
+    wechat_gateway: WeChatGateway, request_: dict[str, object], code: str
+) -> None:
+    with pytest.raises(ValidationFailed) as refused:
+        await wechat_gateway.generate_url_link(**request_)  # type: ignore[arg-type]
+    assert refused.value.code == code
+
+
+async def test_a_url_link_answer_without_a_link_is_a_502(
+    standin: WeChatStandIn, wechat_gateway: WeChatGateway
+) -> None:
+    standin.inject_fault("garbage", path=URL_LINK_PATH)
+    with pytest.raises(UpstreamUnavailable):
+        await wechat_gateway.generate_url_link(path="pages/index/index", query="", valid_days=1)
+    assert standin.url_links == []

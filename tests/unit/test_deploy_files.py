@@ -66,6 +66,14 @@ def test_nginx_limits_bodies_like_the_app_and_overwrites_the_client_address() ->
     assert re.search(r"location = /healthz \{\s*access_log off;", text)
 
 
+def test_nginx_sends_the_share_landing_pages_to_the_app_uncached() -> None:
+    text = (DEPLOY / "nginx" / "fenxiao.conf").read_text()
+    block = re.search(r"location /s/ \{([^}]*)\}", text)
+    assert block is not None, "no `location /s/` for the share links' landing pages"
+    assert "proxy_pass http://fenxiao_app;" in block.group(1)
+    assert "proxy_cache" not in block.group(1) and "add_header" not in block.group(1)
+
+
 def test_the_compose_file_parses_and_runs_the_whole_stack() -> None:
     yaml = pytest.importorskip("yaml")
     compose = yaml.safe_load((DEPLOY / "docker-compose.yml").read_text())

@@ -17,6 +17,7 @@ from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.domain.masking import mask_name
 from server.domain.promoters.status import PromoterStatus
 from server.domain.sharing.codes import generate_scene
+from server.domain.sharing.destinations import Destination, opening_query, parse_destination
 from server.domain.sharing.rules import CodeReview
 from server.models import Promoter, PromoterSite, ShareCode, ShareLink, Site
 from server.services.sharing.channels import (
@@ -54,18 +55,23 @@ def link_params_key(
     utm_source: str | None,
     utm_medium: str | None,
     utm_campaign: str | None,
+    destination: str | None = None,
 ) -> str:
     """The fingerprint that makes the same parameters give back the same link."""
+    params: list[object] = [channel_id, site_id, code_id, utm_source, utm_medium, utm_campaign]
+    # Appended only when set, so links made before destinations keep their fingerprint.
+    if destination is not None:
+        params.append(destination)
     canonical = json.dumps(
-        [channel_id, site_id, code_id, utm_source, utm_medium, utm_campaign],
+        params,
         separators=(",", ":"),
         ensure_ascii=False,
     )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def h5_url(link: ShareLink, *, settings: Settings) -> str:
-    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…`; the path alone identifies the link."""
+def h5_url(link: ShareLink, *, settings: Settings, via: str | None = None) -> str:
+    """`{public_base_url}/s/{short_code}?code=…&ch=…&utm_…[&via=qr]` (the path alone names it)."""
     query: dict[str, str] = {}
     if link.code_id is not None:
         query["code"] = link.code.code
@@ -75,12 +81,26 @@ def h5_url(link: ShareLink, *, settings: Settings) -> str:
         value = getattr(link, name)
         if value:
             query[name] = value
+    if via is not None:
+        query["via"] = via
     url = f"{settings.public_base_url.rstrip('/')}/s/{link.short_code}"
     return f"{url}?{urlencode(query)}" if query else url
 
 
+def link_destination(link: ShareLink) -> Destination | None:
+    """The page the link opens, as stored (validated when the link was made)."""
+    return parse_destination(link.destination) if link.destination else None
+
+
+def mp_page(link: ShareLink, *, settings: Settings) -> str:
+    """The mini-program page the link's codes open: its destination's, else the share page."""
+    destination = link_destination(link)
+    return destination.page if destination is not None else settings.mp_share_page
+
+
 def mp_path(link: ShareLink, *, settings: Settings) -> str:
-    return f"{settings.mp_share_page}?scene={link.short_code}"
+    query = opening_query(link_destination(link), short_code=link.short_code)
+    return f"{mp_page(link, settings=settings)}?{query}"
 
 
 async def _authorized_site(
@@ -131,6 +151,7 @@ async def _create_or_find(
     site_id: int | None,
     code_id: int | None,
     utm: dict[str, str | None],
+    destination: str | None,
 ) -> tuple[ShareLink, bool]:
     async with in_transaction() as conn:
         promoter = await sharing_promoter(
@@ -144,7 +165,13 @@ async def _create_or_find(
             await _authorized_site(
                 promoter=promoter, program_id=program_id, site_id=site_id, conn=conn
             )
-        key = link_params_key(channel_id=channel_id, site_id=site_id, code_id=code_id, **utm)
+        key = link_params_key(
+            channel_id=channel_id,
+            site_id=site_id,
+            code_id=code_id,
+            destination=destination,
+            **utm,
+        )
         existing = (
             await ShareLink.filter(promoter_id=promoter.id, params_key=key).using_db(conn).first()
         )
@@ -170,6 +197,7 @@ async def _create_or_find(
             code_id=code_id,
             short_code=short_code,
             params_key=key,
+            destination=destination,
             using_db=conn,
             **utm,
         )
@@ -187,8 +215,10 @@ async def create_link(
     utm_source: str | None = None,
     utm_medium: str | None = None,
     utm_campaign: str | None = None,
+    destination: str | None = None,
 ) -> tuple[ShareLink, bool]:
     """A share link for these parameters: new (True) or the existing identical one (False)."""
+    page = str(parse_destination(destination)) if destination is not None else None
     utm = {
         "utm_source": _clean_utm("utm_source", utm_source),
         "utm_medium": _clean_utm("utm_medium", utm_medium),
@@ -203,6 +233,7 @@ async def create_link(
                 site_id=site_id,
                 code_id=code_id,
                 utm=utm,
+                destination=page,
             )
         except IntegrityError:
             # The next pass finds the concurrent twin or draws another short code.
@@ -261,10 +292,17 @@ def serialize_link(link: ShareLink, *, settings: Settings) -> dict[str, Any]:
         "utm_source": link.utm_source,
         "utm_medium": link.utm_medium,
         "utm_campaign": link.utm_campaign,
+        "destination": link.destination,
         "h5_url": h5_url(link, settings=settings),
         "mp_path": mp_path(link, settings=settings),
         "created_at": link.created_at,
     }
+
+
+def serialize_destination(destination: Destination | None) -> dict[str, str] | None:
+    if destination is None:
+        return None
+    return {"page": destination.page, "query": destination.query}
 
 
 def serialize_public_link(link: ShareLink) -> dict[str, Any]:
@@ -288,4 +326,5 @@ def serialize_public_link(link: ShareLink) -> dict[str, Any]:
             "medium": link.utm_medium,
             "campaign": link.utm_campaign,
         },
+        "destination": serialize_destination(link_destination(link)),
     }

@@ -13,11 +13,12 @@ from tortoise.transactions import in_transaction
 
 from server.config import Settings
 from server.domain.errors import UpstreamUnavailable
+from server.domain.sharing.attribution import TouchSource
 from server.domain.sharing.qr import DEFAULT_QR_SIZE, checked_qr_size
 from server.integrations.qr import is_png, render_qr_png_async
 from server.integrations.wechat import WeChatGateway
 from server.models import QrImage
-from server.services.sharing.links import h5_url, own_link
+from server.services.sharing.links import h5_url, mp_page, own_link
 from server.services.sharing.wxacode_limits import admit_wxacode_call
 
 WXACODE = "wxacode"
@@ -80,7 +81,7 @@ async def link_wxacode(
         # Only a picture not stored yet costs a WeChat call, so only that one is counted.
         await admit_wxacode_call(promoter_id=link.promoter_id, settings=settings)  # type: ignore[attr-defined]
         content = await wechat.wxacode_unlimited(
-            scene=link.short_code, page=settings.mp_share_page, width=width
+            scene=link.short_code, page=mp_page(link, settings=settings), width=width
         )
         if not is_png(content):
             raise UpstreamUnavailable(
@@ -99,10 +100,11 @@ async def link_qr_png(
     width: int = DEFAULT_WIDTH,
     settings: Settings,
 ) -> QrPicture:
-    """A plain QR PNG of the H5 URL of one of the caller's links."""
+    """A plain QR PNG of the H5 URL of one of the caller's links, marked `via=qr` so the
+    landing counts its visits as scans."""
     width = checked_qr_size(width)
     link = await own_link(user_id=user_id, program_id=program_id, link_id=link_id)
-    url = h5_url(link, settings=settings)
+    url = h5_url(link, settings=settings, via=TouchSource.QR.value)
 
     async def render() -> bytes:
         return await render_qr_png_async(url, width=width)

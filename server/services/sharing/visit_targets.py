@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from server.domain.errors import NotFound
 from server.domain.sharing.codes import normalize_code
-from server.models import Program
+from server.models import Program, ShareLink
 from server.services.sharing import codes as share_codes
 from server.services.sharing import links as share_links
 
@@ -50,7 +50,11 @@ class _Missing:
 
 async def resolve_link_target(*, short_code: str) -> VisitTarget:
     """The target of a share link, or 404 link_not_found / link_inactive."""
-    link = await share_links.resolve_short_code(short_code=short_code)
+    return link_target(await share_links.resolve_short_code(short_code=short_code))
+
+
+def link_target(link: ShareLink) -> VisitTarget:
+    """What a visit through this resolved link (its code fetched) credits."""
     # A withdrawn code stays on the link but credits nobody.
     code_id = link.code_id if link.code_id is not None and link.code.is_active else None
     return VisitTarget(

@@ -46,7 +46,7 @@ async def grant_site(promoter: Promoter, site: Site) -> None:
 
 
 class FakeWeChat:
-    """A WeChatGateway that answers wxacode requests with a real PNG and counts them."""
+    """A WeChatGateway answering wxacode (a real PNG) and URL Link requests, counting them."""
 
     def __init__(
         self,
@@ -60,6 +60,7 @@ class FakeWeChat:
         self.before_answer = before_answer
         self.wxacode_calls: list[dict[str, object]] = []
         self.messages: list[dict[str, object]] = []
+        self.url_link_calls: list[dict[str, object]] = []
 
     async def code_to_session(self, code: str) -> WeChatSession:
         return WeChatSession(openid=f"openid-{code}", unionid=None, session_key="session")
@@ -71,6 +72,12 @@ class FakeWeChat:
         if self.fail:
             raise UpstreamUnavailable("WeChat is unavailable; try again", code="wechat_unavailable")
         return self.content if self.content is not None else render_qr_png(scene, width=width)
+
+    async def generate_url_link(self, *, path: str, query: str, valid_days: int) -> str:
+        self.url_link_calls.append({"path": path, "query": query, "valid_days": valid_days})
+        if self.fail:
+            raise UpstreamUnavailable("WeChat is unavailable; try again", code="wechat_unavailable")
+        return f"https://wxaurl.cn/fake{len(self.url_link_calls)}"
 
     async def send_subscribe_message(
         self, *, openid: str, template_id: str, data: dict[str, dict[str, str]], page: str

@@ -4,7 +4,7 @@ scan runs; the hourly scan then finds the same anomaly, not a second one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,13 +23,6 @@ pytestmark = pytest.mark.usefixtures("db")
 
 UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44"
 T0 = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def buffer() -> AsyncIterator[VisitBuffer]:
-    buffer = visits.new_visit_buffer()
-    yield buffer
-    await buffer.stop()
 
 
 async def _shop(**thresholds: int) -> tuple[Program, Promoter, ShareLink]:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -30,14 +30,6 @@ WECHAT_UA = (
     "(KHTML, like Gecko) Mobile/15E148 MicroMessenger/8.0.44 NetType/WIFI Language/zh_CN"
 )
 IP = "203.0.113.77"
-
-
-@pytest.fixture
-async def buffer() -> AsyncIterator[VisitBuffer]:
-    """A buffer writing through the real writer; whatever a test leaves pending is written."""
-    buffer = visits.new_visit_buffer()
-    yield buffer
-    await buffer.stop()
 
 
 @pytest.fixture
