@@ -37,7 +37,11 @@ class WithdrawalRulesBody(Body):
     fee_fixed: Amount = "0"
     daily_cap: Amount | None = Field(default=None, description="null = no cap")
     methods: list[str] = Field(
-        default_factory=lambda: ["wechat"], description="⊆ wechat, bank, offline"
+        default_factory=lambda: ["wechat"],
+        description="⊆ wechat, bank, offline; wechat only in CNY programs",
+    )
+    tax_withholding_percent: Rate = Field(
+        default="0", description="0 ≤ percent < 100 of each withdrawal withheld as tax"
     )
 
 

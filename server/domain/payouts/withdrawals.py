@@ -5,10 +5,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from typing import Any
 
 from server.domain.commissions.rules import period_window
 from server.domain.errors import Conflict, ValidationFailed
@@ -73,6 +74,8 @@ class Deductions:
     amount: Decimal
     fee: Decimal
     tax: Decimal
+    # How fee and tax were reached (rates, exact figures, rounding): stored with the withdrawal.
+    explanation: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def net(self) -> Decimal:
@@ -109,15 +112,38 @@ def parse_withdrawal_amount(raw: str, currency: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _shown(value: Decimal, places: int) -> str:
+    return str(value.quantize(Decimal(1).scaleb(-places)))
+
+
 def deductions(amount: Decimal, rules: WithdrawalRules, currency: str) -> Deductions:
-    """Fee and tax of a withdrawal of `amount`, each rounded down to the minor unit."""
-    quantum = Decimal(1).scaleb(-exponent(currency))
-    fee = (rules.fee_fixed + amount * rules.fee_percent / HUNDRED).quantize(
-        quantum, rounding=ROUND_DOWN
-    )
-    tax = (amount * rules.tax_withholding_percent / HUNDRED).quantize(quantum, rounding=ROUND_DOWN)
+    """Fee and tax of a withdrawal of `amount`, each rounded down once to the minor unit."""
+    places = exponent(currency)
+    quantum = Decimal(1).scaleb(-places)
+    exact_fee = rules.fee_fixed + amount * rules.fee_percent / HUNDRED
+    exact_tax = amount * rules.tax_withholding_percent / HUNDRED
+    fee = exact_fee.quantize(quantum, rounding=ROUND_DOWN)
+    tax = exact_tax.quantize(quantum, rounding=ROUND_DOWN)
+    explanation = {
+        "base": _shown(amount, places),
+        "fee": {
+            "fixed": _shown(rules.fee_fixed, places),
+            "percent": format(rules.fee_percent.normalize(), "f"),
+            "exact": format(exact_fee.normalize(), "f"),
+            "amount": _shown(fee, places),
+        },
+        "tax": {
+            "withholding_percent": format(rules.tax_withholding_percent.normalize(), "f"),
+            "exact": format(exact_tax.normalize(), "f"),
+            "amount": _shown(tax, places),
+        },
+        "rounding": f"each rounded down once to {places} decimals",
+        "net": _shown(amount - fee - tax, places),
+    }
     two = Decimal("0.01")
-    return Deductions(amount=amount, fee=fee.quantize(two), tax=tax.quantize(two))
+    return Deductions(
+        amount=amount, fee=fee.quantize(two), tax=tax.quantize(two), explanation=explanation
+    )
 
 
 def day_bounds(at: datetime, tz: tzinfo) -> tuple[datetime, datetime]:

@@ -95,6 +95,7 @@ async def create_held_withdrawal(
         fee=cut.fee,
         tax=cut.tax,
         net=cut.net,
+        deductions=cut.explanation or None,
         method=method,
         openid=openid,
         # WeChat checks the name on large transfers: the one the promoter applied with.
