@@ -28,7 +28,11 @@ class RequirementsBody(Body):
     real_name: bool = False
     phone: bool = False
     agreement_version: str | None = None
-    deposit: Amount = Field(default="0", description="0 = no deposit")
+    deposit: Amount | None = Field(
+        default=None,
+        description="forbidden: only 0 or absent (an entry fee is what 《禁止传销条例》第七条"
+        " forbids; 422 entry_fee_forbidden)",
+    )
 
 
 class WithdrawalRulesBody(Body):

@@ -14,6 +14,7 @@ from typing import Any
 from server.domain.commissions.rules import period_window
 from server.domain.errors import Conflict, ValidationFailed
 from server.domain.money import MAX_AMOUNT, exponent, read_decimal
+from server.domain.programs.lawful import WECHAT_CURRENCY_ERROR, wechat_currency_problem
 from server.domain.programs.settings import WithdrawalMethod, WithdrawalRules
 from server.domain.state_machine import StateMachine
 
@@ -167,6 +168,8 @@ def check_withdrawal(
             "currency_mismatch",
             currency=f"must be {program_currency}",
         )
+    if problem := wechat_currency_problem(program_currency, [ask.method]):
+        raise _refused(problem, WECHAT_CURRENCY_ERROR, method=problem)
     if ask.method not in rules.methods:
         raise _refused(
             "the program does not pay by this method",

@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from server.domain.errors import ValidationFailed
-from server.domain.money import parse_amount
 
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
 E164_PHONE = re.compile(r"\+\d{6,15}")
@@ -26,42 +24,28 @@ class RecruitmentMode(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class ApplicationRequirements:
-    """A program's `requirements` JSON, read strictly."""
+    """A program's `requirements` JSON, read strictly. There is no fee or deposit: an entry
+    fee is one of the forms 《禁止传销条例》第七条 forbids (docs/program-settings.md)."""
 
     real_name: bool = False
     phone: bool = False
     agreement_version: str | None = None
-    deposit: Decimal = Decimal("0")
-    currency: str
 
     @classmethod
-    def from_program(
-        cls, raw: Mapping[str, Any] | None, *, currency: str
-    ) -> ApplicationRequirements:
+    def from_program(cls, raw: Mapping[str, Any] | None) -> ApplicationRequirements:
         raw = raw or {}
         version = raw.get("agreement_version")
         return cls(
             real_name=bool(raw.get("real_name")),
             phone=bool(raw.get("phone")),
             agreement_version=str(version) if version else None,
-            deposit=parse_amount(raw.get("deposit") or "0", currency, field="deposit"),
-            currency=currency,
         )
-
-    @property
-    def deposit_required(self) -> bool:
-        return self.deposit > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "real_name": self.real_name,
             "phone": self.phone,
             "agreement_version": self.agreement_version,
-            "deposit": {
-                "required": self.deposit_required,
-                "amount": str(self.deposit),
-                "currency": self.currency,
-            },
         }
 
 

@@ -79,12 +79,7 @@ async def apply_to_program(
     invite_code: str | None,
     request_id: str | None = None,
 ) -> dict[str, Any]:
-    """Apply to a program; approved at once or queued for review by recruitment mode.
-
-    A deposit in the program's requirements is reported as required in the response, but
-    collecting it is out of scope: no payment is taken or checked, and approval does not
-    wait for it.
-    """
+    """Apply to a program; approved at once or queued for review by recruitment mode."""
     applicant = Principal(kind="user", id=user_id, roles=frozenset({"promoter"}))
     async with in_transaction() as conn:
         # The user's row lock serializes one user's applications, so the one-live-profile
@@ -98,9 +93,7 @@ async def apply_to_program(
         program = await _open_program(program_id, conn)
         # An unusable invite code is refused below, so "invited" can be read from its presence.
         approve_now = approves_at_once(program.recruitment_mode, invited=bool(invite_code))
-        requirements = ApplicationRequirements.from_program(
-            program.requirements, currency=program.currency
-        )
+        requirements = ApplicationRequirements.from_program(program.requirements)
         check_applicant(
             requirements, real_name=real_name, phone=phone, agreement_version=agreement_version
         )
