@@ -54,6 +54,17 @@ def is_valid_phone(phone: str) -> bool:
     return bool(MAINLAND_MOBILE.fullmatch(phone) or E164_PHONE.fullmatch(phone))
 
 
+def phone_variants(phone: str | None) -> frozenset[str]:
+    """The spellings one mainland number is stored under: '13812345678' and '+8613812345678'."""
+    if not phone:
+        return frozenset()
+    if MAINLAND_MOBILE.fullmatch(phone):
+        return frozenset({phone, "+86" + phone})
+    if phone.startswith("+86") and MAINLAND_MOBILE.fullmatch(phone[3:]):
+        return frozenset({phone, phone[3:]})
+    return frozenset({phone})
+
+
 def check_applicant(
     requirements: ApplicationRequirements,
     *,

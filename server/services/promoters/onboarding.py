@@ -6,15 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
 from server.auth import Principal
-from server.domain.errors import Conflict, NotFound, ValidationFailed
+from server.domain.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from server.domain.promoters.application import (
     ApplicationRequirements,
     RecruitmentMode,
     approves_at_once,
     check_applicant,
+    phone_variants,
 )
 from server.domain.promoters.status import ACTIVE_STATUSES, LIVE_STATUSES, PromoterStatus
 from server.domain.sharing.codes import normalize_code
@@ -69,6 +71,28 @@ async def _upline_for(
     return upline
 
 
+async def refuse_disabled_applicant(
+    *, program_id: int, user: User, phone: str | None, conn: BaseDBAsyncClient
+) -> None:
+    """403 applicant_disabled when the program disabled a promoter with this WeChat identity
+    (the user or its openid), unionid or phone: a disabled promoter stays out."""
+    same = Q(user_id=user.id) | Q(user__openid=user.openid)
+    if user.unionid:
+        same |= Q(user__unionid=user.unionid)
+    if variants := phone_variants(phone):
+        same |= Q(phone__in=sorted(variants))
+    disabled = (
+        await Promoter.filter(Q(program_id=program_id, status=PromoterStatus.DISABLED.value) & same)
+        .using_db(conn)
+        .exists()
+    )
+    if disabled:
+        raise Forbidden(
+            "this program has disabled you as a promoter and does not take you back",
+            code="applicant_disabled",
+        )
+
+
 async def apply_to_program(
     *,
     user_id: int,
@@ -97,6 +121,7 @@ async def apply_to_program(
         check_applicant(
             requirements, real_name=real_name, phone=phone, agreement_version=agreement_version
         )
+        await refuse_disabled_applicant(program_id=program.id, user=user, phone=phone, conn=conn)
         upline = None
         if invite_code:
             upline = await _upline_for(
