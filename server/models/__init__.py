@@ -1,6 +1,7 @@
 """tortoise-orm models: the storage schema. One module per concept."""
 
 from server.models.adjustment import Adjustment, AdjustmentBatch
+from server.models.agreement import AgreementAcceptance
 from server.models.anomaly import Anomaly, AnomalyLink
 from server.models.attribution import Binding, BindingCustomer, Visit
 from server.models.audit import AuditLog
@@ -28,6 +29,7 @@ from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, Withdr
 __all__ = [
     "Adjustment",
     "AdjustmentBatch",
+    "AgreementAcceptance",
     "Anomaly",
     "AnomalyLink",
     "ApiKey",

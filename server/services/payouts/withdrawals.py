@@ -53,6 +53,7 @@ from server.services.payouts.withdrawal_records import (
     release_funds,
 )
 from server.services.programs.settings import settings_of
+from server.services.promoters.agreements import require_current_agreement
 from server.services.promoters.onboarding import get_active_promoter
 
 _BANK_NUMBER = re.compile(r"^[0-9]{8,32}$")
@@ -222,6 +223,7 @@ async def request_withdrawal(
                     fields={"idempotency_key": idempotency_key},
                 )
             return serialize_withdrawal(existing, viewer="promoter"), False
+        await require_current_agreement(promoter=promoter, conn=conn)
         withdrawable = max(balance.available, Decimal(0)) if balance else Decimal(0)
         cut = check_withdrawal(
             WithdrawalAsk(amount=amount, method=method, currency=currency),

@@ -22,6 +22,7 @@ from server.domain.promoters.status import ACTIVE_STATUSES, LIVE_STATUSES, Promo
 from server.domain.sharing.codes import normalize_code
 from server.models import Program, Promoter, PromoterStatusChange, User
 from server.services.access.audit import record_action
+from server.services.promoters.agreements import record_acceptance
 
 # Other parts look profiles up through this module; the reads themselves live with the queries.
 from server.services.promoters.queries import get_active_promoter as get_active_promoter
@@ -154,6 +155,10 @@ async def apply_to_program(
             parent_id=upline.id if upline else None,
             using_db=conn,
         )
+        if requirements.agreement_version is not None:
+            await record_acceptance(
+                promoter=promoter, version=requirements.agreement_version, conn=conn
+            )
         await PromoterStatusChange.create(
             promoter_id=promoter.id,
             from_status=None,

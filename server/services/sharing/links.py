@@ -18,6 +18,7 @@ from server.domain.masking import mask_name
 from server.domain.promoters.status import PromoterStatus
 from server.domain.sharing.codes import generate_scene
 from server.models import Promoter, PromoterSite, ShareCode, ShareLink, Site
+from server.services.promoters.agreements import require_current_agreement
 from server.services.sharing.channels import (
     MAX_PAGE_SIZE,
     latest_promoter,
@@ -144,6 +145,7 @@ async def _create_or_find(
         if existing is not None:
             await existing.fetch_related("code", using_db=conn)
             return existing, False
+        await require_current_agreement(promoter=promoter, conn=conn)
         for _ in range(SHORT_CODE_ATTEMPTS):
             short_code = generate_scene()
             # MariaDB compares case-insensitively, so "aB" and "Ab" must not both exist.
