@@ -21,6 +21,12 @@ class Application(Body):
     phone: str | None = Field(default=None, max_length=32)
     agreement_version: str | None = Field(default=None, max_length=32)
     invite_code: str | None = Field(default=None, max_length=32)
+    invitation: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a staff invitation's code, or the token of its link",
+    )
 
 
 class Acceptance(Body):
@@ -41,6 +47,7 @@ async def apply(request: Request, program_id: int) -> HTTPResponse:
         phone=body.phone,
         agreement_version=body.agreement_version,
         invite_code=body.invite_code,
+        invitation=body.invitation,
         request_id=request.ctx.request_id,
     )
     return render(result, status=201)

@@ -11,6 +11,7 @@ from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
 from server.models.dispute import Dispute, DisputeMessage
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
 from server.models.idempotency import IdempotencyRecord
+from server.models.invitation import Invitation, InvitationRedemption
 from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
 from server.models.login_throttle import LoginThrottle
@@ -44,6 +45,8 @@ __all__ = [
     "DisputeMessage",
     "HierarchyMove",
     "IdempotencyRecord",
+    "Invitation",
+    "InvitationRedemption",
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",
