@@ -13,7 +13,7 @@ from typing import Any
 
 from server.domain.commissions.rules import period_window
 from server.domain.errors import Conflict, ValidationFailed
-from server.domain.money import MAX_AMOUNT, exponent, read_decimal
+from server.domain.money import MAX_AMOUNT, exponent, money_text, read_decimal
 from server.domain.programs.lawful import WECHAT_CURRENCY_ERROR, wechat_currency_problem
 from server.domain.programs.settings import WithdrawalMethod, WithdrawalRules
 from server.domain.state_machine import StateMachine
@@ -181,20 +181,20 @@ def check_withdrawal(
         raise _refused(
             "below the program's minimum withdrawal",
             "withdrawal_below_minimum",
-            amount=f"at least {rules.minimum}",
+            amount=f"at least {money_text(rules.minimum, program_currency)}",
         )
     if amount > withdrawable:
         raise Conflict(
             "more than your available balance",
             code="withdrawal_exceeds_available",
-            fields={"amount": f"at most {withdrawable}"},
+            fields={"amount": f"at most {money_text(withdrawable, program_currency)}"},
         )
     if rules.daily_cap is not None and requested_today + amount > rules.daily_cap:
         room = max(rules.daily_cap - requested_today, Decimal(0))
         raise Conflict(
             "over the program's daily withdrawal cap",
             code="withdrawal_daily_cap_exceeded",
-            fields={"amount": f"at most {room} more today"},
+            fields={"amount": f"at most {money_text(room, program_currency)} more today"},
         )
     cut = deductions(amount, rules, program_currency)
     if cut.net <= 0:

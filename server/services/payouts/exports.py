@@ -9,7 +9,9 @@ from datetime import datetime
 from typing import Any
 
 from server import clock
+from server.domain.money import money_text
 from server.domain.payouts.withdrawals import mask_account_number
+from server.domain.programs.document import rate_text
 from server.models import PayoutBatch
 from server.services.commissions.queries import staff_commission_query
 from server.services.csv_export import CHUNK_SIZE, CsvExport, keyset_chunks
@@ -92,8 +94,26 @@ def _filename(kind: str) -> str:
     return f"{kind}-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
 
 
+# Shown with exactly the currency's minor-unit digits (a yen amount has none), like the API.
+COMMISSION_MONEY = frozenset(
+    {"fixed_per_unit", "base_amount", "amount", "original_amount", "settled_amount", "line_amount"}
+)
+WITHDRAWAL_MONEY = frozenset({"amount", "fee", "tax", "net"})
+BATCH_MONEY = frozenset({"total_amount"})
+
+
+def _cell(name: str, value: Any, row: dict[str, Any], money: frozenset[str]) -> Any:
+    if value is None:
+        return None
+    if name in money:
+        return money_text(value, row["currency"])
+    if name == "rate":
+        return rate_text(value)
+    return value
+
+
 def _commission_row(row: dict[str, Any]) -> list[Any]:
-    return [row[path] for path in _COMMISSION_PATHS]
+    return [_cell(name, row[path], row, COMMISSION_MONEY) for name, path in COMMISSION_COLUMNS]
 
 
 async def _rows(
@@ -149,7 +169,9 @@ def export_commissions(
 
 def _withdrawal_row(row: dict[str, Any]) -> list[Any]:
     return [
-        mask_account_number(row[name]) if name == "account_number" else row[name]
+        mask_account_number(row[name])
+        if name == "account_number"
+        else _cell(name, row[name], row, WITHDRAWAL_MONEY)
         for name in WITHDRAWAL_HEADER
     ]
 
@@ -170,7 +192,7 @@ def export_withdrawals(
 
 
 def _batch_row(row: dict[str, Any]) -> list[Any]:
-    return [row[name] for name in PAYOUT_BATCH_HEADER]
+    return [_cell(name, row[name], row, BATCH_MONEY) for name in PAYOUT_BATCH_HEADER]
 
 
 def export_payout_batches(

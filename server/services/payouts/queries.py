@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from server.db import connection
 from server.domain.errors import NotFound, ValidationFailed
-from server.domain.money import exponent
+from server.domain.money import money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.payouts.withdrawals import WithdrawalStatus, mask_account_number
 from server.models import PayoutBatch, Withdrawal, WithdrawalChange
@@ -26,11 +26,6 @@ def _when(value: Any) -> Any:
     if isinstance(value, datetime):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
     return value
-
-
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount with the currency's minor-unit digits: '12.30' (CNY), '999' (JPY)."""
-    return str(amount.quantize(Decimal(1).scaleb(-exponent(currency))))
 
 
 def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str, Any]:

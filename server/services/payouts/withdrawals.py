@@ -17,6 +17,7 @@ from server.auth import Principal
 from server.domain.errors import Conflict, ValidationFailed
 from server.domain.idempotency import idempotency_key_reused
 from server.domain.ledger.postings import Account, MovementKind
+from server.domain.money import money_text
 from server.domain.payouts.withdrawals import (
     LIVE_STATUSES,
     WITHDRAWAL_LIFECYCLE,
@@ -124,7 +125,12 @@ async def create_held_withdrawal(
         ),
     )
     await allocate_withdrawal(conn, withdrawal)
-    details = {"amount": str(amount), "fee": str(cut.fee), "tax": str(cut.tax), "method": method}
+    details = {
+        "amount": money_text(amount, currency),
+        "fee": money_text(cut.fee, currency),
+        "tax": money_text(cut.tax, currency),
+        "method": method,
+    }
     await record_change(
         conn, withdrawal, action=origin.value, from_status=None, actor=actor, details=details
     )
@@ -319,7 +325,7 @@ async def reject_withdrawal(
             user_id=withdrawal.user_id,
             program_id=withdrawal.program_id,
             template=TEMPLATE_WITHDRAWAL_REJECTED,
-            data={"amount": str(withdrawal.amount), "reason": text},
+            data={"amount": money_text(withdrawal.amount, withdrawal.currency), "reason": text},
             reference=f"withdrawal:{withdrawal.id}:rejected",
             conn=conn,
         )
