@@ -17,9 +17,14 @@ def required_version(requirements: Mapping[str, Any] | None) -> str | None:
     return str(version) if version else None
 
 
+def agreement_accepted(required: str | None, accepted: str | None) -> bool:
+    """Whether a promoter who accepted `accepted` may work under the `required` version."""
+    return required is None or accepted == required
+
+
 def check_agreement_current(*, required: str | None, accepted: str | None) -> None:
     """403 agreement_outdated, naming the version to accept, unless it is accepted."""
-    if required is not None and accepted != required:
+    if not agreement_accepted(required, accepted):
         raise Forbidden(
             f"accept agreement version {required} first",
             code=OUTDATED,
