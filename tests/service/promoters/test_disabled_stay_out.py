@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import pytest
 
+from server.auth import Principal
 from server.domain.errors import Forbidden
 from server.models import Promoter, User
+from server.services.promoters.onboarding import create_promoter
 from server.services.promoters.status_changes import change_promoter_status
 from tests.service.promoters.test_promoters import STAFF, apply, new_program, new_user
 
@@ -63,3 +65,23 @@ async def test_being_disabled_in_one_program_does_not_bar_another_or_a_stranger(
     stranger = await apply(program, await new_user(), phone="13700000000")
 
     assert joined["promoter"]["status"] == stranger["promoter"]["status"] == "approved"
+
+
+async def test_an_admin_cannot_bring_a_disabled_promoter_back_either(db: str) -> None:
+    program = await new_program("open")
+    user = await new_user()
+    await _disabled(program, user)
+    admin = Principal(kind="staff", id=1, roles=frozenset({"admin"}))
+
+    with pytest.raises(Forbidden) as refused:
+        await create_promoter(
+            program_id=program.id,
+            user_id=user.id,
+            real_name=None,
+            phone=None,
+            parent_id=None,
+            reason="second chance",
+            actor=admin,
+        )
+
+    assert refused.value.code == "applicant_disabled"
