@@ -28,7 +28,11 @@ class RequirementsBody(Body):
     real_name: bool = False
     phone: bool = False
     agreement_version: str | None = None
-    deposit: Amount = Field(default="0", description="0 = no deposit")
+    deposit: Amount | None = Field(
+        default=None,
+        description="forbidden: only 0 or absent (an entry fee is what 《禁止传销条例》第七条"
+        " forbids; 422 entry_fee_forbidden)",
+    )
 
 
 class WithdrawalRulesBody(Body):
@@ -37,7 +41,11 @@ class WithdrawalRulesBody(Body):
     fee_fixed: Amount = "0"
     daily_cap: Amount | None = Field(default=None, description="null = no cap")
     methods: list[str] = Field(
-        default_factory=lambda: ["wechat"], description="⊆ wechat, bank, offline"
+        default_factory=lambda: ["wechat"],
+        description="⊆ wechat, bank, offline; wechat only in CNY programs",
+    )
+    tax_withholding_percent: Rate = Field(
+        default="0", description="0 ≤ percent < 100 of each withdrawal withheld as tax"
     )
 
 

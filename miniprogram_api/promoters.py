@@ -9,6 +9,7 @@ from sanic_ext import openapi
 
 from server.auth import ROLES_PROMOTER, requires
 from server.http import Body, parse_body, render
+from server.services.promoters import agreements as agreement_service
 from server.services.promoters import onboarding as promoter_service
 from server.services.promoters import queries as promoter_queries
 
@@ -20,6 +21,16 @@ class Application(Body):
     phone: str | None = Field(default=None, max_length=32)
     agreement_version: str | None = Field(default=None, max_length=32)
     invite_code: str | None = Field(default=None, max_length=32)
+    invitation: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="a staff invitation's code, or the token of its link",
+    )
+
+
+class Acceptance(Body):
+    version: str = Field(min_length=1, max_length=32)
 
 
 @bp.post("/programs/<program_id:int>/applications")
@@ -36,6 +47,7 @@ async def apply(request: Request, program_id: int) -> HTTPResponse:
         phone=body.phone,
         agreement_version=body.agreement_version,
         invite_code=body.invite_code,
+        invitation=body.invitation,
         request_id=request.ctx.request_id,
     )
     return render(result, status=201)
@@ -58,3 +70,34 @@ async def my_profile(request: Request, program_id: int) -> HTTPResponse:
         user_id=request.ctx.principal.id, program_id=program_id
     )
     return render(profile)
+
+
+@bp.get("/programs/<program_id:int>/agreement")
+@openapi.definition(
+    summary="The agreement version the program asks for and the one I accepted",
+    secured={"bearer": []},
+)
+@requires(*ROLES_PROMOTER)
+async def my_agreement(request: Request, program_id: int) -> HTTPResponse:
+    status = await agreement_service.agreement_status(
+        user_id=request.ctx.principal.id, program_id=program_id
+    )
+    return render(status)
+
+
+@bp.post("/programs/<program_id:int>/agreement")
+@openapi.definition(
+    summary="Accept the program's current agreement version (recorded with the time)",
+    body=Acceptance,
+    secured={"bearer": []},
+)
+@requires(*ROLES_PROMOTER)
+async def accept_agreement(request: Request, program_id: int) -> HTTPResponse:
+    body = parse_body(request, Acceptance)
+    status = await agreement_service.accept_agreement(
+        user_id=request.ctx.principal.id,
+        program_id=program_id,
+        version=body.version,
+        request_id=request.ctx.request_id,
+    )
+    return render(status)

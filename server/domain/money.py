@@ -66,6 +66,20 @@ def round_down(amount: Decimal, currency: str) -> Decimal:
     return amount.quantize(quantum, rounding=ROUND_DOWN)
 
 
+def money_text(amount: Decimal, currency: str) -> str:
+    """An amount as shown everywhere (JSON, CSV, statements): exactly the currency's
+    minor-unit digits, '12.30' in CNY and '1500' in JPY (storage keeps cents for every one)."""
+    places = CURRENCY_EXPONENTS.get(currency)
+    if places is None:
+        return format(amount, "f")
+    return str(Decimal(amount).quantize(Decimal(1).scaleb(-places), rounding=ROUND_DOWN))
+
+
+def optional_money_text(amount: Decimal | None, currency: str) -> str | None:
+    """`money_text`, or None for no amount."""
+    return None if amount is None else money_text(amount, currency)
+
+
 def parse_amount(raw: str | int | Decimal, currency: str, *, field: str = "amount") -> Decimal:
     """A non-negative amount with no more precision than the currency allows."""
     value = read_decimal(raw)

@@ -1,6 +1,7 @@
 """tortoise-orm models: the storage schema. One module per concept."""
 
 from server.models.adjustment import Adjustment, AdjustmentBatch
+from server.models.agreement import AgreementAcceptance
 from server.models.anomaly import Anomaly, AnomalyLink
 from server.models.attribution import Binding, BindingCustomer, Visit
 from server.models.audit import AuditLog
@@ -10,6 +11,7 @@ from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
 from server.models.dispute import Dispute, DisputeMessage
 from server.models.hierarchy import HierarchyMove, PromoterClosure, TeamCount
 from server.models.idempotency import IdempotencyRecord
+from server.models.invitation import Invitation, InvitationRedemption
 from server.models.job_run import JobRun
 from server.models.ledger import LedgerEntry, PromoterBalance
 from server.models.login_throttle import LoginThrottle
@@ -29,6 +31,7 @@ from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, Withdr
 __all__ = [
     "Adjustment",
     "AdjustmentBatch",
+    "AgreementAcceptance",
     "Anomaly",
     "AnomalyLink",
     "ApiKey",
@@ -43,6 +46,8 @@ __all__ = [
     "DisputeMessage",
     "HierarchyMove",
     "IdempotencyRecord",
+    "Invitation",
+    "InvitationRedemption",
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",

@@ -18,7 +18,7 @@ class Program(Model):
     status = fields.CharField(max_length=16, default="active", db_index=True)  # active|archived
     currency = fields.CharField(max_length=3)
     recruitment_mode = fields.CharField(max_length=16, default="review")  # open|review|invite_only
-    # {"real_name": bool, "phone": bool, "agreement_version": str|None, "deposit": "0.00"}
+    # {"real_name": bool, "phone": bool, "agreement_version": str|None}: never a fee or deposit
     requirements = fields.JSONField(default=dict)
     max_levels = fields.SmallIntField(default=2)
     level_rates = fields.JSONField(default=list)  # ["10", "5"]: percent per level 1..n

@@ -21,6 +21,9 @@ class Withdrawal(Model):
     fee = fields.DecimalField(max_digits=18, decimal_places=2)
     tax = fields.DecimalField(max_digits=18, decimal_places=2)
     net = fields.DecimalField(max_digits=18, decimal_places=2)
+    # How the fee and the withheld tax were reached: base, rates, exact figures, rounding.
+    # Null on withdrawals older than the explanation.
+    deductions = fields.JSONField(null=True)
     method = fields.CharField(max_length=16)  # wechat | bank | offline
     openid = fields.CharField(max_length=128, null=True)
     real_name = fields.CharField(max_length=64, null=True)

@@ -39,7 +39,7 @@ async def test_an_admin_creates_a_program_and_gets_every_setting_back(api: Api) 
         recruitment_mode="open",
         self_rebate_enabled=True,
         self_rebate_rate="3",
-        requirements={"real_name": True, "deposit": "99"},
+        requirements={"real_name": True},
         withdrawal_rules={"minimum": "10", "fee_percent": "0.6", "methods": ["wechat", "bank"]},
         payout_schedule={"mode": "monthly", "day": 5},
         auto_approve_rules={"enabled": True, "max_line_amount": "200"},
@@ -51,7 +51,6 @@ async def test_an_admin_creates_a_program_and_gets_every_setting_back(api: Api) 
         "real_name": True,
         "phone": False,
         "agreement_version": None,
-        "deposit": "99.00",
     }
     assert body["withdrawal_rules"]["minimum"] == "10.00"
     assert body["withdrawal_rules"]["daily_cap"] is None
@@ -76,7 +75,7 @@ async def test_every_bad_setting_is_refused_with_422_naming_each_one(api: Api) -
             "kind": "franchise",
             "recruitment_mode": "anyone",
             "bind_mode": "random",
-            "requirements": {"deposit": "-1", "agreement_version": " "},
+            "requirements": {"agreement_version": " "},
             "max_levels": 0,
             "level_rates": ["101", "0"],
             "self_rebate_rate": "100.5",
@@ -95,7 +94,6 @@ async def test_every_bad_setting_is_refused_with_422_naming_each_one(api: Api) -
         "kind",
         "recruitment_mode",
         "bind_mode",
-        "requirements.deposit",
         "requirements.agreement_version",
         "max_levels",
         "level_rates.0",
@@ -228,7 +226,9 @@ async def test_the_currency_is_locked_once_someone_joined(api: Api, settings: Se
     user, _ = await _promoter_token(settings)
     await Promoter.create(program_id=program["id"], user_id=user.id, status="applied")
     response = await api.patch(
-        f"/admin/v1/programs/{program['id']}", token=admin, json={"currency": "USD"}
+        f"/admin/v1/programs/{program['id']}",
+        token=admin,
+        json={"currency": "USD", "withdrawal_rules": {"methods": ["bank"]}},
     )
     assert response.status == 409
     assert response.json["error"]["code"] == "currency_locked"

@@ -5,14 +5,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
+from typing import Any
 
 from server.domain.commissions.rules import period_window
 from server.domain.errors import Conflict, ValidationFailed
-from server.domain.money import MAX_AMOUNT, exponent, read_decimal
+from server.domain.money import MAX_AMOUNT, exponent, money_text, read_decimal
+from server.domain.programs.lawful import WECHAT_CURRENCY_ERROR, wechat_currency_problem
 from server.domain.programs.settings import WithdrawalMethod, WithdrawalRules
 from server.domain.state_machine import StateMachine
 
@@ -73,6 +75,8 @@ class Deductions:
     amount: Decimal
     fee: Decimal
     tax: Decimal
+    # How fee and tax were reached (rates, exact figures, rounding): stored with the withdrawal.
+    explanation: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
     def net(self) -> Decimal:
@@ -109,15 +113,38 @@ def parse_withdrawal_amount(raw: str, currency: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
+def _shown(value: Decimal, places: int) -> str:
+    return str(value.quantize(Decimal(1).scaleb(-places)))
+
+
 def deductions(amount: Decimal, rules: WithdrawalRules, currency: str) -> Deductions:
-    """Fee and tax of a withdrawal of `amount`, each rounded down to the minor unit."""
-    quantum = Decimal(1).scaleb(-exponent(currency))
-    fee = (rules.fee_fixed + amount * rules.fee_percent / HUNDRED).quantize(
-        quantum, rounding=ROUND_DOWN
-    )
-    tax = (amount * rules.tax_withholding_percent / HUNDRED).quantize(quantum, rounding=ROUND_DOWN)
+    """Fee and tax of a withdrawal of `amount`, each rounded down once to the minor unit."""
+    places = exponent(currency)
+    quantum = Decimal(1).scaleb(-places)
+    exact_fee = rules.fee_fixed + amount * rules.fee_percent / HUNDRED
+    exact_tax = amount * rules.tax_withholding_percent / HUNDRED
+    fee = exact_fee.quantize(quantum, rounding=ROUND_DOWN)
+    tax = exact_tax.quantize(quantum, rounding=ROUND_DOWN)
+    explanation = {
+        "base": _shown(amount, places),
+        "fee": {
+            "fixed": _shown(rules.fee_fixed, places),
+            "percent": format(rules.fee_percent.normalize(), "f"),
+            "exact": format(exact_fee.normalize(), "f"),
+            "amount": _shown(fee, places),
+        },
+        "tax": {
+            "withholding_percent": format(rules.tax_withholding_percent.normalize(), "f"),
+            "exact": format(exact_tax.normalize(), "f"),
+            "amount": _shown(tax, places),
+        },
+        "rounding": f"each rounded down once to {places} decimals",
+        "net": _shown(amount - fee - tax, places),
+    }
     two = Decimal("0.01")
-    return Deductions(amount=amount, fee=fee.quantize(two), tax=tax.quantize(two))
+    return Deductions(
+        amount=amount, fee=fee.quantize(two), tax=tax.quantize(two), explanation=explanation
+    )
 
 
 def day_bounds(at: datetime, tz: tzinfo) -> tuple[datetime, datetime]:
@@ -141,6 +168,8 @@ def check_withdrawal(
             "currency_mismatch",
             currency=f"must be {program_currency}",
         )
+    if problem := wechat_currency_problem(program_currency, [ask.method]):
+        raise _refused(problem, WECHAT_CURRENCY_ERROR, method=problem)
     if ask.method not in rules.methods:
         raise _refused(
             "the program does not pay by this method",
@@ -152,20 +181,20 @@ def check_withdrawal(
         raise _refused(
             "below the program's minimum withdrawal",
             "withdrawal_below_minimum",
-            amount=f"at least {rules.minimum}",
+            amount=f"at least {money_text(rules.minimum, program_currency)}",
         )
     if amount > withdrawable:
         raise Conflict(
             "more than your available balance",
             code="withdrawal_exceeds_available",
-            fields={"amount": f"at most {withdrawable}"},
+            fields={"amount": f"at most {money_text(withdrawable, program_currency)}"},
         )
     if rules.daily_cap is not None and requested_today + amount > rules.daily_cap:
         room = max(rules.daily_cap - requested_today, Decimal(0))
         raise Conflict(
             "over the program's daily withdrawal cap",
             code="withdrawal_daily_cap_exceeded",
-            fields={"amount": f"at most {room} more today"},
+            fields={"amount": f"at most {money_text(room, program_currency)} more today"},
         )
     cut = deductions(amount, rules, program_currency)
     if cut.net <= 0:

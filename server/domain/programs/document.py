@@ -18,6 +18,7 @@ from server.domain.programs.settings import (
     PayoutSchedule,
     ProgramSettings,
     WithdrawalRules,
+    default_methods,
 )
 from server.domain.programs.settings_checks import program_settings_errors
 from server.domain.sharing.rules import QUOTA_KEYS, SHARING_RULE_KEYS, SharingRules
@@ -27,7 +28,7 @@ MERGED_ON_PATCH = frozenset(
     {"requirements", "withdrawal_rules", "auto_approve_rules", "fraud_thresholds", "sharing_rules"}
 )
 NESTED_KEYS: dict[str, tuple[str, ...]] = {
-    "requirements": ("real_name", "phone", "agreement_version", "deposit"),
+    "requirements": ("real_name", "phone", "agreement_version"),
     "withdrawal_rules": (
         "minimum",
         "fee_percent",
@@ -78,10 +79,14 @@ def amount_text(amount: Decimal, currency: str) -> str:
     return str(round_down(amount, currency).quantize(quantum))
 
 
-def default_document() -> dict[str, Any]:
-    """Every optional setting at its default (the keys in REQUIRED_ON_CREATE are absent)."""
+def default_document(currency: object = None) -> dict[str, Any]:
+    """Every optional setting at its default (the keys in REQUIRED_ON_CREATE are absent);
+    withdrawals default to WeChat in CNY programs, offline in others."""
     defaults = ProgramSettings(name="", currency="", max_levels=0, level_rates=())
     document = _document(defaults, currency=None)
+    document["withdrawal_rules"]["methods"] = list(
+        default_methods(currency if isinstance(currency, str) else None)
+    )
     for key in REQUIRED_ON_CREATE:
         del document[key]
     return document
@@ -137,7 +142,6 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
             "real_name": requirements.real_name,
             "phone": requirements.phone,
             "agreement_version": requirements.agreement_version,
-            "deposit": money(requirements.deposit),
         },
         "max_levels": settings.max_levels,
         "level_rates": [rate_text(rate) for rate in settings.level_rates],
@@ -303,7 +307,6 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             agreement_version=read.optional_text(
                 requirements, "agreement_version", "requirements.agreement_version"
             ),
-            deposit=read.number(requirements, "deposit", "requirements.deposit"),
         ),
         max_levels=read.whole(document, "max_levels", "max_levels"),
         level_rates=read.numbers(document, "level_rates", "level_rates"),

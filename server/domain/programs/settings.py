@@ -63,6 +63,17 @@ class WithdrawalMethod(StrEnum):
     OFFLINE = "offline"
 
 
+# WeChat Pay transfers to a user's change (零钱) are made in renminbi only.
+WECHAT_CURRENCY = "CNY"
+
+
+def default_methods(currency: str | None) -> tuple[str, ...]:
+    """How a program pays when its settings name no method: WeChat in CNY, else offline."""
+    if currency in (None, WECHAT_CURRENCY):
+        return (WithdrawalMethod.WECHAT.value,)
+    return (WithdrawalMethod.OFFLINE.value,)
+
+
 PROGRAM_LIFECYCLE: StateMachine[ProgramStatus] = StateMachine(
     name="program",
     transitions={"archive": (frozenset({ProgramStatus.ACTIVE}), ProgramStatus.ARCHIVED)},
@@ -71,12 +82,11 @@ PROGRAM_LIFECYCLE: StateMachine[ProgramStatus] = StateMachine(
 
 @dataclass(frozen=True, kw_only=True)
 class ApplicationRequirements:
-    """What an applicant must provide; a deposit of 0 means none."""
+    """What an applicant must provide: never a fee or deposit (docs/program-settings.md)."""
 
     real_name: bool = False
     phone: bool = False
     agreement_version: str | None = None
-    deposit: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -127,7 +127,6 @@ def program_settings_errors(settings: ProgramSettings) -> dict[str, str]:
         errors["requirements.agreement_version"] = (
             f"at most {MAX_AGREEMENT_VERSION_LENGTH} characters"
         )
-    _check_amount(requirements.deposit, currency_ok, currency, "requirements.deposit", errors)
 
     _check_levels(settings, errors)
 

@@ -6,12 +6,10 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from server.domain.errors import ValidationFailed
-from server.domain.money import parse_amount
 
 MAINLAND_MOBILE = re.compile(r"1[3-9]\d{9}")
 E164_PHONE = re.compile(r"\+\d{6,15}")
@@ -26,48 +24,45 @@ class RecruitmentMode(StrEnum):
 
 @dataclass(frozen=True, kw_only=True)
 class ApplicationRequirements:
-    """A program's `requirements` JSON, read strictly."""
+    """A program's `requirements` JSON, read strictly. There is no fee or deposit: an entry
+    fee is one of the forms 《禁止传销条例》第七条 forbids (docs/program-settings.md)."""
 
     real_name: bool = False
     phone: bool = False
     agreement_version: str | None = None
-    deposit: Decimal = Decimal("0")
-    currency: str
 
     @classmethod
-    def from_program(
-        cls, raw: Mapping[str, Any] | None, *, currency: str
-    ) -> ApplicationRequirements:
+    def from_program(cls, raw: Mapping[str, Any] | None) -> ApplicationRequirements:
         raw = raw or {}
         version = raw.get("agreement_version")
         return cls(
             real_name=bool(raw.get("real_name")),
             phone=bool(raw.get("phone")),
             agreement_version=str(version) if version else None,
-            deposit=parse_amount(raw.get("deposit") or "0", currency, field="deposit"),
-            currency=currency,
         )
-
-    @property
-    def deposit_required(self) -> bool:
-        return self.deposit > 0
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "real_name": self.real_name,
             "phone": self.phone,
             "agreement_version": self.agreement_version,
-            "deposit": {
-                "required": self.deposit_required,
-                "amount": str(self.deposit),
-                "currency": self.currency,
-            },
         }
 
 
 def is_valid_phone(phone: str) -> bool:
     """A mainland mobile number (1[3-9] + 9 digits) or an E.164 number (+ and 6–15 digits)."""
     return bool(MAINLAND_MOBILE.fullmatch(phone) or E164_PHONE.fullmatch(phone))
+
+
+def phone_variants(phone: str | None) -> frozenset[str]:
+    """The spellings one mainland number is stored under: '13812345678' and '+8613812345678'."""
+    if not phone:
+        return frozenset()
+    if MAINLAND_MOBILE.fullmatch(phone):
+        return frozenset({phone, "+86" + phone})
+    if phone.startswith("+86") and MAINLAND_MOBILE.fullmatch(phone[3:]):
+        return frozenset({phone, phone[3:]})
+    return frozenset({phone})
 
 
 def check_applicant(

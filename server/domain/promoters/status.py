@@ -31,8 +31,9 @@ PROMOTER_LIFECYCLE: StateMachine[PromoterStatus] = StateMachine(
     },
 )
 
-# Statuses that still occupy the one-profile-per-program slot: a rejected, expired or
-# disabled applicant may apply again, and the old profile stays as history.
+# Statuses that still occupy the one-profile-per-program slot: a rejected or expired
+# applicant may apply again, and the old profile stays as history. A disabled one may not:
+# onboarding refuses their WeChat identity, unionid and phone in that program.
 LIVE_STATUSES = frozenset({_S.APPLIED, _S.APPROVED, _S.SUSPENDED})
 # Only these may be an upline, share, bind customers and earn.
 ACTIVE_STATUSES = frozenset({_S.APPROVED})

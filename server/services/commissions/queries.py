@@ -13,7 +13,9 @@ from tortoise.queryset import QuerySet
 
 from server.domain.errors import NotFound
 from server.domain.masking import mask_name
+from server.domain.money import money_text, optional_money_text
 from server.domain.pagination import next_cursor
+from server.domain.programs.document import rate_text
 from server.models import Commission, CommissionChange, Promoter
 from server.services.commissions.filters import (
     CommissionFilters,
@@ -81,11 +83,11 @@ def _money(commission: Commission) -> dict[str, Any]:
         "level": commission.level,
         "currency": commission.currency,
         "kind": commission.kind,
-        "rate": commission.rate,
-        "fixed_per_unit": commission.fixed_per_unit,
-        "base_amount": commission.base_amount,
-        "amount": commission.amount,
-        "original_amount": commission.original_amount,
+        "rate": None if commission.rate is None else rate_text(commission.rate),
+        "fixed_per_unit": optional_money_text(commission.fixed_per_unit, commission.currency),
+        "base_amount": money_text(commission.base_amount, commission.currency),
+        "amount": money_text(commission.amount, commission.currency),
+        "original_amount": money_text(commission.original_amount, commission.currency),
         "created_at": commission.created_at,
         "unlock_at": commission.unlock_at,
         "approved_at": commission.approved_at,
@@ -102,8 +104,8 @@ def _line(commission: Commission) -> dict[str, Any]:
         "product_id": line.product_id,
         "category": line.category,
         "quantity": line.quantity,
-        "amount": line.amount,
-        "refunded_amount": line.refunded_amount,
+        "amount": money_text(line.amount, commission.currency),
+        "refunded_amount": money_text(line.refunded_amount, commission.currency),
     }
 
 
@@ -149,13 +151,13 @@ def serialize_for_promoter(commission: Commission) -> dict[str, Any]:
     }
 
 
-def _change_for_promoter(change: CommissionChange) -> dict[str, Any]:
+def _change_for_promoter(change: CommissionChange, currency: str) -> dict[str, Any]:
     return {
         "action": change.action,
         "from_status": change.from_status,
         "to_status": change.to_status,
-        "amount_before": change.amount_before,
-        "amount_after": change.amount_after,
+        "amount_before": money_text(change.amount_before, currency),
+        "amount_after": money_text(change.amount_after, currency),
         "reason": change.reason,
         "at": change.at,
     }
@@ -218,7 +220,7 @@ async def my_commission(*, user_id: int, program_id: int, commission_id: int) ->
     return {
         **serialize_for_promoter(commission),
         "explanation": _explanation_for_promoter(commission.explanation or {}),
-        "history": [_change_for_promoter(change) for change in changes],
+        "history": [_change_for_promoter(change, commission.currency) for change in changes],
     }
 
 
@@ -233,7 +235,7 @@ def serialize_for_staff(commission: Commission) -> dict[str, Any]:
         "promoter_id": commission.promoter_id,  # type: ignore[attr-defined]
         "rule_id": commission.rule_id,
         "rule_source": commission.rule_source,
-        "settled_amount": commission.settled_amount,
+        "settled_amount": optional_money_text(commission.settled_amount, commission.currency),
         "hold_reason": commission.hold_reason,
         "payout_id": commission.payout_id,
         "updated_at": commission.updated_at,
@@ -252,10 +254,10 @@ def serialize_for_staff(commission: Commission) -> dict[str, Any]:
     }
 
 
-def _change_for_staff(change: CommissionChange) -> dict[str, Any]:
+def _change_for_staff(change: CommissionChange, currency: str) -> dict[str, Any]:
     return {
         "id": change.id,
-        **_change_for_promoter(change),
+        **_change_for_promoter(change, currency),
         "order_event_id": change.order_event_id,
         "actor_kind": change.actor_kind,
         "actor_id": change.actor_id,
@@ -292,5 +294,5 @@ async def commission_detail(*, commission_id: int) -> dict[str, Any]:
         "explanation": commission.explanation,
         "snapshot": commission.snapshot,
         "upline_snapshot": commission.upline_snapshot,
-        "history": [_change_for_staff(change) for change in changes],
+        "history": [_change_for_staff(change, commission.currency) for change in changes],
     }

@@ -14,6 +14,7 @@ from server.auth import Principal
 from server.domain.commissions.status import COMMISSION_LIFECYCLE, CommissionStatus
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.ledger.postings import REVIEW_ACTIONS, review_refusal
+from server.domain.money import money_text, optional_money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Program
 from server.services.access.audit import record_action
@@ -44,9 +45,9 @@ def serialize_commission(commission: Commission, *, now: datetime) -> dict[str, 
         "level": commission.level,
         "status": commission.status,
         "currency": commission.currency,
-        "amount": str(commission.amount),
-        "original_amount": str(commission.original_amount),
-        "settled_amount": str(commission.settled_amount),
+        "amount": money_text(commission.amount, commission.currency),
+        "original_amount": money_text(commission.original_amount, commission.currency),
+        "settled_amount": optional_money_text(commission.settled_amount, commission.currency),
         "rule_source": commission.rule_source,
         "explanation": commission.explanation,
         "unlock_at": commission.unlock_at,

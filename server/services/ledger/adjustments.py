@@ -27,6 +27,7 @@ from server.domain.ledger.adjustments import (
     parse_adjustment_csv,
 )
 from server.domain.ledger.postings import Account, MovementKind
+from server.domain.money import money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Adjustment, AdjustmentBatch, Program, Promoter
 from server.services.access.audit import record_action
@@ -41,7 +42,7 @@ def serialize_adjustment(adjustment: Adjustment) -> dict[str, Any]:
         "program_id": adjustment.program_id,  # type: ignore[attr-defined]
         "promoter_id": adjustment.promoter_id,  # type: ignore[attr-defined]
         "currency": adjustment.currency,
-        "amount": adjustment.amount,
+        "amount": money_text(adjustment.amount, adjustment.currency),
         "reason_code": adjustment.reason_code,
         "memo": adjustment.memo,
         "created_by": adjustment.created_by,

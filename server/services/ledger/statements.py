@@ -25,6 +25,7 @@ from server.domain.ledger.statements import (
     mask_tax_id,
     month_period,
 )
+from server.domain.money import money_text
 from server.domain.programs.settings import DEFAULT_TIME_ZONE
 from server.models import LedgerEntry, Program, Promoter, PromoterBalance
 from server.services.access.audit import record_action
@@ -186,7 +187,7 @@ async def _lines(
                 entry.created_at,
                 entry.kind,
                 entry.account,
-                entry.amount,
+                money_text(entry.amount, currency),
                 entry.reference,
                 entry.memo,
             ]

@@ -11,6 +11,7 @@ from typing import Any
 from tortoise.expressions import Q, Subquery
 
 from server.domain.errors import NotFound
+from server.domain.money import money_text, optional_money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
 from server.services.access.scope import within
@@ -24,8 +25,8 @@ def serialize_order(order: Order) -> dict[str, Any]:
         "external_id": order.external_id,
         "status": order.status,
         "currency": order.currency,
-        "total_amount": order.total_amount,
-        "refunded_amount": order.refunded_amount,
+        "total_amount": money_text(order.total_amount, order.currency),
+        "refunded_amount": money_text(order.refunded_amount, order.currency),
         "buyer_user_id": order.buyer_user_id,  # type: ignore[attr-defined]
         "buyer_external_id": order.buyer_external_id,
         "buyer_promoter_id": order.buyer_promoter_id,
@@ -40,7 +41,7 @@ def serialize_order(order: Order) -> dict[str, Any]:
     }
 
 
-def serialize_line(line: OrderLine) -> dict[str, Any]:
+def serialize_line(line: OrderLine, currency: str) -> dict[str, Any]:
     """An order line with what was refunded and what is left (`net`)."""
     return {
         "id": line.id,
@@ -48,21 +49,21 @@ def serialize_line(line: OrderLine) -> dict[str, Any]:
         "product_id": line.product_id,
         "category": line.category,
         "quantity": line.quantity,
-        "unit_price": line.unit_price,
-        "amount": line.amount,
-        "refunded_amount": line.refunded_amount,
-        "net": line.amount - line.refunded_amount,
+        "unit_price": money_text(line.unit_price, currency),
+        "amount": money_text(line.amount, currency),
+        "refunded_amount": money_text(line.refunded_amount, currency),
+        "net": money_text(line.amount - line.refunded_amount, currency),
     }
 
 
-def serialize_change(change: CommissionChange) -> dict[str, Any]:
+def serialize_change(change: CommissionChange, currency: str) -> dict[str, Any]:
     """One history row of a commission."""
     return {
         "action": change.action,
         "from_status": change.from_status,
         "to_status": change.to_status,
-        "amount_before": change.amount_before,
-        "amount_after": change.amount_after,
+        "amount_before": money_text(change.amount_before, currency),
+        "amount_after": money_text(change.amount_after, currency),
         "reason": change.reason,
         "order_event_id": change.order_event_id,
         "actor_kind": change.actor_kind,
@@ -79,15 +80,15 @@ def serialize_commission(commission: Commission, changes: list[CommissionChange]
         "level": commission.level,
         "status": commission.status,
         "currency": commission.currency,
-        "amount": commission.amount,
-        "original_amount": commission.original_amount,
-        "settled_amount": commission.settled_amount,
+        "amount": money_text(commission.amount, commission.currency),
+        "original_amount": money_text(commission.original_amount, commission.currency),
+        "settled_amount": optional_money_text(commission.settled_amount, commission.currency),
         "unlock_at": commission.unlock_at,
         "hold_reason": commission.hold_reason,
         "reject_reason": commission.reject_reason,
         "explanation": commission.explanation,
         "upline_snapshot": commission.upline_snapshot,
-        "history": [serialize_change(change) for change in changes],
+        "history": [serialize_change(change, commission.currency) for change in changes],
     }
 
 
@@ -142,7 +143,7 @@ async def get_order_detail(*, order_id: int) -> dict[str, Any]:
     return {
         **serialize_order(order),
         "attribution": order.attribution,
-        "lines": [serialize_line(line) for line in lines],
+        "lines": [serialize_line(line, order.currency) for line in lines],
         "commissions": [serialize_commission(c, by_commission.get(c.id, [])) for c in commissions],
         "events": [serialize_event(event) for event in events],
     }

@@ -27,6 +27,7 @@ from server.domain.payouts.withdrawals import (
     fingerprint_fields,
 )
 from server.domain.programs.settings import ProgramSettings, WithdrawalMethod
+from server.domain.promoters.agreements import agreement_accepted, required_version
 from server.domain.promoters.status import PromoterStatus
 from server.models import PayoutBatch, Program, Promoter, PromoterBalance, User, Withdrawal
 from server.services.fraud.holds import held_promoter_ids
@@ -135,8 +136,10 @@ async def _fill(
     ).order_by("id")
     # A promoter on fraud hold waits for staff; the batch names them instead of paying them.
     held = await held_promoter_ids(p.id for p in promoters)
+    # A promoter who has not accepted the current agreement is paid once they accept it.
+    agreement = required_version(program.requirements)
     for promoter in promoters:
-        if promoter.id in held:
+        if promoter.id in held or not agreement_accepted(agreement, promoter.agreement_version):
             continue
         await _pay_out_promoter(
             batch=batch, promoter=promoter, settings=settings, plan=plan, actor=actor

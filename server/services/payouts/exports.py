@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Sequ
 from typing import Any
 
 from server import clock
+from server.domain.money import money_text
 from server.domain.payouts.withdrawals import mask_account_number
+from server.domain.programs.document import rate_text
 from server.models import PayoutBatch, PayoutItem, Site
 from server.services.access.scope import within
 from server.services.commissions.filters import CommissionFilters, staff_commission_query
@@ -110,8 +112,26 @@ def _filename(kind: str) -> str:
     return f"{kind}-{clock.now().strftime('%Y%m%d-%H%M%S')}.csv"
 
 
+# Shown with exactly the currency's minor-unit digits (a yen amount has none), like the API.
+COMMISSION_MONEY = frozenset(
+    {"fixed_per_unit", "base_amount", "amount", "original_amount", "settled_amount", "line_amount"}
+)
+WITHDRAWAL_MONEY = frozenset({"amount", "fee", "tax", "net"})
+BATCH_MONEY = frozenset({"total_amount"})
+
+
+def _cell(name: str, value: Any, row: dict[str, Any], money: frozenset[str]) -> Any:
+    if value is None:
+        return None
+    if name in money:
+        return money_text(value, row["currency"])
+    if name == "rate":
+        return rate_text(value)
+    return value
+
+
 def _commission_row(row: dict[str, Any]) -> list[Any]:
-    return [row[path] for path in _COMMISSION_PATHS]
+    return [_cell(name, row[path], row, COMMISSION_MONEY) for name, path in COMMISSION_COLUMNS]
 
 
 async def _add_commissions(chunk: list[dict[str, Any]]) -> None:
@@ -184,7 +204,9 @@ def export_commissions(
 
 def _withdrawal_row(row: dict[str, Any]) -> list[Any]:
     return [
-        mask_account_number(row[name]) if name == "account_number" else row[name]
+        mask_account_number(row[name])
+        if name == "account_number"
+        else _cell(name, row[name], row, WITHDRAWAL_MONEY)
         for name in WITHDRAWAL_HEADER
     ]
 
@@ -205,7 +227,7 @@ def export_withdrawals(
 
 
 def _batch_row(row: dict[str, Any]) -> list[Any]:
-    return [row[name] for name in PAYOUT_BATCH_HEADER]
+    return [_cell(name, row[name], row, BATCH_MONEY) for name in PAYOUT_BATCH_HEADER]
 
 
 def export_payout_batches(

@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from server.db import connection
 from server.domain.errors import NotFound, ValidationFailed
-from server.domain.money import exponent
+from server.domain.money import money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.payouts.withdrawals import WithdrawalStatus, mask_account_number
 from server.models import PayoutBatch, Withdrawal, WithdrawalChange
@@ -30,11 +30,6 @@ def _when(value: Any) -> Any:
     return value
 
 
-def money_text(amount: Decimal, currency: str) -> str:
-    """An amount with the currency's minor-unit digits: '12.30' (CNY), '999' (JPY)."""
-    return str(amount.quantize(Decimal(1).scaleb(-exponent(currency))))
-
-
 def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str, Any]:
     """A withdrawal as `viewer` may see it."""
     number = withdrawal.account_number
@@ -47,6 +42,7 @@ def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str,
         "fee": money_text(withdrawal.fee, withdrawal.currency),
         "tax": money_text(withdrawal.tax, withdrawal.currency),
         "net": money_text(withdrawal.net, withdrawal.currency),
+        "deductions": withdrawal.deductions,
         "method": withdrawal.method,
         "status": withdrawal.status,
         "origin": withdrawal.origin,

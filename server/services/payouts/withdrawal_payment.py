@@ -17,6 +17,7 @@ from server import clock
 from server.auth import Principal
 from server.config import Settings
 from server.domain.errors import Conflict, FenxiaoError, ValidationFailed
+from server.domain.money import money_text
 from server.domain.payouts.withdrawals import (
     PROVIDER_METHODS,
     WITHDRAWAL_LIFECYCLE,
@@ -340,7 +341,7 @@ async def release_withdrawal(
             user_id=withdrawal.user_id,
             program_id=withdrawal.program_id,
             template=TEMPLATE_WITHDRAWAL_REJECTED,
-            data={"amount": str(withdrawal.amount), "reason": text},
+            data={"amount": money_text(withdrawal.amount, withdrawal.currency), "reason": text},
             reference=f"withdrawal:{withdrawal.id}:released",
             conn=conn,
         )

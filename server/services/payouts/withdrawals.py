@@ -17,6 +17,7 @@ from server.auth import Principal
 from server.domain.errors import Conflict, ValidationFailed
 from server.domain.idempotency import idempotency_key_reused
 from server.domain.ledger.postings import Account, MovementKind
+from server.domain.money import money_text
 from server.domain.payouts.withdrawals import (
     LIVE_STATUSES,
     WITHDRAWAL_LIFECYCLE,
@@ -53,6 +54,7 @@ from server.services.payouts.withdrawal_records import (
     release_funds,
 )
 from server.services.programs.settings import settings_of
+from server.services.promoters.agreements import require_current_agreement
 from server.services.promoters.onboarding import get_active_promoter
 
 _BANK_NUMBER = re.compile(r"^[0-9]{8,32}$")
@@ -95,6 +97,7 @@ async def create_held_withdrawal(
         fee=cut.fee,
         tax=cut.tax,
         net=cut.net,
+        deductions=cut.explanation or None,
         method=method,
         openid=openid,
         # WeChat checks the name on large transfers: the one the promoter applied with.
@@ -122,7 +125,12 @@ async def create_held_withdrawal(
         ),
     )
     await allocate_withdrawal(conn, withdrawal)
-    details = {"amount": str(amount), "fee": str(cut.fee), "tax": str(cut.tax), "method": method}
+    details = {
+        "amount": money_text(amount, currency),
+        "fee": money_text(cut.fee, currency),
+        "tax": money_text(cut.tax, currency),
+        "method": method,
+    }
     await record_change(
         conn, withdrawal, action=origin.value, from_status=None, actor=actor, details=details
     )
@@ -221,6 +229,7 @@ async def request_withdrawal(
                     fields={"idempotency_key": idempotency_key},
                 )
             return serialize_withdrawal(existing, viewer="promoter"), False
+        await require_current_agreement(promoter=promoter, conn=conn)
         withdrawable = max(balance.available, Decimal(0)) if balance else Decimal(0)
         cut = check_withdrawal(
             WithdrawalAsk(amount=amount, method=method, currency=currency),
@@ -316,7 +325,7 @@ async def reject_withdrawal(
             user_id=withdrawal.user_id,
             program_id=withdrawal.program_id,
             template=TEMPLATE_WITHDRAWAL_REJECTED,
-            data={"amount": str(withdrawal.amount), "reason": text},
+            data={"amount": money_text(withdrawal.amount, withdrawal.currency), "reason": text},
             reference=f"withdrawal:{withdrawal.id}:rejected",
             conn=conn,
         )

@@ -24,7 +24,7 @@ from server.domain.programs.document import (
     settings_from_document,
     settings_to_document,
 )
-from server.domain.programs.levels import settings_within_cap
+from server.domain.programs.lawful import lawful_settings
 from server.domain.programs.settings import PROGRAM_LIFECYCLE, ProgramSettings, ProgramStatus
 from server.models import Program, Promoter, Site
 from server.services.access.audit import record_action
@@ -52,7 +52,7 @@ DEMO_DOCUMENT: dict[str, Any] = {
 
 def _document_of(program: Program) -> dict[str, Any]:
     """The program's settings document; sections missing from an old row read as defaults."""
-    defaults = default_document()
+    defaults = default_document(program.currency)
     document: dict[str, Any] = {key: getattr(program, key) for key in SCALAR_KEYS}
     document["level_rates"] = list(program.level_rates or [])
     document["self_rebate_rate"] = rate_text(Decimal(program.self_rebate_rate))
@@ -123,9 +123,8 @@ async def create_program(
     *, document: Mapping[str, Any], actor: Principal | None, request_id: str | None = None
 ) -> Program:
     """Create a program from a settings document (unset settings take their defaults)."""
-    settings = settings_within_cap(
-        apply_settings_patch(default_document(), document), cap=commission_level_cap()
-    )
+    defaults = default_document(document.get("currency"))
+    settings = lawful_settings(apply_settings_patch(defaults, document), cap=commission_level_cap())
     async with in_transaction() as conn:
         program = await _insert_program(settings, actor=actor, request_id=request_id, conn=conn)
     return program
@@ -151,14 +150,9 @@ async def update_program(
         if program.status == ProgramStatus.ARCHIVED:
             raise Conflict("an archived program cannot be changed", code="program_archived")
         before = _document_of(program)
-        settings = settings_within_cap(
-            apply_settings_patch(before, changes), cap=commission_level_cap()
-        )
-        changed = changed_settings(before, settings_to_document(settings))
-        if not changed:
-            return program
+        # Checked before the settings: whatever else is asked, this one change cannot happen.
         if (
-            "currency" in changed
+            changes.get("currency", program.currency) != program.currency
             and await Promoter.filter(program_id=program.id).using_db(conn).exists()
         ):
             raise Conflict(
@@ -166,6 +160,11 @@ async def update_program(
                 code="currency_locked",
                 fields={"currency": "locked: the program has promoters"},
             )
+        merged = apply_settings_patch(before, changes)
+        settings = lawful_settings(merged, cap=commission_level_cap())
+        changed = changed_settings(before, settings_to_document(settings))
+        if not changed:
+            return program
         _store(program, settings)
         await program.save(using_db=conn)
         await record_action(
@@ -248,7 +247,7 @@ async def ensure_demo_program() -> Program:
             cap = commission_level_cap()
             demo = {**DEMO_DOCUMENT, "max_levels": min(DEMO_DOCUMENT["max_levels"], cap)}
             demo["level_rates"] = DEMO_DOCUMENT["level_rates"][: demo["max_levels"]]
-            settings = settings_within_cap(apply_settings_patch(default_document(), demo), cap=cap)
+            settings = lawful_settings(apply_settings_patch(default_document("CNY"), demo), cap=cap)
             program = await _insert_program(settings, actor=None, request_id=None, conn=conn)
         if not await Site.exists(program_id=program.id, domain=DEMO_SITE_DOMAIN, using_db=conn):
             await insert_site(

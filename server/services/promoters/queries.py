@@ -183,6 +183,11 @@ async def _promoter(promoter_id: int) -> Promoter:
     return promoter
 
 
+async def get_promoter_for_staff(*, promoter_id: int) -> Promoter:
+    """A promoter by id, else 404 promoter_not_found."""
+    return await _promoter(promoter_id)
+
+
 async def get_promoter_detail(*, promoter_id: int, viewer: Principal) -> dict[str, Any]:
     """One promoter for staff, with a summary of the upline named at application."""
     promoter = await _promoter(promoter_id)

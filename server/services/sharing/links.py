@@ -20,6 +20,7 @@ from server.domain.sharing.codes import generate_scene
 from server.domain.sharing.destinations import Destination, opening_query, parse_destination
 from server.domain.sharing.rules import CodeReview
 from server.models import Promoter, PromoterSite, ShareCode, ShareLink, Site
+from server.services.promoters.agreements import require_current_agreement
 from server.services.sharing.channels import (
     MAX_PAGE_SIZE,
     latest_promoter,
@@ -178,6 +179,7 @@ async def _create_or_find(
         if existing is not None:
             await existing.fetch_related("code", using_db=conn)
             return existing, False
+        await require_current_agreement(promoter=promoter, conn=conn)
         rules = await sharing_rules_of(program_id=program_id, conn=conn)
         await refuse_over_quota(promoter_id=promoter.id, rules=rules, instrument=LINKS, conn=conn)
         for _ in range(SHORT_CODE_ATTEMPTS):

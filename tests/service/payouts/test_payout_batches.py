@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from server.config import Settings
-from server.models import Commission, PayoutBatch, PayoutItem, Promoter, Withdrawal
+from server.models import Commission, PayoutBatch, PayoutItem, Program, Promoter, Withdrawal
 from server.services.payouts.batches import create_payout_batches, pay_batch
 from server.services.payouts.gateway import use_provider
 from server.services.payouts.queries import batch_detail, payout_lineage
@@ -122,3 +122,18 @@ async def test_a_batch_payout_and_a_request_never_cover_the_same_commission_twic
     for item in await PayoutItem.filter(withdrawal_id__in=[asked["id"], payout.id]):
         covered[item.commission_id] = covered.get(item.commission_id, D(0)) + item.amount  # type: ignore[index]
     assert sorted(covered.values()) == [D("10.00"), D("10.00")]
+
+
+async def test_a_batch_waits_for_a_promoter_to_accept_the_new_agreement(db: str) -> None:
+    program = await rules_program(schedule={"mode": "threshold", "threshold": "50.00"})
+    await Program.filter(id=program.id).update(requirements={"agreement_version": "v2"})
+    current = await funded_promoter(program, "60.00")
+    outdated = await funded_promoter(program, "60.00")
+    await Promoter.filter(id=current.id).update(agreement_version="v2")
+    await Promoter.filter(id=outdated.id).update(agreement_version="v1")
+
+    run = await create_payout_batches(now=NOV_5)
+
+    assert run["withdrawals"] == 1
+    assert await Withdrawal.filter(promoter_id=current.id).count() == 1
+    assert await Withdrawal.filter(promoter_id=outdated.id).count() == 0

@@ -251,12 +251,12 @@ async def test_a_yen_program_holds_whole_yen_with_the_fee_rounded_down(db: str) 
     program = await rules_program(currency="JPY", minimum="100", fee_percent="1.5")
     me = await funded_promoter(program, "5000")
 
-    withdrawal = await withdraw(me, "999")
+    withdrawal = await withdraw(me, "999", method="offline")
 
     assert (withdrawal["currency"], withdrawal["fee"], withdrawal["net"]) == ("JPY", "14", "985")
     assert await balances(me) == (D("4001"), D("999"), D("0"))
     with pytest.raises(FenxiaoError) as fraction:
-        await withdraw(me, "100.5")
+        await withdraw(me, "100.5", method="offline")
     assert fraction.value.code == "withdrawal_invalid_amount"
     await assert_ledger_reconciles()
 

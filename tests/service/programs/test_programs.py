@@ -96,7 +96,9 @@ async def test_an_update_that_changes_nothing_leaves_no_audit_entry(db: str) -> 
 async def test_the_currency_can_change_before_anyone_joined_and_amounts_follow_it(db: str) -> None:
     program = await _program(withdrawal_rules={"minimum": "100"})
     await program_service.update_program(
-        program_id=program.id, changes={"currency": "JPY"}, actor=ADMIN
+        program_id=program.id,
+        changes={"currency": "JPY", "withdrawal_rules": {"methods": ["bank"]}},
+        actor=ADMIN,
     )
     stored = await Program.get(id=program.id)
     assert stored.currency == "JPY"

@@ -199,14 +199,10 @@ async def test_an_outdated_agreement_is_refused_with_its_own_code(db: str) -> No
     assert result["promoter"]["agreement_version"] == "2024-06"
 
 
-async def test_a_deposit_is_reported_as_required_but_does_not_hold_the_approval(db: str) -> None:
-    program = await new_program("open", deposit="50.00")
+async def test_a_deposit_left_in_a_program_is_never_asked_for(db: str) -> None:
+    program = await new_program("open", deposit="50.00")  # stored before the rule
     result = await apply(program)
-    assert result["requirements"]["deposit"] == {
-        "required": True,
-        "amount": "50.00",
-        "currency": "CNY",
-    }
+    assert "deposit" not in result["requirements"]
     assert result["promoter"]["status"] == "approved"
 
 

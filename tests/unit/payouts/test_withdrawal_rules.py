@@ -74,11 +74,18 @@ def test_a_request_may_take_exactly_the_balance_and_exactly_the_days_remaining_c
 
 
 def test_a_yen_program_refuses_fractions_of_a_yen() -> None:
-    rules = WithdrawalRules(minimum=D("100"))
+    rules = WithdrawalRules(minimum=D("100"), methods=("bank",))
     with pytest.raises(FenxiaoError) as refused:
-        _check("150.5", rules=rules, program_currency="JPY")
+        _check("150.5", rules=rules, method="bank", program_currency="JPY")
     assert refused.value.code == "withdrawal_invalid_amount"
-    assert _check("150", rules=rules, program_currency="JPY") == D("150")
+    assert _check("150", rules=rules, method="bank", program_currency="JPY") == D("150")
+
+
+def test_a_wechat_withdrawal_outside_cny_is_refused_even_if_a_program_still_lists_it() -> None:
+    rules = WithdrawalRules(minimum=D("100"), methods=("wechat",))
+    with pytest.raises(FenxiaoError) as refused:
+        _check("150", rules=rules, program_currency="JPY")
+    assert (refused.value.status_code, refused.value.code) == (422, "wechat_requires_cny")
 
 
 def test_fee_and_tax_are_each_rounded_down_to_the_cent_never_overcharging() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from decimal import Decimal
 
 import pytest
 
@@ -86,7 +85,7 @@ def test_other_phone_shapes_are_refused(phone: str) -> None:
 
 
 def _requirements(**raw: object) -> ApplicationRequirements:
-    return ApplicationRequirements.from_program(raw, currency="CNY")
+    return ApplicationRequirements.from_program(raw)
 
 
 def test_required_real_name_and_phone_are_reported_together() -> None:
@@ -127,15 +126,14 @@ def test_an_applicant_meeting_every_requirement_passes() -> None:
     )
 
 
-def test_a_deposit_is_reported_as_required_with_its_amount() -> None:
-    requirements = _requirements(deposit="99.00")
-    assert requirements.deposit == Decimal("99.00")
-    assert requirements.to_dict()["deposit"] == {
-        "required": True,
-        "amount": "99.00",
-        "currency": "CNY",
+def test_an_applicant_is_never_told_of_a_fee_or_deposit() -> None:
+    # An entry fee is one of the forms 《禁止传销条例》第七条 forbids: a stored one is ignored.
+    requirements = _requirements(real_name=True, deposit="99.00")
+    assert requirements.to_dict() == {
+        "real_name": True,
+        "phone": False,
+        "agreement_version": None,
     }
-    assert not _requirements(deposit="0").deposit_required
 
 
 @pytest.mark.parametrize(
