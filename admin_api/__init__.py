@@ -19,6 +19,7 @@ def admin_blueprints() -> Blueprint:
         disputes,
         exports,
         hierarchy,
+        incentives,
         jobs,
         ledger,
         order_events,
@@ -31,6 +32,7 @@ def admin_blueprints() -> Blueprint:
         s2s_ping,
         share,
         statements,
+        tiers,
         withdrawals,
     )
 
@@ -60,6 +62,8 @@ def admin_blueprints() -> Blueprint:
         withdrawals.bp,
         payouts.bp,
         anomalies.bp,
+        tiers.bp,
+        incentives.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

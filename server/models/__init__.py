@@ -21,6 +21,13 @@ from server.models.promoter_hold import PromoterHold
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
+from server.models.tier import (
+    BonusAward,
+    CommissionBoostRecord,
+    MilestoneBonusRecord,
+    PromoterTierChange,
+    PromoterTierRecord,
+)
 from server.models.token import RefreshToken
 from server.models.user import User
 from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, WithdrawalChange
@@ -34,8 +41,10 @@ __all__ = [
     "AuditLog",
     "Binding",
     "BindingCustomer",
+    "BonusAward",
     "Channel",
     "Commission",
+    "CommissionBoostRecord",
     "CommissionChange",
     "CommissionRuleRecord",
     "Dispute",
@@ -45,6 +54,7 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",
+    "MilestoneBonusRecord",
     "Notification",
     "Order",
     "OrderEvent",
@@ -60,6 +70,8 @@ __all__ = [
     "PromoterHold",
     "PromoterSite",
     "PromoterStatusChange",
+    "PromoterTierChange",
+    "PromoterTierRecord",
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",
