@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 
-from server.models import Commission, Promoter
+from server.models import Commission, Promoter, PromoterTierRecord
 from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
 from server.services.programs.commission_rules import create_rule
 from server.services.programs.period_caps import create_cap
@@ -21,6 +21,7 @@ from tests.order_builders import (
     commissions_of,
     completed,
     promoter,
+    refunded,
     send_ok,
     shop,
 )
@@ -144,3 +145,19 @@ async def test_a_boost_never_lifts_a_commission_over_the_period_cap() -> None:
     commission = (await commissions_of(program, external_id))[("L1", 1)]
     assert commission.amount == D("12.00")
     assert commission.explanation["capped_by"] == "period_cap"
+
+
+async def test_a_refund_recomputes_a_tier_boosted_commission_at_its_recorded_rate() -> None:
+    program = await shop()
+    gold = await tier(program, "gold", min_net_sales="1.00", rate_multiplier="1.5")
+    seller = await promoter(program)
+    await _gold(program.id, seller)
+    external_id = await sale(program, seller, "100.00")
+    # Later changes to the tier never reach a commission already made.
+    await Promoter.filter(id=seller.id).update(tier="default")
+    await PromoterTierRecord.filter(id=gold.id).update(rate_multiplier=D("3"))
+
+    await send_ok(program, refunded(external_id, amount="50.00"))
+
+    commission = (await commissions_of(program, external_id))[("L1", 1)]
+    assert commission.amount == D("7.50")  # 15% of the 50.00 left

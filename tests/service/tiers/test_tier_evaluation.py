@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from server.models import Promoter, PromoterTierChange
+from server.services.tiers.config import set_tier_enabled
 from server.services.tiers.evaluation import evaluate_tiers
 from server.services.tiers.standing import assign_tier
 from tests.order_builders import ADMIN, T0, promoter, refunded, send_ok, settle_order, shop
@@ -133,3 +134,37 @@ async def test_paying_customers_count_distinct_buyers_and_never_the_promoter() -
 
     assert await _tier_of(one_buyer) == "default"
     assert await _tier_of(two_buyers) == "silver"
+
+
+async def test_disabling_a_tier_moves_its_members_down_on_the_next_run() -> None:
+    program = await shop()
+    silver = await tier(program, "silver", min_net_sales="100.00")
+    seller = await promoter(program)
+    await sale(program, seller, "100.00")
+    await evaluate_tiers(now=T0 + timedelta(hours=1))
+    assert await _tier_of(seller) == "silver"
+
+    await set_tier_enabled(tier_id=silver.id, enabled=False, actor=ADMIN, request_id=None)
+    await evaluate_tiers(now=T0 + timedelta(hours=2))
+
+    assert await _tier_of(seller) == "default"
+
+
+async def test_an_unlocked_assignment_is_reevaluated_by_the_next_run() -> None:
+    program = await shop()
+    await tier(program, "gold", min_net_sales="100000.00")
+    seller = await promoter(program)
+    await assign_tier(
+        promoter_id=seller.id,
+        tier="gold",
+        lock=False,
+        reason="trial month",
+        actor=ADMIN,
+        now=T0,
+    )
+
+    await evaluate_tiers(now=T0 + timedelta(hours=1))
+
+    assert await _tier_of(seller) == "default"
+    kinds = [c.kind for c in await PromoterTierChange.filter(promoter_id=seller.id).order_by("id")]
+    assert kinds == ["assignment", "demotion"]
