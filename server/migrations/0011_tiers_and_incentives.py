@@ -119,6 +119,10 @@ class Migration(migrations.Migration):
             name='freeze_days',
             field=fields.SmallIntField(null=True),
         ),
+        ops.AddIndex(
+            model_name='Commission',
+            index=Index(fields=['program_id', 'settled_at']),
+        ),
         ops.AddField(
             model_name='Promoter',
             name='leaderboard_opt_out',

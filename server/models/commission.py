@@ -58,6 +58,8 @@ class Commission(Model):
             ("promoter_id", "status", "id"),
             ("program_id", "created_at"),
             ("order_id", "level"),
+            # Own settled commissions in a window (the tier job).
+            ("program_id", "settled_at"),
         )
 
 

@@ -110,28 +110,42 @@ async def _apply_change(
     return True
 
 
+async def _unlocked_promoters(program_id: int, after: int) -> list[tuple[int, str]]:
+    """The next batch of approved, unlocked promoters (id, tier) in id order."""
+    rows = (
+        await Promoter.filter(
+            program_id=program_id,
+            status=PromoterStatus.APPROVED.value,
+            tier_locked=False,
+            id__gt=after,
+        )
+        .order_by("id")
+        .limit(_CHUNK)
+        .values_list("id", "tier")
+    )
+    return [(int(promoter_id), str(tier)) for promoter_id, tier in rows]
+
+
 async def evaluate_program_tiers(*, program: Program, now: datetime) -> dict[str, int]:
     """Re-evaluate the unlocked approved promoters of one program; counts of what moved."""
     figures = await tier_figures(program=program, now=now)
-    promoters = await Promoter.filter(
-        program_id=program.id, status=PromoterStatus.APPROVED.value, tier_locked=False
-    ).values_list("id", "tier")
-    promoted = demoted = 0
-    for promoter_id, current in promoters:
-        target = earned_tier(figures.tiers, figures.of(promoter_id))
-        if target == current:
-            continue
-        if await _apply_change(
-            promoter_id=promoter_id, before=current, after=target, figures=figures, now=now
-        ):
-            if change_kind(figures.tiers, current, target) == "promotion":
-                promoted += 1
-            else:
-                demoted += 1
-    ids = [promoter_id for promoter_id, _tier in promoters]
-    for index in range(0, len(ids), _CHUNK):
-        await Promoter.filter(id__in=ids[index : index + _CHUNK]).update(tier_evaluated_at=now)
-    return {"evaluated": len(ids), "promoted": promoted, "demoted": demoted}
+    evaluated = promoted = demoted = 0
+    after = 0
+    while batch := await _unlocked_promoters(program.id, after):
+        for promoter_id, current in batch:
+            target = earned_tier(figures.tiers, figures.of(promoter_id))
+            if target != current and await _apply_change(
+                promoter_id=promoter_id, before=current, after=target, figures=figures, now=now
+            ):
+                if change_kind(figures.tiers, current, target) == "promotion":
+                    promoted += 1
+                else:
+                    demoted += 1
+        ids = [promoter_id for promoter_id, _tier in batch]
+        await Promoter.filter(id__in=ids).update(tier_evaluated_at=now)
+        evaluated += len(ids)
+        after = ids[-1]
+    return {"evaluated": evaluated, "promoted": promoted, "demoted": demoted}
 
 
 async def evaluate_tiers(*, now: datetime) -> dict[str, Any]:
