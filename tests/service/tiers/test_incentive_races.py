@@ -1,5 +1,5 @@
-"""Milestone bonus runs started at the same moment pay each award exactly once (MariaDB,
-where the runs' transactions really overlap)."""
+"""Milestone bonus runs and tier runs started at the same moment pay each award and record
+each tier change exactly once (MariaDB, where the runs' transactions really overlap)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ from datetime import timedelta
 
 import pytest
 
-from server.models import BonusAward, LedgerEntry, MilestoneBonusRecord
+from server.models import (
+    BonusAward,
+    LedgerEntry,
+    MilestoneBonusRecord,
+    Promoter,
+    PromoterTierChange,
+)
 from server.services.tiers.bonuses import pay_milestone_bonuses
+from server.services.tiers.evaluation import evaluate_tiers
 from tests.order_builders import T0, D, available, promoter, shop
-from tests.service.tiers.builders import incentive, sale
+from tests.service.tiers.builders import incentive, sale, tier
 
 pytestmark = pytest.mark.mysql
 
@@ -43,3 +50,20 @@ async def test_concurrent_bonus_runs_pay_each_promoter_exactly_once(wide_pool: N
     # Best sales first: the two largest sellers, 20.00 each; the cap holds.
     assert [await available(s.id) for s in sellers] == [D("0"), D("20.00"), D("20.00")]
     assert (await MilestoneBonusRecord.get(id=bonus.id)).awarded_count == 2
+
+
+async def test_concurrent_tier_runs_record_each_promotion_once(wide_pool: None) -> None:
+    program = await shop()
+    await tier(program, "silver", min_net_sales="100.00")
+    sellers = [await promoter(program) for _ in range(4)]
+    for seller in sellers:
+        await sale(program, seller, "100.00")
+
+    summaries = await asyncio.gather(
+        *(evaluate_tiers(now=T0 + timedelta(hours=1)) for _ in range(RUNS))
+    )
+
+    assert sum(summary["promoted"] for summary in summaries) == len(sellers)
+    assert await PromoterTierChange.all().count() == len(sellers)
+    tiers = await Promoter.filter(id__in=[s.id for s in sellers]).values_list("tier", flat=True)
+    assert set(tiers) == {"silver"}
