@@ -96,6 +96,8 @@ def serialize_promoter(promoter: Promoter, *, viewer: Principal) -> dict[str, An
         "parent_id": promoter.parent_id,
         "invite_code": promoter.invite_code,
         "tier": promoter.tier,
+        "tier_locked": promoter.tier_locked,
+        "tier_evaluated_at": promoter.tier_evaluated_at,
         "reject_reason": promoter.reject_reason,
         "applied_at": promoter.applied_at,
         "decided_at": promoter.decided_at,
