@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
-from server.domain.money import MAX_AMOUNT, exponent, round_down
+from server.domain.commissions.rules import amount_error, percent_error
 from server.domain.programs.levels import HARD_MAX_COMMISSION_LEVELS
-from server.domain.programs.settings import MAX_RATE, RATE_DECIMALS, RATE_QUANTUM
+from server.domain.programs.settings import RATE_DECIMALS, RATE_QUANTUM
 from server.domain.tiers.ladder import DEFAULT_TIER, MAX_PERIOD_DAYS
 from server.domain.tiers.rewards import MilestoneBonus
 
@@ -18,24 +18,8 @@ MAX_FREEZE_DAYS = 365
 CODE_LENGTH = 32
 
 
-def _rate_problem(value: Decimal) -> str | None:
-    if not value.is_finite() or value < 0 or value > MAX_RATE:
-        return "must be a percent between 0 and 100"
-    if value != value.quantize(RATE_QUANTUM, rounding=ROUND_DOWN):
-        return f"at most {RATE_DECIMALS} decimals"
-    return None
-
-
 def _amount_problem(value: Decimal | None, currency: str, *, positive: bool) -> str | None:
-    if value is None:
-        return None
-    if not value.is_finite() or value < 0 or value > MAX_AMOUNT:
-        return "out of range"
-    if positive and value == 0:
-        return "must be greater than 0"
-    if value != round_down(value, currency):
-        return f"at most {exponent(currency)} decimals for {currency}"
-    return None
+    return None if value is None else amount_error(value, currency, positive=positive)
 
 
 def multiplier_problem(value: Decimal | None) -> str | None:
@@ -94,7 +78,7 @@ def tier_problems(
     for level, rate in level_rates.items():
         if not 0 <= level <= HARD_MAX_COMMISSION_LEVELS:
             errors[f"level_rates.{level}"] = f"levels run 0..{HARD_MAX_COMMISSION_LEVELS}"
-        elif problem := _rate_problem(rate):
+        elif problem := percent_error(rate):
             errors[f"level_rates.{level}"] = problem
     if problem := multiplier_problem(rate_multiplier):
         errors["rate_multiplier"] = problem
@@ -114,7 +98,7 @@ def boost_problems(
     errors = window_problems(starts_at, ends_at)
     if problem := multiplier_problem(multiplier):
         errors["multiplier"] = problem
-    if max_rate is not None and (problem := _rate_problem(max_rate)):
+    if max_rate is not None and (problem := percent_error(max_rate)):
         errors["max_rate"] = problem
     return errors
 

@@ -6,35 +6,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from server.domain.errors import NotFound
 from server.domain.masking import mask_name
 from server.domain.periods import Period, period_bounds, zone
 from server.domain.promoters.status import PromoterStatus
 from server.models import Program, Promoter
-from server.services.promoters.hierarchy import IN_TREE_STATUSES
+from server.services.promoters.team import own_promoter
 from server.services.tiers.results import own_results
 
 LEADERBOARD_SIZE = 20
-
-
-async def _caller(*, user_id: int, program_id: int) -> Promoter:
-    promoter = (
-        await Promoter.filter(
-            user_id=user_id, program_id=program_id, status__in=sorted(IN_TREE_STATUSES)
-        )
-        .order_by("-id")
-        .first()
-    )
-    if promoter is None:
-        raise NotFound("you are not a promoter of this program", code="promoter_not_found")
-    return promoter
 
 
 async def leaderboard(
     *, user_id: int, program_id: int, now: datetime, size: int = LEADERBOARD_SIZE
 ) -> dict[str, Any]:
     """This month's top promoters by own net sales (opted-out ones left out), and my place."""
-    me = await _caller(user_id=user_id, program_id=program_id)
+    me = await own_promoter(user_id=user_id, program_id=program_id)
     program = await Program.get(id=program_id)
     start, end = period_bounds(now, Period.MONTH, zone(program.time_zone))
     results = await own_results(program_id=program_id, start=start, end=min(end, now))
@@ -75,7 +61,7 @@ async def set_leaderboard_opt_out(
     *, user_id: int, program_id: int, opt_out: bool
 ) -> dict[str, Any]:
     """Leave the leaderboard (or join it again); takes effect on the next read."""
-    me = await _caller(user_id=user_id, program_id=program_id)
+    me = await own_promoter(user_id=user_id, program_id=program_id)
     if me.leaderboard_opt_out != opt_out:
         me.leaderboard_opt_out = opt_out
         await me.save(update_fields=["leaderboard_opt_out"])

@@ -15,7 +15,7 @@ from server.domain.tiers.ladder import DEFAULT_TIER, progress
 from server.models import Program, Promoter, PromoterTierChange, PromoterTierRecord
 from server.services.access.audit import record_action
 from server.services.operations.jobs import last_job_run_started_at
-from server.services.promoters.hierarchy import IN_TREE_STATUSES
+from server.services.promoters.team import own_promoter
 from server.services.tiers.evaluation import EVALUATE_EVERY, EVALUATE_JOB, tier_figures
 
 
@@ -132,15 +132,7 @@ async def next_evaluation_at(now: datetime) -> datetime:
 
 async def my_tier(*, user_id: int, program_id: int, now: datetime) -> dict[str, Any]:
     """The calling promoter's tier, its benefits, progress to the next and the schedule."""
-    promoter = (
-        await Promoter.filter(
-            user_id=user_id, program_id=program_id, status__in=sorted(IN_TREE_STATUSES)
-        )
-        .order_by("-id")
-        .first()
-    )
-    if promoter is None:
-        raise NotFound("you are not a promoter of this program", code="promoter_not_found")
+    promoter = await own_promoter(user_id=user_id, program_id=program_id)
     program = await Program.get(id=program_id)
     figures = await tier_figures(program=program, now=now, promoter_id=promoter.id)
     mine = figures.of(promoter.id)
