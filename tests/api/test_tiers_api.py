@@ -171,3 +171,25 @@ async def test_tier_and_incentive_routes_are_in_both_openapi_documents(api: Api)
         assert path in admin, path
     assert "/mp/v1/programs/{program_id}/tier" in mp
     assert "/mp/v1/programs/{program_id}/leaderboard/opt-out" in mp
+
+
+async def test_staff_list_a_programs_promoters_by_tier(api: Api) -> None:
+    program = await shop()
+    staff = await api.staff_token("staff")
+    await api.post(
+        f"/admin/v1/programs/{program.id}/tiers",
+        token=staff,
+        json={"code": "gold", "min_net_sales": "5000.00"},
+    )
+    gold, plain = await promoter(program), await promoter(program)
+    await api.put(
+        f"/admin/v1/promoters/{gold.id}/tier",
+        token=staff,
+        json={"tier": "gold", "reason": "launch partner"},
+    )
+
+    page = await api.get(f"/admin/v1/promoters?program_id={program.id}&tier=gold", token=staff)
+
+    assert page.status == 200, page.text
+    assert [item["id"] for item in page.json["items"]] == [gold.id]
+    assert plain.id != gold.id
