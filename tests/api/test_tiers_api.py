@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from jobs.runner import wait_for_inprocess_jobs
 from server import clock
 from server.config import Settings
 from server.models import AuditLog
@@ -193,3 +194,31 @@ async def test_staff_list_a_programs_promoters_by_tier(api: Api) -> None:
     assert page.status == 200, page.text
     assert [item["id"] for item in page.json["items"]] == [gold.id]
     assert plain.id != gold.id
+
+
+async def test_the_tier_job_runs_from_the_jobs_api_and_sets_the_next_evaluation(
+    api: Api, settings: Settings
+) -> None:
+    program = await shop()
+    staff = await api.staff_token("staff")
+    await api.post(
+        f"/admin/v1/programs/{program.id}/tiers",
+        token=staff,
+        json={"code": "silver", "min_net_sales": "100.00"},
+    )
+    user = await customer("Pat")
+    seller = await promoter(program, user=user)
+    await sale(program, seller, "100.00", placed_at=clock.now() - timedelta(hours=1))
+    admin = await api.staff_token("admin", username="tier_admin")
+
+    ran = await api.post("/admin/v1/jobs/evaluate_tiers/run", token=admin)
+    assert ran.status == 202, ran.text
+    await wait_for_inprocess_jobs()
+
+    view = (
+        await api.get(f"/mp/v1/programs/{program.id}/tier", token=promoter_token(settings, user.id))
+    ).json
+    assert view["tier"]["code"] == "silver"
+    assert view["evaluated_at"] is not None
+    assert view["next"] is None  # no tier above silver
+    assert view["next_evaluation_at"] > view["evaluated_at"]
