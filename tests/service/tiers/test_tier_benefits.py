@@ -12,6 +12,7 @@ from server.models import Commission, Promoter, PromoterTierRecord
 from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
 from server.services.programs.commission_rules import create_rule
 from server.services.programs.period_caps import create_cap
+from server.services.tiers.config import update_tier
 from server.services.tiers.evaluation import evaluate_tiers
 from tests.order_builders import (
     ADMIN,
@@ -161,3 +162,19 @@ async def test_a_refund_recomputes_a_tier_boosted_commission_at_its_recorded_rat
 
     commission = (await commissions_of(program, external_id))[("L1", 1)]
     assert commission.amount == D("7.50")  # 15% of the 50.00 left
+
+
+async def test_a_tier_edit_reaches_the_next_order_through_the_program_cache() -> None:
+    program = await shop()
+    gold = await tier(program, "gold", min_net_sales="1.00", rate_multiplier="1.5")
+    seller = await promoter(program)
+    await _gold(program.id, seller)
+    before = await sale(program, seller, "100.00")
+
+    await update_tier(
+        tier_id=gold.id, changes={"rate_multiplier": "2"}, actor=ADMIN, request_id=None
+    )
+    after = await sale(program, seller, "100.00", placed_at=T0 + timedelta(minutes=1))
+
+    assert (await commissions_of(program, before))[("L1", 1)].amount == D("15.00")
+    assert (await commissions_of(program, after))[("L1", 1)].amount == D("20.00")
