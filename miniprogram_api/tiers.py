@@ -12,7 +12,7 @@ from server import clock
 from server.auth import ROLES_PROMOTER, requires
 from server.http import Body, parse_body, render
 from server.services.tiers import leaderboard as leaderboard_service
-from server.services.tiers import standing
+from server.services.tiers import my_incentives, standing
 
 bp = Blueprint("mp_tiers")
 
@@ -30,6 +30,20 @@ class OptOut(Body):
 async def my_tier(request: Request, program_id: int) -> HTTPResponse:
     return render(
         await standing.my_tier(
+            user_id=request.ctx.principal.id, program_id=program_id, now=clock.now()
+        )
+    )
+
+
+@bp.get("/programs/<program_id:int>/incentives")
+@openapi.definition(
+    summary="Boosts in force for me and open milestone bonuses with my progress",
+    secured={"bearer": []},
+)
+@requires(*ROLES_PROMOTER)
+async def incentives(request: Request, program_id: int) -> HTTPResponse:
+    return render(
+        await my_incentives.my_incentives(
             user_id=request.ctx.principal.id, program_id=program_id, now=clock.now()
         )
     )

@@ -171,6 +171,7 @@ async def test_tier_and_incentive_routes_are_in_both_openapi_documents(api: Api)
     ):
         assert path in admin, path
     assert "/mp/v1/programs/{program_id}/tier" in mp
+    assert "/mp/v1/programs/{program_id}/incentives" in mp
     assert "/mp/v1/programs/{program_id}/leaderboard/opt-out" in mp
 
 
@@ -222,3 +223,48 @@ async def test_the_tier_job_runs_from_the_jobs_api_and_sets_the_next_evaluation(
     assert view["evaluated_at"] is not None
     assert view["next"] is None  # no tier above silver
     assert view["next_evaluation_at"] > view["evaluated_at"]
+
+
+async def test_a_promoter_sees_live_boosts_and_their_progress_to_open_bonuses(
+    api: Api, settings: Settings
+) -> None:
+    program = await shop()
+    staff = await api.staff_token("staff")
+    now = clock.now()
+    live = {
+        "starts_at": (now - timedelta(days=1)).isoformat(),
+        "ends_at": (now + timedelta(days=1)).isoformat(),
+    }
+    await api.post(
+        f"/admin/v1/programs/{program.id}/boosts",
+        token=staff,
+        json={"name": "周末加倍", "multiplier": "2", **live},
+    )
+    await api.post(
+        f"/admin/v1/programs/{program.id}/boosts",
+        token=staff,
+        json={"name": "gold only", "multiplier": "3", "tier": "gold", **live},
+    )
+    await api.post(
+        f"/admin/v1/programs/{program.id}/milestone-bonuses",
+        token=staff,
+        json={"name": "冲刺", "target_net_sales": "500.00", "amount": "50.00", **live},
+    )
+    user = await customer("Pat")
+    seller = await promoter(program, user=user)
+    await sale(program, seller, "120.00", placed_at=now - timedelta(hours=1))
+
+    view = (
+        await api.get(
+            f"/mp/v1/programs/{program.id}/incentives", token=promoter_token(settings, user.id)
+        )
+    ).json
+
+    assert [boost["name"] for boost in view["boosts"]] == ["周末加倍"]
+    (bonus,) = view["milestone_bonuses"]
+    assert (bonus["own_net_sales"], bonus["missing"], bonus["reached"], bonus["awarded"]) == (
+        "120.00",
+        "380.00",
+        False,
+        False,
+    )
