@@ -26,7 +26,9 @@ class TierPatch(Body):
     """Only the fields sent change; null clears a condition or a benefit."""
 
     name: str | None = Field(default=None, max_length=64)
-    rank: int | None = Field(default=None, ge=1, le=1000, description="higher is better")
+    rank: int | None = Field(
+        default=None, ge=0, le=1000, description="higher is better; 0 only for 'default'"
+    )
     period_days: int | None = Field(
         default=None, ge=1, le=366, description="rolling window: the last N local days"
     )
@@ -49,7 +51,11 @@ class TierPatch(Body):
 
 
 class TierCreate(TierPatch):
-    code: str = Field(min_length=1, max_length=32, description="e.g. silver; never 'default'")
+    code: str = Field(
+        min_length=1,
+        max_length=32,
+        description="e.g. silver; 'default' names the base tier (rank 0, no conditions)",
+    )
 
 
 class TierAssign(Body):

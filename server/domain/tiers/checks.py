@@ -60,9 +60,12 @@ def tier_problems(
     errors: dict[str, str] = {}
     if not code or not code.strip() or len(code) > CODE_LENGTH:
         errors["code"] = f"1 to {CODE_LENGTH} characters"
-    elif code == DEFAULT_TIER:
-        errors["code"] = "'default' is every promoter's tier before any other; pick another code"
-    if rank < 1:
+    base = code == DEFAULT_TIER
+    # The default tier (every promoter's before any other) may be named and given benefits;
+    # it ranks 0 and has no conditions.
+    if base and rank != 0:
+        errors["rank"] = "the default tier ranks 0"
+    elif not base and rank < 1:
         errors["rank"] = "must be at least 1 (the default tier ranks 0)"
     if not 1 <= period_days <= MAX_PERIOD_DAYS:
         errors["period_days"] = f"must be between 1 and {MAX_PERIOD_DAYS}"
@@ -73,7 +76,9 @@ def tier_problems(
     customers = conditions.get("min_paying_customers")
     if customers is not None and (not isinstance(customers, int) or customers < 0):
         errors["min_paying_customers"] = "must be a whole number of at least 0"
-    if all(value is None for value in conditions.values()):
+    if base and any(value is not None for value in conditions.values()):
+        errors["conditions"] = "the default tier has no conditions: everyone starts in it"
+    elif not base and all(value is None for value in conditions.values()):
         errors["conditions"] = "a tier needs at least one condition on the promoter's own results"
     for level, rate in level_rates.items():
         if not 0 <= level <= HARD_MAX_COMMISSION_LEVELS:

@@ -15,7 +15,7 @@ from server.domain.money import read_decimal
 from server.domain.programs.document import amount_text
 from server.domain.tiers.benefits import Boost
 from server.domain.tiers.checks import tier_problems
-from server.domain.tiers.ladder import Tier, TierBenefits
+from server.domain.tiers.ladder import DEFAULT_TIER, Tier, TierBenefits
 from server.models import CommissionBoostRecord, Program, PromoterTierRecord
 from server.services.programs.config_records import (
     ConfigKind,
@@ -148,6 +148,12 @@ def _level_rates(raw: Any, errors: dict[str, str]) -> dict[int, Decimal]:
     return rates
 
 
+def _rank(document: Mapping[str, Any]) -> int:
+    """The rank given, else 0 for the default tier and 1 for any other."""
+    rank = document.get("rank")
+    return int(rank) if rank is not None else int(document.get("code") != DEFAULT_TIER)
+
+
 async def _checked_tier(
     document: Mapping[str, Any], *, record_id: int, program: Program, conn: BaseDBAsyncClient
 ) -> Tier:
@@ -163,7 +169,7 @@ async def _checked_tier(
     errors = {
         **tier_problems(
             code=code,
-            rank=int(document.get("rank") or 1),
+            rank=_rank(document),
             period_days=int(document.get("period_days") or 30),
             conditions=conditions,
             level_rates=level_rates,
@@ -186,7 +192,7 @@ async def _checked_tier(
         id=record_id,
         code=code,
         name=str(document.get("name") or code),
-        rank=int(document.get("rank") or 1),
+        rank=_rank(document),
         period_days=int(document.get("period_days") or 30),
         min_net_sales=conditions["min_net_sales"],
         min_settled_commissions=conditions["min_settled_commissions"],

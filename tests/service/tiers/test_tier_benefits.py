@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from server.domain.errors import ValidationFailed
 from server.models import Commission, Promoter, PromoterTierRecord
 from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
 from server.services.programs.commission_rules import create_rule
@@ -178,3 +179,18 @@ async def test_a_tier_edit_reaches_the_next_order_through_the_program_cache() ->
 
     assert (await commissions_of(program, before))[("L1", 1)].amount == D("15.00")
     assert (await commissions_of(program, after))[("L1", 1)].amount == D("20.00")
+
+
+async def test_the_default_tier_can_be_named_and_given_benefits_but_no_conditions() -> None:
+    program = await shop()
+    await tier(program, "default", name="普通", rank=0, freeze_days=5)
+    with pytest.raises(ValidationFailed) as refused:
+        await tier(program, "default", rank=0, min_net_sales="1.00")
+    assert "conditions" in refused.value.fields
+    seller = await promoter(program)
+
+    external_id = await sale(program, seller, "100.00")
+
+    commission = (await commissions_of(program, external_id))[("L1", 1)]
+    assert commission.freeze_days == 5
+    assert commission.explanation["incentives"]["tier"]["code"] == "default"
