@@ -18,7 +18,7 @@ from server.db import is_mysql
 from server.domain.commissions.status import CommissionStatus
 from server.domain.ledger.postings import auto_approve_policy
 from server.domain.promoters.status import PromoterStatus
-from server.models import Program
+from server.models import Program, PromoterTierRecord
 from server.services.fraud.holds import held_promoter_sql
 from server.services.ledger.postings import (
     money_units,
@@ -359,6 +359,7 @@ async def approve_due_commissions(*, now: datetime, batch_size: int = BATCH_SIZE
     now = _utc(now)
     approved: dict[str, int] = {}
     programs = await Program.filter(status="active").only("id", "auto_approve_rules")
+    with_tiers = set(await PromoterTierRecord.all().distinct().values_list("program_id", flat=True))
     for program in programs:
         policy = auto_approve_policy(program.auto_approve_rules)
         count = 0
@@ -369,14 +370,16 @@ async def approve_due_commissions(*, now: datetime, batch_size: int = BATCH_SIZE
                 now=now,
                 batch_size=batch_size,
             )
-        # Then what a tier approves without staff, whatever the program's own policy.
-        count += await _approve_program(
-            program_id=program.id,
-            max_amount=None,
-            now=now,
-            batch_size=batch_size,
-            tier_auto_approve=True,
-        )
+        # Then what a tier approves without staff, whatever the program's own policy (only
+        # programs that have tiers: the flag comes from a tier at order time).
+        if program.id in with_tiers:
+            count += await _approve_program(
+                program_id=program.id,
+                max_amount=None,
+                now=now,
+                batch_size=batch_size,
+                tier_auto_approve=True,
+            )
         if count:
             approved[str(program.id)] = count
     return {"approved": sum(approved.values()), "by_program": approved, "now": now.isoformat()}
