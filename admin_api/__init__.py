@@ -20,6 +20,7 @@ def admin_blueprints() -> Blueprint:
         disputes,
         exports,
         hierarchy,
+        incentives,
         invitations,
         jobs,
         ledger,
@@ -34,6 +35,7 @@ def admin_blueprints() -> Blueprint:
         s2s_reserved_codes,
         share,
         statements,
+        tiers,
         withdrawals,
     )
 
@@ -66,6 +68,8 @@ def admin_blueprints() -> Blueprint:
         withdrawals.bp,
         payouts.bp,
         anomalies.bp,
+        tiers.bp,
+        incentives.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

@@ -25,6 +25,7 @@ class PromotersQuery(Query):
     program_id: int = Field(ge=1)
     status: PromoterStatus | None = None
     q: str | None = Field(default=None, min_length=1, max_length=64)
+    tier: str | None = Field(default=None, min_length=1, max_length=32, description="tier code")
     applied_from: QueryMoment | None = None
     applied_to: QueryMoment | None = None
     cursor: int | None = Field(default=None, ge=1)
@@ -87,6 +88,7 @@ async def list_promoters(request: Request) -> HTTPResponse:
         viewer=request.ctx.principal,
         status=query.status.value if query.status else None,
         q=query.q,
+        tier=query.tier,
         applied_from=query.applied_from,
         applied_to=query.applied_to,
         cursor=query.cursor,

@@ -29,6 +29,8 @@ from server.services.orders.inbox import (
 from server.services.payouts.batches import create_payout_batches
 from server.services.payouts.withdrawal_payment import resolve_pending_transfers
 from server.services.promoters.application_expiry import expire_stale_applications
+from server.services.tiers.bonuses import pay_milestone_bonuses
+from server.services.tiers.evaluation import EVALUATE_EVERY, EVALUATE_JOB, evaluate_tiers
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -104,6 +106,16 @@ async def run_transfer_resolution(settings: Settings) -> dict[str, Any]:
 async def run_payout_batches(settings: Settings) -> dict[str, Any]:
     """Create the payout batches the programs' schedules call for now."""
     return await create_payout_batches(now=clock.now())
+
+
+async def run_tier_evaluation(settings: Settings) -> dict[str, Any]:
+    """Re-evaluate every promoter's tier on their own results; record each change."""
+    return await evaluate_tiers(now=clock.now())
+
+
+async def run_milestone_bonuses(settings: Settings) -> dict[str, Any]:
+    """Pay the milestone bonuses promoters reached, each exactly once, through the ledger."""
+    return await pay_milestone_bonuses(now=clock.now())
 
 
 # Events one run applies at most: the server workers' drainers do the bulk; this job catches
@@ -203,6 +215,18 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_payout_batches,
                 every=timedelta(hours=1),
                 description="Create payout batches per program schedule (monthly, threshold).",
+            ),
+            Job(
+                name=EVALUATE_JOB,
+                body=run_tier_evaluation,
+                every=EVALUATE_EVERY,
+                description="Re-evaluate promoter tiers on their own results; record changes.",
+            ),
+            Job(
+                name="pay_milestone_bonuses",
+                body=run_milestone_bonuses,
+                every=timedelta(minutes=15),
+                description="Pay reached milestone bonuses through the ledger, once each.",
             ),
         )
     }

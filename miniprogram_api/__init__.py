@@ -15,6 +15,7 @@ def miniprogram_blueprints() -> Blueprint:
         share,
         statements,
         team,
+        tiers,
         visits,
         wallet,
         withdrawals,
@@ -32,6 +33,7 @@ def miniprogram_blueprints() -> Blueprint:
         statements.bp,
         disputes.bp,
         withdrawals.bp,
+        tiers.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

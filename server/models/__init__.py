@@ -24,6 +24,13 @@ from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink, ShareUrlLink
 from server.models.share_guard import ReservedCode, WxacodeCallWindow
 from server.models.staff import StaffProgram, StaffUser
+from server.models.tier import (
+    BonusAward,
+    CommissionBoostRecord,
+    MilestoneBonusRecord,
+    PromoterTierChange,
+    PromoterTierRecord,
+)
 from server.models.token import RefreshToken
 from server.models.user import User
 from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, WithdrawalChange
@@ -38,8 +45,10 @@ __all__ = [
     "AuditLog",
     "Binding",
     "BindingCustomer",
+    "BonusAward",
     "Channel",
     "Commission",
+    "CommissionBoostRecord",
     "CommissionChange",
     "CommissionRuleRecord",
     "Dispute",
@@ -51,6 +60,7 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",
+    "MilestoneBonusRecord",
     "Notification",
     "Order",
     "OrderEvent",
@@ -66,6 +76,8 @@ __all__ = [
     "PromoterHold",
     "PromoterSite",
     "PromoterStatusChange",
+    "PromoterTierChange",
+    "PromoterTierRecord",
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",

@@ -37,6 +37,9 @@ class Commission(Model):
     explanation = fields.JSONField(default=dict)
     upline_snapshot = fields.JSONField(default=list)
     # Set while an open anomaly holds the commission (not approved, not settled).
+    # Tier benefits at order time: a shorter freeze (days) and approval without staff.
+    freeze_days = fields.SmallIntField(null=True)
+    auto_approve = fields.BooleanField(default=False, db_default=False)
     hold_reason = fields.CharField(max_length=64, null=True)
     unlock_at = UtcDatetimeField(null=True)
     reject_reason = fields.CharField(max_length=512, null=True)
@@ -55,6 +58,8 @@ class Commission(Model):
             ("promoter_id", "status", "id"),
             ("program_id", "created_at"),
             ("order_id", "level"),
+            # Own settled commissions in a window (the tier job).
+            ("program_id", "settled_at"),
         )
 
 

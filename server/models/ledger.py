@@ -16,7 +16,7 @@ class LedgerEntry(Model):
     program_id = fields.BigIntField()
     currency = fields.CharField(max_length=3)
     account = fields.CharField(max_length=16)  # available | on_hold | paid
-    # settle | hold | release | pay | fee | adjustment | clawback
+    # settle | hold | release | pay | fee | tax | adjustment | clawback | bonus
     kind = fields.CharField(max_length=16)
     amount = fields.DecimalField(max_digits=18, decimal_places=2)
     balance_after = fields.DecimalField(max_digits=18, decimal_places=2)

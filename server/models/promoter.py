@@ -24,7 +24,12 @@ class Promoter(Model):
         "models.Promoter", related_name="children", null=True, on_delete=fields.RESTRICT
     )
     invite_code = fields.CharField(max_length=32, null=True)
+    # The current tier code (server/domain/tiers); the job keeps it unless staff locked it.
     tier = fields.CharField(max_length=32, default="default")
+    tier_locked = fields.BooleanField(default=False, db_default=False)
+    tier_evaluated_at = UtcDatetimeField(null=True)
+    # A promoter who opted out is never shown on the program leaderboard.
+    leaderboard_opt_out = fields.BooleanField(default=False, db_default=False)
     reject_reason = fields.CharField(max_length=512, null=True)
     applied_at = UtcDatetimeField(auto_now_add=True)
     decided_at = UtcDatetimeField(null=True)

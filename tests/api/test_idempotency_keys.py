@@ -16,12 +16,15 @@ from server.models import (
     Adjustment,
     ApiKey,
     Channel,
+    CommissionBoostRecord,
     CommissionRuleRecord,
     Dispute,
     DisputeMessage,
+    MilestoneBonusRecord,
     PayoutBatch,
     PeriodCapRecord,
     Program,
+    PromoterTierRecord,
     ShareCode,
     Site,
     StaffUser,
@@ -288,6 +291,47 @@ async def adjustment(api: Api, settings: Settings) -> Case:
     )
 
 
+async def tier(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/tiers",
+        body={"code": "silver", "min_net_sales": "1000.00"},
+        changed={"code": "gold", "min_net_sales": "5000.00"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        other_body={"code": "bronze", "min_net_sales": "100.00"},
+        count=_counter(PromoterTierRecord, program_id=program.id),
+    )
+
+
+WINDOW = {"starts_at": "2026-11-11T00:00:00+08:00", "ends_at": "2026-11-12T00:00:00+08:00"}
+
+
+async def boost(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/boosts",
+        body={"multiplier": "1.5", **WINDOW},
+        changed={"multiplier": "2", **WINDOW},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(CommissionBoostRecord, program_id=program.id),
+    )
+
+
+async def milestone_bonus(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    body = {"target_net_sales": "1000.00", "amount": "50.00", **WINDOW}
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/milestone-bonuses",
+        body=body,
+        changed={**body, "amount": "60.00"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(MilestoneBonusRecord, program_id=program.id),
+    )
+
+
 ROUTES = {
     builder.__name__: builder
     for builder in (
@@ -306,6 +350,9 @@ ROUTES = {
         program,
         withdrawal,
         adjustment,
+        tier,
+        boost,
+        milestone_bonus,
     )
 }
 

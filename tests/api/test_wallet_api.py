@@ -123,7 +123,7 @@ async def test_an_unknown_kind_filter_is_refused(api: Api, settings: Settings) -
     response = await api.get(
         f"/mp/v1/programs/{program.id}/wallet/ledger",
         token=promoter_token(settings, me.user_id),  # type: ignore[attr-defined]
-        params={"kind": "bonus"},
+        params={"kind": "mystery"},
     )
     assert (response.status, response.json["error"]["code"]) == (422, "invalid_query")
 

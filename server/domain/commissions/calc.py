@@ -35,6 +35,7 @@ from server.domain.commissions.rules import (
     select_rule,
 )
 from server.domain.sharing.attribution import commission_window_end, commission_window_refusal
+from server.domain.tiers.benefits import apply_incentives, select_boost
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -255,7 +256,17 @@ def _commission_line(
         tier=member.tier,
     )
     rule = select_rule(shared.rules, facts)
-    kind, value, source = _rate_for(level, rule, terms)
+    kind, rule_value, source = _rate_for(level, rule, terms)
+    benefits = terms.tier_benefits.get(member.tier) if member.tier else None
+    value, incentives = apply_incentives(
+        kind=kind,
+        value=rule_value,
+        level=level,
+        rule_matched=rule is not None,
+        benefits=benefits,
+        boost=select_boost(terms.boosts, placed_at=order.placed_at, tier=member.tier),
+        currency=terms.currency,
+    )
     cap_per_line = rule.cap_per_line if rule is not None else None
     room, period_facts = shared.ledger.room(member.promoter_id)
     figures = commission_amount(
@@ -291,6 +302,8 @@ def _commission_line(
         upline_ids=shared.upline_ids(level),
         explanation={},
         limited_amount=figures.limited,
+        freeze_days=benefits.freeze_days if benefits is not None else None,
+        auto_approve=benefits.auto_approve if benefits is not None else False,
     )
     explanation = {
         "order_line": {
@@ -308,7 +321,7 @@ def _commission_line(
             "tier": member.tier,
             "status": member.status,
         },
-        "rule": {**_rule_explanation(rule, source, level), "kind": kind, "value": str(value)},
+        "rule": {**_rule_explanation(rule, source, level), "kind": kind, "value": str(rule_value)},
         "caps": {
             "line_cap": str(cap_per_line) if cap_per_line is not None else None,
             "periods": period_facts,
@@ -317,6 +330,8 @@ def _commission_line(
             "line_left": line_left_text(line_left, commission),
         },
         "currency": terms.currency,
+        # The tier's benefits and the boost that changed the rate, when any did.
+        **({"incentives": incentives} if incentives is not None else {}),
         **shared.context,
         **amount_explanation(commission),
     }

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 from decimal import Decimal
 from enum import StrEnum
@@ -14,6 +14,8 @@ from server.domain.periods import zone
 from server.domain.programs.levels import DEFAULT_MAX_COMMISSION_LEVELS, deepest_paid_level
 from server.domain.programs.settings import ProgramSettings
 from server.domain.promoters.status import ACTIVE_STATUSES
+from server.domain.tiers.benefits import Boost
+from server.domain.tiers.ladder import TierBenefits
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -30,6 +32,9 @@ class ProgramTerms:
     timezone: tzinfo = UTC
     # The deployment's MAX_COMMISSION_LEVELS: places that may earn on one order line.
     level_cap: int = DEFAULT_MAX_COMMISSION_LEVELS
+    # Benefits of the program's enabled tiers by code, and its enabled boosts.
+    tier_benefits: Mapping[str, TierBenefits] = field(default_factory=dict)
+    boosts: tuple[Boost, ...] = ()
 
     @property
     def max_levels(self) -> int:

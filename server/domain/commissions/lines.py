@@ -55,6 +55,9 @@ class CommissionLine:
     # The figure after its limits, before rounding: what the line's farther levels find left
     # is the net less these (exact, so that a refund's result does not depend on the steps).
     limited_amount: Decimal | None = field(default=None, hash=False, compare=False)
+    # The beneficiary's tier benefits at order time: a shorter freeze, approval without staff.
+    freeze_days: int | None = field(default=None, compare=False)
+    auto_approve: bool = field(default=False, compare=False)
 
     @property
     def value(self) -> Decimal:

@@ -187,7 +187,8 @@ def select_period_caps(
 # ---------------------------------------------------------------- validation
 
 
-def _percent_error(value: Decimal) -> str | None:
+def percent_error(value: Decimal) -> str | None:
+    """Why `value` is no usable percent (0..100, four decimals), or None."""
     if not value.is_finite():
         return "not a number"
     if value < 0 or value > MAX_RATE:
@@ -197,7 +198,8 @@ def _percent_error(value: Decimal) -> str | None:
     return None
 
 
-def _amount_error(value: Decimal, currency: str, *, positive: bool = False) -> str | None:
+def amount_error(value: Decimal, currency: str, *, positive: bool = False) -> str | None:
+    """Why `value` is no storable amount in `currency` (≥ 0, > 0 if `positive`), or None."""
     if not value.is_finite() or value < 0 or value > MAX_AMOUNT:
         return "out of range"
     if positive and value == 0:
@@ -225,9 +227,9 @@ def commission_rule_errors(rule: CommissionRule, *, currency: str) -> dict[str, 
         return {"currency": "unknown currency"}
     errors: dict[str, str] = {}
     if rule.kind == RuleKind.PERCENT:
-        problem = _percent_error(rule.value)
+        problem = percent_error(rule.value)
     elif rule.kind == RuleKind.FIXED:
-        problem = _amount_error(rule.value, currency)
+        problem = amount_error(rule.value, currency)
     else:
         errors["kind"] = "must be one of percent, fixed"
         problem = None
@@ -239,7 +241,7 @@ def commission_rule_errors(rule: CommissionRule, *, currency: str) -> dict[str, 
         if problem := _text_error(getattr(rule, name)):
             errors[name] = problem
     if rule.cap_per_line is not None and (
-        problem := _amount_error(rule.cap_per_line, currency, positive=True)
+        problem := amount_error(rule.cap_per_line, currency, positive=True)
     ):
         errors["cap_per_line"] = problem
     if not _aware(rule.valid_from):
@@ -271,7 +273,7 @@ def validate_period_cap(cap: PeriodCap, *, currency: str) -> PeriodCap:
         errors["period"] = "must be one of day, month"
     if currency not in CURRENCY_EXPONENTS:
         errors["currency"] = "unknown currency"
-    elif problem := _amount_error(cap.amount, currency, positive=True):
+    elif problem := amount_error(cap.amount, currency, positive=True):
         errors["amount"] = problem
     if problem := _text_error(cap.tier):
         errors["tier"] = problem

@@ -34,6 +34,7 @@ class MovementKind(StrEnum):
     TAX = "tax"
     ADJUSTMENT = "adjustment"
     CLAWBACK = "clawback"
+    BONUS = "bonus"  # a milestone bonus (server/domain/tiers/rewards.py)
 
 
 _A = Account
@@ -49,6 +50,7 @@ MOVEMENT_SHAPES: Mapping[MovementKind, tuple[tuple[Account, int], ...]] = {
     _K.TAX: ((_A.ON_HOLD, -1),),
     _K.ADJUSTMENT: ((_A.AVAILABLE, 0),),
     _K.CLAWBACK: ((_A.AVAILABLE, -1),),
+    _K.BONUS: ((_A.AVAILABLE, 1),),
 }
 
 # Kinds whose debit may leave `available` negative (carried forward).

@@ -23,6 +23,8 @@ PERIOD_PATTERN = re.compile(r"^(\d{4})-(\d{2})$")
 # (kind, account) -> the statement figure it counts in, with the sign that makes it ≥ 0.
 _FIGURES: Mapping[tuple[str, str], tuple[str, int]] = {
     (MovementKind.SETTLE.value, Account.AVAILABLE.value): ("gross", 1),
+    # A milestone bonus is earned like a commission: it counts in gross.
+    (MovementKind.BONUS.value, Account.AVAILABLE.value): ("gross", 1),
     (MovementKind.CLAWBACK.value, Account.AVAILABLE.value): ("reversals", -1),
     (MovementKind.ADJUSTMENT.value, Account.AVAILABLE.value): ("adjustments", 1),
     (MovementKind.FEE.value, Account.ON_HOLD.value): ("fees", -1),

@@ -6,6 +6,7 @@ Both the order-paid use case and the dry run (which writes nothing) use `build_c
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -37,6 +38,7 @@ from server.services.programs.settings import settings_of
 from server.services.promoters.hierarchy import upline_chain
 from server.services.sharing.attribution import preview_attribution
 from server.services.sharing.bindings import current_binding
+from server.services.tiers.config import incentive_terms
 
 # Commissions that no longer count towards what a promoter earned in a period.
 NOT_EARNING_STATUSES = (CommissionStatus.REJECTED.value, CommissionStatus.REVERSED.value)
@@ -177,7 +179,8 @@ async def build_commission_inputs(
 ) -> CommissionInputs:
     """(terms, rules, chain, period_caps, period_earned) for `order`, read with `conn`."""
     conn = conn or connection()
-    terms = program_terms(program)
+    benefits, boosts = await incentive_terms(program_id=program.id, conn=conn)
+    terms = replace(program_terms(program), tier_benefits=benefits, boosts=boosts)
     rules = await load_rules(program_id=program.id, at=order.placed_at, conn=conn)
     chain = await resolve_chain(
         terms=terms,

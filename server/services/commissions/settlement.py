@@ -18,7 +18,7 @@ from server.db import is_mysql
 from server.domain.commissions.status import CommissionStatus
 from server.domain.ledger.postings import auto_approve_policy
 from server.domain.promoters.status import PromoterStatus
-from server.models import Program
+from server.models import Program, PromoterTierRecord
 from server.services.fraud.holds import held_promoter_sql
 from server.services.ledger.postings import (
     money_units,
@@ -32,6 +32,7 @@ log = logging.getLogger("fenxiao.settlement")
 
 BATCH_SIZE = 5000
 AUTO_APPROVE_REASON = "auto-approved by the program's rules"
+TIER_APPROVE_REASON = "auto-approved as a benefit of the promoter's tier"
 SETTLE_REASON = "freeze window over"
 
 _PENDING = CommissionStatus.PENDING.value
@@ -94,6 +95,7 @@ async def _claim(
     program_id: int | None = None,
     max_amount: Decimal | None = None,
     promoter_in_good_standing: bool = False,
+    tier_auto_approve: bool = False,
 ) -> _Batch | None:
     """The next `limit` due, unheld commissions in `status`, locked; None when none are left."""
     # Candidates are read without locks along the (status, unlock_at, id) index, then locked
@@ -111,6 +113,10 @@ async def _claim(
     if max_amount is not None:
         conditions.append(f"{money_units(conn, 'amount')} <= ?")
         values.append(units_param(conn, max_amount))
+    if tier_auto_approve:
+        # Approval without staff as a tier benefit, recorded on the commission at order time.
+        conditions.append("auto_approve = ?")
+        values.append(True)
     if promoter_in_good_standing:
         # A suspended or disabled promoter's commissions wait for a person to look at them.
         conditions.append("promoter_id IN (SELECT id FROM promoters WHERE status = ?)")
@@ -302,7 +308,12 @@ async def settle_due_commissions(
 
 
 async def _approve_program(
-    *, program_id: int, max_amount: Decimal | None, now: datetime, batch_size: int
+    *,
+    program_id: int,
+    max_amount: Decimal | None,
+    now: datetime,
+    batch_size: int,
+    tier_auto_approve: bool = False,
 ) -> int:
     approved = 0
     after: _Position | None = None
@@ -317,6 +328,7 @@ async def _approve_program(
                 program_id=program_id,
                 max_amount=max_amount,
                 promoter_in_good_standing=True,
+                tier_auto_approve=tier_auto_approve,
             )
             if batch is None:
                 return approved
@@ -330,7 +342,7 @@ async def _approve_program(
                 action="approve",
                 from_status=_PENDING,
                 to_status=_APPROVED,
-                reason=AUTO_APPROVE_REASON,
+                reason=TIER_APPROVE_REASON if tier_auto_approve else AUTO_APPROVE_REASON,
                 now=now,
             )
             approved += await sql_write(
@@ -347,16 +359,27 @@ async def approve_due_commissions(*, now: datetime, batch_size: int = BATCH_SIZE
     now = _utc(now)
     approved: dict[str, int] = {}
     programs = await Program.filter(status="active").only("id", "auto_approve_rules")
+    with_tiers = set(await PromoterTierRecord.all().distinct().values_list("program_id", flat=True))
     for program in programs:
         policy = auto_approve_policy(program.auto_approve_rules)
-        if not policy.enabled:
-            continue
-        count = await _approve_program(
-            program_id=program.id,
-            max_amount=policy.max_line_amount,
-            now=now,
-            batch_size=batch_size,
-        )
+        count = 0
+        if policy.enabled:
+            count = await _approve_program(
+                program_id=program.id,
+                max_amount=policy.max_line_amount,
+                now=now,
+                batch_size=batch_size,
+            )
+        # Then what a tier approves without staff, whatever the program's own policy (only
+        # programs that have tiers: the flag comes from a tier at order time).
+        if program.id in with_tiers:
+            count += await _approve_program(
+                program_id=program.id,
+                max_amount=None,
+                now=now,
+                batch_size=batch_size,
+                tier_auto_approve=True,
+            )
         if count:
             approved[str(program.id)] = count
     return {"approved": sum(approved.values()), "by_program": approved, "now": now.isoformat()}

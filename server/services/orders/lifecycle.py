@@ -45,17 +45,20 @@ async def complete_order(
     unsettled = [status.value for status in UNSETTLED_STATUSES]
     # Updated by primary key: an UPDATE through the order index would also lock the gap
     # after the order's rows and stall the next orders' inserts until this commits.
-    ids = await (
+    rows = await (
         Commission.filter(order_id=order.id, status__in=unsettled)
         .using_db(conn)
-        .values_list("id", flat=True)
+        .values_list("id", "freeze_days")
     )
+    # A tier's shorter freeze (recorded on the commission at order time) ends it sooner.
+    by_unlock: dict[datetime, list[int]] = {}
+    for commission_id, freeze_days in rows:
+        days = program.freeze_days if freeze_days is None else min(freeze_days, program.freeze_days)
+        by_unlock.setdefault(completed_at + timedelta(days=days), []).append(commission_id)
     unlocking = 0
-    if ids:
-        unlocking = await (
-            Commission.filter(id__in=list(ids), status__in=unsettled)
-            .using_db(conn)
-            .update(unlock_at=unlock_at)
+    for at, ids in sorted(by_unlock.items()):
+        unlocking += await (
+            Commission.filter(id__in=ids, status__in=unsettled).using_db(conn).update(unlock_at=at)
         )
     return {
         "order": {"id": order.id, "status": order.status},

@@ -95,6 +95,8 @@ def _commission_row(
         snapshot=commission_snapshot(line),
         explanation=line.explanation,
         upline_snapshot=_upline_snapshot(line),
+        freeze_days=line.freeze_days,
+        auto_approve=line.auto_approve,
     )
 
 

@@ -4,7 +4,7 @@ worker and checked against the database on use; callers must treat the rows as r
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,9 +18,11 @@ from server.services.commissions.preview import program_terms
 from server.services.ledger.postings import sql_rows
 from server.services.programs.commission_rules import load_rules
 from server.services.programs.period_caps import load_period_caps
+from server.services.tiers.config import incentive_terms
 
-# Every change to a program, its rules or caps is a model save (never a bulk update, never a
-# delete), which moves an updated_at or a count: an unchanged stamp means unchanged rows.
+# Every change to a program, its rules, caps, tiers or boosts is a model save (never a bulk
+# update, never a delete), which moves an updated_at or a count: an unchanged stamp means
+# unchanged rows.
 _STAMP = (
     "SELECT p.updated_at AS program_updated,"
     " (SELECT COUNT(*) FROM commission_rules AS r WHERE r.program_id = p.id) AS rule_count,"
@@ -29,7 +31,13 @@ _STAMP = (
     " (SELECT COUNT(*) FROM commission_period_caps AS c WHERE c.program_id = p.id)"
     " AS cap_count,"
     " (SELECT MAX(c.updated_at) FROM commission_period_caps AS c WHERE c.program_id = p.id)"
-    " AS cap_updated"
+    " AS cap_updated,"
+    " (SELECT COUNT(*) FROM promoter_tiers AS t WHERE t.program_id = p.id) AS tier_count,"
+    " (SELECT MAX(t.updated_at) FROM promoter_tiers AS t WHERE t.program_id = p.id)"
+    " AS tier_updated,"
+    " (SELECT COUNT(*) FROM commission_boosts AS b WHERE b.program_id = p.id) AS boost_count,"
+    " (SELECT MAX(b.updated_at) FROM commission_boosts AS b WHERE b.program_id = p.id)"
+    " AS boost_updated"
     " FROM programs AS p WHERE p.id = ?"
 )
 MAX_CACHED_PROGRAMS = 256
@@ -64,9 +72,10 @@ async def _load(program_id: int, conn: BaseDBAsyncClient) -> ProgramConfig | Non
     program = await Program.get_or_none(id=program_id, using_db=conn)
     if program is None:
         return None
+    benefits, boosts = await incentive_terms(program_id=program_id, conn=conn)
     return ProgramConfig(
         program=program,
-        terms=program_terms(program),
+        terms=replace(program_terms(program), tier_benefits=benefits, boosts=boosts),
         rules=tuple(await load_rules(program_id=program_id, conn=conn)),
         caps=tuple(await load_period_caps(program_id=program_id, conn=conn)),
     )
@@ -78,7 +87,17 @@ async def program_config(*, program_id: int, conn: BaseDBAsyncClient) -> Program
     if not rows:
         return None
     row = rows[0]
-    names = ("program_updated", "rule_count", "rule_updated", "cap_count", "cap_updated")
+    names = (
+        "program_updated",
+        "rule_count",
+        "rule_updated",
+        "cap_count",
+        "cap_updated",
+        "tier_count",
+        "tier_updated",
+        "boost_count",
+        "boost_updated",
+    )
     # The terms carry the deployment's level cap too (fixed per process; tests change it).
     stamp = (*(str(row[name]) for name in names), commission_level_cap())
     key = (conn.connection_name, program_id)

@@ -14,10 +14,26 @@ from server.auth import Principal
 from server.domain.errors import Conflict, NotFound
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.programs.settings import ProgramStatus
-from server.models import CommissionRuleRecord, PeriodCapRecord, Program, Promoter, Site
+from server.models import (
+    CommissionBoostRecord,
+    CommissionRuleRecord,
+    MilestoneBonusRecord,
+    PeriodCapRecord,
+    Program,
+    Promoter,
+    PromoterTierRecord,
+    Site,
+)
 from server.services.access.audit import record_action
 
-Record = TypeVar("Record", CommissionRuleRecord, PeriodCapRecord)
+Record = TypeVar(
+    "Record",
+    CommissionRuleRecord,
+    PeriodCapRecord,
+    PromoterTierRecord,
+    CommissionBoostRecord,
+    MilestoneBonusRecord,
+)
 Item = TypeVar("Item")
 
 

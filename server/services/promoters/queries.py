@@ -96,6 +96,8 @@ def serialize_promoter(promoter: Promoter, *, viewer: Principal) -> dict[str, An
         "parent_id": promoter.parent_id,
         "invite_code": promoter.invite_code,
         "tier": promoter.tier,
+        "tier_locked": promoter.tier_locked,
+        "tier_evaluated_at": promoter.tier_evaluated_at,
         "reject_reason": promoter.reject_reason,
         "applied_at": promoter.applied_at,
         "decided_at": promoter.decided_at,
@@ -143,6 +145,7 @@ async def list_promoters(
     viewer: Principal,
     status: str | None = None,
     q: str | None = None,
+    tier: str | None = None,
     applied_from: datetime | None = None,
     applied_to: datetime | None = None,
     cursor: int | None = None,
@@ -161,6 +164,8 @@ async def list_promoters(
     query = Promoter.filter(program_id=program_id)
     if status is not None:
         query = query.filter(status=status)
+    if tier is not None:
+        query = query.filter(tier=tier)
     if q:
         query = query.filter(Q(real_name__icontains=q) | Q(phone__contains=q))
     if applied_from is not None:

@@ -107,7 +107,8 @@ async def test_a_hold_beyond_the_available_balance_is_refused_and_nothing_is_wri
         ("clawback", [("available", "5")]),
         ("settle", [("available", "0")]),
         ("settle", [("available", "1.001")]),
-        ("bonus", [("available", "5")]),
+        ("bonus", [("available", "-5")]),
+        ("mystery", [("available", "5")]),
     ],
 )
 async def test_movements_that_break_their_kinds_posting_rule_are_refused(

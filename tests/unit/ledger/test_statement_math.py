@@ -84,7 +84,17 @@ def test_a_clawback_beyond_the_balance_is_carried_as_a_negative_opening() -> Non
 
 def test_a_movement_the_statement_cannot_place_is_an_error_not_a_silent_omission() -> None:
     with pytest.raises(ValueError):
-        compute_statement(currency="CNY", before={}, during={("bonus", "available"): D("1")})
+        compute_statement(currency="CNY", before={}, during={("mystery", "available"): D("1")})
+
+
+def test_a_milestone_bonus_counts_in_gross_and_the_statement_reconciles() -> None:
+    statement = compute_statement(
+        currency="CNY",
+        before={},
+        during={("settle", "available"): D("10"), ("bonus", "available"): D("88")},
+    )
+    assert statement.gross == D("98")
+    assert statement.reconciles
 
 
 def test_a_tax_id_is_masked_but_for_its_ends() -> None:
