@@ -7,14 +7,20 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any
 
+from datetime import timedelta
+
 from server import clock
 from server.models import (
     AdjustmentBatch,
     Anomaly,
+    CommissionBoostRecord,
     Dispute,
+    Invitation,
+    MilestoneBonusRecord,
     OrderEvent,
     PayoutBatch,
     Program,
+    PromoterTierRecord,
     ShareCode,
 )
 from server.services.access.staff import create_staff_user
@@ -44,7 +50,8 @@ class World:
 
 async def build_world() -> World:
     """A program with a promoter, commission, order, withdrawal, dispute, anomaly, rule, cap,
-    code, site, payout batch, adjustment upload and store event (and their audit entries)."""
+    code, site, payout batch, adjustment upload, store event, tier, boost, bonus and
+    invitation (and their audit entries)."""
     program = await shop()
     site = await create_site(program_id=program.id, domain=f"{unique('s')}.example", actor=ADMIN)
     promoter = await funded_promoter(program, "50.00")
@@ -101,8 +108,27 @@ async def build_world() -> World:
         body_sha256="0" * 64,
         status="rejected",
     )
+    now = clock.now()
+    window = {"starts_at": now, "ends_at": now + timedelta(days=30)}
+    tier = await PromoterTierRecord.create(program=program, code="silver", name="silver", rank=2)
+    boost = await CommissionBoostRecord.create(program=program, multiplier="1.5", **window)
+    bonus = await MilestoneBonusRecord.create(
+        program=program, target_net_sales="100.00", amount="5.00", **window
+    )
+    invitation = await Invitation.create(
+        program=program,
+        kind="code",
+        code=unique("INV"),
+        max_uses=1,
+        created_by=ADMIN.id,
+        created_at=now,
+    )
     ids = {
         "program_id": program.id,
+        "tier_id": tier.id,
+        "boost_id": boost.id,
+        "bonus_id": bonus.id,
+        "invitation_id": invitation.id,
         "promoter_id": promoter.id,
         "site_id": site.id,
         "commission_id": commission.id,

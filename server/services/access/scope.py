@@ -19,13 +19,17 @@ from server.models import (
     AdjustmentBatch,
     Anomaly,
     Commission,
+    CommissionBoostRecord,
     CommissionRuleRecord,
     Dispute,
+    Invitation,
+    MilestoneBonusRecord,
     Order,
     PayoutBatch,
     PeriodCapRecord,
     Program,
     Promoter,
+    PromoterTierRecord,
     ShareCode,
     Site,
     Withdrawal,
@@ -50,6 +54,10 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "payout_batch": (PayoutBatch, "program_id"),
     "adjustment_batch": (AdjustmentBatch, "program_id"),
     "site": (Site, "program_id"),
+    "tier": (PromoterTierRecord, "program_id"),
+    "boost": (CommissionBoostRecord, "program_id"),
+    "milestone_bonus": (MilestoneBonusRecord, "program_id"),
+    "invitation": (Invitation, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -66,6 +74,10 @@ PARAMETERS: dict[str, str] = {
     "code_id": "code",
     "batch_id": "payout_batch",
     "site_id": "site",
+    "tier_id": "tier",
+    "boost_id": "boost",
+    "bonus_id": "milestone_bonus",
+    "invitation_id": "invitation",
 }
 
 
