@@ -119,6 +119,7 @@ def _serve(settings: Settings) -> None:
     )
     print(f"[fenxiao] serving on http://{settings.host}:{settings.port}")
     print("[fenxiao] OpenAPI: /mp/v1/openapi.json, /admin/v1/openapi.json, Swagger UI at /docs")
+    print(f"[fenxiao] admin console: http://{settings.host}:{settings.port}/console")
     try:
         Sanic.serve(primary=app, app_loader=loader)
     finally:

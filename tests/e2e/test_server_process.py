@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +52,9 @@ def _mysql_admin_sync(sql: str) -> None:
     asyncio.run(_mysql_admin(sql))
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
+@contextmanager
+def running_server(tmp_path: Path, **extra_env: str) -> Iterator[RunningServer]:
+    """The server as `make run` starts it, on free ports and its own database; stopped after."""
     port, standin_port = _free_port(), _free_port()
     database = ""
     if BACKEND == "mysql":
@@ -73,6 +75,7 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         "QR_CACHE_DIR": str(tmp_path / "qr"),
         # Its own metrics files, not var/prometheus (another run's servers may be using it).
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        **extra_env,
     }
     subprocess.run(
         [sys.executable, "-m", "server.cli", "migrate"],
@@ -116,6 +119,12 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
                 process.wait()
         if database:
             _mysql_admin_sync(f"DROP DATABASE IF EXISTS `{database}`")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path) as running:
+        yield running
 
 
 def _ok(response: httpx.Response, status: int = 200) -> dict:
