@@ -25,12 +25,40 @@ PROMOTER_ACTIONS = {
     "disable": N_("Disable"),
 }
 
+ORDER_STATUS = {
+    "paid": N_("Paid"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
+    "refunded": N_("Refunded"),
+}
+
+COMMISSION_STATUS = {
+    "pending": N_("Pending"),
+    "approved": N_("Approved"),
+    "settled": N_("Settled"),
+    "paid": N_("Paid"),
+    "rejected": N_("Rejected"),
+    "reversed": N_("Reversed"),
+}
+
+RULE_SOURCES = {
+    "program_level": N_("The program's level rate"),
+    "self_rebate": N_("The program's self-purchase rebate"),
+    "rule": N_("Commission rule"),
+}
+
 ROLES = {"staff": N_("Staff"), "finance": N_("Finance"), "admin": N_("Admin")}
+
+# Notices after a change (the query string names one; no free text is reflected).
+NOTICES = {"done": N_("Saved.")}
 
 LABELS = {
     "promoter_status": PROMOTER_STATUS,
     "promoter_actions": PROMOTER_ACTIONS,
     "roles": ROLES,
+    "order_status": ORDER_STATUS,
+    "commission_status": COMMISSION_STATUS,
+    "rule_sources": RULE_SOURCES,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -46,5 +74,9 @@ ERROR_MESSAGES = {
     "program_not_found": N_("No such program."),
     "promoter_not_found": N_("No such promoter."),
     "validation_failed": N_("Some values are not valid."),
+    "order_not_found": N_("No such order."),
+    "no_rows_chosen": N_("Tick at least one row."),
+    "reason_required": N_("A reason is required."),
+    "commission_review_refused": N_("Some of the chosen commissions cannot be decided now."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -16,7 +17,7 @@ from sanic_ext import render
 
 from admin_api.console import i18n
 from admin_api.console.guard import install_error_page
-from admin_api.console.labels import ERROR_MESSAGES, LABELS, N_
+from admin_api.console.labels import ERROR_MESSAGES, LABELS, N_, NOTICES
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, ROLES_FINANCE, ROLES_STAFF
 from server.domain.errors import FenxiaoError
 
@@ -32,7 +33,13 @@ class MenuItem:
 
 
 # The pages in menu order; an item shows only to the roles its page admits.
-MENU: tuple[MenuItem, ...] = (MenuItem("/console/promoters", N_("Promoters"), ROLES_BACKOFFICE),)
+MENU: tuple[MenuItem, ...] = (
+    MenuItem("/console/promoters", N_("Promoters"), ROLES_BACKOFFICE),
+    MenuItem("/console/applications", N_("Applications"), ROLES_STAFF),
+    MenuItem("/console/orders", N_("Orders"), ROLES_BACKOFFICE),
+    MenuItem("/console/commissions", N_("Commissions"), ROLES_BACKOFFICE),
+    MenuItem("/console/commissions/review", N_("Commission review"), ROLES_STAFF),
+)
 
 
 @pass_context
@@ -51,6 +58,15 @@ def _number(context: Context, value: Any) -> str:
     return i18n.number(value, context.get("locale", i18n.DEFAULT_LOCALE))
 
 
+def _plain(value: Any) -> str:
+    """A stored JSON value (evidence, explanations) as compact text."""
+    if value is None:
+        return "—"
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)
+
+
 def build_environment() -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
@@ -61,7 +77,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(money=_money, when=_when, num=_number)
+    env.filters.update(money=_money, when=_when, num=_number, plain=_plain)
     env.globals.update(labels=LABELS, error_messages=ERROR_MESSAGES)
     return env
 
@@ -104,6 +120,7 @@ async def page(
         "roles_admin": ROLES_ADMIN,
         "may": lambda roles: may(request, roles),
         "fragment": bool(request.headers.get("hx-request")),
+        "notice": NOTICES.get(request.args.get("notice", "")),
         "query_without_cursor": urlencode(
             [(k, v) for k, values in request.args.items() for v in values if k != "cursor"]
         ),

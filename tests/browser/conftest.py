@@ -83,6 +83,10 @@ class ConsolePage:
             "console",
             lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None,
         )
+        page.on(
+            "response",
+            lambda r: self.problems.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
 
     def goto(self, path: str) -> None:
         self.page.goto(self.base_url + path)

@@ -7,7 +7,13 @@ from typing import Any
 
 import httpx
 
+from server import clock
+from server.integrations.wechat_standin_protocol import openid_for
 from tests.e2e.stack_client import ok
+from tests.order_builders import line, paid
+from tests.s2s_client import encode_json, sign_request
+
+EVENTS = "/admin/v1/s2s/events"
 
 
 def program(admin: httpx.Client, name: str, **settings: Any) -> dict[str, Any]:
@@ -25,9 +31,10 @@ def program(admin: httpx.Client, name: str, **settings: Any) -> dict[str, Any]:
 def application(
     admin: httpx.Client, program_id: int, real_name: str, invite_code: str | None = None
 ) -> dict[str, Any]:
-    """A WeChat user (through the stand-in) applying to the program: the promoter it creates."""
-    identity = f"browser-{secrets.token_hex(4)}"
-    login = ok(admin.post("/mp/v1/auth/login", json={"code": f"{identity}#1"}, headers={}))
+    """A WeChat user (through the stand-in) applying to the program: the promoter it creates,
+    with the user's `openid`."""
+    code = f"browser-{secrets.token_hex(4)}#1"
+    login = ok(admin.post("/mp/v1/auth/login", json={"code": code}, headers={}))
     body: dict[str, Any] = {"real_name": real_name, "phone": "13800138000"}
     if invite_code:
         body["invite_code"] = invite_code
@@ -39,7 +46,31 @@ def application(
         ),
         201,
     )
-    return created["promoter"]
+    return {**created["promoter"], "openid": openid_for(code)}
+
+
+def approve(admin: httpx.Client, promoter_id: int) -> dict[str, Any]:
+    return ok(admin.post(f"/admin/v1/promoters/{promoter_id}/approve", json={}))
+
+
+def store_key(admin: httpx.Client, program_id: int) -> tuple[str, str]:
+    path = f"/admin/v1/programs/{program_id}/api-keys"
+    key = ok(admin.post(path, json={"name": "store"}), 201)
+    return key["key_id"], key["secret"]
+
+
+def paid_order(
+    admin: httpx.Client, key: tuple[str, str], external_id: str, buyer_openid: str, amount: str
+) -> None:
+    """The store reports a paid one-line order, signed with its key."""
+    event = paid(external_id, line(amount=amount), placed_at=clock.now())
+    event["order"]["buyer"] = {"openid": buyer_openid}
+    raw = encode_json(event)
+    headers = sign_request(key_id=key[0], secret=key[1], method="POST", path=EVENTS, body=raw)
+    response = admin.post(
+        EVENTS, content=raw, headers={**headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 200, response.text
 
 
 def staff(admin: httpx.Client, username: str, *roles: str, password: str) -> dict[str, Any]:

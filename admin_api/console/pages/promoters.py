@@ -1,4 +1,4 @@
-"""Promoter pages: the list with the API's filters and keyset pages."""
+"""Promoter pages: the list, one promoter with its history and status actions, the queue."""
 
 from __future__ import annotations
 
@@ -6,10 +6,16 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from admin_api.console.guard import console_route
-from admin_api.console.pages.common import chosen_program, filters
+from admin_api.console.labels import N_
+from admin_api.console.pages.common import done, form_ids, form_text, list_page
 from admin_api.console.views import page
 from admin_api.promoters import PromotersQuery, promoters_page
-from server.auth import ROLES_BACKOFFICE
+from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
+from server.domain.errors import NotFound
+from server.services.fraud import holds as hold_service
+from server.services.programs import settings as program_service
+from server.services.promoters import queries as promoter_queries
+from server.services.promoters import status_changes as status_service
 
 bp = Blueprint("console_promoters")
 
@@ -17,11 +23,74 @@ bp = Blueprint("console_promoters")
 @bp.get("/promoters")
 @console_route(*ROLES_BACKOFFICE)
 async def promoter_list(request: Request) -> HTTPResponse:
-    program, programs = await chosen_program(request)
-    query = filters(request, PromotersQuery, program_id=program.id)
-    result = await promoters_page(query, viewer=request.ctx.principal)
-    more = bool(query.cursor and request.headers.get("hx-request"))
-    template = "promoters/_rows.html" if more else "promoters/list.html"
-    return await page(
-        request, template, program=program, programs=programs, query=query, result=result
+    return await list_page(
+        request,
+        PromotersQuery,
+        lambda query: promoters_page(query, viewer=request.ctx.principal),
+        heading=N_("Promoters"),
+        template="promoters/list.html",
+        rows="promoters/_rows.html",
     )
+
+
+@bp.get("/applications")
+@console_route(*ROLES_STAFF)
+async def application_queue(request: Request) -> HTTPResponse:
+    """Applications awaiting review, with bulk approve/reject."""
+    return await list_page(
+        request,
+        PromotersQuery,
+        lambda query: promoters_page(query, viewer=request.ctx.principal),
+        heading=N_("Applications"),
+        template="promoters/applications.html",
+        rows="promoters/_rows.html",
+        selectable=True,
+        status="applied",
+    )
+
+
+@bp.post("/applications")
+@console_route(*ROLES_STAFF)
+async def decide_applications(request: Request) -> HTTPResponse:
+    action = form_text(request, "action") or ""
+    await status_service.bulk_change_status(
+        action=action,
+        promoter_ids=form_ids(request),
+        reason=form_text(request, "reason"),
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    program_id = form_text(request, "program_id") or ""
+    return done(f"/console/applications?program_id={program_id}")
+
+
+@bp.get("/promoters/<promoter_id:int>")
+@console_route(*ROLES_BACKOFFICE)
+async def promoter_detail(request: Request, promoter_id: int) -> HTTPResponse:
+    viewer = request.ctx.principal
+    promoter = await promoter_queries.get_promoter_detail(promoter_id=promoter_id, viewer=viewer)
+    program = await program_service.get_program(program_id=promoter["program_id"])
+    return await page(
+        request,
+        "promoters/detail.html",
+        program=program,
+        promoter=promoter,
+        history=(await promoter_queries.promoter_history(promoter_id=promoter_id))["items"],
+        hold=await hold_service.hold_status(promoter_id=promoter_id),
+    )
+
+
+@bp.post("/promoters/<promoter_id:int>/<action:str>")
+@console_route(*ROLES_STAFF)
+async def change_status(request: Request, promoter_id: int, action: str) -> HTTPResponse:
+    if action not in promoter_queries.STAFF_ACTIONS:
+        raise NotFound("no such action", code="route_not_found")
+    await status_service.change_promoter_status(
+        promoter_id=promoter_id,
+        action=action,
+        reason=form_text(request, "reason"),
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+        without_upline=form_text(request, "without_upline") == "1",
+    )
+    return done(f"/console/promoters/{promoter_id}")
