@@ -34,12 +34,19 @@ def htmx_dir() -> Path:
 
 
 def console_blueprint() -> Blueprint:
-    from admin_api.console.pages import auth, money_pages, promoters
+    from admin_api.console.pages import auth, money_pages, promoters, withdrawals
 
     static = Blueprint("console_static")
     static.static("/static/htmx.min.js", htmx_dir() / "htmx.min.js", name="htmx")
     static.static("/static", STATIC_DIR, name="assets")
-    group = Blueprint.group(static, auth.bp, promoters.bp, money_pages.bp, url_prefix=URL_PREFIX)
+    group = Blueprint.group(
+        static,
+        auth.bp,
+        promoters.bp,
+        money_pages.bp,
+        withdrawals.bp,
+        url_prefix=URL_PREFIX,
+    )
 
     @group.middleware("response")
     async def security_headers(request: Request, response: HTTPResponse) -> None:

@@ -41,6 +41,26 @@ COMMISSION_STATUS = {
     "reversed": N_("Reversed"),
 }
 
+WITHDRAWAL_STATUS = {
+    "requested": N_("Requested"),
+    "approved": N_("Approved"),
+    "rejected": N_("Rejected"),
+    "paying": N_("Paying"),
+    "paid": N_("Paid"),
+    "failed": N_("Failed"),
+    "released": N_("Released"),
+}
+
+WITHDRAWAL_ACTIONS = {
+    "approve": N_("Approve"),
+    "reject": N_("Reject"),
+    "pay": N_("Pay through WeChat Pay"),
+    "retry": N_("Retry the transfer"),
+    "resolve": N_("Ask how the transfer ended"),
+    "release": N_("Release to the promoter"),
+    "mark_paid": N_("Mark paid"),
+}
+
 RULE_SOURCES = {
     "program_level": N_("The program's level rate"),
     "self_rebate": N_("The program's self-purchase rebate"),
@@ -59,6 +79,8 @@ LABELS = {
     "order_status": ORDER_STATUS,
     "commission_status": COMMISSION_STATUS,
     "rule_sources": RULE_SOURCES,
+    "withdrawal_status": WITHDRAWAL_STATUS,
+    "withdrawal_actions": WITHDRAWAL_ACTIONS,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -78,5 +100,7 @@ ERROR_MESSAGES = {
     "no_rows_chosen": N_("Tick at least one row."),
     "reason_required": N_("A reason is required."),
     "commission_review_refused": N_("Some of the chosen commissions cannot be decided now."),
+    "withdrawal_not_found": N_("No such withdrawal."),
+    "promoter_on_hold": N_("The promoter is on fraud hold: decide the review first."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

@@ -39,6 +39,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/orders", N_("Orders"), ROLES_BACKOFFICE),
     MenuItem("/console/commissions", N_("Commissions"), ROLES_BACKOFFICE),
     MenuItem("/console/commissions/review", N_("Commission review"), ROLES_STAFF),
+    MenuItem("/console/withdrawals", N_("Withdrawals"), ROLES_BACKOFFICE),
 )
 
 

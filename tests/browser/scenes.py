@@ -14,6 +14,7 @@ from tests.order_builders import line, paid
 from tests.s2s_client import encode_json, sign_request
 
 EVENTS = "/admin/v1/s2s/events"
+TRANSFER_PATH = "/v3/fund-app/mch-transfer/transfer-bills"
 
 
 def program(admin: httpx.Client, name: str, **settings: Any) -> dict[str, Any]:
@@ -46,7 +47,12 @@ def application(
         ),
         201,
     )
-    return {**created["promoter"], "openid": openid_for(code)}
+    return {
+        **created["promoter"],
+        "program_id": program_id,
+        "openid": openid_for(code),
+        "token": login["access_token"],
+    }
 
 
 def approve(admin: httpx.Client, promoter_id: int) -> dict[str, Any]:
@@ -76,3 +82,38 @@ def paid_order(
 def staff(admin: httpx.Client, username: str, *roles: str, password: str) -> dict[str, Any]:
     body = {"username": username, "password": password, "roles": list(roles)}
     return ok(admin.post("/admin/v1/staff", json=body), 201)
+
+
+def credit(admin: httpx.Client, program_id: int, promoter_id: int, amount: str) -> None:
+    """A bonus adjustment: money in the promoter's available balance."""
+    body = {
+        "promoter_id": promoter_id,
+        "amount": amount,
+        "currency": "CNY",
+        "reason_code": "bonus",
+        "idempotency_key": f"browser-{secrets.token_hex(6)}",
+    }
+    ok(admin.post(f"/admin/v1/programs/{program_id}/adjustments", json=body), 201)
+
+
+def withdrawal(admin: httpx.Client, promoter: dict[str, Any], amount: str) -> dict[str, Any]:
+    """The promoter asks, in the mini-program, to withdraw to WeChat."""
+    body = {
+        "amount": amount,
+        "method": "wechat",
+        "idempotency_key": f"browser-{secrets.token_hex(6)}",
+    }
+    return ok(
+        admin.post(
+            f"/mp/v1/programs/{promoter['program_id']}/withdrawals",
+            json=body,
+            headers={"authorization": f"Bearer {promoter['token']}"},
+        ),
+        201,
+    )
+
+
+def fail_next_transfer(standin_url: str) -> None:
+    """WeChat Pay refuses the next transfer (the merchant account lacks funds)."""
+    fault = {"kind": "not_enough", "path": TRANSFER_PATH}
+    assert httpx.post(f"{standin_url}/__standin__/faults", json=fault).status_code == 200

@@ -39,6 +39,8 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     database_url: str
+    # The bundled WeChat stand-in; its /__standin__/… control paths inject faults.
+    standin_url: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -94,7 +96,13 @@ def running_server(tmp_path: Path, **extra_env: str) -> Iterator[RunningServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
+    running = RunningServer(
+        f"http://127.0.0.1:{port}",
+        process,
+        log_path,
+        database_url,
+        standin_url=f"http://127.0.0.1:{standin_port}",
+    )
     try:
         # A hang guard only: on a 2-core machine running both passes at once (and more),
         # migrate + start was seen to take over 60 s.

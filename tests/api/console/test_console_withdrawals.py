@@ -1,0 +1,68 @@
+"""Withdrawals in the console: finance approves and pays, sees a failed transfer's error;
+staff see no money buttons and are refused if they post anyway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sanic import Sanic
+
+from server.models import Withdrawal
+from tests.api.console.client import signed_in
+from tests.api.test_withdrawals_api import provider  # noqa: F401 (the fixture)
+from tests.payment_fakes import FakeProvider
+from tests.withdrawal_builders import funded_promoter, rules_program, withdraw
+
+
+async def _requested_withdrawal() -> dict[str, Any]:
+    """¥20.00 of a promoter's ¥30.00, asked for by WeChat transfer."""
+    program = await rules_program()
+    return await withdraw(await funded_promoter(program, "30.00"), "20.00")
+
+
+async def test_finance_approve_and_pay_a_withdrawal_then_see_it_paid(
+    app: Sanic,
+    provider: FakeProvider,  # noqa: F811
+) -> None:
+    withdrawal = await _requested_withdrawal()
+    console = await signed_in(app, "finance", username="payer")
+    page = await console.get(f"/console/withdrawals/{withdrawal['id']}")
+    assert "¥20.00" in page.text
+    path = f"/console/withdrawals/{withdrawal['id']}"
+    assert (await console.post(f"{path}/approve")).status_code == 303
+    assert (await console.post(f"{path}/pay")).status_code == 303
+    assert (await Withdrawal.get(id=withdrawal["id"])).status == "paid"
+    await console.close()
+
+
+async def test_finance_sees_why_a_transfer_failed(
+    app: Sanic,
+    provider: FakeProvider,  # noqa: F811
+) -> None:
+    provider.will("fail")
+    withdrawal = await _requested_withdrawal()
+    console = await signed_in(app, "finance", username="failed_payer")
+    path = f"/console/withdrawals/{withdrawal['id']}"
+    await console.get(path)
+    await console.post(f"{path}/approve")
+    await console.post(f"{path}/pay")
+    page = await console.get(path)
+    assert "打款失败" in page.text and "NAME_MISMATCH" in page.text
+    assert f"{path}/retry" in page.text and f"{path}/release" in page.text
+    await console.close()
+
+
+async def test_staff_without_finance_see_no_pay_button_and_get_403(
+    app: Sanic,
+    provider: FakeProvider,  # noqa: F811
+) -> None:
+    withdrawal = await _requested_withdrawal()
+    console = await signed_in(app, "staff", username="not_finance")
+    path = f"/console/withdrawals/{withdrawal['id']}"
+    page = await console.get(path)
+    assert page.status_code == 200
+    assert f"{path}/approve" not in page.text and f"{path}/pay" not in page.text
+    response = await console.post(f"{path}/approve")
+    assert response.status_code == 403
+    assert (await Withdrawal.get(id=withdrawal["id"])).status == "requested"
+    await console.close()
