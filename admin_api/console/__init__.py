@@ -34,7 +34,7 @@ def htmx_dir() -> Path:
 
 
 def console_blueprint() -> Blueprint:
-    from admin_api.console.pages import auth, money_pages, promoters, withdrawals
+    from admin_api.console.pages import anomalies, auth, money_pages, promoters, withdrawals
 
     static = Blueprint("console_static")
     static.static("/static/htmx.min.js", htmx_dir() / "htmx.min.js", name="htmx")
@@ -45,6 +45,7 @@ def console_blueprint() -> Blueprint:
         promoters.bp,
         money_pages.bp,
         withdrawals.bp,
+        anomalies.bp,
         url_prefix=URL_PREFIX,
     )
 

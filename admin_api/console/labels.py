@@ -61,6 +61,31 @@ WITHDRAWAL_ACTIONS = {
     "mark_paid": N_("Mark paid"),
 }
 
+ANOMALY_STATUS = {
+    "open": N_("Open"),
+    "confirmed": N_("Confirmed"),
+    "dismissed": N_("Dismissed"),
+    "any": N_("Any"),
+}
+
+ANOMALY_KINDS = {
+    "self_referral": N_("Self-referral"),
+    "coupon_off_site": N_("Coupon used off its site"),
+    "coupon_many_codes": N_("Many coupon codes"),
+    "coupon_rate_spike": N_("Coupon rate spike"),
+    "click_flood": N_("Click flood"),
+    "inhuman_visit_rate": N_("Inhuman visit rate"),
+    "bot_traffic": N_("Bot traffic"),
+    "no_dwell_conversion": N_("Orders with no dwell time"),
+    "repeat_buyer": N_("Repeat buyer"),
+    "orders_from_one_address": N_("Orders from one address"),
+    "orders_from_one_device": N_("Orders from one device"),
+    "orders_right_after_binding": N_("Orders right after binding"),
+    "refund_rate": N_("High refund rate"),
+    "velocity_spike": N_("Velocity spike"),
+    "hierarchy_shared_identity": N_("Shared identity in the tree"),
+}
+
 RULE_SOURCES = {
     "program_level": N_("The program's level rate"),
     "self_rebate": N_("The program's self-purchase rebate"),
@@ -81,6 +106,8 @@ LABELS = {
     "rule_sources": RULE_SOURCES,
     "withdrawal_status": WITHDRAWAL_STATUS,
     "withdrawal_actions": WITHDRAWAL_ACTIONS,
+    "anomaly_status": ANOMALY_STATUS,
+    "anomaly_kinds": ANOMALY_KINDS,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -102,5 +129,7 @@ ERROR_MESSAGES = {
     "commission_review_refused": N_("Some of the chosen commissions cannot be decided now."),
     "withdrawal_not_found": N_("No such withdrawal."),
     "promoter_on_hold": N_("The promoter is on fraud hold: decide the review first."),
+    "anomaly_not_found": N_("No such anomaly."),
+    "note_required": N_("A note is required."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 
 from server import clock
-from server.integrations.wechat_standin_protocol import openid_for
+from server.integrations.wechat_standin_protocol import openid_for, unionid_for
 from tests.e2e.stack_client import ok
 from tests.order_builders import line, paid
 from tests.s2s_client import encode_json, sign_request
@@ -51,8 +51,19 @@ def application(
         **created["promoter"],
         "program_id": program_id,
         "openid": openid_for(code),
+        "unionid": unionid_for(code),
         "token": login["access_token"],
     }
+
+
+def team_of_two(
+    admin: httpx.Client, shop_name: str, upline_name: str, applicant_name: str
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A review-mode program, an approved upline and an application under their invite code."""
+    shop = program(admin, shop_name)
+    upline = application(admin, shop["id"], upline_name)
+    invite = approve(admin, upline["id"])["invite_code"]
+    return shop, upline, application(admin, shop["id"], applicant_name, invite_code=invite)
 
 
 def approve(admin: httpx.Client, promoter_id: int) -> dict[str, Any]:
@@ -66,11 +77,16 @@ def store_key(admin: httpx.Client, program_id: int) -> tuple[str, str]:
 
 
 def paid_order(
-    admin: httpx.Client, key: tuple[str, str], external_id: str, buyer_openid: str, amount: str
+    admin: httpx.Client,
+    key: tuple[str, str],
+    external_id: str,
+    buyer_openid: str,
+    amount: str,
+    **buyer: str,
 ) -> None:
     """The store reports a paid one-line order, signed with its key."""
     event = paid(external_id, line(amount=amount), placed_at=clock.now())
-    event["order"]["buyer"] = {"openid": buyer_openid}
+    event["order"]["buyer"] = {"openid": buyer_openid, **buyer}
     raw = encode_json(event)
     headers = sign_request(key_id=key[0], secret=key[1], method="POST", path=EVENTS, body=raw)
     response = admin.post(

@@ -15,10 +15,7 @@ from tests.e2e.test_server_process import ADMIN_PASSWORD
 def test_staff_approve_an_application_and_see_how_an_order_earned(
     console: ConsolePage, admin_api: httpx.Client
 ) -> None:
-    shop = scenes.program(admin_api, "审核测试店")
-    upline = scenes.application(admin_api, shop["id"], "甲推广员")
-    invite = scenes.approve(admin_api, upline["id"])["invite_code"]
-    applicant = scenes.application(admin_api, shop["id"], "乙推广员", invite_code=invite)
+    shop, _, applicant = scenes.team_of_two(admin_api, "审核测试店", "甲推广员", "乙推广员")
 
     console.sign_in("root", ADMIN_PASSWORD)
     console.goto(f"/console/applications?program_id={shop['id']}")
