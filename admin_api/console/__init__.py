@@ -34,7 +34,14 @@ def htmx_dir() -> Path:
 
 
 def console_blueprint() -> Blueprint:
-    from admin_api.console.pages import anomalies, auth, money_pages, promoters, withdrawals
+    from admin_api.console.pages import (
+        accounts,
+        anomalies,
+        auth,
+        money_pages,
+        promoters,
+        withdrawals,
+    )
 
     static = Blueprint("console_static")
     static.static("/static/htmx.min.js", htmx_dir() / "htmx.min.js", name="htmx")
@@ -46,6 +53,7 @@ def console_blueprint() -> Blueprint:
         money_pages.bp,
         withdrawals.bp,
         anomalies.bp,
+        accounts.bp,
         url_prefix=URL_PREFIX,
     )
 

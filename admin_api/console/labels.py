@@ -131,5 +131,8 @@ ERROR_MESSAGES = {
     "promoter_on_hold": N_("The promoter is on fraud hold: decide the review first."),
     "anomaly_not_found": N_("No such anomaly."),
     "note_required": N_("A note is required."),
+    "username_taken": N_("This username is taken."),
+    "weak_password": N_("The password is too short (at least 10 characters)."),
+    "invalid_roles": N_("Choose at least one role."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }
