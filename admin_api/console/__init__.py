@@ -39,6 +39,7 @@ def console_blueprint() -> Blueprint:
         anomalies,
         auth,
         money_pages,
+        programs,
         promoters,
         withdrawals,
     )
@@ -54,6 +55,7 @@ def console_blueprint() -> Blueprint:
         withdrawals.bp,
         anomalies.bp,
         accounts.bp,
+        programs.bp,
         url_prefix=URL_PREFIX,
     )
 

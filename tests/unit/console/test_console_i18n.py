@@ -34,6 +34,13 @@ def test_every_console_string_has_a_chinese_translation() -> None:
     assert sorted(m for m in ids if not zh.get(m)) == []
 
 
+def test_no_message_holds_a_bare_percent_sign() -> None:
+    # Jinja's new-style gettext formats every message with `%`: a bare one fails to render.
+    zh = i18n.catalog("zh_CN")
+    bare = [m for m in _msgids() if "%" in m.replace("%%", "") or "%" in zh.get(m, "")]
+    assert bare == []
+
+
 def test_templates_hold_no_text_outside_the_catalog() -> None:
     hard_coded = {}
     for template in (CONSOLE / "templates").rglob("*.html"):
