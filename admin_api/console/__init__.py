@@ -38,6 +38,7 @@ def console_blueprint() -> Blueprint:
         accounts,
         anomalies,
         auth,
+        ledger,
         money_pages,
         programs,
         promoters,
@@ -56,6 +57,7 @@ def console_blueprint() -> Blueprint:
         anomalies.bp,
         accounts.bp,
         programs.bp,
+        ledger.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -134,5 +134,7 @@ ERROR_MESSAGES = {
     "username_taken": N_("This username is taken."),
     "weak_password": N_("The password is too short (at least 10 characters)."),
     "invalid_roles": N_("Choose at least one role."),
+    "adjustment_upload_invalid": N_("The upload was refused: nothing was applied."),
+    "file_required": N_("Choose a CSV file."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

@@ -24,7 +24,7 @@ async def anomaly_queue(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         AnomalyQueueQuery,
-        anomaly_page,
+        lambda query, _program_id: anomaly_page(query),
         heading=N_("Anomalies"),
         template="anomalies/list.html",
         rows="anomalies/_rows.html",

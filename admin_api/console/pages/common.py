@@ -28,6 +28,8 @@ def filters(request: Request, schema: type[M], **fixed: Any) -> M:
         for key, values in request.args.items()
         if values[-1] != "" and key not in PAGE_PARAMETERS
     }
+    if "program_id" not in schema.model_fields:
+        data.pop("program_id", None)  # the program is the page's, passed to the service apart
     data.update(fixed)
     return validate_body(data, schema)
 
@@ -70,19 +72,23 @@ def done(path: str, notice: str = "done") -> HTTPResponse:
 async def list_page(
     request: Request,
     schema: type[M],
-    fetch: Callable[[M], Awaitable[dict[str, Any]]],
+    fetch: Callable[[M, int], Awaitable[dict[str, Any]]],
     *,
     heading: str,
     template: str,
     rows: str,
     selectable: bool = False,
+    context: dict[str, Any] | None = None,
     **fixed: Any,
 ) -> HTTPResponse:
     """A list page of the chosen program: the API's filters, and for htmx's "load more" only
     the next rows."""
     program, programs = await chosen_program(request)
-    query = filters(request, schema, program_id=program.id, **fixed)
-    result = await fetch(query)
+    # A schema without program_id is the API's for a route with the program in its path.
+    if "program_id" in schema.model_fields:
+        fixed = {"program_id": program.id, **fixed}
+    query = filters(request, schema, **fixed)
+    result = await fetch(query, program.id)
     more = bool(getattr(query, "cursor", None) and request.headers.get("hx-request"))
     return await page(
         request,
@@ -93,4 +99,5 @@ async def list_page(
         query=query,
         result=result,
         selectable=selectable,
+        **(context or {}),
     )

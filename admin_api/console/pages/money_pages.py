@@ -27,7 +27,7 @@ async def order_list(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         OrdersQuery,
-        lambda query: order_queries.list_orders(**query.model_dump()),
+        lambda query, _program_id: order_queries.list_orders(**query.model_dump()),
         heading=N_("Orders"),
         template="orders/list.html",
         rows="orders/_rows.html",
@@ -48,7 +48,7 @@ async def commission_list(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         CommissionFilter,
-        lambda query: commission_queries.list_commissions(**query.model_dump()),
+        lambda query, _program_id: commission_queries.list_commissions(**query.model_dump()),
         heading=N_("Commissions"),
         template="commissions/list.html",
         rows="commissions/_rows.html",
@@ -61,7 +61,7 @@ async def review_queue(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         ReviewQueueQuery,
-        lambda query: review_service.review_queue(**query.model_dump()),
+        lambda query, _program_id: review_service.review_queue(**query.model_dump()),
         heading=N_("Commission review"),
         template="commissions/review.html",
         rows="commissions/_review_rows.html",

@@ -26,7 +26,7 @@ async def promoter_list(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         PromotersQuery,
-        lambda query: promoters_page(query, viewer=request.ctx.principal),
+        lambda query, _program_id: promoters_page(query, viewer=request.ctx.principal),
         heading=N_("Promoters"),
         template="promoters/list.html",
         rows="promoters/_rows.html",
@@ -40,7 +40,7 @@ async def application_queue(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         PromotersQuery,
-        lambda query: promoters_page(query, viewer=request.ctx.principal),
+        lambda query, _program_id: promoters_page(query, viewer=request.ctx.principal),
         heading=N_("Applications"),
         template="promoters/applications.html",
         rows="promoters/_rows.html",

@@ -44,7 +44,9 @@ async def withdrawal_list(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         WithdrawalListQuery,
-        lambda query: payout_queries.list_withdrawals(viewer="staff", **query.model_dump()),
+        lambda query, _program_id: payout_queries.list_withdrawals(
+            viewer="staff", **query.model_dump()
+        ),
         heading=N_("Withdrawals"),
         template="withdrawals/list.html",
         rows="withdrawals/_rows.html",

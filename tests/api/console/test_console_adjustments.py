@@ -1,0 +1,72 @@
+"""Adjustments in the console: one credit, and a CSV upload refused with every row's error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sanic import Sanic
+
+from server.models import Adjustment
+from tests.api.console.client import signed_in
+from tests.withdrawal_builders import balances, funded_promoter, rules_program
+
+
+async def test_finance_credit_a_promoter_once_even_if_the_form_is_sent_twice(app: Sanic) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "1.00")
+    console = await signed_in(app, "finance", username="adjuster")
+    await console.get(f"/console/adjustments?program_id={program.id}")
+    form = {"promoter_id": str(promoter.id), "amount": "12.50", "reason_code": "bonus"}
+    page = await console.get(f"/console/adjustments?program_id={program.id}")
+    key = page.text.split('name="idempotency_key" value="')[1].split('"')[0]
+    for _ in range(2):
+        sent = await console.post(
+            f"/console/adjustments?program_id={program.id}", {**form, "idempotency_key": key}
+        )
+        assert sent.status_code == 303
+    assert (await balances(promoter))[0] == Decimal("13.50")
+    await console.close()
+
+
+async def test_a_bad_csv_is_refused_whole_with_each_rows_problem(app: Sanic) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "1.00")
+    console = await signed_in(app, "finance", username="uploader")
+    await console.get(f"/console/adjustments?program_id={program.id}")
+    csv = (
+        "promoter_id,amount,currency,reason_code,memo\n"
+        f"{promoter.id},5.00,CNY,bonus,ok\n"
+        f"{promoter.id},abc,CNY,bonus,bad amount\n"
+        f"{promoter.id},1.00,USD,nonsense,two problems\n"
+    )
+    response = await console.http.post(
+        f"/console/adjustments/upload?program_id={program.id}",
+        data={"csrf_token": console.csrf},
+        files={"file": ("bonus.csv", csv.encode(), "text/csv")},
+    )
+    assert response.status_code == 422
+    assert 'id="row-errors"' in response.text
+    assert "<td>3</td>" in response.text and "<td>4</td>" in response.text
+    assert not await Adjustment.exists(program_id=program.id)
+    fixed = csv.splitlines()[:2]
+    applied = await console.http.post(
+        f"/console/adjustments/upload?program_id={program.id}",
+        data={"csrf_token": console.csrf},
+        files={"file": ("bonus.csv", "\n".join(fixed).encode(), "text/csv")},
+    )
+    assert applied.status_code == 200 and 'id="applied"' in applied.text
+    await console.close()
+
+
+async def test_staff_cannot_adjust(app: Sanic) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "1.00")
+    console = await signed_in(app, "staff", username="not_adjuster")
+    page = await console.get(f"/console/adjustments?program_id={program.id}")
+    assert page.status_code == 200 and 'id="new-adjustment"' not in page.text
+    refused = await console.post(
+        f"/console/adjustments?program_id={program.id}",
+        {"promoter_id": str(promoter.id), "amount": "9.00", "reason_code": "bonus"},
+    )
+    assert refused.status_code == 403
+    await console.close()
