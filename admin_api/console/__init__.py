@@ -38,6 +38,7 @@ def console_blueprint() -> Blueprint:
         accounts,
         anomalies,
         auth,
+        disputes,
         ledger,
         money_pages,
         programs,
@@ -58,6 +59,7 @@ def console_blueprint() -> Blueprint:
         accounts.bp,
         programs.bp,
         ledger.bp,
+        disputes.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -86,6 +86,13 @@ ANOMALY_KINDS = {
     "hierarchy_shared_identity": N_("Shared identity in the tree"),
 }
 
+DISPUTE_STATUS = {
+    "open": N_("Open"),
+    "awaiting_promoter": N_("Awaiting the promoter"),
+    "resolved_accepted": N_("Accepted"),
+    "resolved_rejected": N_("Rejected"),
+}
+
 RULE_SOURCES = {
     "program_level": N_("The program's level rate"),
     "self_rebate": N_("The program's self-purchase rebate"),
@@ -108,6 +115,7 @@ LABELS = {
     "withdrawal_actions": WITHDRAWAL_ACTIONS,
     "anomaly_status": ANOMALY_STATUS,
     "anomaly_kinds": ANOMALY_KINDS,
+    "dispute_status": DISPUTE_STATUS,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -136,5 +144,6 @@ ERROR_MESSAGES = {
     "invalid_roles": N_("Choose at least one role."),
     "adjustment_upload_invalid": N_("The upload was refused: nothing was applied."),
     "file_required": N_("Choose a CSV file."),
+    "dispute_not_found": N_("No such dispute."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

@@ -41,6 +41,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/commissions/review", N_("Commission review"), ROLES_STAFF),
     MenuItem("/console/withdrawals", N_("Withdrawals"), ROLES_BACKOFFICE),
     MenuItem("/console/adjustments", N_("Adjustments"), ROLES_BACKOFFICE),
+    MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
