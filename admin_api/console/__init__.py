@@ -39,6 +39,7 @@ def console_blueprint() -> Blueprint:
         anomalies,
         auth,
         disputes,
+        exports,
         ledger,
         money_pages,
         programs,
@@ -60,6 +61,7 @@ def console_blueprint() -> Blueprint:
         programs.bp,
         ledger.bp,
         disputes.bp,
+        exports.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -66,3 +66,23 @@ async def test_staff_without_finance_see_no_pay_button_and_get_403(
     assert response.status_code == 403
     assert (await Withdrawal.get(id=withdrawal["id"])).status == "requested"
     await console.close()
+
+
+async def test_finance_download_the_lists_filtered_csv_and_staff_cannot(
+    app: Sanic,
+    provider: FakeProvider,  # noqa: F811
+) -> None:
+    withdrawal = await _requested_withdrawal()
+    program_id = withdrawal["program_id"]
+    finance = await signed_in(app, "finance", username="exporter")
+    listing = await finance.get(f"/console/withdrawals?program_id={program_id}&status=requested")
+    link = f"/console/exports/withdrawals.csv?program_id={program_id}&amp;status=requested"
+    assert link in listing.text
+    csv = await finance.get(link.replace("&amp;", "&"))
+    assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+    assert str(withdrawal["id"]) in csv.text and "20.00" in csv.text
+    assert csv.headers["x-frame-options"] == "DENY"
+    staff = await signed_in(app, "staff", username="no_exports")
+    assert (await staff.get(link.replace("&amp;", "&"))).status_code == 403
+    await finance.close()
+    await staff.close()
