@@ -145,5 +145,6 @@ ERROR_MESSAGES = {
     "adjustment_upload_invalid": N_("The upload was refused: nothing was applied."),
     "file_required": N_("Choose a CSV file."),
     "dispute_not_found": N_("No such dispute."),
+    "payout_batch_not_found": N_("No such payout batch."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
 }

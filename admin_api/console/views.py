@@ -40,6 +40,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/commissions", N_("Commissions"), ROLES_BACKOFFICE),
     MenuItem("/console/commissions/review", N_("Commission review"), ROLES_STAFF),
     MenuItem("/console/withdrawals", N_("Withdrawals"), ROLES_BACKOFFICE),
+    MenuItem("/console/payouts", N_("Payout batches"), ROLES_BACKOFFICE),
     MenuItem("/console/adjustments", N_("Adjustments"), ROLES_BACKOFFICE),
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),

@@ -1,4 +1,4 @@
-"""Withdrawals for finance: the list, one withdrawal with its lineage, and its money actions."""
+"""Withdrawals and payout batches for finance: lists, lineage, and the money actions."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ from admin_api.console.guard import console_route
 from admin_api.console.labels import N_
 from admin_api.console.pages.common import done, form_text, list_page
 from admin_api.console.views import page
+from admin_api.payouts import BatchListQuery
 from admin_api.withdrawals import WithdrawalListQuery
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE
 from server.domain.errors import NotFound
 from server.domain.payouts.withdrawals import WITHDRAWAL_LIFECYCLE, WithdrawalStatus
+from server.services.payouts import batches as payout_batches
 from server.services.payouts import queries as payout_queries
 from server.services.payouts import withdrawal_payment
 from server.services.payouts import withdrawals as withdrawal_service
@@ -113,3 +115,47 @@ def _runner(request: Request, action: str) -> Callable[[int], Awaitable[Any]]:
 async def withdrawal_action(request: Request, withdrawal_id: int, action: str) -> HTTPResponse:
     await _runner(request, action)(withdrawal_id)
     return done(f"/console/withdrawals/{withdrawal_id}")
+
+
+# ---------------------------------------------------------------- payout batches
+
+
+@bp.get("/payouts")
+@console_route(*ROLES_BACKOFFICE)
+async def batch_list(request: Request) -> HTTPResponse:
+    return await list_page(
+        request,
+        BatchListQuery,
+        lambda query, _program_id: payout_queries.list_batches(**query.model_dump()),
+        heading=N_("Payout batches"),
+        template="payouts/list.html",
+        rows="payouts/_rows.html",
+    )
+
+
+@bp.get("/payouts/<batch_id:int>")
+@console_route(*ROLES_BACKOFFICE)
+async def batch_detail(request: Request, batch_id: int) -> HTTPResponse:
+    batch = await payout_queries.batch_detail(batch_id=batch_id, viewer=_viewer(request))
+    program = await program_service.get_program(program_id=batch["program_id"])
+    return await page(request, "payouts/detail.html", program=program, batch=batch)
+
+
+@bp.post("/payouts")
+@console_route(*ROLES_FINANCE)
+async def create_batch(request: Request) -> HTTPResponse:
+    """Pay out the program now: one approved payout per promoter at or above the minimum."""
+    program_id = int(form_text(request, "program_id") or 0)
+    batch = await payout_batches.create_manual_batch(
+        program_id=program_id, promoter_ids=None, actor=request.ctx.principal
+    )
+    return done(f"/console/payouts/{batch['id']}")
+
+
+@bp.post("/payouts/<batch_id:int>/pay")
+@console_route(*ROLES_FINANCE)
+async def pay_batch(request: Request, batch_id: int) -> HTTPResponse:
+    await payout_batches.pay_batch(
+        batch_id=batch_id, actor=request.ctx.principal, settings=request.app.ctx.settings
+    )
+    return done(f"/console/payouts/{batch_id}")

@@ -86,3 +86,22 @@ async def test_finance_download_the_lists_filtered_csv_and_staff_cannot(
     assert (await staff.get(link.replace("&amp;", "&"))).status_code == 403
     await finance.close()
     await staff.close()
+
+
+async def test_finance_pay_out_a_program_as_a_batch_and_see_its_lineage(
+    app: Sanic,
+    provider: FakeProvider,  # noqa: F811
+) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "30.00")
+    finance = await signed_in(app, "finance", username="batcher")
+    listing = await finance.get(f"/console/payouts?program_id={program.id}")
+    assert 'id="new-batch"' in listing.text
+    created = await finance.post("/console/payouts", {"program_id": program.id})
+    assert created.status_code == 303
+    batch_page = await finance.get(created.headers["location"])
+    assert f"/console/promoters/{promoter.id}" in batch_page.text and "¥30.00" in batch_page.text
+    path = created.headers["location"].split("?")[0]
+    assert (await finance.post(f"{path}/pay")).status_code == 303
+    assert {w.status for w in await Withdrawal.filter(promoter_id=promoter.id)} == {"paid"}
+    await finance.close()
