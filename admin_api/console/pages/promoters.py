@@ -11,13 +11,18 @@ from admin_api.console.pages.common import done, form_ids, form_text, list_page
 from admin_api.console.views import page
 from admin_api.promoters import PromotersQuery, promoters_page
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
-from server.domain.errors import NotFound
+from server.domain.errors import NotFound, ValidationFailed
 from server.services.fraud import holds as hold_service
 from server.services.programs import settings as program_service
+from server.services.promoters import behaviour as promoter_behaviour
+from server.services.promoters import hierarchy
 from server.services.promoters import queries as promoter_queries
 from server.services.promoters import status_changes as status_service
+from server.services.promoters import team as team_service
 
 bp = Blueprint("console_promoters")
+TEAM_PAGE = 20
+BEHAVIOUR_DAYS = 30
 
 
 @bp.get("/promoters")
@@ -77,10 +82,16 @@ async def promoter_detail(request: Request, promoter_id: int) -> HTTPResponse:
         promoter=promoter,
         history=(await promoter_queries.promoter_history(promoter_id=promoter_id))["items"],
         hold=await hold_service.hold_status(promoter_id=promoter_id),
+        team=await team_service.team_view(
+            promoter_id=promoter_id, depth=None, cursor=None, limit=TEAM_PAGE
+        ),
+        behaviour=await promoter_behaviour.promoter_behaviour(
+            promoter_id=promoter_id, days=BEHAVIOUR_DAYS
+        ),
     )
 
 
-@bp.post("/promoters/<promoter_id:int>/<action:str>")
+@bp.post("/promoters/<promoter_id:int>/status/<action:str>")
 @console_route(*ROLES_STAFF)
 async def change_status(request: Request, promoter_id: int, action: str) -> HTTPResponse:
     if action not in promoter_queries.STAFF_ACTIONS:
@@ -92,5 +103,38 @@ async def change_status(request: Request, promoter_id: int, action: str) -> HTTP
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
         without_upline=form_text(request, "without_upline") == "1",
+    )
+    return done(f"/console/promoters/{promoter_id}")
+
+
+@bp.post("/promoters/<promoter_id:int>/hold")
+@console_route(*ROLES_STAFF)
+async def hold(request: Request, promoter_id: int) -> HTTPResponse:
+    """Place a manual fraud hold on the promoter's money, or lift it, with a reason."""
+    change = hold_service.lift_hold if form_text(request, "lift") else hold_service.place_hold
+    await change(
+        promoter_id=promoter_id,
+        reason=form_text(request, "reason") or "",
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return done(f"/console/promoters/{promoter_id}")
+
+
+@bp.post("/promoters/<promoter_id:int>/move")
+@console_route(*ROLES_STAFF)
+async def move(request: Request, promoter_id: int) -> HTTPResponse:
+    """Move the promoter and its whole team under another upline (audited)."""
+    raw = form_text(request, "new_parent_id") or ""
+    if raw and not (raw.isdigit() and len(raw) < 19):
+        raise ValidationFailed(
+            "not a promoter id", code="validation_failed", fields={"new_parent_id": raw}
+        )
+    await hierarchy.move_subtree(
+        promoter_id=promoter_id,
+        new_parent_id=int(raw) if raw else None,  # empty: the promoter becomes a root
+        reason=form_text(request, "reason") or "",
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     return done(f"/console/promoters/{promoter_id}")

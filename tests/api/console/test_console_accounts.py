@@ -65,7 +65,7 @@ async def test_the_audit_log_shows_a_decision_made_in_the_console(app: Sanic) ->
     applicant = await promoter(program, status="applied")
     console = await signed_in(app, "staff", username="audited")
     await console.get(f"/console/promoters/{applicant.id}")
-    await console.post(f"/console/promoters/{applicant.id}/approve")
+    await console.post(f"/console/promoters/{applicant.id}/status/approve")
     log = await console.get(f"/console/audit?program_id={program.id}&target_kind=promoter")
     assert log.status_code == 200
     assert "promoter.approve" in log.text and f"promoter #{applicant.id}" in log.text

@@ -36,7 +36,9 @@ async def test_rejecting_without_a_reason_is_refused_and_changes_nothing(app: Sa
     applicant = await promoter(program, status="applied")
     console = await signed_in(app, "staff", username="noreason_staff")
     await console.get(f"/console/promoters/{applicant.id}")
-    response = await console.post(f"/console/promoters/{applicant.id}/reject", {"reason": ""})
+    response = await console.post(
+        f"/console/promoters/{applicant.id}/status/reject", {"reason": ""}
+    )
     assert response.status_code == 422
     assert (await Promoter.get(id=applicant.id)).status == "applied"
     await console.close()
@@ -48,10 +50,10 @@ async def test_finance_sees_no_status_actions_and_is_refused_if_it_posts(app: Sa
     console = await signed_in(app, "finance", username="finance_viewer")
     detail = await console.get(f"/console/promoters/{applicant.id}")
     assert detail.status_code == 200
-    assert f"/console/promoters/{applicant.id}/approve" not in detail.text
+    assert f"/console/promoters/{applicant.id}/status/approve" not in detail.text
     assert 'href="/console/orders' in detail.text  # the menu finance has
     assert "/console/applications" not in detail.text  # and what it has not
-    response = await console.post(f"/console/promoters/{applicant.id}/approve")
+    response = await console.post(f"/console/promoters/{applicant.id}/status/approve")
     assert response.status_code == 403
     assert (await Promoter.get(id=applicant.id)).status == "applied"
     await console.close()
@@ -103,4 +105,26 @@ async def test_staff_bulk_approve_pending_commissions_from_the_queue(app: Sanic)
     )
     assert response.status_code == 303
     assert {c.status for c in await Commission.filter(order_id=order.id)} == {"approved"}
+    await console.close()
+
+
+async def test_a_promoter_page_counts_the_team_by_level_and_staff_move_a_subtree(
+    app: Sanic,
+) -> None:
+    program = await shop()
+    top, middle, bottom = await chain(program, 3)
+    other = await promoter(program)
+    console = await signed_in(app, "staff", username="tree_staff")
+    page = await console.get(f"/console/promoters/{top.id}")
+    assert "层级 1: 1 · 层级 2: 1" in page.text
+    moved = await console.post(
+        f"/console/promoters/{middle.id}/move",
+        {"new_parent_id": str(other.id), "reason": "换团队"},
+    )
+    assert moved.status_code == 303
+    assert (await Promoter.get(id=middle.id)).parent_id == other.id
+    assert (await Promoter.get(id=bottom.id)).parent_id == middle.id
+    held = await console.post(f"/console/promoters/{other.id}/hold", {"reason": "核查"})
+    assert held.status_code == 303
+    assert "冻结中" in (await console.get(f"/console/promoters/{other.id}")).text
     await console.close()
