@@ -42,6 +42,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/withdrawals", N_("Withdrawals"), ROLES_BACKOFFICE),
     MenuItem("/console/payouts", N_("Payout batches"), ROLES_BACKOFFICE),
     MenuItem("/console/adjustments", N_("Adjustments"), ROLES_BACKOFFICE),
+    MenuItem("/console/statements", N_("Statements"), ROLES_FINANCE),
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),

@@ -1,15 +1,18 @@
-"""CSV downloads of the lists that have one in the API (finance and admin): same filters, same
-export service, streamed."""
+"""Finance's files: CSV downloads of the lists (the API's filters and export service, streamed)
+and monthly statements."""
 
 from __future__ import annotations
 
 from sanic import Blueprint, Request
+from sanic.response import HTTPResponse
 
 from admin_api.console.guard import console_route
-from admin_api.console.pages.common import filters
+from admin_api.console.pages.common import chosen_program, filters
+from admin_api.console.views import page
 from admin_api.exports import CommissionExportFilter, WithdrawalExportFilter
 from server.auth import ROLES_FINANCE
 from server.services.csv_export import stream_csv
+from server.services.ledger import statements as statement_service
 from server.services.payouts import exports
 
 bp = Blueprint("console_exports")
@@ -27,3 +30,52 @@ async def export_commissions(request: Request) -> None:
 async def export_withdrawals(request: Request) -> None:
     query = filters(request, WithdrawalExportFilter)
     await stream_csv(request, exports.export_withdrawals(**query.model_dump()))
+
+
+# ---------------------------------------------------------------- statements
+
+
+def _month(request: Request) -> str:
+    return (request.args.get("period") or "").strip()[:7]
+
+
+@bp.get("/statements")
+@console_route(*ROLES_FINANCE)
+async def statement(request: Request) -> HTTPResponse:
+    """A promoter's monthly statement (opening, flows, closing), and the program's CSV."""
+    program, programs = await chosen_program(request)
+    raw = (request.args.get("promoter_id") or "").strip()
+    month = _month(request)
+    found = None
+    if raw.isdigit() and len(raw) < 19 and month:
+        found = await statement_service.promoter_statement(
+            promoter_id=int(raw), period=month, reveal_tax_id=True
+        )
+    return await page(
+        request,
+        "statements.html",
+        program=program,
+        programs=programs,
+        statement=found,
+        promoter_id=raw,
+        month=month,
+    )
+
+
+@bp.get("/statements/<promoter_id:int>/csv")
+@console_route(*ROLES_FINANCE)
+async def statement_csv(request: Request, promoter_id: int) -> None:
+    found = await statement_service.promoter_statement(
+        promoter_id=promoter_id, period=_month(request), reveal_tax_id=True
+    )
+    await stream_csv(request, statement_service.statement_csv(found))
+
+
+@bp.get("/statements.csv")
+@console_route(*ROLES_FINANCE)
+async def program_statements_csv(request: Request) -> None:
+    program, _ = await chosen_program(request)
+    export = await statement_service.program_statements_export(
+        program_id=program.id, period=_month(request), reveal_tax_id=True
+    )
+    await stream_csv(request, export)

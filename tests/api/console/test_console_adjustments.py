@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from sanic import Sanic
 
+from server import clock
+from server.domain.periods import zone
 from server.models import Adjustment
 from tests.api.console.client import signed_in
 from tests.withdrawal_builders import balances, funded_promoter, rules_program
@@ -69,4 +71,20 @@ async def test_staff_cannot_adjust(app: Sanic) -> None:
         {"promoter_id": str(promoter.id), "amount": "9.00", "reason_code": "bonus"},
     )
     assert refused.status_code == 403
+    await console.close()
+
+
+async def test_finance_read_a_monthly_statement_and_download_it(app: Sanic) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "7.00")
+    console = await signed_in(app, "finance", username="statement_reader")
+    month = clock.now().astimezone(zone(program.time_zone)).strftime("%Y-%m")
+    page = await console.get(
+        f"/console/statements?program_id={program.id}&promoter_id={promoter.id}&period={month}"
+    )
+    assert page.status_code == 200 and 'id="statement"' in page.text and "¥7.00" in page.text
+    csv = await console.get(f"/console/statements/{promoter.id}/csv?period={month}")
+    assert csv.status_code == 200 and "7.00" in csv.text
+    whole = await console.get(f"/console/statements.csv?program_id={program.id}&period={month}")
+    assert whole.status_code == 200 and str(promoter.id) in whole.text
     await console.close()
