@@ -15,7 +15,7 @@ from admin_api.commissions import PreviewOrder
 from admin_api.console.guard import console_route
 from admin_api.console.pages.common import done
 from admin_api.console.views import page
-from admin_api.programs import ProgramCreate, ProgramPatch
+from admin_api.programs import ProgramCreate, ProgramPatch, SiteCreate
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, ROLES_STAFF
 from server.domain.errors import FenxiaoError
 from server.domain.programs.document import SCALAR_KEYS
@@ -24,6 +24,7 @@ from server.services.access import api_keys as api_key_service
 from server.services.commissions import preview as commission_preview
 from server.services.programs import commission_rules as rules_service
 from server.services.programs import settings as program_service
+from server.services.programs import sites as site_service
 
 bp = Blueprint("console_programs")
 
@@ -51,6 +52,8 @@ TEXT_FIELDS = (
     "category",
     "campaign",
     "amount",
+    "domain",
+    "market",
 )
 # The settings a form edits: the scalar ones but the free text, kind and fraud options.
 PROGRAM_FORM = tuple(
@@ -93,7 +96,9 @@ async def _program_page(request: Request, program_id: int, **extra: Any) -> HTTP
     keys = None
     if request.ctx.principal.roles & set(ROLES_ADMIN):
         keys = await api_key_service.list_api_keys(program_id=program.id, limit=100)
+    sites = await site_service.list_sites(program_id=program.id, limit=100)
     status = extra.pop("status", 200)
+    extra.setdefault("errors", {})
     return await page(
         request,
         "programs/detail.html",
@@ -101,8 +106,8 @@ async def _program_page(request: Request, program_id: int, **extra: Any) -> HTTP
         program=program,
         settings=program_service.serialize_program(program),
         rules=rules["items"],
+        sites=[site_service.serialize_site(site) for site in sites],
         api_keys=api_key_service.serialize_api_key_page(keys, limit=100)["items"] if keys else [],
-        errors={},
         **extra,
     )
 
@@ -254,4 +259,22 @@ async def create_api_key(request: Request, program_id: int) -> HTTPResponse:
         return await _program_page(request, program_id, **_refused(error, "api_key"))
     return await _program_page(
         request, program_id, issued=api_key_service.serialize_issued_api_key(issued)
+    )
+
+
+@bp.post("/programs/<program_id:int>/sites")
+@console_route(*ROLES_STAFF)
+async def create_site(request: Request, program_id: int) -> HTTPResponse:
+    return await _save(
+        request,
+        program_id,
+        form="site",
+        names=("domain", "name", "market"),
+        schema=SiteCreate,
+        write=lambda document: site_service.create_site(
+            program_id=program_id,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+            **document,
+        ),
     )

@@ -70,3 +70,50 @@ async def test_an_admin_sees_a_new_keys_secret_once(app: Sanic) -> None:
     again = await console.get(f"/console/programs/{program.id}")
     assert 'id="issued-key"' not in again.text and "store" in again.text
     await console.close()
+
+
+async def test_staff_add_a_site_and_a_bad_domain_is_shown_beside_its_field(app: Sanic) -> None:
+    program = await shop()
+    console = await signed_in(app, "staff", username="site_staff")
+    await console.get(f"/console/programs/{program.id}")
+    added = await console.post(
+        f"/console/programs/{program.id}/sites", {"domain": "shop.example.cn", "market": "CN"}
+    )
+    assert added.status_code == 303
+    assert "shop.example.cn" in (await console.get(f"/console/programs/{program.id}")).text
+    refused = await console.post(f"/console/programs/{program.id}/sites", {"domain": "x" * 300})
+    assert refused.status_code == 422 and 'class="field-error"' in refused.text
+    await console.close()
+
+
+async def test_a_refused_rule_is_shown_beside_its_field(app: Sanic) -> None:
+    program = await shop()
+    console = await signed_in(app, "staff", username="bad_rule_staff")
+    await console.get(f"/console/programs/{program.id}")
+    refused = await console.post(
+        f"/console/programs/{program.id}/rules", {"kind": "percent", "value": "abc"}
+    )
+    assert refused.status_code == 422 and 'class="field-error"' in refused.text
+    assert not await CommissionRuleRecord.exists(program_id=program.id)
+    await console.close()
+
+
+async def test_an_admin_sees_a_refused_setting_beside_its_field_and_nothing_changes(
+    app: Sanic,
+) -> None:
+    program = await shop()
+    console = await signed_in(app, "admin", username="settings_admin")
+    await console.get(f"/console/programs/{program.id}")
+    refused = await console.post(
+        f"/console/programs/{program.id}",
+        {"name": "改名", "max_levels": "2", "level_rates": "10, 5", "freeze_days": "-3"},
+    )
+    assert refused.status_code == 422 and 'class="field-error"' in refused.text
+    assert (await Program.get(id=program.id)).name != "改名"
+    saved = await console.post(
+        f"/console/programs/{program.id}",
+        {"name": "改名", "max_levels": "2", "level_rates": "10, 5", "freeze_days": "3"},
+    )
+    assert saved.status_code == 303
+    assert (await Program.get(id=program.id)).freeze_days == 3
+    await console.close()
