@@ -88,3 +88,17 @@ async def test_finance_read_a_monthly_statement_and_download_it(app: Sanic) -> N
     whole = await console.get(f"/console/statements.csv?program_id={program.id}&period={month}")
     assert whole.status_code == 200 and str(promoter.id) in whole.text
     await console.close()
+
+
+async def test_a_refused_adjustment_says_why_and_moves_no_money(app: Sanic) -> None:
+    program = await rules_program()
+    promoter = await funded_promoter(program, "1.00")
+    console = await signed_in(app, "finance", username="typo_adjuster")
+    await console.get(f"/console/adjustments?program_id={program.id}")
+    refused = await console.post(
+        f"/console/adjustments?program_id={program.id}",
+        {"promoter_id": str(promoter.id), "amount": "1.234", "reason_code": "bonus"},
+    )
+    assert refused.status_code == 422 and 'id="adjustment-error"' in refused.text
+    assert (await balances(promoter))[0] == Decimal("1.00")
+    await console.close()
