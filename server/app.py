@@ -36,7 +36,7 @@ SWAGGER_ASSETS_URL = "/docs/assets"
 def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
     """Build the app. `manage_db=False` leaves tortoise start-up to the caller (tests)."""
     from admin_api import admin_blueprints
-    from admin_api.console import TEMPLATES_DIR, console_blueprint
+    from admin_api.console import TEMPLATES_DIR, install_console
     from admin_api.console.views import ENVIRONMENT
     from miniprogram_api import miniprogram_blueprints
 
@@ -82,7 +82,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     install_error_handlers(app)
     app.blueprint(miniprogram_blueprints())
     app.blueprint(admin_blueprints())
-    app.blueprint(console_blueprint())
+    install_console(app)
     install_openapi(app)
     app.static(SWAGGER_ASSETS_URL, swagger_ui_path, name="swagger_assets")
 

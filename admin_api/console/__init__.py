@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
-from sanic import Blueprint, Request
+from sanic import Blueprint, Request, Sanic
 from sanic.response import HTTPResponse
 
 URL_PREFIX = "/console"
@@ -31,6 +31,25 @@ def htmx_dir() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("django-js-lib-htmx is not installed: run `make install`")
     return Path(next(iter(spec.submodule_search_locations))) / "static" / "htmx"
+
+
+async def security_headers(request: Request, response: HTTPResponse) -> None:
+    """The console's headers on every answer under /console, pages, files and errors alike."""
+    if not request.path.startswith(URL_PREFIX):
+        return
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if "text/html" in (response.content_type or ""):
+        # Pages show money and personal data: never kept by a shared cache or the back button.
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def install_console(app: Sanic) -> None:
+    """Mount the console's pages and files, and its headers."""
+    app.blueprint(console_blueprint())
+    # On the app, not on the (module-level) blueprints: a middleware added to a blueprint
+    # already registered with an earlier app re-registers its routes there.
+    app.register_middleware(security_headers, "response")
 
 
 def console_blueprint() -> Blueprint:
@@ -64,13 +83,5 @@ def console_blueprint() -> Blueprint:
         exports.bp,
         url_prefix=URL_PREFIX,
     )
-
-    @group.middleware("response")
-    async def security_headers(request: Request, response: HTTPResponse) -> None:
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
-        if "text/html" in (response.content_type or ""):
-            # Pages show money and personal data: never kept by a shared cache or the back button.
-            response.headers.setdefault("Cache-Control", "no-store")
 
     return group
