@@ -9,7 +9,11 @@ from sanic.response import HTTPResponse
 from admin_api.console.guard import console_route
 from admin_api.console.pages.common import chosen_program, filters
 from admin_api.console.views import page
-from admin_api.exports import CommissionExportFilter, WithdrawalExportFilter
+from admin_api.exports import (
+    CommissionExportFilter,
+    PayoutBatchExportFilter,
+    WithdrawalExportFilter,
+)
 from server.auth import ROLES_FINANCE
 from server.services.csv_export import stream_csv
 from server.services.ledger import statements as statement_service
@@ -30,6 +34,13 @@ async def export_commissions(request: Request) -> None:
 async def export_withdrawals(request: Request) -> None:
     query = filters(request, WithdrawalExportFilter)
     await stream_csv(request, exports.export_withdrawals(**query.model_dump()))
+
+
+@bp.get("/exports/payout-batches.csv")
+@console_route(*ROLES_FINANCE)
+async def export_payout_batches(request: Request) -> None:
+    query = filters(request, PayoutBatchExportFilter)
+    await stream_csv(request, exports.export_payout_batches(**query.model_dump()))
 
 
 # ---------------------------------------------------------------- statements

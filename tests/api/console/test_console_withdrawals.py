@@ -104,4 +104,6 @@ async def test_finance_pay_out_a_program_as_a_batch_and_see_its_lineage(
     path = created.headers["location"].split("?")[0]
     assert (await finance.post(f"{path}/pay")).status_code == 303
     assert {w.status for w in await Withdrawal.filter(promoter_id=promoter.id)} == {"paid"}
+    csv = await finance.get(f"/console/exports/payout-batches.csv?program_id={program.id}")
+    assert csv.status_code == 200 and "30.00" in csv.text
     await finance.close()
