@@ -14,6 +14,7 @@ from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
 from server.domain.errors import NotFound, ValidationFailed
 from server.services.fraud import holds as hold_service
 from server.services.programs import settings as program_service
+from server.services.programs import sites as site_service
 from server.services.promoters import behaviour as promoter_behaviour
 from server.services.promoters import hierarchy
 from server.services.promoters import queries as promoter_queries
@@ -88,6 +89,8 @@ async def promoter_detail(request: Request, promoter_id: int) -> HTTPResponse:
         behaviour=await promoter_behaviour.promoter_behaviour(
             promoter_id=promoter_id, days=BEHAVIOUR_DAYS
         ),
+        sites=await site_service.list_sites(program_id=program.id, limit=100),
+        granted=await site_service.granted_site_ids(promoter_id=promoter_id),
     )
 
 
@@ -134,6 +137,20 @@ async def move(request: Request, promoter_id: int) -> HTTPResponse:
         promoter_id=promoter_id,
         new_parent_id=int(raw) if raw else None,  # empty: the promoter becomes a root
         reason=form_text(request, "reason") or "",
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return done(f"/console/promoters/{promoter_id}")
+
+
+@bp.post("/promoters/<promoter_id:int>/sites/<site_id:int>")
+@console_route(*ROLES_STAFF)
+async def site_grant(request: Request, promoter_id: int, site_id: int) -> HTTPResponse:
+    """Authorize the promoter for a site of their program, or withdraw it."""
+    change = site_service.revoke_site if form_text(request, "revoke") else site_service.grant_site
+    await change(
+        promoter_id=promoter_id,
+        site_id=site_id,
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )

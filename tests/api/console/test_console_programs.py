@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sanic import Sanic
 
-from server.models import CommissionRuleRecord, Program
+from server.models import CommissionRuleRecord, Program, PromoterSite, Site
 from tests.api.console.client import signed_in
-from tests.order_builders import chain, shop
+from tests.order_builders import chain, promoter, shop
 
 
 async def test_an_admin_creates_a_program_and_sees_a_bad_rate_beside_its_field(
@@ -116,4 +116,20 @@ async def test_an_admin_sees_a_refused_setting_beside_its_field_and_nothing_chan
     )
     assert saved.status_code == 303
     assert (await Program.get(id=program.id)).freeze_days == 3
+    await console.close()
+
+
+async def test_staff_authorize_a_promoter_for_a_site_and_withdraw_it(app: Sanic) -> None:
+    program = await shop()
+    member = await promoter(program)
+    console = await signed_in(app, "staff", username="grant_staff")
+    await console.get(f"/console/programs/{program.id}")
+    await console.post(f"/console/programs/{program.id}/sites", {"domain": "m.example.cn"})
+    site = await Site.get(program_id=program.id, domain="m.example.cn")
+    path = f"/console/promoters/{member.id}/sites/{site.id}"
+    assert (await console.post(path)).status_code == 303
+    assert await PromoterSite.exists(promoter_id=member.id, site_id=site.id)
+    assert "已授权" in (await console.get(f"/console/promoters/{member.id}")).text
+    assert (await console.post(path, {"revoke": "1"})).status_code == 303
+    assert not await PromoterSite.exists(promoter_id=member.id, site_id=site.id)
     await console.close()
