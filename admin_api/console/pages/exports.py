@@ -7,14 +7,16 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
 from admin_api.console.guard import console_route
-from admin_api.console.pages.common import chosen_program, filters
+from admin_api.console.pages.common import chosen_program, done, filters, form_text
 from admin_api.console.views import page
 from admin_api.exports import (
     CommissionExportFilter,
     PayoutBatchExportFilter,
     WithdrawalExportFilter,
 )
+from admin_api.statements import TaxProfileBody
 from server.auth import ROLES_FINANCE
+from server.http import validate_body
 from server.services.csv_export import stream_csv
 from server.services.ledger import statements as statement_service
 from server.services.payouts import exports
@@ -90,3 +92,25 @@ async def program_statements_csv(request: Request) -> None:
         program_id=program.id, period=_month(request), reveal_tax_id=True
     )
     await stream_csv(request, export)
+
+
+@bp.post("/statements/<promoter_id:int>/tax-profile")
+@console_route(*ROLES_FINANCE)
+async def tax_profile(request: Request, promoter_id: int) -> HTTPResponse:
+    """Set the legal name and tax id the promoter's statements show."""
+    body = validate_body(
+        {
+            "legal_name": form_text(request, "legal_name", max_length=128),
+            "tax_id": form_text(request, "tax_id", max_length=64),
+        },
+        TaxProfileBody,
+    )
+    await statement_service.set_promoter_tax_profile(
+        promoter_id=promoter_id,
+        legal_name=body.legal_name,
+        tax_id=body.tax_id,
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    month = _month(request)
+    return done(f"/console/statements?promoter_id={promoter_id}&period={month}")

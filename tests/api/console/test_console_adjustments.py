@@ -87,6 +87,13 @@ async def test_finance_read_a_monthly_statement_and_download_it(app: Sanic) -> N
     assert csv.status_code == 200 and "7.00" in csv.text
     whole = await console.get(f"/console/statements.csv?program_id={program.id}&period={month}")
     assert whole.status_code == 200 and str(promoter.id) in whole.text
+    saved = await console.post(
+        f"/console/statements/{promoter.id}/tax-profile?period={month}",
+        {"legal_name": "张三", "tax_id": "110101199001011234"},
+    )
+    assert saved.status_code == 303
+    again = await console.get(saved.headers["location"] + f"&program_id={program.id}")
+    assert "张三" in again.text and "110101199001011234" in again.text
     await console.close()
 
 
