@@ -15,6 +15,7 @@ from admin_api.orders import OrdersQuery
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
 from server.services.commissions import queries as commission_queries
 from server.services.commissions import review as review_service
+from server.services.orders import completion as order_completion
 from server.services.orders import queries as order_queries
 from server.services.programs import settings as program_service
 
@@ -40,6 +41,19 @@ async def order_detail(request: Request, order_id: int) -> HTTPResponse:
     order = await order_queries.get_order_detail(order_id=order_id)
     program = await program_service.get_program(program_id=order["program_id"])
     return await page(request, "orders/detail.html", program=program, order=order)
+
+
+@bp.post("/orders/<order_id:int>/complete")
+@console_route(*ROLES_STAFF)
+async def complete_order(request: Request, order_id: int) -> HTTPResponse:
+    """Complete a paid order the store never reported completed (its freeze starts now)."""
+    await order_completion.complete_order_by_hand(
+        order_id=order_id,
+        reason=form_text(request, "reason") or "",
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return done(f"/console/orders/{order_id}")
 
 
 @bp.get("/commissions")

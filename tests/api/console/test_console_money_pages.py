@@ -79,6 +79,9 @@ async def test_an_order_page_explains_each_commission_in_yuan(app: Sanic) -> Non
     assert "10% × 100.00" in page.text and "¥10.00" in page.text  # level 1
     assert "5% × 100.00" in page.text and "¥5.00" in page.text  # level 2
     assert f"/console/promoters/{top.id}" in page.text
+    completed = await console.post(f"/console/orders/{order.id}/complete", {"reason": "已签收"})
+    assert completed.status_code == 303
+    assert (await order_of(program, "CONSOLE-1")).status == "completed"
     await console.close()
 
 
