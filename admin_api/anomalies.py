@@ -4,7 +4,7 @@ promoter's behaviour page. Staff and admin decide; finance reads.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 from sanic import Blueprint, Request
@@ -52,14 +52,13 @@ class BehaviourQuery(Query):
     days: int = Field(default=30, ge=1, le=promoter_behaviour.MAX_DAYS)
 
 
-@bp.get("/anomalies")
-@openapi.definition(summary="The anomaly review queue, newest first", secured={"bearer": []})
-@requires(*ROLES_BACKOFFICE)
-async def list_anomalies(request: Request) -> HTTPResponse:
-    query = parse_query(request, AnomalyQueueQuery)
-    page = await anomaly_queries.anomaly_queue(
+async def anomaly_page(
+    query: AnomalyQueueQuery, *, programs: frozenset[int] | None = None
+) -> dict[str, Any]:
+    """The queue the API and the console show for the same filters."""
+    return await anomaly_queries.anomaly_queue(
         program_id=query.program_id,
-        programs=request.ctx.principal.programs,
+        programs=programs,
         kind=query.kind.value if query.kind else None,
         status=None if query.status == "any" else query.status,
         min_score=query.min_score,
@@ -68,7 +67,14 @@ async def list_anomalies(request: Request) -> HTTPResponse:
         cursor=query.cursor,
         limit=query.limit,
     )
-    return render(page)
+
+
+@bp.get("/anomalies")
+@openapi.definition(summary="The anomaly review queue, newest first", secured={"bearer": []})
+@requires(*ROLES_BACKOFFICE)
+async def list_anomalies(request: Request) -> HTTPResponse:
+    query = parse_query(request, AnomalyQueueQuery)
+    return render(await anomaly_page(query, programs=request.ctx.principal.programs))
 
 
 @bp.get("/anomalies/<anomaly_id:int>")

@@ -10,6 +10,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, public, requires
 from server.http import Body, parse_body, render
 from server.idempotent import create_once, render_created
+from server.models import StaffUser
 from server.services.access import staff as staff_service
 from server.services.access.tokens import refresh_token_pair, revoke_session
 
@@ -107,6 +108,19 @@ async def list_staff(request: Request) -> HTTPResponse:
     return render({"items": await staff_service.staff_views(users)})
 
 
+async def create_staff_from(request: Request, body: StaffCreate) -> StaffUser:
+    """The account a valid creation body describes, created by the signed-in admin."""
+    return await staff_service.create_staff_user(
+        username=body.username,
+        password=body.password,
+        roles=body.roles,
+        display_name=body.display_name,
+        programs=body.programs,
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+
+
 @bp.post("/staff")
 @openapi.definition(summary="Create a staff account", body=StaffCreate, secured={"bearer": []})
 @requires(*ROLES_ADMIN)
@@ -114,15 +128,7 @@ async def create_staff(request: Request) -> HTTPResponse:
     body = parse_body(request, StaffCreate)
     staff, replayed = await create_once(
         request,
-        lambda: staff_service.create_staff_user(
-            username=body.username,
-            password=body.password,
-            roles=body.roles,
-            display_name=body.display_name,
-            programs=body.programs,
-            actor=request.ctx.principal,
-            request_id=request.ctx.request_id,
-        ),
+        lambda: create_staff_from(request, body),
         replay=lambda staff_id: staff_service.get_staff_user(staff_id=staff_id),
         body=body,
         secret_fields={"password"},

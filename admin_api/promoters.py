@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 from pydantic import Field
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
-from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
+from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, Principal, requires
 from server.domain.promoters.status import PromoterStatus
 from server.http import MAX_PAGE_SIZE, Body, Query, QueryMoment, parse_body, parse_query, render
 from server.services.fraud import holds as hold_service
@@ -52,6 +52,21 @@ class BulkBody(Body):
     reason: str | None = Field(default=None, max_length=512)
 
 
+async def promoters_page(query: PromotersQuery, *, viewer: Principal) -> dict[str, Any]:
+    """The list the API and the console show for the same filters."""
+    return await promoter_queries.list_promoters(
+        program_id=query.program_id,
+        viewer=viewer,
+        status=query.status.value if query.status else None,
+        q=query.q,
+        tier=query.tier,
+        applied_from=query.applied_from,
+        applied_to=query.applied_to,
+        cursor=query.cursor,
+        limit=query.limit,
+    )
+
+
 def _optional_body(request: Request, schema: type[B]) -> B:
     """Actions whose fields are all optional accept an empty body."""
     return parse_body(request, schema) if request.body else schema()
@@ -83,18 +98,7 @@ async def _change(
 @requires(*ROLES_BACKOFFICE)
 async def list_promoters(request: Request) -> HTTPResponse:
     query = parse_query(request, PromotersQuery)
-    page = await promoter_queries.list_promoters(
-        program_id=query.program_id,
-        viewer=request.ctx.principal,
-        status=query.status.value if query.status else None,
-        q=query.q,
-        tier=query.tier,
-        applied_from=query.applied_from,
-        applied_to=query.applied_to,
-        cursor=query.cursor,
-        limit=query.limit,
-    )
-    return render(page)
+    return render(await promoters_page(query, viewer=request.ctx.principal))
 
 
 @bp.get("/promoters/<promoter_id:int>")

@@ -138,10 +138,10 @@ def render_results(
     return "\n".join(lines) + "\n"
 
 
-def save_section(section: str) -> None:
-    """Replace (or add) the "## Hierarchy" section; other benches keep theirs."""
+def save_section(section: str, *, heading: str = "## Hierarchy") -> None:
+    """Replace (or add) the section under `heading`; other benches keep theirs."""
     text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    start = text.find("## Hierarchy")
+    start = text.find(heading)
     if start < 0:
         text = text.rstrip("\n") + "\n\n" + section
     else:

@@ -14,6 +14,8 @@ In order, each as its own process (so one's memory and event loop never affect t
    restored after); about 6 min.
 4. hierarchy — `bench.hierarchy_bench`: the closure table at 1,000,000 promoters against
    recursive CTEs, once with the server's buffer pool and once with 2048 MiB; about 15 min.
+5. console — `bench.console_bench`: each console page beside the admin API's route on the
+   same 1,000,000-promoter tree, whole requests through the app; about 5 min.
 
 Altogether about half an hour on a quiet 2-core machine (longer under load: the figures in
 RESULTS.md carry the load average of their run). Needs wrk (`apt-get install -y wrk`) and
@@ -77,6 +79,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         arguments=("--promoters", "1000000", "--buffer-pool-mb", "2048"),
         no_save_flag="--no-write",
         minutes=15,
+    ),
+    Benchmark(
+        name="console",
+        module="bench.console_bench",
+        arguments=("--promoters", "1000000"),
+        no_save_flag="--no-write",
+        minutes=5,
     ),
 )
 NAMES = tuple(benchmark.name for benchmark in BENCHMARKS)

@@ -8,6 +8,7 @@ from pathlib import Path
 from sanic import Sanic
 from sanic_ext.extensions.http.extension import HTTPExtension
 from sanic_ext.extensions.openapi.extension import OpenAPIExtension
+from sanic_ext.extensions.templating.extension import TemplatingExtension
 from swagger_ui_bundle import swagger_ui_path
 
 from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
@@ -39,6 +40,8 @@ SWAGGER_ASSETS_URL = "/docs/assets"
 def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> Sanic:
     """Build the app. `manage_db=False` leaves tortoise start-up to the caller (tests)."""
     from admin_api import admin_blueprints
+    from admin_api.console import TEMPLATES_DIR, install_console
+    from admin_api.console.views import ENVIRONMENT
     from miniprogram_api import landing, miniprogram_blueprints
 
     install_worker_clean_stop()
@@ -56,15 +59,18 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app.config.OAS_URL_PREFIX = "/docs"
     app.config.OAS_TITLE = "fenxiao"
     app.config.OAS_VERSION = "0.1.0"
+    app.config.TEMPLATING_PATH_TO_TEMPLATES = str(TEMPLATES_DIR)
     # Of sanic-ext, only what we use: the OpenAPI documents, and HEAD/OPTIONS answered for
     # every route. Its dependency injection (a signal handler on every request) and its CORS
     # (a response middleware on every request, which never allowed an origin: none is
-    # configured) would cost every request CPU and do nothing.
+    # configured) would cost every request CPU and do nothing. Templating renders /console.
     app.extend(
         built_in_extensions=False,
-        extensions=[OpenAPIExtension, HTTPExtension],
+        extensions=[OpenAPIExtension, HTTPExtension, TemplatingExtension],
         config={"cors": False},
     )
+    # The console's environment (gettext catalogs, money and date filters) is the templating one.
+    app.ext.environment = app.ext.templating.environment = ENVIRONMENT
     app.ctx.settings = settings
     app.ctx.confirm_principal = confirm_principal
     app.ctx.check_scope = check_scope
@@ -84,6 +90,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app.blueprint(admin_blueprints())
     # The H5 URL share links and plain QR codes carry: outside /mp/v1, HTML.
     app.blueprint(landing.bp)
+    install_console(app)
     install_openapi(app)
     app.static(SWAGGER_ASSETS_URL, swagger_ui_path, name="swagger_assets")
 

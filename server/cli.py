@@ -128,6 +128,7 @@ def _serve(settings: Settings) -> None:
     print(f"[fenxiao] serving on http://{settings.host}:{settings.port}")
     print("[fenxiao] OpenAPI: /mp/v1/openapi.json, /admin/v1/openapi.json, Swagger UI at /docs")
     clean_stop.install_clean_stop()
+    print(f"[fenxiao] admin console: http://{settings.host}:{settings.port}/console")
     try:
         if clean_stop.stop_requested():
             print("[fenxiao] stopped before serving")

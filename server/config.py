@@ -86,6 +86,8 @@ class Settings:
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48), repr=False)
     access_token_ttl_seconds: int = 900
     refresh_token_ttl_seconds: int = 14 * 24 * 3600
+    # A console sign-in ends after this long whatever happens (a working day by default).
+    console_session_ttl_seconds: int = 8 * 3600
     wechat_appid: str = "wx-standin-appid"
     wechat_secret: str = field(default="standin-secret", repr=False)
     # None means "start the bundled WeChat stand-in on loopback".
@@ -236,6 +238,7 @@ class Settings:
             jwt_secret=jwt_secret,
             access_token_ttl_seconds=_int(env, "ACCESS_TOKEN_TTL_SECONDS", 900),
             refresh_token_ttl_seconds=_int(env, "REFRESH_TOKEN_TTL_SECONDS", 14 * 24 * 3600),
+            console_session_ttl_seconds=_positive(env, "CONSOLE_SESSION_TTL_SECONDS", 8 * 3600),
             wechat_appid=env.get("WECHAT_APPID") or "wx-standin-appid",
             wechat_secret=env.get("WECHAT_SECRET") or "standin-secret",
             wechat_api_base=wechat_api_base,

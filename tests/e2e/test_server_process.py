@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,8 @@ class RunningServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     database_url: str
+    # The bundled WeChat stand-in; its /__standin__/… control paths inject faults.
+    standin_url: str = ""
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-5000:]
@@ -76,8 +79,9 @@ def migrate(env: dict[str, str]) -> None:
     )
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[RunningServer]:
+@contextmanager
+def running_server(tmp_path: Path, **extra_env: str) -> Iterator[RunningServer]:
+    """The server as `make run` starts it, on free ports and its own database; stopped after."""
     port, standin_port = _free_port(), _free_port()
     database = ""
     if BACKEND == "mysql":
@@ -92,6 +96,7 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
         "WECHAT_STANDIN_PORT": str(standin_port),
         "BOOTSTRAP_ADMIN_USERNAME": "root",
         "BOOTSTRAP_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        **extra_env,
     }
     migrate(env)
     log_path = tmp_path / "server.log"
@@ -103,7 +108,13 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    running = RunningServer(f"http://127.0.0.1:{port}", process, log_path, database_url)
+    running = RunningServer(
+        f"http://127.0.0.1:{port}",
+        process,
+        log_path,
+        database_url,
+        standin_url=f"http://127.0.0.1:{standin_port}",
+    )
     try:
         # A hang guard only: on a 2-core machine running both passes at once (and more),
         # migrate + start was seen to take over 60 s.
@@ -128,6 +139,12 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
                 process.wait()
         if database:
             _mysql_admin_sync(f"DROP DATABASE IF EXISTS `{database}`")
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[RunningServer]:
+    with running_server(tmp_path) as running:
+        yield running
 
 
 def _ok(response: httpx.Response, status: int = 200) -> dict:

@@ -226,6 +226,12 @@ async def revoke_site(
         )
 
 
+async def granted_site_ids(*, promoter_id: int) -> set[int]:
+    """The sites a promoter is authorized for."""
+    rows = await PromoterSite.filter(promoter_id=promoter_id).values_list("site_id", flat=True)
+    return {int(site_id) for site_id in rows}
+
+
 def _site_fields(site: Site) -> dict[str, Any]:
     return {
         "domain": site.domain,
