@@ -18,6 +18,7 @@ from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, Queued
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
+from server.models.report import ReportMark, ReportRollup, ReportState, ReportVisitor
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
@@ -63,6 +64,10 @@ __all__ = [
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",
+    "ReportMark",
+    "ReportRollup",
+    "ReportState",
+    "ReportVisitor",
     "S2SClick",
     "S2SNonce",
     "ShareCode",

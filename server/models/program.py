@@ -49,6 +49,8 @@ class Program(Model):
     # promoter | anomaly_commissions: what an open anomaly naming a promoter holds
     # (server/domain/fraud/holds.py); programs older than the setting hold the promoter.
     fraud_hold_scope = fields.CharField(max_length=24, default="promoter", db_default="promoter")
+    # Whether promoters see their rank in the program (docs/reports.md#promoter-dashboard).
+    leaderboard_enabled = fields.BooleanField(default=False, db_default=False)
     created_at = UtcDatetimeField(auto_now_add=True)
     updated_at = UtcDatetimeField(auto_now=True)
 

@@ -17,6 +17,7 @@ from server.domain.ledger.postings import REVIEW_ACTIONS, review_refusal
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Program
 from server.services.access.audit import record_action
+from server.services.reports.marks import mark_commissions
 
 MAX_REVIEW_SIZE = 100
 REVIEWABLE_STATUSES = frozenset({CommissionStatus.PENDING.value, CommissionStatus.APPROVED.value})
@@ -212,3 +213,4 @@ async def apply_review_action(
         at=now,
         using_db=conn,
     )
+    await mark_commissions(conn, ids=[commission.id])

@@ -1,0 +1,154 @@
+"""Keeping rollups equal to their raw rows: recompute spans of buckets, refresh the marked
+ones (the job, every 30 s), rebuild any range (`python -m server.cli rebuild-reports`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server import clock
+from server.domain.instants import require_utc
+from server.domain.periods import zone
+from server.domain.reports.metrics import ROLLUP_COLUMNS
+from server.domain.reports.ranges import local_hour_start
+from server.domain.reports.rollup import Rollup, roll_up
+from server.models import Program, ReportMark, ReportRollup, ReportState, ReportVisitor
+from server.services.reports.facts import binding_facts, order_facts, visit_facts
+
+# Marks one refresh run takes; the rest wait for the next run.
+REFRESH_BATCH = 5000
+# The longest span rebuilt in one transaction (a day keeps each transaction short).
+REBUILD_STEP = timedelta(days=1)
+
+
+async def _lock_state(conn: BaseDBAsyncClient, program_id: int) -> ReportState:
+    """Lock the program's report state row: one recomputation of its rollups at a time."""
+    state = (
+        await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().first()
+    )
+    if state is not None:
+        return state
+    try:
+        async with in_transaction() as inner:
+            await ReportState.create(program_id=program_id, using_db=inner)
+    except IntegrityError:
+        pass  # another run created it first
+    return await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().get()
+
+
+async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> None:
+    rows = [
+        ReportRollup(
+            program_id=program_id,
+            bucket=bucket,
+            dimension=dimension,
+            value=value,
+            **{column: sums[column] for column in ROLLUP_COLUMNS},
+        )
+        for (bucket, dimension, value), sums in sorted(rollup.rows.items())
+    ]
+    if rows:
+        await ReportRollup.bulk_create(rows, batch_size=1000, using_db=conn)
+    visitors = [
+        ReportVisitor(
+            program_id=program_id,
+            bucket=key.bucket,
+            visitor_hash=key.visitor_hash,
+            promoter_id=key.touch.promoter_id,
+            site_id=key.touch.site_id,
+            channel_id=key.touch.channel_id,
+            utm_source=key.touch.utm_source,
+            utm_medium=key.touch.utm_medium,
+            utm_campaign=key.touch.utm_campaign,
+            reached_by=key.touch.reached_by,
+        )
+        for key in rollup.visitors
+    ]
+    if visitors:
+        await ReportVisitor.bulk_create(visitors, batch_size=1000, using_db=conn)
+
+
+async def recompute_span(
+    conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
+) -> None:
+    """Replace the rollups of the buckets in [start, end) (local hour bounds) by a
+    recomputation from raw rows; the caller holds the program's state lock."""
+    tz = zone(program.time_zone)
+    rollup = roll_up(
+        bucket_of=lambda moment: local_hour_start(moment, tz),
+        visits=await visit_facts(conn, program_id=program.id, start=start, end=end),
+        bindings=await binding_facts(conn, program_id=program.id, start=start, end=end),
+        orders=await order_facts(conn, program_id=program.id, start=start, end=end),
+    )
+    for model in (ReportRollup, ReportVisitor):
+        await (
+            model.filter(program_id=program.id, bucket__gte=start, bucket__lt=end)
+            .using_db(conn)
+            .delete()
+        )
+    await _write(conn, program.id, rollup)
+
+
+def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]:
+    """The local hour buckets of these instants, adjacent ones joined into spans."""
+    spans: list[tuple[datetime, datetime]] = []
+    for bucket in sorted({local_hour_start(moment, tz) for moment in instants}):
+        end = local_hour_start(bucket + timedelta(hours=1), tz)
+        if spans and spans[-1][1] == bucket:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((bucket, end))
+    return spans
+
+
+async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
+    """Recompute the buckets marked since the last run and delete their marks."""
+    marks = await ReportMark.all().order_by("id").limit(batch).values("id", "program_id", "at")
+    by_program: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for mark in marks:
+        by_program[mark["program_id"]].append(mark)
+    buckets = 0
+    for program_id, program_marks in sorted(by_program.items()):
+        async with in_transaction() as conn:
+            state = await _lock_state(conn, program_id)
+            program = await Program.filter(id=program_id).using_db(conn).first()
+            if program is not None:
+                spans = _spans([m["at"] for m in program_marks], zone(program.time_zone))
+                for start, end in spans:
+                    await recompute_span(conn, program=program, start=start, end=end)
+                    buckets += 1
+            await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
+            state.refreshed_at = clock.now()
+            await state.save(using_db=conn, update_fields=["refreshed_at"])
+    return {"marks": len(marks), "spans": buckets, "programs": len(by_program)}
+
+
+async def rebuild_reports(
+    *, start: datetime, end: datetime, program_id: int | None = None
+) -> dict[str, int]:
+    """Recompute every bucket in [start, end) of one or every program from raw rows."""
+    require_utc(start, what="start")
+    require_utc(end, what="end")
+    query = Program.all() if program_id is None else Program.filter(id=program_id)
+    spans = 0
+    for program in await query.order_by("id"):
+        tz = zone(program.time_zone)
+        moment, stop = local_hour_start(start, tz), local_hour_start(end, tz)
+        if stop < end:
+            stop = local_hour_start(stop + timedelta(hours=1), tz)
+        while moment < stop:
+            following = max(
+                min(local_hour_start(moment + REBUILD_STEP, tz), stop),
+                local_hour_start(moment + timedelta(hours=1), tz),
+            )
+            async with in_transaction() as conn:
+                await _lock_state(conn, program.id)
+                await recompute_span(conn, program=program, start=moment, end=following)
+            spans += 1
+            moment = following
+    return {"spans": spans}

@@ -1,0 +1,96 @@
+"""Builders for report tests: visits through the real bulk writer, and the rollups read back
+as plain dictionaries, stored or recomputed independently from raw rows. No tests here."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from server.domain.periods import zone
+from server.domain.reports.metrics import ROLLUP_COLUMNS
+from server.domain.reports.ranges import local_hour_start
+from server.models import Binding, Commission, Order, Program, Promoter, ReportRollup, Visit
+from server.services.sharing.visit_buffer import PendingVisit
+from server.services.sharing.visits import write_visits
+
+
+async def visit(
+    program: Program,
+    to: Promoter,
+    at: datetime,
+    *,
+    visitor: str | None = "v1",
+    bot: bool = False,
+    site_id: int | None = None,
+    utm: tuple[str | None, str | None, str | None] = (None, None, None),
+    reached_by: str = "link",
+) -> None:
+    """One visit written by the visit buffer's bulk writer (anonymous: no binding)."""
+    await write_visits(
+        [
+            PendingVisit(
+                program_id=program.id,
+                promoter_id=to.id,
+                channel_id=None,
+                code_id=None,
+                site_id=site_id,
+                share_link_id=None,
+                customer_user_id=None,
+                customer_external_id=None,
+                utm_source=utm[0],
+                utm_medium=utm[1],
+                utm_campaign=utm[2],
+                visitor_hash=visitor,
+                ip_hash=None,
+                ua_hash=None,
+                is_bot=bot,
+                source="h5",
+                reached_by=reached_by,
+                at=at,
+            )
+        ]
+    )
+
+
+def _plain(value: Any) -> Any:
+    return Decimal(value).quantize(Decimal("0.01")) if isinstance(value, Decimal) else value
+
+
+async def stored_rollups(program: Program, dimension: str | None = None) -> dict[Any, dict]:
+    """Every stored rollup row of the program: (bucket, dimension, value) → its non-zero sums."""
+    query = ReportRollup.filter(program_id=program.id)
+    if dimension is not None:
+        query = query.filter(dimension=dimension)
+    rows = {}
+    for row in await query:
+        sums = {c: _plain(getattr(row, c)) for c in ROLLUP_COLUMNS if getattr(row, c)}
+        rows[(row.bucket, row.dimension, row.value)] = sums
+    return rows
+
+
+async def recomputed_totals(program: Program) -> dict[Any, dict]:
+    """The program's totals per bucket, counted here from raw rows with none of the report
+    code: visits, bots, bindings, orders, money and commissions by status."""
+    tz = zone(program.time_zone)
+    totals: dict[Any, dict] = defaultdict(lambda: defaultdict(lambda: 0))
+
+    def add(moment: datetime, column: str, amount: Any) -> None:
+        totals[(local_hour_start(moment, tz), "all", "*")][column] += amount
+
+    for v in await Visit.filter(program_id=program.id):
+        add(v.at, "bot_visits" if v.is_bot else "visits", 1)
+    for b in await Binding.filter(program_id=program.id):
+        add(b.bound_at, "bindings", 1)
+    for order in await Order.filter(program_id=program.id, paid_at__not_isnull=True):
+        refunds = order.total_amount if order.status == "cancelled" else order.refunded_amount
+        add(order.paid_at, "orders", 1)
+        add(order.paid_at, "gmv", order.total_amount)
+        add(order.paid_at, "refunds", refunds)
+        add(order.paid_at, "net_sales", order.total_amount - refunds)
+        for c in await Commission.filter(order_id=order.id):
+            counted = c.original_amount if c.status in ("rejected", "reversed") else c.amount
+            add(order.paid_at, f"commissions_{c.status}", 1)
+            add(order.paid_at, f"commission_amount_{c.status}", counted)
+    return {key: {c: _plain(v) for c, v in sums.items() if v} for key, sums in totals.items()}
