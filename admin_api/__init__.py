@@ -27,6 +27,7 @@ def admin_blueprints() -> Blueprint:
         programs,
         promoter_holds,
         promoters,
+        reports,
         s2s_clicks,
         s2s_ping,
         share,
@@ -60,6 +61,7 @@ def admin_blueprints() -> Blueprint:
         withdrawals.bp,
         payouts.bp,
         anomalies.bp,
+        reports.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

@@ -4,7 +4,7 @@ as plain dictionaries, stored or recomputed independently from raw rows. No test
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -12,8 +12,10 @@ from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start
 from server.models import Binding, Commission, Order, Program, Promoter, ReportRollup, Visit
+from server.services.reports.rollups import refresh_reports
 from server.services.sharing.visit_buffer import PendingVisit
 from server.services.sharing.visits import write_visits
+from tests.order_builders import T0, bind, chain, customer, line, paid, refunded, send_ok, shop
 
 
 async def visit(
@@ -94,3 +96,23 @@ async def recomputed_totals(program: Program) -> dict[Any, dict]:
             add(order.paid_at, f"commissions_{c.status}", 1)
             add(order.paid_at, f"commission_amount_{c.status}", counted)
     return {key: {c: _plain(v) for c, v in sums.items() if v} for key, sums in totals.items()}
+
+
+async def day_in_shanghai() -> tuple[Program, Promoter, Promoter]:
+    """Yesterday (1 March, local): a binding at 18:00 and visitor c at 23:30.
+    Today (2 March, local): c again at 00:30; at 18:00 a twice (WeChat UTM), b, and a bot;
+    an order of 100.00 with 20.00 refunded, earning 10% and 5% of the 80.00 left."""
+    program = await shop(time_zone="Asia/Shanghai")
+    top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer, at=T0 - timedelta(days=1))
+    await visit(program, nearest, datetime(2026, 3, 1, 15, 30, tzinfo=UTC), visitor="c")
+    await visit(program, nearest, datetime(2026, 3, 1, 16, 30, tzinfo=UTC), visitor="c")
+    for who in ("a", "a"):
+        await visit(program, nearest, T0, visitor=who, utm=("wechat", "social", "spring"))
+    await visit(program, nearest, T0, visitor="b")
+    await visit(program, nearest, T0, visitor="bot", bot=True)
+    await send_ok(program, paid("O1", line("L1", "100.00", category="tea"), buyer=buyer))
+    await send_ok(program, refunded("O1", lines={"L1": "20.00"}, at=T0 + timedelta(hours=1)))
+    await refresh_reports()
+    return program, top, nearest

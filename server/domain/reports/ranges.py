@@ -11,6 +11,9 @@ from server.domain.errors import ValidationFailed
 
 # The longest range a report covers: a little over a year, so last year's month compares.
 MAX_RANGE_DAYS = 400
+# Days a report may name at all (far from the calendar's ends, where arithmetic overflows).
+EARLIEST_DAY = date(2000, 1, 1)
+LATEST_DAY = date(2199, 12, 31)
 
 
 class Preset(StrEnum):
@@ -72,6 +75,13 @@ def local_hour_start(moment: datetime, tz: tzinfo) -> datetime:
 
 def days_range(first: date, last: date, tz: tzinfo) -> ReportRange:
     """The range of local days first..last (both included)."""
+    for name, day in (("from", first), ("to", last)):
+        if not EARLIEST_DAY <= day <= LATEST_DAY:
+            raise ValidationFailed(
+                "a report covers days from 2000 to 2199",
+                code="invalid_range",
+                fields={name: f"between {EARLIEST_DAY} and {LATEST_DAY}"},
+            )
     if last < first:
         raise ValidationFailed(
             "the range ends before it starts", code="invalid_range", fields={"to": "before from"}

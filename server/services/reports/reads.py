@@ -1,0 +1,158 @@
+"""Reading rollups: summed figures per range, bucket or dimension value, and unique visitor
+counts (COUNT DISTINCT over report_visitors), on SQLite and MariaDB alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from server.db import connection, is_mysql
+from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS, Sums
+from server.domain.reports.rollup import ALL_VALUE, Dimension
+from server.services.ledger.postings import sql_rows
+
+# The report_visitors column of each dimension that has unique visitors.
+VISITOR_COLUMNS = {
+    Dimension.SITE: "site_id",
+    Dimension.CHANNEL: "channel_id",
+    Dimension.UTM_SOURCE: "utm_source",
+    Dimension.UTM_MEDIUM: "utm_medium",
+    Dimension.UTM_CAMPAIGN: "utm_campaign",
+    Dimension.REACHED_BY: "reached_by",
+    Dimension.PROMOTER: "promoter_id",
+}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One dimension value a report is narrowed to (the totals when dimension is all)."""
+
+    dimension: Dimension = Dimension.ALL
+    value: str = ALL_VALUE
+
+
+def _sum(conn: BaseDBAsyncClient, column: str) -> str:
+    # SQLite keeps DECIMAL as text and would sum it as floats: sum exact cents there.
+    if column in INTEGER_COLUMNS or is_mysql(conn):
+        return f"SUM({column}) AS {column}"
+    return f"SUM(CAST(ROUND({column} * 100) AS INTEGER)) AS {column}"
+
+
+def _sums_of(conn: BaseDBAsyncClient, row: dict[str, Any]) -> Sums:
+    sums = Sums()
+    for column in ROLLUP_COLUMNS:
+        raw = row.get(column) or 0
+        if column in INTEGER_COLUMNS:
+            sums.add(column, int(raw))
+        elif is_mysql(conn):
+            sums.add(column, Decimal(raw).quantize(CENT))
+        else:
+            sums.add(column, (Decimal(int(raw)) * CENT).quantize(CENT))
+    return sums
+
+
+async def summed(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    start: datetime,
+    end: datetime,
+    value: str | None = None,
+    group: str | None = None,
+) -> dict[Any, Sums]:
+    """Rollup sums in [start, end) of one dimension, by `group` ("value", "bucket") or whole
+    (key None); narrowed to one `value` if given."""
+    conn = connection()
+    where = "program_id = ? AND dimension = ? AND bucket >= ? AND bucket < ?"
+    values: list[Any] = [program_id, dimension.value, start, end]
+    if value is not None:
+        where += " AND value = ?"
+        values.append(value)
+    key = {"value": "value", "bucket": "bucket", None: None}[group]
+    select = ", ".join(_sum(conn, column) for column in ROLLUP_COLUMNS)
+    text = f"SELECT {key + ' AS k, ' if key else ''}{select} FROM report_rollups WHERE {where}"
+    if key:
+        text += f" GROUP BY {key}"
+    rows = await sql_rows(conn, text, values)
+    result: dict[Any, Sums] = {}
+    for row in rows:
+        sums = _sums_of(conn, row)
+        if key or not sums.is_empty():
+            result[_key(row.get("k"), group)] = sums
+    return result
+
+
+def _key(raw: Any, group: str | None) -> Any:
+    if group != "bucket":
+        return raw
+    # SQLite returns the stored ISO text; MariaDB a naive datetime holding the UTC wall time.
+    moment = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def total(*, program_id: int, segment: Segment, start: datetime, end: datetime) -> Sums:
+    """The summed figures of one segment over [start, end)."""
+    found = await summed(
+        program_id=program_id,
+        dimension=segment.dimension,
+        value=segment.value,
+        start=start,
+        end=end,
+    )
+    return next(iter(found.values()), Sums())
+
+
+def _visitor_filter(segment: Segment) -> tuple[str, list[Any]]:
+    if segment.dimension == Dimension.ALL:
+        return "", []
+    column = VISITOR_COLUMNS.get(segment.dimension)
+    if column is None:
+        return " AND 1 = 0", []  # products, categories and levels have no visitors
+    return f" AND {column} = ?", [segment.value]
+
+
+async def unique_visitors(
+    *, program_id: int, segment: Segment, start: datetime, end: datetime
+) -> int:
+    """Distinct non-bot visitors of one segment in [start, end)."""
+    narrow, extra = _visitor_filter(segment)
+    rows = await sql_rows(
+        connection(),
+        "SELECT COUNT(DISTINCT visitor_hash) AS n FROM report_visitors"
+        f" WHERE program_id = ? AND bucket >= ? AND bucket < ?{narrow}",
+        [program_id, start, end, *extra],
+    )
+    return int(rows[0]["n"] or 0)
+
+
+async def unique_visitors_by(
+    *, program_id: int, dimension: Dimension, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Distinct non-bot visitors in [start, end) per value of one dimension."""
+    column = VISITOR_COLUMNS.get(dimension)
+    if column is None:
+        return {}
+    rows = await sql_rows(
+        connection(),
+        f"SELECT {column} AS v, COUNT(DISTINCT visitor_hash) AS n FROM report_visitors"
+        f" WHERE program_id = ? AND bucket >= ? AND bucket < ? AND {column} IS NOT NULL"
+        f" GROUP BY {column}",
+        [program_id, start, end],
+    )
+    return {str(row["v"]): int(row["n"]) for row in rows}
+
+
+async def unique_visitors_per_bucket(
+    *, program_id: int, segment: Segment, spans: Sequence[tuple[datetime, datetime]]
+) -> list[int]:
+    """Distinct visitors of each span (series points: distinct per point, never summed)."""
+    return [
+        await unique_visitors(program_id=program_id, segment=segment, start=start, end=end)
+        for start, end in spans
+    ]
