@@ -102,6 +102,9 @@ class ProgramPatch(Body):
         default=None,
         description="promoter | anomaly_commissions: what an open anomaly naming a promoter holds",
     )
+    leaderboard_enabled: bool | None = Field(
+        default=None, description="promoters see their rank by net sales on their dashboard"
+    )
 
 
 class ProgramCreate(ProgramPatch):

@@ -9,6 +9,7 @@ def miniprogram_blueprints() -> Blueprint:
     from miniprogram_api import (
         auth,
         commissions,
+        dashboard,
         disputes,
         programs,
         promoters,
@@ -32,6 +33,7 @@ def miniprogram_blueprints() -> Blueprint:
         statements.bp,
         disputes.bp,
         withdrawals.bp,
+        dashboard.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

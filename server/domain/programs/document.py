@@ -57,6 +57,7 @@ SCALAR_KEYS = (
     "attribution_conflict_policy",
     "time_zone",
     "fraud_hold_scope",
+    "leaderboard_enabled",
 )
 SETTING_KEYS = frozenset(SCALAR_KEYS) | frozenset(NESTED_KEYS)
 
@@ -166,6 +167,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
             key: getattr(settings.fraud_thresholds, key) for key in THRESHOLD_KEYS
         },
         "fraud_hold_scope": settings.fraud_hold_scope,
+        "leaderboard_enabled": settings.leaderboard_enabled,
     }
 
 
@@ -348,6 +350,7 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             **{key: read.whole(fraud, key, f"fraud_thresholds.{key}") for key in THRESHOLD_KEYS}
         ),
         fraud_hold_scope=read.text(document, "fraud_hold_scope", "fraud_hold_scope"),
+        leaderboard_enabled=read.flag(document, "leaderboard_enabled", "leaderboard_enabled"),
     )
     errors = {**program_settings_errors(settings), **read.errors}
     if errors:

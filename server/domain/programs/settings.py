@@ -145,3 +145,5 @@ class ProgramSettings:
     fraud_thresholds: FraudThresholds = field(default_factory=FraudThresholds)
     # What an open anomaly naming a promoter holds (server/domain/fraud/holds.py).
     fraud_hold_scope: str = DEFAULT_FRAUD_HOLD_SCOPE.value
+    # Whether promoters see their rank in the program on their dashboard (docs/reports.md).
+    leaderboard_enabled: bool = False

@@ -166,7 +166,8 @@ def _levels(counts: dict[int, int]) -> list[dict[str, int]]:
     return [{"depth": depth, "members": members} for depth, members in sorted(counts.items())]
 
 
-async def _own_promoter(*, user_id: int, program_id: int) -> Promoter:
+async def own_promoter(*, user_id: int, program_id: int) -> Promoter:
+    """The calling user's promoter profile in the program (in the tree), else 404."""
     promoter = (
         await Promoter.filter(
             user_id=user_id, program_id=program_id, status__in=sorted(IN_TREE_STATUSES)
@@ -188,7 +189,7 @@ async def _existing_promoter(promoter_id: int) -> Promoter:
 
 async def my_team_summary(*, user_id: int, program_id: int) -> dict[str, Any]:
     """The calling promoter's team: members per level and in total."""
-    me = await _own_promoter(user_id=user_id, program_id=program_id)
+    me = await own_promoter(user_id=user_id, program_id=program_id)
     counts = await team_counts(promoter_id=me.id)
     return {"promoter_id": me.id, "levels": _levels(counts), "total": team_total(counts)}
 
@@ -199,7 +200,7 @@ async def my_team_level(
     """A page of the calling promoter's members at one level, newest first, anonymized."""
     if depth < 1:
         raise ValidationFailed("levels start at 1", code="invalid_depth", fields={"depth": depth})
-    me = await _own_promoter(user_id=user_id, program_id=program_id)
+    me = await own_promoter(user_id=user_id, program_id=program_id)
     members = await team_level_page(promoter_id=me.id, depth=depth, cursor=cursor, limit=limit)
     return {
         "depth": depth,
