@@ -13,7 +13,7 @@ from sanic_ext import openapi
 from server.auth import ROLES_BACKOFFICE, requires
 from server.http import Query, parse_query, render
 from server.services.csv_export import stream_csv
-from server.services.reports import exports, queries
+from server.services.reports import customers, exports, queries
 
 bp = Blueprint("admin_reports")
 
@@ -148,3 +148,37 @@ async def funnel_csv(request: Request, program_id: int) -> None:
     window = await _window(program_id, query)
     segment = queries.parse_segment(query.segment)
     await stream_csv(request, await exports.funnel_csv(window=window, segment=segment))
+
+
+class CustomersQuery(RangeQuery):
+    ltv_by: str = Field(
+        default="promoter",
+        description="first touch the LTV table groups customers by: promoter | channel | site"
+        " | utm_source | utm_medium | utm_campaign | reached_by",
+    )
+    limit: int = Field(default=100, ge=1, le=queries.MAX_ITEMS)
+
+
+@bp.get("/programs/<program_id:int>/reports/customers")
+@openapi.definition(
+    summary="Customers: new vs returning buyers, repeat-purchase rate, per-customer figures,"
+    " LTV of referred customers by promoter, channel or campaign",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def customers_report(request: Request, program_id: int) -> HTTPResponse:
+    query = parse_query(request, CustomersQuery)
+    window = await _window(program_id, query)
+    return render(
+        await customers.customers_report(window=window, ltv_by=query.ltv_by, limit=query.limit)
+    )
+
+
+@bp.get("/programs/<program_id:int>/reports/customers.csv")
+@openapi.definition(summary="The LTV table of the customers report as CSV", secured={"bearer": []})
+@requires(*ROLES_BACKOFFICE)
+async def customers_csv(request: Request, program_id: int) -> None:
+    query = parse_query(request, CustomersQuery)
+    window = await _window(program_id, query)
+    export = await exports.customers_csv(window=window, ltv_by=query.ltv_by, limit=query.limit)
+    await stream_csv(request, export)

@@ -18,7 +18,13 @@ from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, Queued
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
-from server.models.report import ReportMark, ReportRollup, ReportState, ReportVisitor
+from server.models.report import (
+    ReportBuyer,
+    ReportMark,
+    ReportRollup,
+    ReportState,
+    ReportVisitor,
+)
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
 from server.models.staff import StaffUser
@@ -64,6 +70,7 @@ __all__ = [
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",
+    "ReportBuyer",
     "ReportMark",
     "ReportRollup",
     "ReportState",

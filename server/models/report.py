@@ -91,3 +91,27 @@ class ReportState(Model):
 
     class Meta:
         table = "report_states"
+
+
+class ReportBuyer(Model):
+    """A buyer of one local hour bucket under one touch, with their orders and net sales
+    there: customer reports (new and returning buyers, repeat rate, LTV) read these rows."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    bucket = UtcDatetimeField()
+    # sha256 of user:<id> or ext:<store customer id>, never the raw id.
+    buyer_key = fields.CharField(max_length=64)
+    orders = fields.IntField(default=0)
+    net_sales = _money()
+    promoter_id = fields.BigIntField(null=True)
+    site_id = fields.BigIntField(null=True)
+    channel_id = fields.BigIntField(null=True)
+    utm_source = fields.CharField(max_length=64, null=True)
+    utm_medium = fields.CharField(max_length=64, null=True)
+    utm_campaign = fields.CharField(max_length=64, null=True)
+    reached_by = fields.CharField(max_length=8, null=True)
+
+    class Meta:
+        table = "report_buyers"
+        indexes = (("program_id", "bucket"), ("program_id", "buyer_key", "bucket"))

@@ -134,3 +134,39 @@ def as_json(figures: Figures, *, exponent: int) -> dict[str, Any]:
 
 def _money(amount: Decimal, places: Decimal) -> str:
     return str(Decimal(amount).quantize(places))
+
+
+@dataclass(frozen=True)
+class CustomerSums:
+    """The buyers of a range: how many, how many first bought then, how many bought twice or
+    more, and their orders and net sales."""
+
+    buyers: int
+    new_buyers: int
+    repeat_buyers: int
+    orders: int
+    net_sales: Decimal
+
+
+def customers_json(sums: CustomerSums, *, exponent: int) -> dict[str, Any]:
+    """New vs returning buyers, repeat-purchase rate, orders and net sales per customer."""
+    places = money_places(exponent)
+    averages = {
+        "repeat_purchase_rate": ratio(sums.repeat_buyers, sums.buyers, RATE_PLACES),
+        "orders_per_customer": ratio(sums.orders, sums.buyers, Decimal("0.01")),
+        "net_sales_per_customer": ratio(sums.net_sales, sums.buyers, places),
+    }
+    return {
+        "buyers": sums.buyers,
+        "new_buyers": sums.new_buyers,
+        "returning_buyers": sums.buyers - sums.new_buyers,
+        "repeat_buyers": sums.repeat_buyers,
+        "orders": sums.orders,
+        "net_sales": _money(sums.net_sales, places),
+        **{name: None if value is None else str(value) for name, value in averages.items()},
+    }
+
+
+def lifetime_value(customers: int, net_sales: Decimal, *, exponent: int) -> Decimal | None:
+    """LTV: the net sales to date of the customers acquired, per customer."""
+    return ratio(net_sales, customers, money_places(exponent))

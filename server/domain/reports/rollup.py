@@ -3,6 +3,7 @@ rollup rows per bucket, dimension and value; the same function serves refresh an
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -101,6 +102,8 @@ class OrderFact:
     refunded: Decimal
     cancelled: bool
     touch: Touch
+    # Who bought (buyer_key), None when the store named nobody.
+    buyer: str | None = None
     lines: tuple[LineFact, ...] = ()
     commissions: tuple[CommissionFact, ...] = ()
 
@@ -126,11 +129,21 @@ class VisitorKey:
 
 
 @dataclass
+class BuyerSums:
+    """One buyer's orders and net sales in one bucket under one touch."""
+
+    orders: int = 0
+    net_sales: Decimal = Decimal(0)
+
+
+@dataclass
 class Rollup:
-    """Rollup rows by (bucket, dimension, value) and the bucket's unique visitor keys."""
+    """Rollup rows by (bucket, dimension, value), the bucket's unique visitor keys and its
+    buyers (customer reports are read from these)."""
 
     rows: dict[Key, Sums] = field(default_factory=dict)
     visitors: set[VisitorKey] = field(default_factory=set)
+    buyers: dict[tuple[datetime, str, Touch], BuyerSums] = field(default_factory=dict)
 
     def sums(self, bucket: datetime, dimension: Dimension, value: str | None) -> Sums | None:
         if value is None or value == "":
@@ -186,9 +199,24 @@ def roll_up(
     return rollup
 
 
+def buyer_key(*, user_id: int | None, external_id: str | None) -> str | None:
+    """A buyer's identity as reports keep it: a digest, never the store's raw id."""
+    if user_id is not None:
+        raw = f"user:{user_id}"
+    elif external_id:
+        raw = f"ext:{external_id}"
+    else:
+        return None
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
 def _roll_order(rollup: Rollup, bucket: datetime, order: OrderFact) -> None:
     values = _with_all(order.touch.values())
     refunds = order.refunds
+    if order.buyer is not None:
+        buyer = rollup.buyers.setdefault((bucket, order.buyer, order.touch), BuyerSums())
+        buyer.orders += 1
+        buyer.net_sales += order.total - refunds
     for column, amount in (
         ("orders", 1),
         ("gmv", order.total),

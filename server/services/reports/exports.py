@@ -8,7 +8,7 @@ from typing import Any
 
 from server.domain.reports.metrics import COMMISSION_STATUSES
 from server.services.csv_export import CsvExport
-from server.services.reports import queries
+from server.services.reports import customers, queries
 from server.services.reports.queries import Window
 from server.services.reports.reads import Segment
 
@@ -109,3 +109,11 @@ async def funnel_csv(*, window: Window, segment: Segment) -> CsvExport:
     ]
     header = ["step", "count", "rate_from_previous_step", "previous_count", "previous_rate"]
     return CsvExport(_name(window, "funnel"), header, _rows(rows))
+
+
+async def customers_csv(*, window: Window, ltv_by: str, limit: int) -> CsvExport:
+    """The lifetime value table: one row per first-touch value of customers acquired."""
+    body = await customers.customers_report(window=window, ltv_by=ltv_by, limit=limit)
+    columns = ("customers", "orders", "net_sales_to_date", "lifetime_value")
+    rows = [[item["value"], *(item[c] for c in columns)] for item in body["lifetime_values"]]
+    return CsvExport(_name(window, f"customers-by-{ltv_by}"), [ltv_by, *columns], _rows(rows))

@@ -16,6 +16,7 @@ from server.domain.reports.rollup import (
     OrderFact,
     Touch,
     VisitFact,
+    buyer_key,
     order_touch,
     order_visit_id,
 )
@@ -112,6 +113,8 @@ async def order_facts(
             "site_id",
             "campaign",
             "attribution",
+            "buyer_user_id",
+            "buyer_external_id",
         )
     )
     if not orders:
@@ -173,6 +176,7 @@ def _order_fact(
         refunded=Decimal(order["refunded_amount"]),
         cancelled=order["status"] == "cancelled",
         touch=touch,
+        buyer=buyer_key(user_id=order["buyer_user_id"], external_id=order["buyer_external_id"]),
         lines=tuple(
             LineFact(
                 product_id=line["product_id"],

@@ -16,8 +16,15 @@ from server.domain.instants import require_utc
 from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start
-from server.domain.reports.rollup import Rollup, roll_up
-from server.models import Program, ReportMark, ReportRollup, ReportState, ReportVisitor
+from server.domain.reports.rollup import Rollup, Touch, roll_up
+from server.models import (
+    Program,
+    ReportBuyer,
+    ReportMark,
+    ReportRollup,
+    ReportState,
+    ReportVisitor,
+)
 from server.services.reports.facts import binding_facts, order_facts, visit_facts
 
 # Marks one refresh run takes; the rest wait for the next run.
@@ -41,6 +48,18 @@ async def _lock_state(conn: BaseDBAsyncClient, program_id: int) -> ReportState:
     return await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().get()
 
 
+def _touch_columns(touch: Touch) -> dict[str, Any]:
+    return {
+        "promoter_id": touch.promoter_id,
+        "site_id": touch.site_id,
+        "channel_id": touch.channel_id,
+        "utm_source": touch.utm_source,
+        "utm_medium": touch.utm_medium,
+        "utm_campaign": touch.utm_campaign,
+        "reached_by": touch.reached_by,
+    }
+
+
 async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> None:
     rows = [
         ReportRollup(
@@ -59,18 +78,25 @@ async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> No
             program_id=program_id,
             bucket=key.bucket,
             visitor_hash=key.visitor_hash,
-            promoter_id=key.touch.promoter_id,
-            site_id=key.touch.site_id,
-            channel_id=key.touch.channel_id,
-            utm_source=key.touch.utm_source,
-            utm_medium=key.touch.utm_medium,
-            utm_campaign=key.touch.utm_campaign,
-            reached_by=key.touch.reached_by,
+            **_touch_columns(key.touch),
         )
         for key in rollup.visitors
     ]
     if visitors:
         await ReportVisitor.bulk_create(visitors, batch_size=1000, using_db=conn)
+    buyers = [
+        ReportBuyer(
+            program_id=program_id,
+            bucket=bucket,
+            buyer_key=key,
+            orders=sums.orders,
+            net_sales=sums.net_sales,
+            **_touch_columns(touch),
+        )
+        for (bucket, key, touch), sums in rollup.buyers.items()
+    ]
+    if buyers:
+        await ReportBuyer.bulk_create(buyers, batch_size=1000, using_db=conn)
 
 
 async def recompute_span(
@@ -85,7 +111,7 @@ async def recompute_span(
         bindings=await binding_facts(conn, program_id=program.id, start=start, end=end),
         orders=await order_facts(conn, program_id=program.id, start=start, end=end),
     )
-    for model in (ReportRollup, ReportVisitor):
+    for model in (ReportRollup, ReportVisitor, ReportBuyer):
         await (
             model.filter(program_id=program.id, bucket__gte=start, bucket__lt=end)
             .using_db(conn)
