@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.db import connection, is_mysql
+from server.domain.instants import stored_instant
 from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS, Sums
 from server.domain.reports.rollup import ALL_VALUE, Dimension
 from server.services.ledger.postings import sql_rows
@@ -91,9 +92,7 @@ async def summed(
 def _key(raw: Any, group: str | None) -> Any:
     if group != "bucket":
         return raw
-    # SQLite returns the stored ISO text; MariaDB a naive datetime holding the UTC wall time.
-    moment = datetime.fromisoformat(raw) if isinstance(raw, str) else raw
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return stored_instant(raw)
 
 
 async def total(*, program_id: int, segment: Segment, start: datetime, end: datetime) -> Sums:
