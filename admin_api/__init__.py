@@ -19,6 +19,7 @@ def admin_blueprints() -> Blueprint:
         disputes,
         exports,
         hierarchy,
+        internal_programs,
         jobs,
         ledger,
         order_events,
@@ -62,6 +63,7 @@ def admin_blueprints() -> Blueprint:
         payouts.bp,
         anomalies.bp,
         reports.bp,
+        internal_programs.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

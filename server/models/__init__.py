@@ -24,6 +24,7 @@ from server.models.report import (
     ReportRollup,
     ReportState,
     ReportVisitor,
+    SpendRecord,
 )
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink
@@ -80,6 +81,7 @@ __all__ = [
     "ShareCode",
     "ShareLink",
     "Site",
+    "SpendRecord",
     "StaffUser",
     "TeamCount",
     "User",

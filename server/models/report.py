@@ -115,3 +115,25 @@ class ReportBuyer(Model):
     class Meta:
         table = "report_buyers"
         indexes = (("program_id", "bucket"), ("program_id", "buyer_key", "bucket"))
+
+
+class SpendRecord(Model):
+    """Money the merchant spent on one local day for a sub-account, a channel or a campaign
+    (or the program as a whole when none is named): the spend of ROI (docs/reports.md)."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    # A calendar day of the program zone.
+    day = fields.DateField()
+    promoter_id = fields.BigIntField(null=True)
+    channel_id = fields.BigIntField(null=True)
+    utm_campaign = fields.CharField(max_length=64, null=True)
+    amount = fields.DecimalField(max_digits=18, decimal_places=2)
+    currency = fields.CharField(max_length=3)
+    note = fields.CharField(max_length=255, default="")
+    created_by = fields.BigIntField(null=True)
+    created_at = UtcDatetimeField(auto_now_add=True)
+
+    class Meta:
+        table = "spend_records"
+        indexes = (("program_id", "day"),)

@@ -24,7 +24,7 @@ from server.domain.reports.ranges import ReportRange, preset_range, previous_ran
 from server.domain.reports.rollup import Dimension
 from server.models import Program, Promoter, PromoterStatusChange
 from server.services.programs.settings import get_program
-from server.services.reports import reads
+from server.services.reports import reads, spend
 from server.services.reports.reads import Segment
 
 TOP_SORTS = ("net_sales", "commissions", "conversion")
@@ -100,7 +100,8 @@ async def figures(program_id: int, segment: Segment, r: ReportRange) -> Figures:
     uniques = await reads.unique_visitors(
         program_id=program_id, segment=segment, start=r.start, end=r.end
     )
-    return Figures(sums=sums, unique_visitors=uniques)
+    spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
+    return Figures(sums=sums, unique_visitors=uniques, spend=spent)
 
 
 async def _active_promoters(program_id: int, r: ReportRange) -> int:
@@ -187,7 +188,11 @@ async def _by_value(pid: int, dimension: Dimension, r: ReportRange) -> dict[str,
         program_id=pid, dimension=stored, start=r.start, end=r.end
     )
     if dimension != Dimension.TIER:
-        return {v: Figures(s, uniques.get(v, 0)) for v, s in sums.items()}
+        spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
+        return {
+            v: Figures(sums.get(v, Sums()), uniques.get(v, 0), spent.get(v))
+            for v in sorted(set(sums) | set(spent))
+        }
     # Tier: promoter rows grouped by each promoter's tier now. Unique visitors of a tier are
     # the promoters' own summed (a visitor of two promoters of a tier counts twice).
     tiers = dict(await Promoter.filter(id__in=[int(v) for v in sums]).values_list("id", "tier"))
