@@ -144,7 +144,7 @@ async def record_spend(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, SpendCreate)
     entry = SpendEntry(
         day=body.day,
-        amount=spend.parse_amount(body.amount),
+        amount=spend.parse_amount(text=body.amount),
         promoter_id=body.sub_account_id,
         channel_id=body.channel_id,
         utm_campaign=body.utm_campaign,

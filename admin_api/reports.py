@@ -66,7 +66,7 @@ async def _window(program_id: int, query: RangeQuery) -> queries.Window:
 async def overview(request: Request, program_id: int) -> HTTPResponse:
     query = parse_query(request, SegmentQuery)
     window = await _window(program_id, query)
-    segment = queries.parse_segment(query.segment)
+    segment = queries.parse_segment(text=query.segment)
     return render(await queries.overview(window=window, segment=segment))
 
 
@@ -76,7 +76,7 @@ async def overview(request: Request, program_id: int) -> HTTPResponse:
 async def overview_csv(request: Request, program_id: int) -> None:
     query = parse_query(request, SegmentQuery)
     window = await _window(program_id, query)
-    segment = queries.parse_segment(query.segment)
+    segment = queries.parse_segment(text=query.segment)
     await stream_csv(request, await exports.overview_csv(window=window, segment=segment))
 
 
@@ -136,7 +136,7 @@ async def top_promoters_csv(request: Request, program_id: int) -> None:
 async def funnel(request: Request, program_id: int) -> HTTPResponse:
     query = parse_query(request, SegmentQuery)
     window = await _window(program_id, query)
-    segment = queries.parse_segment(query.segment)
+    segment = queries.parse_segment(text=query.segment)
     return render(await queries.funnel(window=window, segment=segment))
 
 
@@ -146,7 +146,7 @@ async def funnel(request: Request, program_id: int) -> HTTPResponse:
 async def funnel_csv(request: Request, program_id: int) -> None:
     query = parse_query(request, SegmentQuery)
     window = await _window(program_id, query)
-    segment = queries.parse_segment(query.segment)
+    segment = queries.parse_segment(text=query.segment)
     await stream_csv(request, await exports.funnel_csv(window=window, segment=segment))
 
 

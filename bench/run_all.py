@@ -14,6 +14,9 @@ In order, each as its own process (so one's memory and event loop never affect t
    restored after); about 6 min.
 4. hierarchy — `bench.hierarchy_bench`: the closure table at 1,000,000 promoters against
    recursive CTEs, once with the server's buffer pool and once with 2048 MiB; about 15 min.
+5. reports — `bench.report_bench`: the 30-day overview and every breakdown from rollups at
+   10,000,000 visits and 1,000,000 orders, against the raw rows; about an hour (rebuilding
+   90 days of rollups dominates).
 
 Altogether about half an hour on a quiet 2-core machine (longer under load: the figures in
 RESULTS.md carry the load average of their run). Needs wrk (`apt-get install -y wrk`) and
@@ -77,6 +80,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         arguments=("--promoters", "1000000", "--buffer-pool-mb", "2048"),
         no_save_flag="--no-write",
         minutes=15,
+    ),
+    Benchmark(
+        name="reports",
+        module="bench.report_bench",
+        arguments=("--visits", "10000000", "--orders", "1000000", "--days", "90"),
+        no_save_flag="--no-write",
+        minutes=60,
     ),
 )
 NAMES = tuple(benchmark.name for benchmark in BENCHMARKS)

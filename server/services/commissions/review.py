@@ -213,4 +213,4 @@ async def apply_review_action(
         at=now,
         using_db=conn,
     )
-    await mark_commissions(conn, ids=[commission.id])
+    await mark_commissions(conn=conn, ids=[commission.id])

@@ -187,7 +187,7 @@ async def _record_changes(
         f" WHERE id IN ({ids}) AND status = ? ORDER BY id",
         [action, to_status, reason, now, from_status],
     )
-    await mark_commissions(conn, ids=ids)
+    await mark_commissions(conn=conn, ids=ids)
 
 
 async def _ensure_and_lock_balances(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:

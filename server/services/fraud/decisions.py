@@ -111,7 +111,7 @@ async def _reverse(
         .using_db(conn)
         .update(status=target.value, amount=Decimal(0), hold_reason=None, reject_reason=reason)
     )
-    await mark_commissions(conn, ids=[commission.id])
+    await mark_commissions(conn=conn, ids=[commission.id])
     commission.status = target.value
     await CommissionChange.create(
         commission_id=commission.id,

@@ -324,7 +324,7 @@ async def _ingest_once(
             )
             await _store_outcome(conn, row_id, outcome)
             # The order's report bucket, in this transaction (docs/reports.md#freshness).
-            await mark_order(conn, program_id=program_id, external_id=event.external_id)
+            await mark_order(conn=conn, program_id=program_id, external_id=event.external_id)
     except _AlreadyRecorded:
         earlier = await OrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
         if earlier is None:  # pragma: no cover - the winner committed before we collided

@@ -264,7 +264,7 @@ async def mark_commissions_paid(
             at=now,
             using_db=conn,
         )
-        await mark_commissions(conn, ids=[commission.id])
+        await mark_commissions(conn=conn, ids=[commission.id])
 
 
 async def settle_paid(

@@ -101,6 +101,7 @@ async def list_sub_accounts(*, program_id: int) -> list[Promoter]:
 
 
 def serialize_sub_account(promoter: Promoter) -> dict[str, Any]:
+    """A sub-account as staff see it."""
     return {
         "id": promoter.id,
         "program_id": promoter.program_id,  # type: ignore[attr-defined]

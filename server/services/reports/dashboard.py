@@ -46,14 +46,13 @@ def _personal(body: dict[str, Any]) -> dict[str, Any]:
 async def my_dashboard(
     *, user_id: int, program_id: int, preset: str, first: date | None, last: date | None
 ) -> dict[str, Any]:
-    """My visits, bindings, orders and earnings beside the previous period, their trend, my
-    team per level and my rank if the program enables leaderboards."""
+    """My figures beside the previous period, their trend, my team and rank (if enabled)."""
     me = await own_promoter(user_id=user_id, program_id=program_id)
     window = await report_window(program_id=program_id, preset=preset, first=first, last=last)
     segment = Segment(Dimension.PROMOTER, str(me.id))
     places = window.exponent
-    current = await figures(program_id, segment, window.current)
-    before = await figures(program_id, segment, window.previous)
+    current = await figures(program_id=program_id, segment=segment, r=window.current)
+    before = await figures(program_id=program_id, segment=segment, r=window.previous)
     counts = await team_counts(promoter_id=me.id)
     return {
         **window.describe(),
@@ -76,8 +75,7 @@ def _customer_label(user: dict[str, Any] | None) -> str:
 async def my_referred_customers(
     *, user_id: int, program_id: int, cursor: int | None, limit: int
 ) -> dict[str, Any]:
-    """The customers bound to me, newest first: masked name (never a phone or openid) and
-    where each came from: date, site, link/QR/code, channel, UTM, binding expiry."""
+    """The customers bound to me, newest first, masked, with their attribution context."""
     check_page_limit(limit)
     me = await own_promoter(user_id=user_id, program_id=program_id)
     query = Binding.filter(program_id=program_id, promoter_id=me.id)

@@ -41,7 +41,7 @@ def _touch(row: dict[str, Any]) -> Touch:
 
 
 async def visit_facts(
-    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime
 ) -> list[VisitFact]:
     """The program's visits that arrived in [start, end)."""
     rows = (
@@ -65,7 +65,7 @@ async def _visit_touches(conn: BaseDBAsyncClient, ids: set[int]) -> dict[int, To
 
 
 async def binding_facts(
-    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime
 ) -> list[BindingFact]:
     """The program's bindings made in [start, end), with the site and UTM of their visit."""
     rows = (
@@ -91,7 +91,7 @@ async def binding_facts(
 
 
 async def order_facts(
-    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime
 ) -> list[OrderFact]:
     """The program's orders paid in [start, end) with their lines and commissions now."""
     orders = (

@@ -1,7 +1,6 @@
-"""Marks written in the writer's own transaction: the instants whose report buckets changed.
-
-One plain INSERT per write (no shared counter row to lock), so the money path never waits on
-another writer's report update; the refresh job turns marks into recomputed buckets."""
+"""Marks written in the writer's own transaction: the instants whose report buckets changed,
+one plain INSERT per write (no shared counter row to lock, so the money path never waits on a
+report update); the refresh job turns them into recomputed buckets (docs/reports.md)."""
 
 from __future__ import annotations
 
@@ -23,7 +22,7 @@ def _quarter(moment: datetime) -> datetime:
 
 
 async def mark_instants(
-    conn: BaseDBAsyncClient, *, program_id: int, instants: Iterable[datetime]
+    *, conn: BaseDBAsyncClient, program_id: int, instants: Iterable[datetime]
 ) -> None:
     """Mark the buckets of these instants of one program as changed."""
     quarters = sorted({_quarter(moment) for moment in instants})
@@ -37,7 +36,7 @@ async def mark_instants(
     await conn.execute_query(f"INSERT INTO report_marks (program_id, at) VALUES {rows}", values)
 
 
-async def mark_order(conn: BaseDBAsyncClient, *, program_id: int, external_id: str) -> None:
+async def mark_order(*, conn: BaseDBAsyncClient, program_id: int, external_id: str) -> None:
     """Mark the bucket of a paid order (its figures and its commissions' live there)."""
     marker = param_marker(conn)
     # A plain read, then a plain INSERT: INSERT … SELECT would take shared next-key locks on
@@ -48,10 +47,10 @@ async def mark_order(conn: BaseDBAsyncClient, *, program_id: int, external_id: s
         [program_id, external_id],
     )
     instants = [i for row in rows if (i := stored_instant(row["paid_at"])) is not None]
-    await mark_instants(conn, program_id=program_id, instants=instants)
+    await mark_instants(conn=conn, program_id=program_id, instants=instants)
 
 
-async def mark_commissions(conn: BaseDBAsyncClient, *, ids: Iterable[int] | str) -> None:
+async def mark_commissions(*, conn: BaseDBAsyncClient, ids: Iterable[int] | str) -> None:
     """Mark the buckets of the orders of these commissions (an id list or its SQL text)."""
     id_list = ids if isinstance(ids, str) else ", ".join(str(int(i)) for i in ids)
     if not id_list:
@@ -66,4 +65,4 @@ async def mark_commissions(conn: BaseDBAsyncClient, *, ids: Iterable[int] | str)
         if (moment := stored_instant(row["paid_at"])) is not None:
             by_program.setdefault(int(row["program_id"]), []).append(moment)
     for program_id, instants in sorted(by_program.items()):
-        await mark_instants(conn, program_id=program_id, instants=instants)
+        await mark_instants(conn=conn, program_id=program_id, instants=instants)

@@ -77,7 +77,7 @@ async def report_window(
     return Window(program, current, previous_range(current, tz), preset)
 
 
-def parse_segment(text: str | None) -> Segment:
+def parse_segment(*, text: str | None) -> Segment:
     """`dimension:value` (e.g. site:3, utm_source:wechat) narrowing a report; none = totals."""
     if not text:
         return Segment()
@@ -95,7 +95,8 @@ def parse_segment(text: str | None) -> Segment:
     return Segment(dimension, value)
 
 
-async def figures(program_id: int, segment: Segment, r: ReportRange) -> Figures:
+async def figures(*, program_id: int, segment: Segment, r: ReportRange) -> Figures:
+    """The sums, unique visitors and spend of one segment over a range."""
     sums = await reads.total(program_id=program_id, segment=segment, start=r.start, end=r.end)
     uniques = await reads.unique_visitors(
         program_id=program_id, segment=segment, start=r.start, end=r.end
@@ -156,8 +157,8 @@ async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
 async def overview(*, window: Window, segment: Segment) -> dict[str, Any]:
     """Totals beside the previous period, promoters, and the hourly or daily series."""
     pid, places = window.program.id, window.exponent
-    current = await figures(pid, segment, window.current)
-    before = await figures(pid, segment, window.previous)
+    current = await figures(program_id=pid, segment=segment, r=window.current)
+    before = await figures(program_id=pid, segment=segment, r=window.previous)
     return {
         **window.describe(),
         "segment": _segment_json(segment),
@@ -307,9 +308,11 @@ def _funnel_steps(found: Figures) -> list[dict[str, Any]]:
 async def funnel(*, window: Window, segment: Segment) -> dict[str, Any]:
     """Visits → unique visitors → bindings → orders → settled commissions, and the previous."""
     pid = window.program.id
+    current = await figures(program_id=pid, segment=segment, r=window.current)
+    before = await figures(program_id=pid, segment=segment, r=window.previous)
     return {
         **window.describe(),
         "segment": _segment_json(segment),
-        "steps": _funnel_steps(await figures(pid, segment, window.current)),
-        "previous_steps": _funnel_steps(await figures(pid, segment, window.previous)),
+        "steps": _funnel_steps(current),
+        "previous_steps": _funnel_steps(before),
     }

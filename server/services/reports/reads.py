@@ -67,8 +67,7 @@ async def summed(
     value: str | None = None,
     group: str | None = None,
 ) -> dict[Any, Sums]:
-    """Rollup sums in [start, end) of one dimension, by `group` ("value", "bucket") or whole
-    (key None); narrowed to one `value` if given."""
+    """Rollup sums of one dimension in [start, end), whole or by "value" or "bucket"."""
     conn = connection()
     where = "program_id = ? AND dimension = ? AND bucket >= ? AND bucket < ?"
     values: list[Any] = [program_id, dimension.value, start, end]

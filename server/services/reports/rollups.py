@@ -100,16 +100,15 @@ async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> No
 
 
 async def recompute_span(
-    conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
+    *, conn: BaseDBAsyncClient, program: Program, start: datetime, end: datetime
 ) -> None:
-    """Replace the rollups of the buckets in [start, end) (local hour bounds) by a
-    recomputation from raw rows; the caller holds the program's state lock."""
+    """Replace the rollups of [start, end) by a recomputation from raw rows (state locked)."""
     tz = zone(program.time_zone)
     rollup = roll_up(
         bucket_of=lambda moment: local_hour_start(moment, tz),
-        visits=await visit_facts(conn, program_id=program.id, start=start, end=end),
-        bindings=await binding_facts(conn, program_id=program.id, start=start, end=end),
-        orders=await order_facts(conn, program_id=program.id, start=start, end=end),
+        visits=await visit_facts(conn=conn, program_id=program.id, start=start, end=end),
+        bindings=await binding_facts(conn=conn, program_id=program.id, start=start, end=end),
+        orders=await order_facts(conn=conn, program_id=program.id, start=start, end=end),
     )
     for model in (ReportRollup, ReportVisitor, ReportBuyer):
         await (
@@ -146,7 +145,7 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
             if program is not None:
                 spans = _spans([m["at"] for m in program_marks], zone(program.time_zone))
                 for start, end in spans:
-                    await recompute_span(conn, program=program, start=start, end=end)
+                    await recompute_span(conn=conn, program=program, start=start, end=end)
                     buckets += 1
             await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
             state.refreshed_at = clock.now()
@@ -174,7 +173,7 @@ async def rebuild_reports(
             )
             async with in_transaction() as conn:
                 await _lock_state(conn, program.id)
-                await recompute_span(conn, program=program, start=moment, end=following)
+                await recompute_span(conn=conn, program=program, start=moment, end=following)
             spans += 1
             moment = following
     return {"spans": spans}

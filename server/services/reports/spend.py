@@ -107,7 +107,7 @@ async def import_spend_csv(
     )
 
 
-def parse_amount(text: str) -> Decimal:
+def parse_amount(*, text: str) -> Decimal:
     """A spend amount as sent (decimal text), or a coded 422."""
     amount = read_decimal(text)
     if amount is None:
@@ -132,8 +132,7 @@ async def replay_import(*, program_id: int, first_id: int) -> list[SpendRecord]:
 
 
 async def spend_total(*, program_id: int, segment: Segment, r: ReportRange) -> Decimal | None:
-    """Spend of the range (whole program, or one sub-account, channel or campaign); None
-    when nothing was recorded for it or it is a dimension spend is not recorded by."""
+    """Spend of a segment over the range; None when none was recorded (or cannot be)."""
     query = SpendRecord.filter(program_id=program_id, day__gte=r.first, day__lte=r.last)
     if segment.dimension != Dimension.ALL:
         column = SPEND_COLUMNS.get(segment.dimension)
@@ -159,6 +158,7 @@ async def spend_by(*, program_id: int, dimension: Dimension, r: ReportRange) -> 
 
 
 def serialize_spend(record: SpendRecord) -> dict[str, Any]:
+    """A spend record as the API shows it."""
     return {
         "id": record.id,
         "program_id": record.program_id,

@@ -209,7 +209,7 @@ async def _mark_report_buckets(conn: BaseDBAsyncClient, rows: Sequence[PendingVi
     for row in rows:
         by_program.setdefault(row.program_id, []).append(row.at)
     for program_id, instants in sorted(by_program.items()):
-        await mark_instants(conn, program_id=program_id, instants=instants)
+        await mark_instants(conn=conn, program_id=program_id, instants=instants)
 
 
 async def write_visits(rows: Sequence[PendingVisit]) -> None:
