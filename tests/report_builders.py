@@ -11,7 +11,16 @@ from typing import Any
 from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start
-from server.models import Binding, Commission, Order, Program, Promoter, ReportRollup, Visit
+from server.models import (
+    Binding,
+    Commission,
+    Order,
+    Program,
+    Promoter,
+    ReportRollup,
+    ReportSketch,
+    Visit,
+)
 from server.services.reports.rollups import refresh_reports
 from server.services.sharing.visit_buffer import PendingVisit
 from server.services.sharing.visits import write_visits
@@ -70,6 +79,12 @@ async def stored_rollups(program: Program, dimension: str | None = None) -> dict
         sums = {c: _plain(getattr(row, c)) for c in ROLLUP_COLUMNS if getattr(row, c)}
         rows[(row.bucket, row.dimension, row.value)] = sums
     return rows
+
+
+async def stored_sketches(program: Program) -> dict[Any, str]:
+    """Every stored visitor sketch of the program: (day, dimension, value) → its text."""
+    rows = await ReportSketch.filter(program_id=program.id)
+    return {(row.day, row.dimension, row.value): row.registers for row in rows}
 
 
 async def recomputed_totals(program: Program) -> dict[Any, dict]:

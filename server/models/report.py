@@ -137,3 +137,21 @@ class SpendRecord(Model):
     class Meta:
         table = "spend_records"
         indexes = (("program_id", "day"),)
+
+
+class ReportSketch(Model):
+    """Unique visitors of one program, local day and dimension value as a HyperLogLog sketch
+    (server/domain/reports/sketch.py): a range of days merges its days sketches."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    # The UTC instant the local day begins.
+    day = UtcDatetimeField()
+    dimension = fields.CharField(max_length=16)
+    value = fields.CharField(max_length=64)
+    registers = fields.TextField()
+
+    class Meta:
+        table = "report_sketches"
+        unique_together = (("program_id", "day", "dimension", "value"),)
+        indexes = (("program_id", "dimension", "day"),)

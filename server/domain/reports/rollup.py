@@ -174,6 +174,11 @@ def _with_all(values: Mapping[Dimension, str | None]) -> dict[Dimension, str | N
     return {Dimension.ALL: ALL_VALUE, **values}
 
 
+def touch_values(touch: Touch) -> dict[Dimension, str | None]:
+    """The rows a touch counts in: the totals and each of its dimension values."""
+    return _with_all(touch.values())
+
+
 def roll_up(
     *,
     bucket_of: Callable[[datetime], datetime],

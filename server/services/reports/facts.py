@@ -22,7 +22,7 @@ from server.domain.reports.rollup import (
 )
 from server.models import Binding, Commission, Order, OrderLine, Visit
 
-_TOUCH_COLUMNS = (
+TOUCH_COLUMNS = (
     "promoter_id",
     "site_id",
     "channel_id",
@@ -37,7 +37,7 @@ PAID_ORDER_STATUSES = ("paid", "completed", "cancelled", "refunded")
 
 
 def _touch(row: dict[str, Any]) -> Touch:
-    return Touch(**{name: row.get(name) for name in _TOUCH_COLUMNS})
+    return Touch(**{name: row.get(name) for name in TOUCH_COLUMNS})
 
 
 async def visit_facts(
@@ -47,7 +47,7 @@ async def visit_facts(
     rows = (
         await Visit.filter(program_id=program_id, at__gte=start, at__lt=end)
         .using_db(conn)
-        .values("at", "is_bot", "visitor_hash", *_TOUCH_COLUMNS)
+        .values("at", "is_bot", "visitor_hash", *TOUCH_COLUMNS)
     )
     return [
         VisitFact(
@@ -60,7 +60,7 @@ async def visit_facts(
 async def _visit_touches(conn: BaseDBAsyncClient, ids: set[int]) -> dict[int, Touch]:
     if not ids:
         return {}
-    rows = await Visit.filter(id__in=sorted(ids)).using_db(conn).values("id", *_TOUCH_COLUMNS)
+    rows = await Visit.filter(id__in=sorted(ids)).using_db(conn).values("id", *TOUCH_COLUMNS)
     return {row["id"]: _touch(row) for row in rows}
 
 

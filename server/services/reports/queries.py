@@ -98,22 +98,25 @@ def parse_segment(*, text: str | None) -> Segment:
 async def figures(*, program_id: int, segment: Segment, r: ReportRange) -> Figures:
     """The sums, unique visitors and spend of one segment over a range."""
     sums = await reads.total(program_id=program_id, segment=segment, start=r.start, end=r.end)
-    uniques = await reads.unique_visitors(
-        program_id=program_id, segment=segment, start=r.start, end=r.end
-    )
+    if r.days == 1:
+        uniques = await reads.unique_visitors(
+            program_id=program_id, segment=segment, start=r.start, end=r.end
+        )
+    else:
+        found = await reads.sketched_visitors(
+            program_id=program_id,
+            dimension=segment.dimension,
+            value=segment.value,
+            start=r.start,
+            end=r.end,
+        )
+        uniques = found.get(None, 0)
     spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
     return Figures(sums=sums, unique_visitors=uniques, spend=spent)
 
 
 async def _active_promoters(program_id: int, r: ReportRange) -> int:
-    rows = await reads.summed(
-        program_id=program_id,
-        dimension=Dimension.PROMOTER,
-        start=r.start,
-        end=r.end,
-        group="value",
-    )
-    return sum(1 for s in rows.values() if s["visits"] or s["bindings"] or s["orders"])
+    return await reads.active_promoters(program_id=program_id, start=r.start, end=r.end)
 
 
 async def _new_promoters(program_id: int, r: ReportRange) -> int:
@@ -140,9 +143,20 @@ async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
         end=window.current.end,
         group="bucket",
     )
-    uniques = await reads.unique_visitors_per_bucket(
-        program_id=pid, segment=segment, spans=[(b.start, b.end) for b in buckets]
-    )
+    if window.current.days == 1:  # hours: exact
+        uniques = await reads.unique_visitors_per_bucket(
+            program_id=pid, segment=segment, spans=[(b.start, b.end) for b in buckets]
+        )
+    else:  # days: each day's sketch
+        per_day = await reads.sketched_visitors(
+            program_id=pid,
+            dimension=segment.dimension,
+            value=segment.value,
+            start=window.current.start,
+            end=window.current.end,
+            group="day",
+        )
+        uniques = [per_day.get(b.start, 0) for b in buckets]
     points = []
     for bucket, visitors in zip(buckets, uniques, strict=True):
         sums = Sums()
@@ -185,9 +199,14 @@ async def _by_value(pid: int, dimension: Dimension, r: ReportRange) -> dict[str,
     sums = await reads.summed(
         program_id=pid, dimension=stored, start=r.start, end=r.end, group="value"
     )
-    uniques = await reads.unique_visitors_by(
-        program_id=pid, dimension=stored, start=r.start, end=r.end
-    )
+    if r.days == 1:
+        uniques = await reads.unique_visitors_by(
+            program_id=pid, dimension=stored, start=r.start, end=r.end
+        )
+    else:
+        uniques = await reads.sketched_visitors(
+            program_id=pid, dimension=stored, start=r.start, end=r.end, group="value"
+        )
     if dimension != Dimension.TIER:
         spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
         return {

@@ -15,6 +15,8 @@ from server.db import connection, is_mysql
 from server.domain.instants import stored_instant
 from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS, Sums
 from server.domain.reports.rollup import ALL_VALUE, Dimension
+from server.domain.reports.sketch import Sketch
+from server.models import ReportSketch
 from server.services.ledger.postings import sql_rows
 
 # The report_visitors column of each dimension that has unique visitors.
@@ -154,3 +156,38 @@ async def unique_visitors_per_bucket(
         await unique_visitors(program_id=program_id, segment=segment, start=start, end=end)
         for start, end in spans
     ]
+
+
+async def sketched_visitors(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    start: datetime,
+    end: datetime,
+    value: str | None = None,
+    group: str | None = None,
+) -> dict[Any, int]:
+    """Estimated unique visitors of the local days in [start, end) from their sketches,
+    whole (key None) or by "value" or "day"."""
+    query = ReportSketch.filter(
+        program_id=program_id, dimension=dimension.value, day__gte=start, day__lt=end
+    )
+    if value is not None:
+        query = query.filter(value=value)
+    merged: dict[Any, Sketch] = {}
+    for row in await query.values("day", "value", "registers"):
+        key = row[group] if group else None
+        merged.setdefault(key, Sketch()).merge(Sketch.decode(row["registers"]))
+    return {key: sketch.estimate() for key, sketch in merged.items()}
+
+
+async def active_promoters(*, program_id: int, start: datetime, end: datetime) -> int:
+    """Promoters with a visit, binding or attributed order in [start, end)."""
+    rows = await sql_rows(
+        connection(),
+        "SELECT COUNT(DISTINCT value) AS n FROM report_rollups WHERE program_id = ?"
+        " AND dimension = ? AND bucket >= ? AND bucket < ?"
+        " AND (visits > 0 OR bindings > 0 OR orders > 0)",
+        [program_id, Dimension.PROMOTER.value, start, end],
+    )
+    return int(rows[0]["n"] or 0)

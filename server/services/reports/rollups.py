@@ -15,17 +15,24 @@ from server import clock
 from server.domain.instants import require_utc
 from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
-from server.domain.reports.ranges import local_hour_start
-from server.domain.reports.rollup import Rollup, Touch, roll_up
+from server.domain.reports.ranges import local_hour_start, local_midnight
+from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
+from server.domain.reports.sketch import sketches_by_value
 from server.models import (
     Program,
     ReportBuyer,
     ReportMark,
     ReportRollup,
+    ReportSketch,
     ReportState,
     ReportVisitor,
 )
-from server.services.reports.facts import binding_facts, order_facts, visit_facts
+from server.services.reports.facts import (
+    TOUCH_COLUMNS,
+    binding_facts,
+    order_facts,
+    visit_facts,
+)
 
 # Marks one refresh run takes; the rest wait for the next run.
 REFRESH_BATCH = 5000
@@ -49,15 +56,7 @@ async def _lock_state(conn: BaseDBAsyncClient, program_id: int) -> ReportState:
 
 
 def _touch_columns(touch: Touch) -> dict[str, Any]:
-    return {
-        "promoter_id": touch.promoter_id,
-        "site_id": touch.site_id,
-        "channel_id": touch.channel_id,
-        "utm_source": touch.utm_source,
-        "utm_medium": touch.utm_medium,
-        "utm_campaign": touch.utm_campaign,
-        "reached_by": touch.reached_by,
-    }
+    return {name: getattr(touch, name) for name in TOUCH_COLUMNS}
 
 
 async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> None:
@@ -117,6 +116,49 @@ async def recompute_span(
             .delete()
         )
     await _write(conn, program.id, rollup)
+    await _recompute_sketches(conn, program=program, start=start, end=end)
+
+
+async def _recompute_sketches(
+    conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
+) -> None:
+    """Replace the visitor sketches of every local day [start, end) touches."""
+    tz = zone(program.time_zone)
+    day = start.astimezone(tz).date()
+    while (lo := local_midnight(day, tz)) < end:
+        hi = local_midnight(day + timedelta(days=1), tz)
+        rows = (
+            await ReportVisitor.filter(program_id=program.id, bucket__gte=lo, bucket__lt=hi)
+            .using_db(conn)
+            .values("visitor_hash", *TOUCH_COLUMNS)
+        )
+        sketches = sketches_by_value(
+            (
+                row["visitor_hash"],
+                [
+                    (d.value, v)
+                    for d, v in touch_values(Touch(**{f: row[f] for f in TOUCH_COLUMNS})).items()
+                ],
+            )
+            for row in rows
+        )
+        await ReportSketch.filter(program_id=program.id, day=lo).using_db(conn).delete()
+        if sketches:
+            await ReportSketch.bulk_create(
+                [
+                    ReportSketch(
+                        program_id=program.id,
+                        day=lo,
+                        dimension=dimension,
+                        value=value,
+                        registers=sketch.encode(),
+                    )
+                    for (dimension, value), sketch in sorted(sketches.items())
+                ],
+                batch_size=500,
+                using_db=conn,
+            )
+        day += timedelta(days=1)
 
 
 def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]:
@@ -167,10 +209,8 @@ async def rebuild_reports(
         if stop < end:
             stop = local_hour_start(stop + timedelta(hours=1), tz)
         while moment < stop:
-            following = max(
-                min(local_hour_start(moment + REBUILD_STEP, tz), stop),
-                local_hour_start(moment + timedelta(hours=1), tz),
-            )
+            # Whole local days (after a first partial one): each day's sketches once.
+            following = min(local_midnight(moment.astimezone(tz).date() + REBUILD_STEP, tz), stop)
             async with in_transaction() as conn:
                 await _lock_state(conn, program.id)
                 await recompute_span(conn=conn, program=program, start=moment, end=following)

@@ -27,6 +27,7 @@ from tests.order_builders import (
     settle_order,
     shop,
 )
+from tests.report_builders import visit
 
 pytestmark = pytest.mark.usefixtures("db")
 D = Decimal
@@ -111,3 +112,19 @@ async def test_new_promoters_are_the_ones_first_approved_in_the_range() -> None:
     )
     body = await queries.overview(window=window, segment=Segment())
     assert (body["promoters"]["new"], body["promoters"]["new_previous"]) == (1, 0)
+
+
+async def test_a_visitor_back_on_a_second_day_is_one_unique_visitor_of_both_days() -> None:
+    program = await shop(time_zone="Asia/Shanghai")
+    (nearest,) = await chain(program, 1)
+    for visitor, at in (("a", T0), ("b", T0), ("a", T0 + timedelta(days=1))):
+        await visit(program, nearest, at, visitor=visitor)
+    await refresh_reports()
+    window = await queries.report_window(
+        program_id=program.id, preset="custom", first=T0_DAY, last=T0_DAY + timedelta(days=1)
+    )
+    body = await queries.overview(window=window, segment=Segment())
+    assert (body["totals"]["visits"], body["totals"]["unique_visitors"]) == (3, 2)
+    assert [p["unique_visitors"] for p in body["series"]] == [2, 1]
+    by_promoter = await queries.breakdown(window=window, dimension="promoter", limit=10)
+    assert [i["unique_visitors"] for i in by_promoter["items"]] == [2]

@@ -26,7 +26,7 @@ from tests.order_builders import (
     send,
     shop,
 )
-from tests.report_builders import recomputed_totals, stored_rollups, visit
+from tests.report_builders import recomputed_totals, stored_rollups, stored_sketches, visit
 
 STEPS = st.lists(
     st.one_of(
@@ -98,8 +98,9 @@ async def test_every_rollup_equals_a_recomputation_from_raw_rows(
     await refresh_reports()
 
     assert await stored_rollups(program, "all") == await recomputed_totals(program)
-    kept = await stored_rollups(program)
+    kept, sketches = await stored_rollups(program), await stored_sketches(program)
     await rebuild_reports(
         start=T0 - timedelta(days=5), end=T0 + timedelta(days=5), program_id=program.id
     )
     assert await stored_rollups(program) == kept
+    assert await stored_sketches(program) == sketches
