@@ -10,13 +10,14 @@ from typing import Any
 
 from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
-from server.domain.reports.ranges import local_hour_start
+from server.domain.reports.ranges import local_hour_start, local_midnight
 from server.models import (
     Binding,
     Commission,
     Order,
     Program,
     Promoter,
+    ReportDailyRollup,
     ReportRollup,
     ReportSketch,
     Visit,
@@ -79,6 +80,26 @@ async def stored_rollups(program: Program, dimension: str | None = None) -> dict
         sums = {c: _plain(getattr(row, c)) for c in ROLLUP_COLUMNS if getattr(row, c)}
         rows[(row.bucket, row.dimension, row.value)] = sums
     return rows
+
+
+async def stored_day_rows(program: Program) -> dict[Any, dict]:
+    """Every stored day row of the program: (day, dimension, value) → its non-zero sums."""
+    rows = {}
+    for row in await ReportDailyRollup.filter(program_id=program.id):
+        sums = {c: _plain(getattr(row, c)) for c in ROLLUP_COLUMNS if getattr(row, c)}
+        rows[(row.bucket, row.dimension, row.value)] = sums
+    return rows
+
+
+def hours_summed_by_day(hours: dict[Any, dict], tz_name: str) -> dict[Any, dict]:
+    """Hourly rows (stored_rollups) added up per local day of `tz_name`."""
+    tz = zone(tz_name)
+    days: dict[Any, dict] = defaultdict(lambda: defaultdict(lambda: 0))
+    for (bucket, dimension, value), sums in hours.items():
+        day = local_midnight(bucket.astimezone(tz).date(), tz)
+        for column, amount in sums.items():
+            days[(day, dimension, value)][column] += amount
+    return {key: dict(sums) for key, sums in days.items()}
 
 
 async def stored_sketches(program: Program) -> dict[Any, str]:

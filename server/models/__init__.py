@@ -20,6 +20,7 @@ from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
 from server.models.report import (
     ReportBuyer,
+    ReportDailyRollup,
     ReportMark,
     ReportRollup,
     ReportSketch,
@@ -73,6 +74,7 @@ __all__ = [
     "QueuedOrderEvent",
     "RefreshToken",
     "ReportBuyer",
+    "ReportDailyRollup",
     "ReportMark",
     "ReportRollup",
     "ReportSketch",

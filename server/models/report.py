@@ -8,13 +8,8 @@ def _money() -> fields.DecimalField:
     return fields.DecimalField(max_digits=18, decimal_places=2, default=0)
 
 
-class ReportRollup(Model):
-    """Additive report figures of one program, local hour bucket and dimension value.
-
-    Derived data: always equal to a recomputation from the raw rows of its bucket (docs/reports.md).
-    `bucket` is the UTC start of a local hour of the program zone. The row of dimension all
-    (value *) holds the totals. Money columns are in the program currency.
-    """
+class _RollupColumns(Model):
+    """The additive figures of a rollup row (server/domain/reports/metrics.py)."""
 
     id = fields.BigIntField(primary_key=True)
     program_id = fields.BigIntField()
@@ -42,9 +37,31 @@ class ReportRollup(Model):
     commission_amount_reversed = _money()
 
     class Meta:
+        abstract = True
+
+
+class ReportRollup(_RollupColumns):
+    """Additive report figures of one program, local hour bucket and dimension value.
+
+    Derived data: always equal to a recomputation from the raw rows of its bucket (docs/reports.md).
+    `bucket` is the UTC start of a local hour of the program zone. The row of dimension all
+    (value *) holds the totals. Money columns are in the program currency.
+    """
+
+    class Meta:
         table = "report_rollups"
         unique_together = (("program_id", "bucket", "dimension", "value"),)
         # Reports read one program and dimension over a range of buckets.
+        indexes = (("program_id", "dimension", "bucket"),)
+
+
+class ReportDailyRollup(_RollupColumns):
+    """The same figures per local day (bucket is the UTC start of the day): the sum of the
+    day hourly rows, so ranges of whole days read a 24th of the rows."""
+
+    class Meta:
+        table = "report_daily_rollups"
+        unique_together = (("program_id", "bucket", "dimension", "value"),)
         indexes = (("program_id", "dimension", "bucket"),)
 
 

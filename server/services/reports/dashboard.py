@@ -28,6 +28,7 @@ async def _rank(window: Window, promoter_id: int) -> dict[str, Any]:
         start=window.current.start,
         end=window.current.end,
         group="value",
+        daily=True,
     )
     ranked = sorted(found.items(), key=lambda item: (-item[1]["net_sales"], int(item[0])))
     place = next((i for i, (v, _) in enumerate(ranked, start=1) if v == str(promoter_id)), None)

@@ -142,6 +142,7 @@ async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
         start=window.current.start,
         end=window.current.end,
         group="bucket",
+        daily=window.current.days > 1,
     )
     if window.current.days == 1:  # hours: exact
         uniques = await reads.unique_visitors_per_bucket(
@@ -197,7 +198,7 @@ def _segment_json(segment: Segment) -> dict[str, str] | None:
 async def _by_value(pid: int, dimension: Dimension, r: ReportRange) -> dict[str, Figures]:
     stored = Dimension.PROMOTER if dimension == Dimension.TIER else dimension
     sums = await reads.summed(
-        program_id=pid, dimension=stored, start=r.start, end=r.end, group="value"
+        program_id=pid, dimension=stored, start=r.start, end=r.end, group="value", daily=True
     )
     if r.days == 1:
         uniques = await reads.unique_visitors_by(

@@ -68,6 +68,7 @@ async def summed(
     end: datetime,
     value: str | None = None,
     group: str | None = None,
+    daily: bool = False,
 ) -> dict[Any, Sums]:
     """Rollup sums of one dimension in [start, end), whole or by "value" or "bucket"."""
     conn = connection()
@@ -78,7 +79,9 @@ async def summed(
         values.append(value)
     key = {"value": "value", "bucket": "bucket", None: None}[group]
     select = ", ".join(_sum(conn, column) for column in ROLLUP_COLUMNS)
-    text = f"SELECT {key + ' AS k, ' if key else ''}{select} FROM report_rollups WHERE {where}"
+    # Day rows for whole local days (a 24th of the rows), hourly rows otherwise.
+    table = "report_daily_rollups" if daily else "report_rollups"
+    text = f"SELECT {key + ' AS k, ' if key else ''}{select} FROM {table} WHERE {where}"
     if key:
         text += f" GROUP BY {key}"
     rows = await sql_rows(conn, text, values)
@@ -97,13 +100,14 @@ def _key(raw: Any, group: str | None) -> Any:
 
 
 async def total(*, program_id: int, segment: Segment, start: datetime, end: datetime) -> Sums:
-    """The summed figures of one segment over [start, end)."""
+    """The summed figures of one segment over [start, end) (whole local days)."""
     found = await summed(
         program_id=program_id,
         dimension=segment.dimension,
         value=segment.value,
         start=start,
         end=end,
+        daily=True,
     )
     return next(iter(found.values()), Sums())
 
@@ -182,10 +186,10 @@ async def sketched_visitors(
 
 
 async def active_promoters(*, program_id: int, start: datetime, end: datetime) -> int:
-    """Promoters with a visit, binding or attributed order in [start, end)."""
+    """Promoters with a visit, binding or attributed order in [start, end) (local days)."""
     rows = await sql_rows(
         connection(),
-        "SELECT COUNT(DISTINCT value) AS n FROM report_rollups WHERE program_id = ?"
+        "SELECT COUNT(DISTINCT value) AS n FROM report_daily_rollups WHERE program_id = ?"
         " AND dimension = ? AND bucket >= ? AND bucket < ?"
         " AND (visits > 0 OR bindings > 0 OR orders > 0)",
         [program_id, Dimension.PROMOTER.value, start, end],

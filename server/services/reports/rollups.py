@@ -14,13 +14,14 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.domain.instants import require_utc
 from server.domain.periods import zone
-from server.domain.reports.metrics import ROLLUP_COLUMNS
+from server.domain.reports.metrics import ROLLUP_COLUMNS, Sums
 from server.domain.reports.ranges import local_hour_start, local_midnight
 from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
 from server.domain.reports.sketch import sketches_by_value
 from server.models import (
     Program,
     ReportBuyer,
+    ReportDailyRollup,
     ReportMark,
     ReportRollup,
     ReportSketch,
@@ -116,13 +117,13 @@ async def recompute_span(
             .delete()
         )
     await _write(conn, program.id, rollup)
-    await _recompute_sketches(conn, program=program, start=start, end=end)
+    await _recompute_days(conn, program=program, start=start, end=end)
 
 
-async def _recompute_sketches(
+async def _recompute_days(
     conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
 ) -> None:
-    """Replace the visitor sketches of every local day [start, end) touches."""
+    """Replace the day rows and visitor sketches of every local day [start, end) touches."""
     tz = zone(program.time_zone)
     day = start.astimezone(tz).date()
     while (lo := local_midnight(day, tz)) < end:
@@ -142,6 +143,7 @@ async def _recompute_sketches(
             )
             for row in rows
         )
+        await _recompute_day_rows(conn, program_id=program.id, start=lo, end=hi)
         await ReportSketch.filter(program_id=program.id, day=lo).using_db(conn).delete()
         if sketches:
             await ReportSketch.bulk_create(
@@ -159,6 +161,34 @@ async def _recompute_sketches(
                 using_db=conn,
             )
         day += timedelta(days=1)
+
+
+async def _recompute_day_rows(
+    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+) -> None:
+    """The day's rows: its hourly rows summed per dimension value."""
+    days: dict[tuple[str, str], Sums] = {}
+    for row in (
+        await ReportRollup.filter(program_id=program_id, bucket__gte=start, bucket__lt=end)
+        .using_db(conn)
+        .values("dimension", "value", *ROLLUP_COLUMNS)
+    ):
+        sums = days.setdefault((row["dimension"], row["value"]), Sums())
+        for column in ROLLUP_COLUMNS:
+            sums.add(column, row[column])
+    await ReportDailyRollup.filter(program_id=program_id, bucket=start).using_db(conn).delete()
+    rows = [
+        ReportDailyRollup(
+            program_id=program_id,
+            bucket=start,
+            dimension=dimension,
+            value=value,
+            **{column: sums[column] for column in ROLLUP_COLUMNS},
+        )
+        for (dimension, value), sums in sorted(days.items())
+    ]
+    if rows:
+        await ReportDailyRollup.bulk_create(rows, batch_size=1000, using_db=conn)
 
 
 def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]:

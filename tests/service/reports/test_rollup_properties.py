@@ -26,7 +26,14 @@ from tests.order_builders import (
     send,
     shop,
 )
-from tests.report_builders import recomputed_totals, stored_rollups, stored_sketches, visit
+from tests.report_builders import (
+    hours_summed_by_day,
+    recomputed_totals,
+    stored_day_rows,
+    stored_rollups,
+    stored_sketches,
+    visit,
+)
 
 STEPS = st.lists(
     st.one_of(
@@ -98,6 +105,9 @@ async def test_every_rollup_equals_a_recomputation_from_raw_rows(
     await refresh_reports()
 
     assert await stored_rollups(program, "all") == await recomputed_totals(program)
+    # Day rows are exactly their hours summed per local day.
+    hours = await stored_rollups(program)
+    assert await stored_day_rows(program) == hours_summed_by_day(hours, zone)
     kept, sketches = await stored_rollups(program), await stored_sketches(program)
     await rebuild_reports(
         start=T0 - timedelta(days=5), end=T0 + timedelta(days=5), program_id=program.id
