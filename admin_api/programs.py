@@ -126,6 +126,9 @@ class ProgramPatch(Body):
         description="promoter | anomaly_commissions: what an open anomaly naming a promoter holds",
     )
     sharing_rules: SharingRulesBody | None = None
+    leaderboard_enabled: bool | None = Field(
+        default=None, description="promoters see their rank by net sales on their dashboard"
+    )
 
 
 class ProgramCreate(ProgramPatch):

@@ -16,6 +16,9 @@ In order, each as its own process (so one's memory and event loop never affect t
    recursive CTEs, once with the server's buffer pool and once with 2048 MiB; about 15 min.
 5. console — `bench.console_bench`: each console page beside the admin API's route on the
    same 1,000,000-promoter tree, whole requests through the app; about 5 min.
+6. reports — `bench.report_bench`: the 30-day overview and every breakdown from rollups at
+   10,000,000 visits and 1,000,000 orders, against the raw rows; about an hour (rebuilding
+   90 days of rollups dominates).
 
 Altogether about half an hour on a quiet 2-core machine (longer under load: the figures in
 RESULTS.md carry the load average of their run). Needs wrk (`apt-get install -y wrk`) and
@@ -86,6 +89,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         arguments=("--promoters", "1000000"),
         no_save_flag="--no-write",
         minutes=5,
+    ),
+    Benchmark(
+        name="reports",
+        module="bench.report_bench",
+        arguments=("--visits", "10000000", "--orders", "1000000", "--days", "90"),
+        no_save_flag="--no-write",
+        minutes=60,
     ),
 )
 NAMES = tuple(benchmark.name for benchmark in BENCHMARKS)

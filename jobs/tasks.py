@@ -29,6 +29,7 @@ from server.services.orders.inbox import (
 from server.services.payouts.batches import create_payout_batches
 from server.services.payouts.withdrawal_payment import resolve_pending_transfers
 from server.services.promoters.application_expiry import expire_stale_applications
+from server.services.reports.rollups import refresh_reports
 from server.services.tiers.bonuses import pay_milestone_bonuses
 from server.services.tiers.evaluation import EVALUATE_EVERY, EVALUATE_JOB, evaluate_tiers
 
@@ -140,6 +141,11 @@ async def run_inbox_purge(settings: Settings) -> dict[str, Any]:
     return {"purged": await purge_done_events(older_than=older_than)}
 
 
+async def run_report_refresh(settings: Settings) -> dict[str, Any]:
+    """Recompute the report buckets writes marked since the last run."""
+    return await refresh_reports()
+
+
 JOBS: Mapping[str, Job] = MappingProxyType(
     {
         job.name: job
@@ -209,6 +215,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_inbox_purge,
                 every=timedelta(hours=1),
                 description="Forget order event inbox rows applied over 30 days ago.",
+            ),
+            Job(
+                name="refresh_reports",
+                body=run_report_refresh,
+                every=timedelta(seconds=30),
+                description="Recompute the report rollups of buckets changed since the last run.",
             ),
             Job(
                 name="create_payout_batches",

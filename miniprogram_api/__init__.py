@@ -9,6 +9,7 @@ def miniprogram_blueprints() -> Blueprint:
     from miniprogram_api import (
         auth,
         commissions,
+        dashboard,
         disputes,
         programs,
         promoters,
@@ -34,6 +35,7 @@ def miniprogram_blueprints() -> Blueprint:
         disputes.bp,
         withdrawals.bp,
         tiers.bp,
+        dashboard.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

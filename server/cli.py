@@ -10,6 +10,7 @@ import logging
 import os
 import secrets
 import sys
+from datetime import UTC, datetime
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -153,6 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     create = sub.add_parser("create-staff", help="create a staff account")
     create.add_argument("username")
     create.add_argument("--roles", default="staff", help="comma-separated: staff,finance,admin")
+    rebuild = sub.add_parser(
+        "rebuild-reports", help="recompute report rollups from raw rows (idempotent)"
+    )
+    rebuild.add_argument("--from", dest="start", required=True, help="ISO instant or date (UTC)")
+    rebuild.add_argument("--to", dest="end", required=True, help="ISO instant or date (UTC)")
+    rebuild.add_argument("--program", type=int, default=None, help="one program id; default all")
     args = parser.parse_args(argv)
     if args.command in ("run", "serve"):
         # Before the slow imports: a stop signal from now on ends the server with status 0.
@@ -183,6 +190,9 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "serve":
         _prepare_metrics_directory(settings)
         _serve(settings)
+    elif args.command == "rebuild-reports":
+        done = asyncio.run(_rebuild_reports(settings, args.start, args.end, args.program))
+        print(f"[fenxiao] report rollups rebuilt: {done['spans']} spans")
     elif args.command == "create-staff":
         given = os.environ.get("STAFF_PASSWORD")
         password = given or secrets.token_urlsafe(12)
@@ -190,6 +200,26 @@ def main(argv: list[str] | None = None) -> int:
         shown = "from STAFF_PASSWORD" if given else password
         print(f"[fenxiao] created {args.username}; password: {shown}")
     return 0
+
+
+def _instant(text: str) -> datetime:
+    """A CLI time: an ISO date (midnight UTC) or instant; no offset means UTC."""
+    moment = datetime.fromisoformat(text)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def _rebuild_reports(
+    settings: Settings, start: str, end: str, program_id: int | None
+) -> dict[str, int]:
+    from server.services.reports.rollups import rebuild_reports
+
+    await db.init_db(settings.database_url)
+    try:
+        return await rebuild_reports(
+            start=_instant(start), end=_instant(end), program_id=program_id
+        )
+    finally:
+        await db.close_db()
 
 
 async def _create_staff(settings: Settings, username: str, password: str, roles: list[str]) -> None:

@@ -20,6 +20,16 @@ from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, Queued
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
+from server.models.report import (
+    ReportBuyer,
+    ReportDailyRollup,
+    ReportMark,
+    ReportRollup,
+    ReportSketch,
+    ReportState,
+    ReportVisitor,
+    SpendRecord,
+)
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink, ShareUrlLink
 from server.models.share_guard import ReservedCode, WxacodeCallWindow
@@ -81,6 +91,13 @@ __all__ = [
     "QrImage",
     "QueuedOrderEvent",
     "RefreshToken",
+    "ReportBuyer",
+    "ReportDailyRollup",
+    "ReportMark",
+    "ReportRollup",
+    "ReportSketch",
+    "ReportState",
+    "ReportVisitor",
     "ReservedCode",
     "S2SClick",
     "S2SNonce",
@@ -88,6 +105,7 @@ __all__ = [
     "ShareLink",
     "ShareUrlLink",
     "Site",
+    "SpendRecord",
     "StaffProgram",
     "StaffUser",
     "TeamCount",

@@ -52,6 +52,8 @@ class Program(Model):
     # {"custom_codes": "reviewed", "max_links_per_promoter": 200, ...}:
     # server/domain/sharing/rules.py (missing keys = defaults, null on older programs).
     sharing_rules = fields.JSONField(default=dict, null=True)
+    # Whether promoters see their rank in the program (docs/reports.md#promoter-dashboard).
+    leaderboard_enabled = fields.BooleanField(default=False, db_default=False)
     created_at = UtcDatetimeField(auto_now_add=True)
     updated_at = UtcDatetimeField(auto_now=True)
 

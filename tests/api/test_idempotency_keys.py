@@ -24,15 +24,19 @@ from server.models import (
     PayoutBatch,
     PeriodCapRecord,
     Program,
+    Promoter,
     PromoterTierRecord,
     ShareCode,
     Site,
+    SpendRecord,
     StaffUser,
     Withdrawal,
 )
 from server.models.program import Program as ProgramModel
+from server.services.promoters.sub_accounts import create_sub_account
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
+from tests.order_builders import ADMIN, shop
 from tests.service.promoters.test_hierarchy import new_promoter
 from tests.withdrawal_builders import funded_promoter, rules_program
 
@@ -332,6 +336,56 @@ async def milestone_bonus(api: Api, settings: Settings) -> Case:
     )
 
 
+async def sub_account(api: Api, settings: Settings) -> Case:
+    program = await shop(kind="internal")
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/sub-accounts",
+        body={"name": "Spring team"},
+        changed={"name": "Autumn team"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(Promoter, program_id=program.id),
+    )
+
+
+async def sub_account_code(api: Api, settings: Settings) -> Case:
+    program = await shop(kind="internal")
+    sub = await create_sub_account(program_id=program.id, name="Store", actor=ADMIN)
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/sub-accounts/{sub.id}/codes",
+        body={"kind": "referral"},
+        changed={"kind": "voucher"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(ShareCode, program_id=program.id),
+    )
+
+
+async def spend(api: Api, settings: Settings) -> Case:
+    program = await shop()
+    body = {"day": "2026-03-02", "amount": "3.00"}
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/spend",
+        body=body,
+        changed={**body, "amount": "4.00"},
+        token=await api.staff_token("finance"),
+        other_token=await api.staff_token("staff"),
+        count=_counter(SpendRecord, program_id=program.id),
+    )
+
+
+async def spend_import(api: Api, settings: Settings) -> Case:
+    program = await shop()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/spend/import",
+        body={"csv": "day,amount\n2026-03-02,1.00\n"},
+        changed={"csv": "day,amount\n2026-03-02,9.00\n"},
+        token=await api.staff_token("finance"),
+        other_token=await api.staff_token("staff"),
+        count=_counter(SpendRecord, program_id=program.id),
+    )
+
+
 ROUTES = {
     builder.__name__: builder
     for builder in (
@@ -353,6 +407,10 @@ ROUTES = {
         tier,
         boost,
         milestone_bonus,
+        sub_account,
+        sub_account_code,
+        spend,
+        spend_import,
     )
 }
 

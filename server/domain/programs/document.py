@@ -60,6 +60,7 @@ SCALAR_KEYS = (
     "attribution_conflict_policy",
     "time_zone",
     "fraud_hold_scope",
+    "leaderboard_enabled",
 )
 SETTING_KEYS = frozenset(SCALAR_KEYS) | frozenset(NESTED_KEYS)
 
@@ -173,6 +174,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
         },
         "fraud_hold_scope": settings.fraud_hold_scope,
         "sharing_rules": {key: getattr(settings.sharing_rules, key) for key in SHARING_RULE_KEYS},
+        "leaderboard_enabled": settings.leaderboard_enabled,
     }
 
 
@@ -359,6 +361,7 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             custom_codes=read.text(sharing, "custom_codes", "sharing_rules.custom_codes"),
             **{key: read.whole(sharing, key, f"sharing_rules.{key}") for key in QUOTA_KEYS},
         ),
+        leaderboard_enabled=read.flag(document, "leaderboard_enabled", "leaderboard_enabled"),
     )
     errors = {**program_settings_errors(settings), **read.errors}
     if errors:

@@ -158,3 +158,5 @@ class ProgramSettings:
     fraud_hold_scope: str = DEFAULT_FRAUD_HOLD_SCOPE.value
     # Custom codes (generated or reviewed) and per-promoter quotas (server/domain/sharing/rules.py).
     sharing_rules: SharingRules = field(default_factory=SharingRules)
+    # Whether promoters see their rank in the program on their dashboard (docs/reports.md).
+    leaderboard_enabled: bool = False

@@ -18,6 +18,7 @@ from server.domain.money import money_text, optional_money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.models import Commission, CommissionChange, Program
 from server.services.access.audit import record_action
+from server.services.reports.marks import mark_commissions
 
 MAX_REVIEW_SIZE = 100
 REVIEWABLE_STATUSES = frozenset({CommissionStatus.PENDING.value, CommissionStatus.APPROVED.value})
@@ -213,3 +214,4 @@ async def apply_review_action(
         at=now,
         using_db=conn,
     )
+    await mark_commissions(conn=conn, ids=[commission.id])

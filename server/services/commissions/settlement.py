@@ -27,6 +27,7 @@ from server.services.ledger.postings import (
     units_as_money,
     units_param,
 )
+from server.services.reports.marks import mark_commissions
 
 log = logging.getLogger("fenxiao.settlement")
 
@@ -192,6 +193,7 @@ async def _record_changes(
         f" WHERE id IN ({ids}) AND status = ? ORDER BY id",
         [action, to_status, reason, now, from_status],
     )
+    await mark_commissions(conn=conn, ids=ids)
 
 
 async def _ensure_and_lock_balances(conn: BaseDBAsyncClient, ids: str, now: datetime) -> None:

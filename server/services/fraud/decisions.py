@@ -29,6 +29,7 @@ from server.services.fraud.anomalies import (
 )
 from server.services.ledger import postings as ledger
 from server.services.promoters.status_changes import locked_promoter, transition_promoter
+from server.services.reports.marks import mark_commissions
 
 MAX_DECISION_SIZE = 100
 IN_LEDGER = (CommissionStatus.SETTLED.value, CommissionStatus.PAID.value)
@@ -110,6 +111,7 @@ async def _reverse(
         .using_db(conn)
         .update(status=target.value, amount=Decimal(0), hold_reason=None, reject_reason=reason)
     )
+    await mark_commissions(conn=conn, ids=[commission.id])
     commission.status = target.value
     await CommissionChange.create(
         commission_id=commission.id,

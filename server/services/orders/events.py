@@ -39,6 +39,7 @@ from server.services.orders.paid import apply_paid
 from server.services.orders.refund import apply_refunded
 from server.services.orders.writes import insert_rows
 from server.services.programs.cache import ProgramConfig, program_config
+from server.services.reports.marks import mark_order
 
 # MySQL counts an ON DUPLICATE KEY UPDATE that changed the row as 2 affected rows, an insert
 # as 1; the update also takes the row's exclusive lock (see OrderLock).
@@ -322,6 +323,8 @@ async def _ingest_once(
                 refusal=refusal,
             )
             await _store_outcome(conn, row_id, outcome)
+            # The order's report bucket, in this transaction (docs/reports.md#freshness).
+            await mark_order(conn=conn, program_id=program_id, external_id=event.external_id)
     except _AlreadyRecorded:
         earlier = await OrderEvent.get_or_none(program_id=program_id, event_id=event.event_id)
         if earlier is None:  # pragma: no cover - the winner committed before we collided

@@ -30,6 +30,7 @@ from server.models import (
 from server.services.access.audit import record_action
 from server.services.ledger.postings import as_decimal, post_movement, sql_rows
 from server.services.operations.notifications import TEMPLATE_WITHDRAWAL_PAID, enqueue_notification
+from server.services.reports.marks import mark_commissions
 
 
 def withdrawal_not_found() -> NotFound:
@@ -263,6 +264,7 @@ async def mark_commissions_paid(
             at=now,
             using_db=conn,
         )
+        await mark_commissions(conn=conn, ids=[commission.id])
 
 
 async def settle_paid(

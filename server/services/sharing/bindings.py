@@ -26,6 +26,7 @@ from server.domain.sharing.attribution import (
     decide_binding,
 )
 from server.models import Binding, BindingCustomer, Program, Promoter
+from server.services.reports.marks import mark_instants
 from server.services.sharing.visit_targets import (
     VisitTarget,
     resolve_code_target,
@@ -210,6 +211,7 @@ async def _decide_and_write(
     )
     if found is not None:
         await Binding.filter(id=found[0].id).using_db(conn).update(replaced_by_id=created.id)
+    await mark_instants(conn=conn, program_id=program.id, instants=[decision.bound_at])
     await BindingCustomer.filter(id=anchor.id).using_db(conn).update(open_binding_id=created.id)
     return decision
 

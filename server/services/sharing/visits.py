@@ -21,6 +21,7 @@ from server.domain.fraud.identity import device_key, hash_identifier
 from server.domain.sharing.attribution import TouchSource
 from server.models import Visit
 from server.services.fraud.inline import VisitScreen
+from server.services.reports.marks import mark_instants
 from server.services.sharing.bindings import bind_from_touch, customer_keys
 from server.services.sharing.visit_buffer import PendingVisit, VisitBuffer
 from server.services.sharing.visit_targets import TargetCache, VisitTarget
@@ -203,6 +204,14 @@ def _multi_row_insert(count: int, conn: BaseDBAsyncClient) -> str:
     return f"INSERT INTO {table} ({columns}) VALUES " + ", ".join([row] * count)
 
 
+async def _mark_report_buckets(conn: BaseDBAsyncClient, rows: Sequence[PendingVisit]) -> None:
+    by_program: dict[int, list[datetime]] = {}
+    for row in rows:
+        by_program.setdefault(row.program_id, []).append(row.at)
+    for program_id, instants in sorted(by_program.items()):
+        await mark_instants(conn=conn, program_id=program_id, instants=instants)
+
+
 async def write_visits(rows: Sequence[PendingVisit]) -> None:
     """Write a batch of visits in one transaction and bind the customers they identify."""
     # Anonymous visits go in hand-written multi-row INSERTs (a third cheaper than a prepared
@@ -223,6 +232,7 @@ async def write_visits(rows: Sequence[PendingVisit]) -> None:
         ),
     )
     async with in_transaction() as conn:
+        await _mark_report_buckets(conn, rows)
         for start in range(0, len(anonymous), INSERT_CHUNK_ROWS):
             chunk = anonymous[start : start + INSERT_CHUNK_ROWS]
             params = [value for row in chunk for value in row]

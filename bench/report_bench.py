@@ -1,0 +1,286 @@
+"""Reports at scale: the 30-day overview and every breakdown read from rollups, against the
+same totals computed from raw rows in the same run; rebuilding rollups timed per day.
+
+    .venv/bin/python -m bench.report_bench [--visits 10000000] [--orders 1000000]
+        [--days 90] [--samples 30] [--no-write]
+
+Creates its own database on BENCH_MYSQL_URL's server (default mysql://root:@127.0.0.1:3306),
+bulk-loads raw rows with LOAD DATA (three commissions per order), rebuilds the rollups with
+the service's own rebuild, then times the real service functions through tortoise/aiomysql.
+Writes the "## Reports" section of bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import date, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from tortoise import Tortoise
+
+from bench.hierarchy_data import BENCH_URL, admin_sql
+from bench.hierarchy_report import RESULTS, machine_line, percentile
+from bench.report_data import END, bulk_load, write_orders, write_visits
+from server.db import connection, tortoise_config
+from server.domain.reports.rollup import Dimension
+from server.models import Program
+from server.services.reports import queries
+from server.services.reports.reads import Segment
+from server.services.reports.rollups import rebuild_reports
+
+COMMAND = ".venv/bin/python -m bench.report_bench"
+LAST_DAY = date(2026, 3, 31)  # the last local day of the data (END is its end)
+BREAKDOWNS = [d.value for d in Dimension if d != Dimension.ALL]
+
+
+async def timed(call: Callable[[], Awaitable[Any]], samples: int) -> list[float]:
+    """Milliseconds of each of `samples` calls after one warm-up call."""
+    await call()
+    times = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        await call()
+        times.append((time.perf_counter() - began) * 1000)
+    return times
+
+
+async def raw_totals(program_id: int, window: queries.Window) -> dict[str, Any]:
+    """The overview's totals computed from raw rows (the baseline)."""
+    conn = connection()
+    r = window.current
+    visits = (
+        await conn.execute_query_dict(
+            "SELECT SUM(1 - is_bot) AS visits, SUM(is_bot) AS bots, COUNT(DISTINCT CASE WHEN"
+            " is_bot = 0 THEN visitor_hash END) AS uniques FROM visits"
+            " WHERE program_id = %s AND at >= %s AND at < %s",
+            [program_id, r.start, r.end],
+        )
+    )[0]
+    orders = (
+        await conn.execute_query_dict(
+            "SELECT COUNT(*) AS n, SUM(total_amount) AS gmv, SUM(CASE WHEN status = 'cancelled'"
+            " THEN total_amount ELSE refunded_amount END) AS refunds FROM orders"
+            " WHERE program_id = %s AND status IN ('paid', 'completed', 'cancelled', 'refunded')"
+            " AND paid_at >= %s AND paid_at < %s",
+            [program_id, r.start, r.end],
+        )
+    )[0]
+    commissions = await conn.execute_query_dict(
+        "SELECT c.status AS status, COUNT(*) AS n, SUM(CASE WHEN c.status IN ('rejected',"
+        " 'reversed') THEN c.original_amount ELSE c.amount END) AS amount FROM commissions AS c"
+        " JOIN orders AS o ON o.id = c.order_id WHERE o.program_id = %s"
+        " AND o.status IN ('paid', 'completed', 'cancelled', 'refunded')"
+        " AND o.paid_at >= %s AND o.paid_at < %s GROUP BY c.status",
+        [program_id, r.start, r.end],
+    )
+    return {
+        "visits": int(visits["visits"] or 0),
+        "bot_visits": int(visits["bots"] or 0),
+        "unique_visitors": int(visits["uniques"] or 0),
+        "orders": int(orders["n"] or 0),
+        "gmv": f"{Decimal(orders['gmv'] or 0):.2f}",
+        "refunds": f"{Decimal(orders['refunds'] or 0):.2f}",
+        "commissions_by_status": {
+            row["status"]: {"count": int(row["n"]), "amount": f"{Decimal(row['amount']):.2f}"}
+            for row in commissions
+        },
+    }
+
+
+async def raw_by_promoter(program_id: int, window: queries.Window) -> None:
+    """The promoter breakdown's core from raw rows: visits and net sales per promoter."""
+    conn = connection()
+    r = window.current
+    await conn.execute_query_dict(
+        "SELECT promoter_id, SUM(1 - is_bot), COUNT(DISTINCT visitor_hash) FROM visits"
+        " WHERE program_id = %s AND at >= %s AND at < %s GROUP BY promoter_id",
+        [program_id, r.start, r.end],
+    )
+    await conn.execute_query_dict(
+        "SELECT attributed_promoter_id, COUNT(*), SUM(total_amount - refunded_amount) FROM orders"
+        " WHERE program_id = %s AND status IN ('paid', 'completed', 'cancelled', 'refunded')"
+        " AND paid_at >= %s AND paid_at < %s GROUP BY attributed_promoter_id",
+        [program_id, r.start, r.end],
+    )
+
+
+def _same(rolled: dict[str, Any], raw: dict[str, Any]) -> bool:
+    """Every summed figure equal (unique visitors are an estimate: compared apart)."""
+    by_status = {
+        status: figures
+        for status, figures in rolled["commissions_by_status"].items()
+        if figures["count"]
+    }
+    keys = ("visits", "bot_visits", "orders", "gmv", "refunds")
+    return all(rolled[k] == raw[k] for k in keys) and by_status == raw["commissions_by_status"]
+
+
+def _row(name: str, times: list[float]) -> str:
+    return (
+        f"| {name} | {percentile(times, 50):,.1f} ms | {percentile(times, 99):,.1f} ms"
+        f" | {len(times)} |"
+    )
+
+
+async def run(*, visits: int, orders: int, days: int, samples: int, seed: int) -> str:
+    rng = random.Random(seed)
+    database = f"fenxiao_bench_{secrets.token_hex(4)}"
+    await admin_sql(f"CREATE DATABASE `{database}` CHARACTER SET utf8mb4")
+    parts = urlsplit(BENCH_URL)
+    url = urlunsplit((parts.scheme, parts.netloc, "/" + database, "", ""))
+    load_before = os.getloadavg()[0]
+    try:
+        await Tortoise.init(config=tortoise_config(url))
+        await Tortoise.generate_schemas(safe=False)
+        program = await Program.create(name="bench", currency="CNY", time_zone="Asia/Shanghai")
+        build: dict[str, float] = {}
+        with tempfile.TemporaryDirectory() as directory:
+            began = time.perf_counter()
+            paths = {"visits": write_visits(Path(directory), count=visits, days=days, rng=rng)}
+            paths.update(write_orders(Path(directory), count=orders, days=days, rng=rng))
+            build["write files"] = time.perf_counter() - began
+            build.update(await bulk_load(database, paths, program.id))
+        began = time.perf_counter()
+        await rebuild_reports(start=END - timedelta(days=days), end=END, program_id=program.id)
+        build[f"rebuild all {days} days of rollups"] = time.perf_counter() - began
+        print("built:", {k: round(v, 1) for k, v in build.items()}, flush=True)
+        one_day = await timed(
+            lambda: rebuild_reports(start=END - timedelta(days=1), end=END, program_id=program.id),
+            3,
+        )
+        window = await queries.report_window(
+            program_id=program.id,
+            preset="custom",
+            first=LAST_DAY - timedelta(days=29),
+            last=LAST_DAY,
+        )
+        rolled = (await queries.overview(window=window, segment=Segment()))["totals"]
+        raw = await raw_totals(program.id, window)
+        agree = _same(rolled, raw)
+        rows: list[str] = []
+        overview = await timed(lambda: queries.overview(window=window, segment=Segment()), samples)
+        rows.append(_row("overview (totals, previous period, daily series, promoters)", overview))
+        composite = list(overview)
+        for dimension in BREAKDOWNS:
+            times = await timed(
+                lambda d=dimension: queries.breakdown(window=window, dimension=d, limit=100),
+                samples,
+            )
+            composite = [a + b for a, b in zip(composite, times, strict=True)]
+            rows.append(_row(f"breakdown by {dimension}", times))
+        for by in queries.TOP_SORTS:
+            times = await timed(
+                lambda b=by: queries.top_promoters(window=window, by=b, limit=10), samples
+            )
+            rows.append(_row(f"top promoters by {by}", times))
+        rows.append(
+            _row(
+                "funnel",
+                await timed(lambda: queries.funnel(window=window, segment=Segment()), samples),
+            )
+        )
+        rows.insert(0, _row("**overview + all 11 breakdowns (sum per sample)**", composite))
+        raw_times = await timed(lambda: raw_totals(program.id, window), max(3, samples // 6))
+        raw_promoters = await timed(
+            lambda: raw_by_promoter(program.id, window), max(3, samples // 6)
+        )
+        version = (await connection().execute_query_dict("SELECT VERSION() AS v"))[0]["v"]
+    finally:
+        await Tortoise.close_connections()
+        await admin_sql(f"DROP DATABASE IF EXISTS `{database}`")
+    met = percentile(composite, 50) <= 50 and percentile(composite, 99) <= 200
+    return "\n".join(
+        [
+            "## Reports",
+            "",
+            f"`{COMMAND} {' '.join(sys.argv[1:])}`, run {date.today()}. It creates and drops its"
+            " own database on `BENCH_MYSQL_URL`.",
+            "",
+            f"Machine: {machine_line(version)} 1-minute load average {load_before:.1f} before,"
+            f" {os.getloadavg()[0]:.1f} after.",
+            "",
+            f"Data: one program (Asia/Shanghai), {visits:,} visits (3% bots, a third as many"
+            f" visitors) and {orders:,} orders with one line and three commissions each"
+            f" ({3 * orders:,}), over {days} days; 5,000 promoters (Pareto-shaped traffic).",
+            "",
+            "Build: " + ", ".join(f"{k} {v:.1f} s" for k, v in build.items()) + ".",
+            f"Rebuilding one day of rollups (rebuild_reports, from raw rows):"
+            f" p50 {percentile(one_day, 50) / 1000:.2f} s over {len(one_day)} runs.",
+            "",
+            f"The last 30 days (custom range {window.current.first}..{window.current.last}, beside"
+            " the 30 before). Each figure is the wall time of one call of the service function"
+            " (server.services.reports.queries) through tortoise and aiomysql.",
+            "",
+            "| read | p50 | p99 | n |",
+            "|---|---:|---:|---:|",
+            *rows,
+            "",
+            "Baseline, from raw rows in the same run:",
+            "",
+            "| read | p50 | p99 | n |",
+            "|---|---:|---:|---:|",
+            _row("overview totals only (visits, uniques, orders, money, commissions)", raw_times),
+            _row("visits and net sales per promoter", raw_promoters),
+            "",
+            f"Ratio: the rollup overview with its series and previous period p50"
+            f" {percentile(overview, 50):,.1f} ms against {percentile(raw_times, 50):,.1f} ms for"
+            f" the raw totals alone ({percentile(raw_times, 50) / percentile(overview, 50):.1f}x)."
+            f" Rollup totals equal the raw ones: {'yes' if agree else 'NO'}; unique visitors"
+            f" {rolled['unique_visitors']:,} estimated against {raw['unique_visitors']:,} exact"
+            f" ({(rolled['unique_visitors'] / raw['unique_visitors'] - 1) * 100:+.2f} %).",
+            "",
+            "Targets (p50 ≤ 50 ms, p99 ≤ 200 ms for the overview with all its breakdowns):"
+            f" {'met' if met else 'NOT met'}.",
+            "",
+        ]
+    )
+
+
+def save_section(section: str) -> None:
+    """Replace (or add) the "## Reports" section; other benches keep theirs."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    start = text.find("## Reports")
+    if start < 0:
+        text = text.rstrip("\n") + "\n\n" + section
+    else:
+        end = text.find("\n## ", start + 1)
+        text = text[:start] + section + ("" if end < 0 else text[end + 1 :])
+    RESULTS.write_text(text)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--visits", type=int, default=10_000_000)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--samples", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=20260301)
+    parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
+    args = parser.parse_args()
+    section = asyncio.run(
+        run(
+            visits=args.visits,
+            orders=args.orders,
+            days=args.days,
+            samples=args.samples,
+            seed=args.seed,
+        )
+    )
+    print(section)
+    if not args.no_write:
+        save_section(section)
+
+
+if __name__ == "__main__":
+    main()

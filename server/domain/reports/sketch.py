@@ -1,0 +1,116 @@
+"""Unique visitor sketches (docs/reports.md#unique-visitors): one per program, local day and
+dimension value, merged across days for a range. Up to EXACT_LIMIT visitors a sketch keeps
+their 64-bit digests (exact counts); beyond, HyperLogLog registers (about 1.6 % error)."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+PRECISION = 12
+REGISTERS = 1 << PRECISION
+EXACT_LIMIT = 256
+# Up to this many set registers, index:rank pairs are shorter text than one char per register.
+SPARSE_LIMIT = 512
+_WORD = 64
+_DENSE_BASE = 48  # a dense sketch stores chr(48 + rank) per register
+
+
+def word_of(visitor_hash: str) -> int:
+    """A visitor as a 64-bit digest (what a sketch keeps or folds into a register)."""
+    return int.from_bytes(hashlib.sha256(visitor_hash.encode()).digest()[:8], "big")
+
+
+def _register(word: int) -> tuple[int, int]:
+    index = word >> (_WORD - PRECISION)
+    rest = (word << PRECISION) & ((1 << _WORD) - 1)
+    return index, (_WORD - PRECISION + 1 if rest == 0 else _WORD - rest.bit_length() + 1)
+
+
+_TO_TEXT = bytes((b + _DENSE_BASE) % 256 for b in range(256))
+_FROM_TEXT = bytes((b - _DENSE_BASE) % 256 for b in range(256))
+_WEIGHTS = tuple(2.0**-rank for rank in range(_WORD + 1))
+
+
+@dataclass
+class Sketch:
+    """The visitors of a day and dimension value, or the union of several: their digests
+    (`words`) while few, else one HyperLogLog rank per register (`registers`)."""
+
+    words: set[int] | None = field(default_factory=set)
+    registers: bytearray = field(default_factory=bytearray)
+
+    def add(self, word: int) -> None:
+        if self.words is not None:
+            self.words.add(word)
+            if len(self.words) > EXACT_LIMIT:
+                self._to_registers()
+            return
+        index, rank = _register(word)
+        if rank > self.registers[index]:
+            self.registers[index] = rank
+
+    def _to_registers(self) -> None:
+        words, self.words = self.words or set(), None
+        self.registers = bytearray(REGISTERS)
+        for word in words:
+            self.add(word)
+
+    def merge(self, other: Sketch) -> None:
+        """Fold another sketch in: the union of both days' visitors."""
+        if other.words is not None:
+            for word in other.words:
+                self.add(word)
+            return
+        if self.words is not None:
+            self._to_registers()
+        self.registers = bytearray(map(max, self.registers, other.registers))
+
+    def estimate(self) -> int:
+        """How many distinct visitors: exact while the digests are kept, else HyperLogLog."""
+        if self.words is not None:
+            return len(self.words)
+        empty = self.registers.count(0)
+        harmonic = sum(_WEIGHTS[rank] for rank in self.registers)
+        raw = 0.7213 / (1 + 1.079 / REGISTERS) * REGISTERS * REGISTERS / harmonic
+        if raw <= 2.5 * REGISTERS and empty:
+            return round(REGISTERS * math.log(REGISTERS / empty))
+        return round(raw)
+
+    def encode(self) -> str:
+        """As text: `x:` the digests in hex, `s:` index:rank pairs, `d:` a char per register."""
+        if self.words is not None:
+            return "x:" + ",".join(f"{w:x}" for w in sorted(self.words))
+        used = [(i, r) for i, r in enumerate(self.registers) if r]
+        if len(used) <= SPARSE_LIMIT:
+            return "s:" + ",".join(f"{i}:{r}" for i, r in used)
+        return "d:" + bytes(self.registers).translate(_TO_TEXT).decode("ascii")
+
+    @classmethod
+    def decode(cls, text: str) -> Sketch:
+        kind, body = text[:2], text[2:]
+        if kind == "x:":
+            return cls(words={int(w, 16) for w in body.split(",") if w})
+        if kind == "d:":
+            return cls(words=None, registers=bytearray(body.encode("ascii").translate(_FROM_TEXT)))
+        registers = bytearray(REGISTERS)
+        for pair in body.split(","):
+            if pair:
+                index, rank = pair.split(":")
+                registers[int(index)] = int(rank)
+        return cls(words=None, registers=registers)
+
+
+def sketches_by_value(
+    visitors: Iterable[tuple[str, Iterable[tuple[str, str | None]]]],
+) -> dict[tuple[str, str], Sketch]:
+    """One sketch per (dimension, value) from (visitor hash, its dimension values) pairs."""
+    sketches: dict[tuple[str, str], Sketch] = {}
+    for visitor_hash, values in visitors:
+        word = word_of(visitor_hash)
+        for dimension, value in values:
+            if value is not None and value != "":
+                sketches.setdefault((dimension, value), Sketch()).add(word)
+    return sketches

@@ -1,0 +1,197 @@
+"""Reading rollups: summed figures per range, bucket or dimension value, and unique visitor
+counts (COUNT DISTINCT over report_visitors), on SQLite and MariaDB alike."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+
+from server.db import connection, is_mysql
+from server.domain.instants import stored_instant
+from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS, Sums
+from server.domain.reports.rollup import ALL_VALUE, Dimension
+from server.domain.reports.sketch import Sketch
+from server.models import ReportSketch
+from server.services.ledger.postings import sql_rows
+
+# The report_visitors column of each dimension that has unique visitors.
+VISITOR_COLUMNS = {
+    Dimension.SITE: "site_id",
+    Dimension.CHANNEL: "channel_id",
+    Dimension.UTM_SOURCE: "utm_source",
+    Dimension.UTM_MEDIUM: "utm_medium",
+    Dimension.UTM_CAMPAIGN: "utm_campaign",
+    Dimension.REACHED_BY: "reached_by",
+    Dimension.PROMOTER: "promoter_id",
+}
+CENT = Decimal("0.01")
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One dimension value a report is narrowed to (the totals when dimension is all)."""
+
+    dimension: Dimension = Dimension.ALL
+    value: str = ALL_VALUE
+
+
+def _sum(conn: BaseDBAsyncClient, column: str) -> str:
+    # SQLite keeps DECIMAL as text and would sum it as floats: sum exact cents there.
+    if column in INTEGER_COLUMNS or is_mysql(conn):
+        return f"SUM({column}) AS {column}"
+    return f"SUM(CAST(ROUND({column} * 100) AS INTEGER)) AS {column}"
+
+
+def _sums_of(conn: BaseDBAsyncClient, row: dict[str, Any]) -> Sums:
+    sums = Sums()
+    for column in ROLLUP_COLUMNS:
+        raw = row.get(column) or 0
+        if column in INTEGER_COLUMNS:
+            sums.add(column, int(raw))
+        elif is_mysql(conn):
+            sums.add(column, Decimal(raw).quantize(CENT))
+        else:
+            sums.add(column, (Decimal(int(raw)) * CENT).quantize(CENT))
+    return sums
+
+
+async def summed(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    start: datetime,
+    end: datetime,
+    value: str | None = None,
+    group: str | None = None,
+    daily: bool = False,
+) -> dict[Any, Sums]:
+    """Rollup sums of one dimension in [start, end), whole or by "value" or "bucket"."""
+    conn = connection()
+    where = "program_id = ? AND dimension = ? AND bucket >= ? AND bucket < ?"
+    values: list[Any] = [program_id, dimension.value, start, end]
+    if value is not None:
+        where += " AND value = ?"
+        values.append(value)
+    key = {"value": "value", "bucket": "bucket", None: None}[group]
+    select = ", ".join(_sum(conn, column) for column in ROLLUP_COLUMNS)
+    # Day rows for whole local days (a 24th of the rows), hourly rows otherwise.
+    table = "report_daily_rollups" if daily else "report_rollups"
+    text = f"SELECT {key + ' AS k, ' if key else ''}{select} FROM {table} WHERE {where}"
+    if key:
+        text += f" GROUP BY {key}"
+    rows = await sql_rows(conn, text, values)
+    result: dict[Any, Sums] = {}
+    for row in rows:
+        sums = _sums_of(conn, row)
+        if key or not sums.is_empty():
+            result[_key(row.get("k"), group)] = sums
+    return result
+
+
+def _key(raw: Any, group: str | None) -> Any:
+    if group != "bucket":
+        return raw
+    return stored_instant(raw)
+
+
+async def total(*, program_id: int, segment: Segment, start: datetime, end: datetime) -> Sums:
+    """The summed figures of one segment over [start, end) (whole local days)."""
+    found = await summed(
+        program_id=program_id,
+        dimension=segment.dimension,
+        value=segment.value,
+        start=start,
+        end=end,
+        daily=True,
+    )
+    return next(iter(found.values()), Sums())
+
+
+def _visitor_filter(segment: Segment) -> tuple[str, list[Any]]:
+    if segment.dimension == Dimension.ALL:
+        return "", []
+    column = VISITOR_COLUMNS.get(segment.dimension)
+    if column is None:
+        return " AND 1 = 0", []  # products, categories and levels have no visitors
+    return f" AND {column} = ?", [segment.value]
+
+
+async def unique_visitors(
+    *, program_id: int, segment: Segment, start: datetime, end: datetime
+) -> int:
+    """Distinct non-bot visitors of one segment in [start, end)."""
+    narrow, extra = _visitor_filter(segment)
+    rows = await sql_rows(
+        connection(),
+        "SELECT COUNT(DISTINCT visitor_hash) AS n FROM report_visitors"
+        f" WHERE program_id = ? AND bucket >= ? AND bucket < ?{narrow}",
+        [program_id, start, end, *extra],
+    )
+    return int(rows[0]["n"] or 0)
+
+
+async def unique_visitors_by(
+    *, program_id: int, dimension: Dimension, start: datetime, end: datetime
+) -> dict[str, int]:
+    """Distinct non-bot visitors in [start, end) per value of one dimension."""
+    column = VISITOR_COLUMNS.get(dimension)
+    if column is None:
+        return {}
+    rows = await sql_rows(
+        connection(),
+        f"SELECT {column} AS v, COUNT(DISTINCT visitor_hash) AS n FROM report_visitors"
+        f" WHERE program_id = ? AND bucket >= ? AND bucket < ? AND {column} IS NOT NULL"
+        f" GROUP BY {column}",
+        [program_id, start, end],
+    )
+    return {str(row["v"]): int(row["n"]) for row in rows}
+
+
+async def unique_visitors_per_bucket(
+    *, program_id: int, segment: Segment, spans: Sequence[tuple[datetime, datetime]]
+) -> list[int]:
+    """Distinct visitors of each span (series points: distinct per point, never summed)."""
+    return [
+        await unique_visitors(program_id=program_id, segment=segment, start=start, end=end)
+        for start, end in spans
+    ]
+
+
+async def sketched_visitors(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    start: datetime,
+    end: datetime,
+    value: str | None = None,
+    group: str | None = None,
+) -> dict[Any, int]:
+    """Estimated unique visitors of the local days in [start, end) from their sketches,
+    whole (key None) or by "value" or "day"."""
+    query = ReportSketch.filter(
+        program_id=program_id, dimension=dimension.value, day__gte=start, day__lt=end
+    )
+    if value is not None:
+        query = query.filter(value=value)
+    merged: dict[Any, Sketch] = {}
+    for row in await query.values("day", "value", "registers"):
+        key = row[group] if group else None
+        merged.setdefault(key, Sketch()).merge(Sketch.decode(row["registers"]))
+    return {key: sketch.estimate() for key, sketch in merged.items()}
+
+
+async def active_promoters(*, program_id: int, start: datetime, end: datetime) -> int:
+    """Promoters with a visit, binding or attributed order in [start, end) (local days)."""
+    rows = await sql_rows(
+        connection(),
+        "SELECT COUNT(DISTINCT value) AS n FROM report_daily_rollups WHERE program_id = ?"
+        " AND dimension = ? AND bucket >= ? AND bucket < ?"
+        " AND (visits > 0 OR bindings > 0 OR orders > 0)",
+        [program_id, Dimension.PROMOTER.value, start, end],
+    )
+    return int(rows[0]["n"] or 0)

@@ -1,0 +1,249 @@
+"""Keeping rollups equal to their raw rows: recompute spans of buckets, refresh the marked
+ones (the job, every 30 s), rebuild any range (`python -m server.cli rebuild-reports`)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from server import clock
+from server.domain.instants import require_utc
+from server.domain.periods import zone
+from server.domain.reports.metrics import ROLLUP_COLUMNS, Sums
+from server.domain.reports.ranges import local_hour_start, local_midnight
+from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
+from server.domain.reports.sketch import sketches_by_value
+from server.models import (
+    Program,
+    ReportBuyer,
+    ReportDailyRollup,
+    ReportMark,
+    ReportRollup,
+    ReportSketch,
+    ReportState,
+    ReportVisitor,
+)
+from server.services.reports.facts import (
+    TOUCH_COLUMNS,
+    binding_facts,
+    order_facts,
+    visit_facts,
+)
+
+# Marks one refresh run takes; the rest wait for the next run.
+REFRESH_BATCH = 5000
+# The longest span rebuilt in one transaction (a day keeps each transaction short).
+REBUILD_STEP = timedelta(days=1)
+
+
+async def _lock_state(conn: BaseDBAsyncClient, program_id: int) -> ReportState:
+    """Lock the program's report state row: one recomputation of its rollups at a time."""
+    state = (
+        await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().first()
+    )
+    if state is not None:
+        return state
+    try:
+        async with in_transaction() as inner:
+            await ReportState.create(program_id=program_id, using_db=inner)
+    except IntegrityError:
+        pass  # another run created it first
+    return await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().get()
+
+
+def _touch_columns(touch: Touch) -> dict[str, Any]:
+    return {name: getattr(touch, name) for name in TOUCH_COLUMNS}
+
+
+async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> None:
+    rows = [
+        ReportRollup(
+            program_id=program_id,
+            bucket=bucket,
+            dimension=dimension,
+            value=value,
+            **{column: sums[column] for column in ROLLUP_COLUMNS},
+        )
+        for (bucket, dimension, value), sums in sorted(rollup.rows.items())
+    ]
+    if rows:
+        await ReportRollup.bulk_create(rows, batch_size=1000, using_db=conn)
+    visitors = [
+        ReportVisitor(
+            program_id=program_id,
+            bucket=key.bucket,
+            visitor_hash=key.visitor_hash,
+            **_touch_columns(key.touch),
+        )
+        for key in rollup.visitors
+    ]
+    if visitors:
+        await ReportVisitor.bulk_create(visitors, batch_size=1000, using_db=conn)
+    buyers = [
+        ReportBuyer(
+            program_id=program_id,
+            bucket=bucket,
+            buyer_key=key,
+            orders=sums.orders,
+            net_sales=sums.net_sales,
+            **_touch_columns(touch),
+        )
+        for (bucket, key, touch), sums in rollup.buyers.items()
+    ]
+    if buyers:
+        await ReportBuyer.bulk_create(buyers, batch_size=1000, using_db=conn)
+
+
+async def recompute_span(
+    *, conn: BaseDBAsyncClient, program: Program, start: datetime, end: datetime
+) -> None:
+    """Replace the rollups of [start, end) by a recomputation from raw rows (state locked)."""
+    tz = zone(program.time_zone)
+    rollup = roll_up(
+        bucket_of=lambda moment: local_hour_start(moment, tz),
+        visits=await visit_facts(conn=conn, program_id=program.id, start=start, end=end),
+        bindings=await binding_facts(conn=conn, program_id=program.id, start=start, end=end),
+        orders=await order_facts(conn=conn, program_id=program.id, start=start, end=end),
+    )
+    for model in (ReportRollup, ReportVisitor, ReportBuyer):
+        await (
+            model.filter(program_id=program.id, bucket__gte=start, bucket__lt=end)
+            .using_db(conn)
+            .delete()
+        )
+    await _write(conn, program.id, rollup)
+    await _recompute_days(conn, program=program, start=start, end=end)
+
+
+async def _recompute_days(
+    conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
+) -> None:
+    """Replace the day rows and visitor sketches of every local day [start, end) touches."""
+    tz = zone(program.time_zone)
+    day = start.astimezone(tz).date()
+    while (lo := local_midnight(day, tz)) < end:
+        hi = local_midnight(day + timedelta(days=1), tz)
+        rows = (
+            await ReportVisitor.filter(program_id=program.id, bucket__gte=lo, bucket__lt=hi)
+            .using_db(conn)
+            .values("visitor_hash", *TOUCH_COLUMNS)
+        )
+        sketches = sketches_by_value(
+            (
+                row["visitor_hash"],
+                [
+                    (d.value, v)
+                    for d, v in touch_values(Touch(**{f: row[f] for f in TOUCH_COLUMNS})).items()
+                ],
+            )
+            for row in rows
+        )
+        await _recompute_day_rows(conn, program_id=program.id, start=lo, end=hi)
+        await ReportSketch.filter(program_id=program.id, day=lo).using_db(conn).delete()
+        if sketches:
+            await ReportSketch.bulk_create(
+                [
+                    ReportSketch(
+                        program_id=program.id,
+                        day=lo,
+                        dimension=dimension,
+                        value=value,
+                        registers=sketch.encode(),
+                    )
+                    for (dimension, value), sketch in sorted(sketches.items())
+                ],
+                batch_size=500,
+                using_db=conn,
+            )
+        day += timedelta(days=1)
+
+
+async def _recompute_day_rows(
+    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+) -> None:
+    """The day's rows: its hourly rows summed per dimension value."""
+    days: dict[tuple[str, str], Sums] = {}
+    for row in (
+        await ReportRollup.filter(program_id=program_id, bucket__gte=start, bucket__lt=end)
+        .using_db(conn)
+        .values("dimension", "value", *ROLLUP_COLUMNS)
+    ):
+        sums = days.setdefault((row["dimension"], row["value"]), Sums())
+        for column in ROLLUP_COLUMNS:
+            sums.add(column, row[column])
+    await ReportDailyRollup.filter(program_id=program_id, bucket=start).using_db(conn).delete()
+    rows = [
+        ReportDailyRollup(
+            program_id=program_id,
+            bucket=start,
+            dimension=dimension,
+            value=value,
+            **{column: sums[column] for column in ROLLUP_COLUMNS},
+        )
+        for (dimension, value), sums in sorted(days.items())
+    ]
+    if rows:
+        await ReportDailyRollup.bulk_create(rows, batch_size=1000, using_db=conn)
+
+
+def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]:
+    """The local hour buckets of these instants, adjacent ones joined into spans."""
+    spans: list[tuple[datetime, datetime]] = []
+    for bucket in sorted({local_hour_start(moment, tz) for moment in instants}):
+        end = local_hour_start(bucket + timedelta(hours=1), tz)
+        if spans and spans[-1][1] == bucket:
+            spans[-1] = (spans[-1][0], end)
+        else:
+            spans.append((bucket, end))
+    return spans
+
+
+async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
+    """Recompute the buckets marked since the last run and delete their marks."""
+    marks = await ReportMark.all().order_by("id").limit(batch).values("id", "program_id", "at")
+    by_program: dict[int, list[dict[str, Any]]] = defaultdict(list)
+    for mark in marks:
+        by_program[mark["program_id"]].append(mark)
+    buckets = 0
+    for program_id, program_marks in sorted(by_program.items()):
+        async with in_transaction() as conn:
+            state = await _lock_state(conn, program_id)
+            program = await Program.filter(id=program_id).using_db(conn).first()
+            if program is not None:
+                spans = _spans([m["at"] for m in program_marks], zone(program.time_zone))
+                for start, end in spans:
+                    await recompute_span(conn=conn, program=program, start=start, end=end)
+                    buckets += 1
+            await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
+            state.refreshed_at = clock.now()
+            await state.save(using_db=conn, update_fields=["refreshed_at"])
+    return {"marks": len(marks), "spans": buckets, "programs": len(by_program)}
+
+
+async def rebuild_reports(
+    *, start: datetime, end: datetime, program_id: int | None = None
+) -> dict[str, int]:
+    """Recompute every bucket in [start, end) of one or every program from raw rows."""
+    require_utc(start, what="start")
+    require_utc(end, what="end")
+    query = Program.all() if program_id is None else Program.filter(id=program_id)
+    spans = 0
+    for program in await query.order_by("id"):
+        tz = zone(program.time_zone)
+        moment, stop = local_hour_start(start, tz), local_hour_start(end, tz)
+        if stop < end:
+            stop = local_hour_start(stop + timedelta(hours=1), tz)
+        while moment < stop:
+            # Whole local days (after a first partial one): each day's sketches once.
+            following = min(local_midnight(moment.astimezone(tz).date() + REBUILD_STEP, tz), stop)
+            async with in_transaction() as conn:
+                await _lock_state(conn, program.id)
+                await recompute_span(conn=conn, program=program, start=moment, end=following)
+            spans += 1
+            moment = following
+    return {"spans": spans}

@@ -1,0 +1,87 @@
+"""Rollups follow the raw rows: marks written with each change, the refresh job, rebuilds."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from server.models import ReportMark
+from server.services.reports.rollups import rebuild_reports, refresh_reports
+from tests.order_builders import (
+    T0,
+    bind,
+    chain,
+    customer,
+    line,
+    paid,
+    refunded,
+    send_ok,
+    shop,
+)
+from tests.report_builders import recomputed_totals, stored_rollups, visit
+
+pytestmark = pytest.mark.usefixtures("db")
+D = Decimal
+
+
+async def test_a_refund_after_refresh_changes_the_bucket_the_order_was_paid_in() -> None:
+    program = await shop(time_zone="Asia/Shanghai")
+    _top, nearest = await chain(program, 2)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer, at=T0 - timedelta(hours=2))
+    await visit(program, nearest, T0 - timedelta(hours=2), visitor="a")
+    await visit(program, nearest, T0 - timedelta(hours=2), visitor="b", bot=True)
+    await send_ok(program, paid("O1", line("L1", "100.00"), buyer=buyer, placed_at=T0))
+    await refresh_reports()
+    await send_ok(program, refunded("O1", lines={"L1": "30.00"}, at=T0 + timedelta(days=3)))
+    assert await ReportMark.filter(program_id=program.id).count() == 1
+    await refresh_reports()
+
+    paid_hour = (T0, "all", "*")
+    assert (await stored_rollups(program, "all"))[paid_hour] == {
+        "orders": 1,
+        "gmv": D("100.00"),
+        "refunds": D("30.00"),
+        "net_sales": D("70.00"),
+        "commissions_pending": 2,
+        "commission_amount_pending": D("10.50"),  # 10% and 5% of the 70.00 left
+    }
+    visit_hour = (T0 - timedelta(hours=2), "all", "*")
+    assert (await stored_rollups(program, "all"))[visit_hour] == {
+        "visits": 1,
+        "bot_visits": 1,
+        "bindings": 1,
+    }
+    assert await stored_rollups(program, "all") == await recomputed_totals(program)
+    assert await ReportMark.filter(program_id=program.id).count() == 0
+
+
+async def test_a_rebuild_reproduces_what_the_refresh_job_kept() -> None:
+    program = await shop()
+    (nearest,) = await chain(program, 1)
+    buyer = await customer()
+    await bind(program, nearest, user=buyer, at=T0 - timedelta(days=1))
+    await visit(program, nearest, T0, utm=("wechat", "social", "spring"), site_id=None)
+    await send_ok(program, paid("O1", line("L1", "80.00", category="tea"), buyer=buyer))
+    await refresh_reports()
+    kept = await stored_rollups(program)
+
+    await rebuild_reports(start=T0 - timedelta(days=3), end=T0 + timedelta(days=3))
+    assert await stored_rollups(program) == kept
+    assert kept[(T0, "utm_source", "wechat")] == {"visits": 1}
+    assert kept[(T0, "category", "tea")]["net_sales"] == D("80.00")
+    assert kept[(T0, "promoter", str(nearest.id))]["commission_amount_pending"] == D("8.00")
+
+
+async def test_a_day_at_plus_eight_hours_starts_at_sixteen_hundred_utc() -> None:
+    program = await shop(time_zone="Asia/Shanghai")
+    (nearest,) = await chain(program, 1)
+    before_midnight = datetime(2026, 3, 1, 15, 59, tzinfo=UTC)  # 23:59 on 1 March, local
+    after_midnight = datetime(2026, 3, 1, 16, 0, tzinfo=UTC)  # 00:00 on 2 March, local
+    await visit(program, nearest, before_midnight)
+    await visit(program, nearest, after_midnight)
+    await refresh_reports()
+    buckets = {key[0] for key in await stored_rollups(program, "all")}
+    assert buckets == {datetime(2026, 3, 1, 15, tzinfo=UTC), after_midnight}
