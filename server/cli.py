@@ -211,6 +211,7 @@ def _instant(text: str) -> datetime:
 async def _rebuild_reports(
     settings: Settings, start: str, end: str, program_id: int | None
 ) -> dict[str, int]:
+    from server import db
     from server.services.reports.rollups import rebuild_reports
 
     await db.init_db(settings.database_url)
