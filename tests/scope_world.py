@@ -129,6 +129,7 @@ async def build_world() -> World:
         "bonus_id": bonus.id,
         "invitation_id": invitation.id,
         "promoter_id": promoter.id,
+        "sub_account_id": promoter.id,
         "site_id": site.id,
         "commission_id": commission.id,
         "order_id": commission.order_id,  # type: ignore[attr-defined]

@@ -14,7 +14,11 @@ from server.integrations.wechat_standin import WeChatStandIn
 from server.models import Program, Promoter, User, Visit
 from server.services.sharing.visit_buffer import VisitBuffer
 from tests.api.conftest import Api, ApiResponse
-from tests.service.sharing.test_share_support import make_program, make_promoter
+from tests.service.sharing.test_share_support import (
+    approve_pending_codes,
+    make_program,
+    make_promoter,
+)
 from tests.wechat_fixtures import promoter_login
 
 WECHAT_UA = "Mozilla/5.0 (iPhone) MicroMessenger/8.0.44 NetType/WIFI"
@@ -63,6 +67,7 @@ async def test_a_shared_h5_url_opens_a_landing_with_the_code_and_a_url_link(
     code = await mp_api.post(
         f"/mp/v1/programs/{program.id}/codes", token=token, json={"code": "TEA-42"}
     )
+    await approve_pending_codes(program.id)  # a chosen code counts once staff approve it
     link = await _link(mp_api, token, program, code_id=code.json["id"], utm_source="moments")
 
     h5_url = link.json["h5_url"]
@@ -151,6 +156,7 @@ async def test_when_wechat_cannot_make_a_url_link_the_landing_still_shows_the_co
     code = await mp_api.post(
         f"/mp/v1/programs/{program.id}/codes", token=token, json={"code": "TEA-42"}
     )
+    await approve_pending_codes(program.id)  # a chosen code counts once staff approve it
     link = await _link(mp_api, token, program, code_id=code.json["id"])
     standin.inject_fault("server_error", path=URL_LINK_PATH)
 

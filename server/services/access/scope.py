@@ -78,6 +78,8 @@ PARAMETERS: dict[str, str] = {
     "boost_id": "boost",
     "bonus_id": "milestone_bonus",
     "invitation_id": "invitation",
+    # An internal program's sub-account is a promoter profile without a WeChat user.
+    "sub_account_id": "promoter",
 }
 
 
