@@ -41,7 +41,10 @@ class TaxProfileBody(Body):
 async def promoter_statement(request: Request, promoter_id: int) -> HTTPResponse | None:
     query = parse_query(request, StatementQuery)
     statement = await statement_service.promoter_statement(
-        promoter_id=promoter_id, period=query.period, reveal_tax_id=True
+        promoter_id=promoter_id,
+        period=query.period,
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     if query.format == "json":
         return render(statement)
@@ -58,7 +61,10 @@ async def promoter_statement(request: Request, promoter_id: int) -> HTTPResponse
 async def program_statements(request: Request, program_id: int) -> None:
     query = parse_query(request, ProgramStatementsQuery)
     export = await statement_service.program_statements_export(
-        program_id=program_id, period=query.period, reveal_tax_id=True
+        program_id=program_id,
+        period=query.period,
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     await stream_csv(request, export)
 

@@ -23,6 +23,7 @@ from server.logging_setup import logging_config, quiet_url_loggers
 from server.observability import install_metrics_route, install_observability
 from server.openapi import install_openapi
 from server.services.access.scope import check_scope
+from server.services.access.sealing import configure_sealing
 from server.services.access.tokens import confirm_principal
 from server.services.orders.drainer import install_event_drainer
 from server.services.sharing.landing import WeChatPause
@@ -72,6 +73,7 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     # The console's environment (gettext catalogs, money and date filters) is the templating one.
     app.ext.environment = app.ext.templating.environment = ENVIRONMENT
     app.ctx.settings = settings
+    configure_sealing(settings)
     app.ctx.confirm_principal = confirm_principal
     app.ctx.check_scope = check_scope
     quiet_url_loggers()  # Sanic applied log_config without it

@@ -15,7 +15,8 @@ class Promoter(Model):
     phone = fields.CharField(max_length=32, null=True)
     # Shown on statements: the legal name and tax id the promoter is paid under.
     legal_name = fields.CharField(max_length=128, null=True)
-    tax_id = fields.CharField(max_length=64, null=True)
+    # Sealed at rest (server/services/access/sealing.py): ciphertext, never the plain number.
+    tax_id = fields.CharField(max_length=255, null=True)
     agreement_version = fields.CharField(max_length=32, null=True)
     # The invite code of the upline the applicant named (kept even if the upline changes).
     applied_invite_code = fields.CharField(max_length=32, null=True)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 
 from server import clock
 from server.config import Settings
+from server.models import AuditLog
 from server.services.commissions.settlement import settle_due_commissions
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
@@ -112,6 +113,11 @@ async def test_finance_reads_any_statement_with_the_tax_id_and_exports_the_progr
     by_promoter = {int(row["promoter_id"]): row for row in rows}
     assert by_promoter[me.id]["tax_id"] == TAX_ID
     assert (by_promoter[me.id]["net"], by_promoter[other.id]["net"]) == ("30.00", "8.00")
+    reveals = await AuditLog.filter(action="promoter.tax_id_revealed").order_by("id")
+    assert [(entry.actor_kind, entry.target_kind, entry.target_id) for entry in reveals] == [
+        ("staff", "promoter", me.id),
+        ("staff", "program", program.id),
+    ]
 
 
 async def test_staff_without_finance_cannot_read_statements(api: Api) -> None:

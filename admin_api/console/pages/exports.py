@@ -69,7 +69,10 @@ async def statement(request: Request) -> HTTPResponse:
     found = None
     if raw.isdigit() and len(raw) < 19 and month:
         found = await statement_service.promoter_statement(
-            promoter_id=int(raw), period=month, reveal_tax_id=True
+            promoter_id=int(raw),
+            period=month,
+            reader=request.ctx.principal,
+            request_id=request.ctx.request_id,
         )
     return await page(
         request,
@@ -86,7 +89,10 @@ async def statement(request: Request) -> HTTPResponse:
 @console_route(*ROLES_FINANCE)
 async def statement_csv(request: Request, promoter_id: int) -> None:
     found = await statement_service.promoter_statement(
-        promoter_id=promoter_id, period=_month(request), reveal_tax_id=True
+        promoter_id=promoter_id,
+        period=_month(request),
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     await stream_csv(request, statement_service.statement_csv(found))
 
@@ -96,7 +102,10 @@ async def statement_csv(request: Request, promoter_id: int) -> None:
 async def program_statements_csv(request: Request) -> None:
     program, _ = await chosen_program(request)
     export = await statement_service.program_statements_export(
-        program_id=program.id, period=_month(request), reveal_tax_id=True
+        program_id=program.id,
+        period=_month(request),
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     await stream_csv(request, export)
 

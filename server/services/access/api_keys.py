@@ -4,13 +4,12 @@ Fernet-encrypted.
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.fernet import InvalidToken
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.transactions import in_transaction
 
@@ -22,6 +21,7 @@ from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.programs.settings import ProgramStatus
 from server.models import ApiKey, Program
 from server.services.access.audit import record_action
+from server.services.access.sealing import cipher
 
 log = logging.getLogger("fenxiao.s2s")
 
@@ -39,19 +39,14 @@ class IssuedApiKey:
     secret: str
 
 
-@functools.lru_cache(maxsize=8)
-def _cipher(encryption_keys: str) -> MultiFernet:
-    return MultiFernet([Fernet(key.strip()) for key in encryption_keys.split(",") if key.strip()])
-
-
 def _encrypt(settings: Settings, secret: str) -> str:
-    return _cipher(settings.s2s_key_encryption_key).encrypt(secret.encode("utf-8")).decode()
+    return cipher(settings.s2s_key_encryption_key).encrypt(secret.encode("utf-8")).decode()
 
 
 def decrypt_secret(settings: Settings, api_key: ApiKey) -> str | None:
     """The key's secret, or None when no configured encryption key opens it (logged)."""
     try:
-        plain = _cipher(settings.s2s_key_encryption_key).decrypt(api_key.secret_encrypted.encode())
+        plain = cipher(settings.s2s_key_encryption_key).decrypt(api_key.secret_encrypted.encode())
     except InvalidToken:
         log.warning(
             "API key %s cannot be decrypted: S2S_KEY_ENCRYPTION_KEY changed?", api_key.key_id

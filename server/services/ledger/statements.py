@@ -29,6 +29,7 @@ from server.domain.money import money_text
 from server.domain.programs.settings import DEFAULT_TIME_ZONE
 from server.models import LedgerEntry, Program, Promoter, PromoterBalance
 from server.services.access.audit import record_action
+from server.services.access.sealing import seal, unseal
 from server.services.csv_export import CsvExport, keyset_chunks
 from server.services.ledger.postings import money_units, sql_rows, units_value
 
@@ -117,11 +118,29 @@ async def _figures(
 
 
 def _profile(promoter: Promoter, *, reveal_tax_id: bool) -> dict[str, Any]:
+    tax_id = unseal(promoter.tax_id)
     return {
         "promoter_id": promoter.id,
         "legal_name": promoter.legal_name,
-        "tax_id": promoter.tax_id if reveal_tax_id else mask_tax_id(promoter.tax_id),
+        "tax_id": tax_id if reveal_tax_id else mask_tax_id(tax_id),
     }
+
+
+async def _audit_reveal(
+    reader: Principal | None, request_id: str | None, *, program_id: int, promoter_id: int | None
+) -> bool:
+    """Record that `reader` is shown plain tax ids; True when there is a reader to show them to."""
+    if reader is None:
+        return False
+    await record_action(
+        actor=reader,
+        action="promoter.tax_id_revealed",
+        target_kind="promoter" if promoter_id else "program",
+        target_id=promoter_id or program_id,
+        program_id=program_id,
+        request_id=request_id,
+    )
+    return True
 
 
 async def _statement(
@@ -165,10 +184,19 @@ async def my_statement(*, user_id: int, program_id: int, period: str) -> dict[st
 
 
 async def promoter_statement(
-    *, promoter_id: int, period: str, reveal_tax_id: bool
+    *,
+    promoter_id: int,
+    period: str,
+    reader: Principal | None = None,
+    request_id: str | None = None,
 ) -> dict[str, Any]:
-    """Any promoter's statement for a month (back-office)."""
-    return await _statement(await _any_promoter(promoter_id), period, reveal_tax_id=reveal_tax_id)
+    """Any promoter's statement for a month (back-office): the tax id plain to `reader`, audited."""
+    promoter = await _any_promoter(promoter_id)
+    statement = await _statement(promoter, period, reveal_tax_id=False)
+    program_id = promoter.program_id  # type: ignore[attr-defined]
+    if await _audit_reveal(reader, request_id, program_id=program_id, promoter_id=promoter.id):
+        statement["tax_id"] = unseal(promoter.tax_id)
+    return statement
 
 
 async def _lines(
@@ -261,11 +289,17 @@ async def _program_rows(
 
 
 async def program_statements_export(
-    *, program_id: int, period: str, reveal_tax_id: bool
+    *,
+    program_id: int,
+    period: str,
+    reader: Principal | None = None,
+    request_id: str | None = None,
 ) -> CsvExport:
-    """Every promoter with a balance in the program: one statement row each, streamed."""
+    """Every promoter with a balance in the program: one statement row each, streamed; tax ids
+    plain to `reader`, audited once for the export."""
     program = await _program(program_id)
     month = month_period(period, _zone(program))
+    reveal_tax_id = await _audit_reveal(reader, request_id, program_id=program.id, promoter_id=None)
     return CsvExport(
         filename=f"statements-{program.id}-{month.label}.csv",
         header=PROGRAM_HEADER,
@@ -296,7 +330,11 @@ async def _set_profile(
 ) -> dict[str, Any]:
     name, number = _clean_profile(legal_name, tax_id)
     async with in_transaction() as conn:
-        await Promoter.filter(id=promoter.id).using_db(conn).update(legal_name=name, tax_id=number)
+        await (
+            Promoter.filter(id=promoter.id)
+            .using_db(conn)
+            .update(legal_name=name, tax_id=seal(number))
+        )
         await record_action(
             actor=actor,
             action="promoter.tax_profile",

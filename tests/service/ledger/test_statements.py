@@ -69,7 +69,7 @@ async def test_a_statement_after_settle_clawback_and_adjustment_reconciles_with_
 ) -> None:
     _, promoter = await _earn_refund_and_adjust()
     statement = await promoter_statement(
-        promoter_id=promoter.id, period=_this_month(), reveal_tax_id=True
+        promoter_id=promoter.id, period=_this_month(), reader=FINANCE
     )
     assert (statement["gross"], statement["reversals"], statement["adjustments"]) == (
         D("50.00"),
@@ -89,7 +89,7 @@ async def test_next_months_statement_opens_where_the_last_one_closed(db: str) ->
     clock.advance(timedelta(days=40))
     await _adjust(program.id, promoter.id, "10.00", "a2")
     statement = await promoter_statement(
-        promoter_id=promoter.id, period=_this_month(), reveal_tax_id=True
+        promoter_id=promoter.id, period=_this_month(), reader=FINANCE
     )
     assert statement["opening"]["owed"] == D("32.00")
     assert (statement["gross"], statement["adjustments"], statement["net"]) == (
@@ -102,9 +102,7 @@ async def test_next_months_statement_opens_where_the_last_one_closed(db: str) ->
 
 async def test_a_statement_csv_lists_the_figures_and_every_entry_of_the_month(db: str) -> None:
     _, promoter = await _earn_refund_and_adjust()
-    statement = await promoter_statement(
-        promoter_id=promoter.id, period=_this_month(), reveal_tax_id=False
-    )
+    statement = await promoter_statement(promoter_id=promoter.id, period=_this_month())
     export = statement_csv(statement)
     rows = [list(row) async for row in export.rows]
     summary = {row[0]: row[1] for row in rows if len(row) == 2}
@@ -128,9 +126,7 @@ async def test_the_program_export_has_one_row_per_promoter_with_the_tax_id_maske
     await set_promoter_tax_profile(
         promoter_id=promoter.id, legal_name="张三", tax_id="110101199001011234", actor=FINANCE
     )
-    masked = await program_statements_export(
-        program_id=program.id, period=_this_month(), reveal_tax_id=False
-    )
+    masked = await program_statements_export(program_id=program.id, period=_this_month())
     rows = [list(row) async for row in masked.rows]
     header = list(masked.header)
     by_promoter = {
@@ -141,11 +137,43 @@ async def test_the_program_export_has_one_row_per_promoter_with_the_tax_id_maske
     assert by_promoter[promoter.id]["net"] == D("32.00")
     assert by_promoter[other.id]["net"] == D("7.00")
     revealed = await program_statements_export(
-        program_id=program.id, period=_this_month(), reveal_tax_id=True
+        program_id=program.id, period=_this_month(), reader=FINANCE
     )
     tax_ids = {row[3]: row[5] async for row in revealed.rows}
     assert tax_ids[promoter.id] == "110101199001011234"
     assert await AuditLog.filter(action="promoter.tax_profile").count() == 1
+    revealed_by = await AuditLog.filter(action="promoter.tax_id_revealed").values_list(
+        "actor_id", "target_kind", "target_id"
+    )
+    assert revealed_by == [(FINANCE.id, "program", program.id)]
+
+
+async def test_a_tax_id_is_stored_encrypted_and_every_plain_read_is_audited(db: str) -> None:
+    program = await new_program()
+    promoter = await new_promoter(program)
+    await set_promoter_tax_profile(
+        promoter_id=promoter.id, legal_name="Li", tax_id="110101199001011234", actor=FINANCE
+    )
+    async with in_transaction() as conn:
+        _, rows = await conn.execute_query(
+            "SELECT tax_id FROM promoters WHERE id = ?"
+            if conn.capabilities.dialect == "sqlite"
+            else "SELECT tax_id FROM promoters WHERE id = %s",
+            [promoter.id],
+        )
+    stored = str(dict(rows[0])["tax_id"])
+    assert "1101011990" not in stored and "1234" not in stored
+    masked = await promoter_statement(promoter_id=promoter.id, period=_this_month())
+    assert masked["tax_id"] == "11**************34"
+    assert not await AuditLog.filter(action="promoter.tax_id_revealed").exists()
+    plain = await promoter_statement(promoter_id=promoter.id, period=_this_month(), reader=FINANCE)
+    assert plain["tax_id"] == "110101199001011234"
+    entry = await AuditLog.get(action="promoter.tax_id_revealed")
+    assert (entry.actor_id, entry.target_kind, entry.target_id) == (
+        FINANCE.id,
+        "promoter",
+        promoter.id,
+    )
 
 
 async def test_a_malformed_tax_id_is_refused(db: str) -> None:
