@@ -78,7 +78,10 @@ async def list_withdrawals(request: Request) -> HTTPResponse:
 @requires(*ROLES_BACKOFFICE)
 async def withdrawal_detail(request: Request, withdrawal_id: int) -> HTTPResponse:
     detail = await payout_queries.withdrawal_detail(
-        withdrawal_id=withdrawal_id, viewer=_viewer(request)
+        withdrawal_id=withdrawal_id,
+        viewer=_viewer(request),
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     return render(detail)
 

@@ -9,7 +9,7 @@ class Withdrawal(Model):
 
     The whole amount is on hold from creation until the withdrawal is paid (fee, tax and net
     leave the ledger), rejected or released (the amount goes back to available). Bank account
-    numbers are shown masked to everyone but finance.
+    numbers are sealed at rest and shown plain only on a detail for finance (audited).
     """
 
     id = fields.BigIntField(primary_key=True)
@@ -29,12 +29,15 @@ class Withdrawal(Model):
     real_name = fields.CharField(max_length=64, null=True)
     bank_name = fields.CharField(max_length=128, null=True)
     account_name = fields.CharField(max_length=128, null=True)
-    account_number = fields.CharField(max_length=64, null=True)
+    # Sealed (server/services/access/sealing.py); the keyed hash matches equal accounts.
+    account_number = fields.CharField(max_length=255, null=True)
+    account_number_hash = fields.CharField(max_length=64, null=True)
     # requested | approved | rejected | paying | paid | failed | released
     status = fields.CharField(max_length=16)
     # sending | processing | unknown | succeeded | failed (the provider transfer)
     transfer_phase = fields.CharField(max_length=16, null=True)
     idempotency_key = fields.CharField(max_length=64)
+    # The keyed hash of the request (it names the bank account), to compare replays.
     request_fingerprint = fields.CharField(max_length=512)
     origin = fields.CharField(max_length=16)  # request | batch
     batch_id = fields.BigIntField(null=True)

@@ -8,7 +8,7 @@ from sanic import Sanic
 
 from server.config import Settings
 from server.integrations.wechat_standin import WeChatStandIn
-from server.models import Promoter
+from server.models import AuditLog, Promoter
 from server.services.payouts.gateway import use_provider
 from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
@@ -167,6 +167,9 @@ async def test_finance_rejects_with_a_reason_and_marks_a_bank_withdrawal_paid(
         json={"reference": "ICBC-TX-778"},
     )
     finance_view = await api.get(f"/admin/v1/withdrawals/{second.json['id']}", token=finance)
+    staff_view = await api.get(
+        f"/admin/v1/withdrawals/{second.json['id']}", token=await api.staff_token("staff")
+    )
 
     assert no_reason.status == 400
     assert (rejected.json["status"], rejected.json["reject_reason"]) == (
@@ -175,6 +178,11 @@ async def test_finance_rejects_with_a_reason_and_marks_a_bank_withdrawal_paid(
     assert (marked.json["status"], marked.json["offline_reference"]) == ("paid", "ICBC-TX-778")
     assert second.json["account"]["account_number"] == "************7890"
     assert finance_view.json["account"]["account_number"] == "6222021234567890"
+    assert staff_view.json["account"]["account_number"] == "************7890"
+    revealed = await AuditLog.filter(action="withdrawal.account_number_revealed")
+    assert [(entry.actor_kind, entry.target_id) for entry in revealed] == [
+        ("staff", second.json["id"])
+    ]
     assert await balances(me) == (D("60"), D("0"), D("40"))
     await assert_ledger_reconciles()
 

@@ -59,7 +59,10 @@ async def withdrawal_list(request: Request) -> HTTPResponse:
 @console_route(*ROLES_BACKOFFICE)
 async def withdrawal_detail(request: Request, withdrawal_id: int) -> HTTPResponse:
     withdrawal = await payout_queries.withdrawal_detail(
-        withdrawal_id=withdrawal_id, viewer=_viewer(request)
+        withdrawal_id=withdrawal_id,
+        viewer=_viewer(request),
+        reader=request.ctx.principal,
+        request_id=request.ctx.request_id,
     )
     program = await program_service.get_program(program_id=withdrawal["program_id"])
     return await page(

@@ -16,11 +16,12 @@ from server.domain.fraud.thresholds import FraudThresholds
 from server.services.fraud.scan_window import ScanWindow, markers
 from server.services.ledger.postings import sql_rows
 
-# A promoter's bank accounts, from the withdrawals they asked for.
+# A promoter's bank accounts, from the withdrawals they asked for, matched by keyed hash (the
+# numbers are sealed at rest): an account is "bank:<hash>" here and in findings.
 _SHARED_BANK_ACCOUNT = (
-    " JOIN withdrawals AS wx ON wx.promoter_id = {x} AND wx.account_number IS NOT NULL"
-    " AND wx.account_number <> ''"
-    " JOIN withdrawals AS wy ON wy.promoter_id = {y} AND wy.account_number = wx.account_number"
+    " JOIN withdrawals AS wx ON wx.promoter_id = {x} AND wx.account_number_hash IS NOT NULL"
+    " JOIN withdrawals AS wy ON wy.promoter_id = {y}"
+    " AND wy.account_number_hash = wx.account_number_hash"
 )
 
 
@@ -52,7 +53,7 @@ async def _self_referral_by_shared_signals(
             " AND vp.customer_user_id = p.user_id AND vp.visitor_hash = vb.visitor_hash"
             " AND vp.at >= ? AND vp.at < ?"
         )
-        + " UNION SELECT o.id, p.id, NULL, NULL, wx.account_number"
+        + " UNION SELECT o.id, p.id, NULL, NULL, wx.account_number_hash"
         + referred.format(join=buyer_profile + _SHARED_BANK_ACCOUNT.format(x="bp.id", y="p.id")),
         [
             *window.span(),
@@ -136,7 +137,7 @@ async def _upline_pairs(
     banks = await sql_rows(
         conn,
         "SELECT DISTINCT c.descendant_id AS d_id, c.ancestor_id AS a_id, c.depth AS depth,"
-        " wx.account_number AS account FROM promoter_closure AS c"
+        " wx.account_number_hash AS account FROM promoter_closure AS c"
         + _SHARED_BANK_ACCOUNT.format(x="c.descendant_id", y="c.ancestor_id")
         + " WHERE wx.program_id = ? AND c.depth <= ?"
         " AND (wx.created_at >= ? OR wy.created_at >= ?)",

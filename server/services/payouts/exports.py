@@ -13,6 +13,7 @@ from server.domain.payouts.withdrawals import mask_account_number
 from server.domain.programs.document import rate_text
 from server.models import PayoutBatch, PayoutItem, Site
 from server.services.access.scope import within
+from server.services.access.sealing import unseal
 from server.services.commissions.filters import CommissionFilters, staff_commission_query
 from server.services.csv_export import CHUNK_SIZE, CsvExport, keyset_chunks
 from server.services.payouts.queries import withdrawal_query
@@ -204,7 +205,7 @@ def export_commissions(
 
 def _withdrawal_row(row: dict[str, Any]) -> list[Any]:
     return [
-        mask_account_number(row[name])
+        mask_account_number(unseal(row[name]))
         if name == "account_number"
         else _cell(name, row[name], row, WITHDRAWAL_MONEY)
         for name in WITHDRAWAL_HEADER

@@ -1,6 +1,7 @@
 """Reading withdrawals (payouts): lists, details, history and lineage, for promoters and staff.
 
-Bank numbers are masked except on a detail for finance, who pay by bank.
+Bank numbers are masked except on a detail for finance, who pay by bank (each such read
+audited).
 """
 
 from __future__ import annotations
@@ -10,13 +11,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
+from server.auth import Principal
 from server.db import connection
 from server.domain.errors import NotFound, ValidationFailed
 from server.domain.money import money_text
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.payouts.withdrawals import WithdrawalStatus, mask_account_number
 from server.models import PayoutBatch, Withdrawal, WithdrawalChange
+from server.services.access.audit import record_action
 from server.services.access.scope import within
+from server.services.access.sealing import unseal
 from server.services.ledger.postings import as_decimal, sql_rows
 from server.services.promoters.onboarding import get_active_promoter
 
@@ -32,7 +36,7 @@ def _when(value: Any) -> Any:
 
 def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str, Any]:
     """A withdrawal as `viewer` may see it."""
-    number = withdrawal.account_number
+    number = unseal(withdrawal.account_number)
     body: dict[str, Any] = {
         "id": withdrawal.id,
         "program_id": withdrawal.program_id,
@@ -67,8 +71,6 @@ def serialize_withdrawal(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str,
     if viewer == "promoter":
         return body
     body["account"]["openid"] = withdrawal.openid
-    if viewer == "finance":
-        body["account"]["account_number"] = number
     body.update(
         {
             "transfer_phase": withdrawal.transfer_phase,
@@ -167,12 +169,30 @@ async def _detail(withdrawal: Withdrawal, *, viewer: Viewer) -> dict[str, Any]:
     }
 
 
-async def withdrawal_detail(*, withdrawal_id: int, viewer: Viewer) -> dict[str, Any]:
-    """One withdrawal for back-office: lineage and history included."""
+async def withdrawal_detail(
+    *,
+    withdrawal_id: int,
+    viewer: Viewer,
+    reader: Principal | None = None,
+    request_id: str | None = None,
+) -> dict[str, Any]:
+    """One withdrawal for back-office: lineage and history included; the bank account number
+    plain only when finance `reader` asks (audited)."""
     withdrawal = await Withdrawal.filter(id=withdrawal_id).first()
     if withdrawal is None:
         raise NotFound("no such withdrawal", code="withdrawal_not_found")
-    return await _detail(withdrawal, viewer=viewer)
+    detail = await _detail(withdrawal, viewer=viewer)
+    if viewer == "finance" and reader is not None and withdrawal.account_number:
+        await record_action(
+            actor=reader,
+            action="withdrawal.account_number_revealed",
+            target_kind="withdrawal",
+            target_id=withdrawal.id,
+            program_id=withdrawal.program_id,
+            request_id=request_id,
+        )
+        detail["account"]["account_number"] = unseal(withdrawal.account_number)
+    return detail
 
 
 async def my_withdrawal(*, user_id: int, program_id: int, withdrawal_id: int) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from server.models import (
     User,
     Withdrawal,
 )
+from server.services.access.sealing import keyed_hash, sealed_account_number
 from server.services.fraud.holds import refuse_if_held
 from server.services.ledger.postings import post_movement
 from server.services.operations.notifications import (
@@ -104,10 +105,10 @@ async def create_held_withdrawal(
         real_name=account.real_name or promoter.real_name,
         bank_name=account.bank_name,
         account_name=account.account_name,
-        account_number=account.account_number,
+        **sealed_account_number(account.account_number),
         status=status.value,
         idempotency_key=idempotency_key,
-        request_fingerprint=fingerprint,
+        request_fingerprint=keyed_hash(fingerprint),
         origin=origin.value,
         batch_id=batch_id,
         approved_at=now if status == WithdrawalStatus.APPROVED else None,
@@ -222,7 +223,7 @@ async def request_withdrawal(
             .first()
         )
         if existing is not None:
-            if existing.request_fingerprint != fingerprint:
+            if existing.request_fingerprint != keyed_hash(fingerprint):
                 raise Conflict(
                     "this idempotency key was used for another request",
                     code="idempotency_key_reused",

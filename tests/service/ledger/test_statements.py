@@ -22,6 +22,7 @@ from server.services.ledger.statements import (
     statement_csv,
 )
 from tests.ledger_checks import assert_ledger_reconciles, make_commission
+from tests.raw_rows import stored_value
 from tests.service.promoters.test_hierarchy import new_program, new_promoter
 
 D = Decimal
@@ -154,14 +155,7 @@ async def test_a_tax_id_is_stored_encrypted_and_every_plain_read_is_audited(db: 
     await set_promoter_tax_profile(
         promoter_id=promoter.id, legal_name="Li", tax_id="110101199001011234", actor=FINANCE
     )
-    async with in_transaction() as conn:
-        _, rows = await conn.execute_query(
-            "SELECT tax_id FROM promoters WHERE id = ?"
-            if conn.capabilities.dialect == "sqlite"
-            else "SELECT tax_id FROM promoters WHERE id = %s",
-            [promoter.id],
-        )
-    stored = str(dict(rows[0])["tax_id"])
+    stored = await stored_value("promoters", "tax_id", promoter.id)
     assert "1101011990" not in stored and "1234" not in stored
     masked = await promoter_statement(promoter_id=promoter.id, period=_this_month())
     assert masked["tax_id"] == "11**************34"

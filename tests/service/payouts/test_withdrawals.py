@@ -7,6 +7,7 @@ import pytest
 from tortoise.transactions import in_transaction
 
 from server import clock
+from server.auth import Principal
 from server.domain.errors import Conflict, FenxiaoError, IllegalTransition, ValidationFailed
 from server.models import (
     AuditLog,
@@ -27,9 +28,11 @@ from server.services.payouts.withdrawals import (
     request_withdrawal,
 )
 from tests.ledger_checks import assert_ledger_reconciles, make_commission
+from tests.raw_rows import stored_value
 from tests.withdrawal_builders import FINANCE, balances, funded_promoter, rules_program, withdraw
 
 D = Decimal
+STAFF = Principal(kind="staff", id=4, roles=frozenset({"staff"}))
 
 
 async def test_a_request_puts_the_amount_on_hold_with_fee_and_tax_worked_out(db: str) -> None:
@@ -126,7 +129,7 @@ async def test_a_replayed_idempotency_key_returns_the_same_withdrawal_and_holds_
     assert reused.value.code == "idempotency_key_reused"
 
 
-async def test_a_bank_withdrawal_needs_complete_bank_details_and_shows_them_masked(
+async def test_a_bank_account_number_is_sealed_masked_and_plain_only_to_finance_audited(
     db: str,
 ) -> None:
     program = await rules_program()
@@ -141,8 +144,17 @@ async def test_a_bank_withdrawal_needs_complete_bank_details_and_shows_them_mask
     withdrawal = await withdraw(me, "10.00", method="bank", account=account)
 
     assert withdrawal["account"]["account_number"] == "************7890"
-    detail = await withdrawal_detail(withdrawal_id=withdrawal["id"], viewer="finance")
+    stored = await stored_value("withdrawals", "account_number", withdrawal["id"])
+    assert "12345678" not in stored
+    staff = await withdrawal_detail(withdrawal_id=withdrawal["id"], viewer="staff", reader=STAFF)
+    assert staff["account"]["account_number"] == "************7890"
+    assert not await AuditLog.filter(action="withdrawal.account_number_revealed").exists()
+    detail = await withdrawal_detail(
+        withdrawal_id=withdrawal["id"], viewer="finance", reader=FINANCE
+    )
     assert detail["account"]["account_number"] == "6222021234567890"
+    entry = await AuditLog.get(action="withdrawal.account_number_revealed")
+    assert (entry.actor_id, entry.target_id) == (FINANCE.id, withdrawal["id"])
 
 
 async def test_rejecting_releases_the_funds_notifies_the_promoter_and_is_audited(db: str) -> None:

@@ -1,4 +1,5 @@
-"""Upgrading encrypts every stored plain tax id; an empty one stays empty. Runs on SQLite and
+"""Upgrading encrypts every stored plain tax id and bank account number (an empty one stays
+empty), adds the account's keyed hash and hashes the request fingerprint. Runs on SQLite and
 (in the MariaDB pass) on MariaDB."""
 
 from __future__ import annotations
@@ -9,12 +10,20 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 
-from server.services.access.sealing import SEALED_PREFIX, cipher
+from server.services.access import sealing
+from server.services.access.sealing import (
+    SEALED_PREFIX,
+    cipher,
+    keyed_hash,
+    unseal,
+)
 from tests.service.test_migration_lawful_levels import BACKEND, _database, _migrate, _query
 from tests.service.test_migration_upgrade import _filler
 
 BEFORE = "0024_report_daily_rollups"
 TAX_IDS = {1: "110101199001011234", 2: None}
+ACCOUNT = "6222021234567890"
+FINGERPRINT = f"amount=10.00&account_number={ACCOUNT}&method=bank"
 
 
 def _columns(conn: Any, table: str) -> list[tuple[str, str]]:
@@ -59,12 +68,29 @@ def test_upgrading_encrypts_every_stored_tax_id(
                     invite_code=f"c{pid}",
                     parent_id=None,
                 )
+            _insert(
+                conn,
+                "withdrawals",
+                id=1,
+                promoter_id=1,
+                account_number=ACCOUNT,
+                request_fingerprint=FINGERPRINT,
+                batch_id=None,
+            )
 
         _migrate(url)
 
         with connect() as conn:
             stored = dict(_query(conn, "SELECT id, tax_id FROM promoters ORDER BY id"))
+            [(number, number_hash, fingerprint)] = _query(
+                conn,
+                "SELECT account_number, account_number_hash, request_fingerprint FROM withdrawals",
+            )
     assert stored[2] is None
     assert stored[1].startswith(SEALED_PREFIX) and "1101011990" not in stored[1]
     keys = cipher(key)
     assert keys.decrypt(stored[1][len(SEALED_PREFIX) :].encode()).decode() == TAX_IDS[1]
+    assert ACCOUNT not in number and ACCOUNT not in fingerprint and ACCOUNT not in number_hash
+    monkeypatch.setattr(sealing, "_configured", [key])  # the migration's key, for this test
+    assert unseal(number) == ACCOUNT
+    assert (number_hash, fingerprint) == (keyed_hash(ACCOUNT), keyed_hash(FINGERPRINT))
