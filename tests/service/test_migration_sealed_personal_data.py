@@ -94,3 +94,21 @@ def test_upgrading_encrypts_every_stored_tax_id(
     monkeypatch.setattr(sealing, "_configured", [key])  # the migration's key, for this test
     assert unseal(number) == ACCOUNT
     assert (number_hash, fingerprint) == (keyed_hash(ACCOUNT), keyed_hash(FINGERPRINT))
+
+
+def test_upgrading_stored_numbers_without_a_lasting_key_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("S2S_KEY_ENCRYPTION_KEY", raising=False)
+    with _database(tmp_path) as (url, connect):
+        _migrate(url, BEFORE)
+        with connect() as conn:
+            _insert(conn, "programs", id=1)
+            _insert(conn, "users", id=1, openid="o1")
+            _insert(conn, "promoters", id=1, program_id=1, user_id=1, tax_id=TAX_IDS[1])
+
+        with pytest.raises(AssertionError, match="S2S_KEY_ENCRYPTION_KEY"):
+            _migrate(url)
+
+        with connect() as conn:
+            assert _query(conn, "SELECT tax_id FROM promoters") == [(TAX_IDS[1],)]
