@@ -1,4 +1,4 @@
-"""The console's guard: session cookie, roles, CSRF, and coded errors rendered as pages."""
+"""The console's guard: session cookie, roles, CSRF, program scope, and coded errors as pages."""
 
 from __future__ import annotations
 

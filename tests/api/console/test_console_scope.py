@@ -11,7 +11,7 @@ from sanic import Sanic
 
 from server.auth import roles_of
 from tests.api.console.client import Console
-from tests.api.test_role_matrix import _PARAM
+from tests.api.test_role_matrix import _PARAM, console_routes
 from tests.scope_world import World, build_world, limited_account
 
 ROLES = ("staff", "finance")
@@ -22,13 +22,11 @@ WORDS = {"action": "approve"}
 
 def _console_routes(app: Sanic, *, method: str) -> list[str]:
     """Console paths with a path parameter that a staff or finance account may call."""
-    found = set()
-    for route in app.router.routes:
-        path = "/" + route.path.lstrip("/")
-        roles = set(roles_of(route.handler) or ()) & set(ROLES)
-        if path.startswith("/console/") and "<" in path and method in route.methods and roles:
-            found.add(path)
-    return sorted(found)
+    return [
+        path
+        for verb, path, handler in console_routes(app)
+        if verb == method and "<" in path and set(roles_of(handler) or ()) & set(ROLES)
+    ]
 
 
 def _fill(path: str, world: World | None) -> str:
