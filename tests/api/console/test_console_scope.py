@@ -4,6 +4,8 @@ page as a missing one, its own records open. A console page that forgets the sco
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 
 import httpx
@@ -107,4 +109,16 @@ async def test_a_limited_account_cannot_tick_or_name_another_programs_records(
         f"/console/statements?promoter_id={theirs.ids['promoter_id']}&period=2026-01"
     )
     assert statement.status_code == 404
+    await console.close()
+
+
+async def test_a_limited_account_exports_only_its_programs_rows(app: Sanic) -> None:
+    mine, theirs, console = await _scene(app, "limited_exports")
+    for name in ("commissions", "withdrawals", "payout-batches"):
+        response = await console.get(f"/console/exports/{name}.csv")
+        assert response.status_code == 200, name
+        rows = list(csv.DictReader(io.StringIO(response.text)))
+        assert {int(row["program_id"]) for row in rows} == {mine.program.id}, name
+        other = await console.get(f"/console/exports/{name}.csv?program_id={theirs.program.id}")
+        assert other.status_code == 404, name
     await console.close()
