@@ -1,4 +1,4 @@
-"""The console's guard: session cookie, roles, CSRF, and coded errors rendered as pages."""
+"""The console's guard: session cookie, roles, CSRF, program scope, and coded errors as pages."""
 
 from __future__ import annotations
 
@@ -11,15 +11,18 @@ from urllib.parse import quote
 from sanic import Request
 from sanic.response import HTTPResponse, redirect
 
-from server.auth import ALL_ROLES
+from server.auth import ALL_ROLES, ScopeRefs
 from server.domain.errors import FenxiaoError, Forbidden, Unauthorized
 from server.services.access.console_sessions import ConsoleSession, open_console_session
+from server.services.access.scope import PARAMETERS
 
 SESSION_COOKIE = "fx_console"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 LOGIN_PATH = "/console/login"
+# Path parameters that name an action, not a record.
+WORDS = frozenset({"action"})
 
 Handler = Callable[..., Awaitable[HTTPResponse]]
 # Renders a coded error as a page; set by admin_api.console.pages (the guard cannot import it).
@@ -73,9 +76,37 @@ async def render_error(request: Request, error: FenxiaoError) -> HTTPResponse:
     return await _error_page[0](request, error)
 
 
-def console_route(*roles: str) -> Callable[[Handler], Handler]:
-    """Guard a console page: a live session holding one of `roles`, and CSRF on every write."""
+def _scope_refs(
+    request: Request, path: dict[str, Any], kinds: dict[str, str], form: dict[str, str]
+) -> ScopeRefs:
+    """The records a console request names: path, query, and the form fields naming records
+    (by their own names, or the ones `form` lists, each a list of ticked rows)."""
+    sent = request.form if request.method not in SAFE_METHODS and request.form else {}
+    fields: dict[str, Any] = {}
+    for name in sent:
+        if name in form:
+            fields[name] = sent.getlist(name)  # type: ignore[attr-defined]
+        elif name in PARAMETERS or name in kinds:
+            fields[name] = sent.get(name)
+    return ScopeRefs(
+        path={name: value for name, value in path.items() if name not in WORDS},
+        query=dict(request.args),
+        body=fields,
+        kinds={**{name: PARAMETERS.get(name, "") for name in fields}, **kinds, **form},
+    )
+
+
+def console_route(
+    *roles: str, refs: dict[str, str] | None = None, form: dict[str, str] | None = None
+) -> Callable[[Handler], Handler]:
+    """Guard a console page: a live session holding one of `roles`, CSRF on every write, and
+    a scoped account reaches only its programs' records (as `requires` does for the API).
+
+    `refs` renames a parameter or form field to the resource it names; `form` lists the form
+    fields holding ticked rows (`ids`) and the resource they name.
+    """
     allowed = frozenset(roles)
+    kinds = dict(refs or {})
     if not allowed or allowed - ALL_ROLES or "promoter" in allowed:
         raise ValueError(f"console_route() needs back-office roles, got {sorted(roles)}")
 
@@ -91,21 +122,15 @@ def console_route(*roles: str) -> Callable[[Handler], Handler]:
                 return await render_error(
                     request, Forbidden("your role may not do this", code="role_forbidden")
                 )
-            if session.principal.programs is not None:
-                # The console's pages list every program; until they filter by the account's
-                # programs, an account limited to programs uses the admin API, which does.
-                return await render_error(
-                    request,
-                    Forbidden(
-                        "this account is limited to programs: use the admin API",
-                        code="console_needs_all_programs",
-                    ),
-                )
             if request.method not in SAFE_METHODS and not csrf_matches(request, session):
                 return await render_error(
                     request, Forbidden("the form has expired: reload it", code="csrf_failed")
                 )
             try:
+                if session.principal.is_scoped:
+                    # The API's own check: another program's record is the missing-record page.
+                    named = _scope_refs(request, kwargs, kinds, form or {})
+                    await request.app.ctx.check_scope(session.principal, named)
                 return await handler(request, *args, **kwargs)
             except FenxiaoError as error:
                 return await render_error(request, error)

@@ -128,9 +128,6 @@ ERROR_MESSAGES = {
     "too_many_login_attempts": N_("Too many failed sign-ins: wait and try again."),
     "csrf_failed": N_("The form has expired: reload the page and try again."),
     "role_forbidden": N_("Your role may not do this."),
-    "console_needs_all_programs": N_(
-        "This account is limited to some programs: use the admin API, which shows only those."
-    ),
     "program_not_found": N_("No such program."),
     "promoter_not_found": N_("No such promoter."),
     "validation_failed": N_("Some values are not valid."),

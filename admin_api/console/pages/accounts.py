@@ -25,7 +25,9 @@ async def audit_log(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         AuditQuery,
-        lambda query, _program_id: audit_queries.list_audit_entries(**query.model_dump()),
+        lambda query, _program_id: audit_queries.list_audit_entries(
+            programs=request.ctx.principal.programs, **query.model_dump()
+        ),
         heading=N_("Audit log"),
         template="audit/list.html",
         rows="audit/_rows.html",

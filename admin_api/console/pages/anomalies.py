@@ -24,7 +24,7 @@ async def anomaly_queue(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         AnomalyQueueQuery,
-        lambda query, _program_id: anomaly_page(query),
+        lambda query, _program_id: anomaly_page(query, programs=request.ctx.principal.programs),
         heading=N_("Anomalies"),
         template="anomalies/list.html",
         rows="anomalies/_rows.html",
@@ -40,7 +40,7 @@ async def anomaly_detail(request: Request, anomaly_id: int) -> HTTPResponse:
 
 
 @bp.post("/anomalies")
-@console_route(*ROLES_STAFF)
+@console_route(*ROLES_STAFF, form={"ids": "anomaly"})
 async def decide(request: Request) -> HTTPResponse:
     """Confirm or dismiss the ticked anomalies (or the one of a detail page): all or none."""
     ids = form_ids(request)

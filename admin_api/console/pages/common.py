@@ -35,8 +35,11 @@ def filters(request: Request, schema: type[M], **fixed: Any) -> M:
 
 
 async def chosen_program(request: Request) -> tuple[Program, list[Program]]:
-    """The program a page shows (`program_id`, else the first one) and the others to pick."""
-    programs = await program_service.list_programs(limit=PROGRAM_CHOICES)
+    """The program a page shows (`program_id`, else the first one) and the others to pick,
+    among the programs the account may see (the guard has checked `program_id`)."""
+    programs = await program_service.list_programs(
+        programs=request.ctx.principal.programs, limit=PROGRAM_CHOICES
+    )
     raw = request.args.get("program_id", "")
     if raw.isdigit():
         program = await program_service.get_program(program_id=int(raw))

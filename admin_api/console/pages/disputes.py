@@ -23,7 +23,9 @@ async def dispute_queue(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         DisputeQueueQuery,
-        lambda query, _program_id: dispute_service.dispute_queue(**query.model_dump()),
+        lambda query, _program_id: dispute_service.dispute_queue(
+            **query.model_dump(), programs=request.ctx.principal.programs
+        ),
         heading=N_("Disputes"),
         template="disputes/list.html",
         rows="disputes/_rows.html",

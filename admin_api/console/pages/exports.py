@@ -42,14 +42,20 @@ async def export_commissions(request: Request) -> None:
 @console_route(*ROLES_FINANCE)
 async def export_withdrawals(request: Request) -> None:
     query = filters(request, WithdrawalExportFilter)
-    await stream_csv(request, exports.export_withdrawals(**query.model_dump()))
+    export = exports.export_withdrawals(
+        programs=request.ctx.principal.programs, **query.model_dump()
+    )
+    await stream_csv(request, export)
 
 
 @bp.get("/exports/payout-batches.csv")
 @console_route(*ROLES_FINANCE)
 async def export_payout_batches(request: Request) -> None:
     query = filters(request, PayoutBatchExportFilter)
-    await stream_csv(request, exports.export_payout_batches(**query.model_dump()))
+    export = exports.export_payout_batches(
+        programs=request.ctx.principal.programs, **query.model_dump()
+    )
+    await stream_csv(request, export)
 
 
 # ---------------------------------------------------------------- statements

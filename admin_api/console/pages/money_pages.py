@@ -89,7 +89,7 @@ async def review_queue(request: Request) -> HTTPResponse:
 
 
 @bp.post("/commissions/review")
-@console_route(*ROLES_STAFF)
+@console_route(*ROLES_STAFF, form={"ids": "commission"})
 async def review(request: Request) -> HTTPResponse:
     """Approve or reject the ticked commissions: all or none, refusals shown per id."""
     await review_service.review_commissions(

@@ -125,7 +125,9 @@ def _refused(error: FenxiaoError, form: str) -> dict[str, Any]:
 @bp.get("/programs")
 @console_route(*ROLES_BACKOFFICE)
 async def program_list(request: Request) -> HTTPResponse:
-    programs = await program_service.list_programs(limit=100)
+    programs = await program_service.list_programs(
+        programs=request.ctx.principal.programs, limit=100
+    )
     items = [program_service.serialize_program(p) for p in programs]
     return await page(request, "programs/list.html", items=items, errors={}, entered={})
 
@@ -140,7 +142,9 @@ async def create_program(request: Request) -> HTTPResponse:
             document=document, actor=request.ctx.principal, request_id=request.ctx.request_id
         )
     except FenxiaoError as error:
-        programs = await program_service.list_programs(limit=100)
+        programs = await program_service.list_programs(
+            programs=request.ctx.principal.programs, limit=100
+        )
         items = [program_service.serialize_program(p) for p in programs]
         refused = _refused(error, "program")
         return await page(

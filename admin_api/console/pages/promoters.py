@@ -56,7 +56,7 @@ async def application_queue(request: Request) -> HTTPResponse:
 
 
 @bp.post("/applications")
-@console_route(*ROLES_STAFF)
+@console_route(*ROLES_STAFF, form={"ids": "promoter"})
 async def decide_applications(request: Request) -> HTTPResponse:
     action = form_text(request, "action") or ""
     await status_service.bulk_change_status(

@@ -47,7 +47,7 @@ async def withdrawal_list(request: Request) -> HTTPResponse:
         request,
         WithdrawalListQuery,
         lambda query, _program_id: payout_queries.list_withdrawals(
-            viewer="staff", **query.model_dump()
+            viewer="staff", programs=request.ctx.principal.programs, **query.model_dump()
         ),
         heading=N_("Withdrawals"),
         template="withdrawals/list.html",
@@ -129,7 +129,9 @@ async def batch_list(request: Request) -> HTTPResponse:
     return await list_page(
         request,
         BatchListQuery,
-        lambda query, _program_id: payout_queries.list_batches(**query.model_dump()),
+        lambda query, _program_id: payout_queries.list_batches(
+            programs=request.ctx.principal.programs, **query.model_dump()
+        ),
         heading=N_("Payout batches"),
         template="payouts/list.html",
         rows="payouts/_rows.html",

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.db import param_marker
-from server.domain.instants import stored_instant
+from server.domain.instants import stored_instant, utc
 
 # Local hours begin on a quarter hour in every zone: marks a quarter hour apart never
 # fall in one bucket, so one mark per quarter hour per program is enough.
@@ -25,7 +25,8 @@ async def mark_instants(
     *, conn: BaseDBAsyncClient, program_id: int, instants: Iterable[datetime]
 ) -> None:
     """Mark the buckets of these instants of one program as changed."""
-    quarters = sorted({_quarter(moment) for moment in instants})
+    # A writer may hold an instant with its offset (a binding at 23:00+08:00): the mark is UTC.
+    quarters = sorted({_quarter(utc(moment)) for moment in instants})
     if not quarters:
         return
     marker = param_marker(conn)

@@ -8,6 +8,7 @@ from server.models import StaffUser
 from server.services.access.staff import update_staff_user
 from tests.api.console.client import Console, signed_in
 from tests.order_builders import ADMIN, shop
+from tests.scope_world import build_world, limited_account
 
 
 async def test_signing_in_sets_an_httponly_samesite_session_cookie_that_expires(
@@ -136,15 +137,45 @@ async def test_htmx_is_served_from_the_installed_package(app: Sanic) -> None:
     await console.close()
 
 
-async def test_an_account_limited_to_programs_sees_no_console_page(app: Sanic) -> None:
-    program = await shop()
-    console = await signed_in(app, "staff", username="scoped_staff")
-    account = await StaffUser.get(username="scoped_staff")
-    await update_staff_user(
-        staff_id=account.id, roles=None, is_active=None, programs=[program.id], actor=ADMIN
+async def test_a_limited_account_sees_only_its_programs_promoters_commissions_withdrawals(
+    app: Sanic,
+) -> None:
+    mine, theirs = await build_world(), await build_world()
+    await limited_account("limited_lists", mine.program, roles=("staff", "finance"))
+    console = Console(app)
+    assert (await console.sign_in("limited_lists")).status_code == 303
+    for path, record, kind in (
+        ("/console/promoters", 'href="/console/promoters/{}"', "promoter_id"),
+        ("/console/commissions", "#commission-{}", "commission_id"),
+        ("/console/withdrawals", 'href="/console/withdrawals/{}"', "withdrawal_id"),
+    ):
+        response = await console.get(path)
+        assert response.status_code == 200, path
+        assert record.format(mine.ids[kind]) in response.text, path
+        assert record.format(theirs.ids[kind]) not in response.text, path
+        # The program picker offers only the account's programs.
+        assert f'<option value="{mine.program.id}"' in response.text
+        assert f'<option value="{theirs.program.id}"' not in response.text
+        other = await console.get(f"{path}?program_id={theirs.program.id}")
+        assert other.status_code == 404, path
+    await console.close()
+
+
+async def test_a_limited_account_gets_the_missing_page_for_another_programs_promoter(
+    app: Sanic,
+) -> None:
+    mine, theirs = await build_world(), await build_world()
+    await limited_account("limited_detail", mine.program, roles=("staff",))
+    console = Console(app)
+    await console.sign_in("limited_detail")
+    own = await console.get(f"/console/promoters/{mine.ids['promoter_id']}")
+    assert own.status_code == 200
+    other = await console.get(f"/console/promoters/{theirs.ids['promoter_id']}")
+    missing = await console.get("/console/promoters/999999999")
+    assert other.status_code == missing.status_code == 404
+    assert "promoter_not_found" in other.text
+    # The same page but for the address it links back to (the language switch).
+    assert other.text.replace(f"/{theirs.ids['promoter_id']}", "/…") == missing.text.replace(
+        "/999999999", "/…"
     )
-    response = await console.get("/console/promoters")
-    assert response.status_code == 403
-    assert "console_needs_all_programs" in response.text
-    assert "此账号仅限部分分销计划" in response.text
     await console.close()

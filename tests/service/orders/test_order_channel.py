@@ -12,6 +12,7 @@ from server.models import Channel, Promoter, User
 from server.services.sharing.bindings import bind_from_touch
 from server.services.sharing.codes import create_code
 from tests.order_builders import T0, customer, line, order_of, paid, promoter, send_ok, shop
+from tests.service.sharing.test_share_support import approve_pending_codes
 
 pytestmark = pytest.mark.usefixtures("db")
 
@@ -57,6 +58,7 @@ async def test_an_order_the_code_wins_records_the_codes_channel() -> None:
         code="BOBPOD",
         channel_id=podcast.id,
     )
+    await approve_pending_codes(program.id)  # a chosen code counts once staff approve it
 
     await send_ok(program, paid("O-1", line("A", "100.00"), buyer=buyer, coupon_code="BOBPOD"))
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -85,3 +85,19 @@ async def test_a_day_at_plus_eight_hours_starts_at_sixteen_hundred_utc() -> None
     await refresh_reports()
     buckets = {key[0] for key in await stored_rollups(program, "all")}
     assert buckets == {datetime(2026, 3, 1, 15, tzinfo=UTC), after_midnight}
+
+
+async def test_a_change_at_a_beijing_time_marks_the_utc_quarter_hour_of_that_instant() -> None:
+    from server.db import connection
+    from server.services.reports.marks import mark_instants
+
+    program = await shop()
+    beijing = timezone(timedelta(hours=8))
+    await mark_instants(
+        conn=connection(),
+        program_id=program.id,
+        instants=[datetime(2026, 3, 9, 23, 7, tzinfo=beijing)],
+    )
+
+    marks = await ReportMark.filter(program_id=program.id).values_list("at", flat=True)
+    assert marks == [datetime(2026, 3, 9, 15, 0, tzinfo=UTC)]
