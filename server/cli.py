@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -22,14 +23,43 @@ if TYPE_CHECKING:
 log = logging.getLogger("fenxiao.cli")
 
 
-def _prepare_environment() -> None:
-    """Give development defaults to secrets every worker must share (they read os.environ)."""
+DEV_SECRETS_FILE = "var/dev-secrets.json"
+# Kept across runs in development: API-key secrets, tax ids and bank account numbers are
+# encrypted with a key derived from them, so a secret made up per run would leave them unreadable.
+DEV_SECRET_NAMES = ("JWT_SECRET", "VISITOR_HASH_SALT", "S2S_KEY_ENCRYPTION_KEY")
+
+
+def _new_dev_secret(name: str) -> str:
+    if name == "S2S_KEY_ENCRYPTION_KEY":
+        from cryptography.fernet import Fernet
+
+        return Fernet.generate_key().decode()
+    return secrets.token_urlsafe(48)
+
+
+def _prepare_environment(path: str = DEV_SECRETS_FILE) -> None:
+    """Give development defaults to secrets every worker must share (they read os.environ),
+    made once and kept in `path` (mode 0600) so that a restart can read what it stored."""
     if os.environ.get("FENXIAO_ENV", "development") == "production":
         return
-    for name in ("JWT_SECRET", "VISITOR_HASH_SALT"):
-        if not os.environ.get(name):
-            os.environ[name] = secrets.token_urlsafe(48)
-            print(f"[fenxiao] {name} not set: generated a random one for this run")
+    missing = [name for name in DEV_SECRET_NAMES if not os.environ.get(name)]
+    if not missing:
+        return
+    kept: dict[str, str] = {}
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as file:
+            kept = json.load(file)
+    made = [name for name in missing if not kept.get(name)]
+    for name in made:
+        kept[name] = _new_dev_secret(name)
+    if made:
+        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(kept, file)
+        print(f"[fenxiao] {', '.join(made)} not set: generated, kept in {path} (development)")
+    for name in missing:
+        os.environ[name] = kept[name]
 
 
 async def _migrate(settings: Settings, target: str | None) -> None:
