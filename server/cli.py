@@ -37,6 +37,35 @@ def _new_dev_secret(name: str) -> str:
     return secrets.token_urlsafe(48)
 
 
+def _kept_secrets(path: str) -> dict[str, str]:
+    try:
+        with open(path, encoding="utf-8") as file:
+            return json.load(file)
+    except FileNotFoundError:
+        return {}
+
+
+def _keep_secrets(path: str, secrets_by_name: dict[str, str]) -> dict[str, str]:
+    """Write the file whole under a temporary name, then link it into place; when another
+    process (a concurrent `server.cli`) linked one first, theirs is what everyone uses."""
+    os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.{secrets.token_hex(4)}"
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+        json.dump(secrets_by_name, file)
+    try:
+        if os.path.exists(path):
+            os.replace(temporary, path)  # an older file missing a name: completed, not raced
+        else:
+            os.link(temporary, path)
+    except FileExistsError:
+        pass
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    return _kept_secrets(path)
+
+
 def _prepare_environment(path: str = DEV_SECRETS_FILE) -> None:
     """Give development defaults to secrets every worker must share (they read os.environ),
     made once and kept in `path` (mode 0600) so that a restart can read what it stored."""
@@ -45,18 +74,13 @@ def _prepare_environment(path: str = DEV_SECRETS_FILE) -> None:
     missing = [name for name in DEV_SECRET_NAMES if not os.environ.get(name)]
     if not missing:
         return
-    kept: dict[str, str] = {}
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as file:
-            kept = json.load(file)
-    made = [name for name in missing if not kept.get(name)]
-    for name in made:
-        kept[name] = _new_dev_secret(name)
-    if made:
-        os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            json.dump(kept, file)
+    kept = _kept_secrets(path)
+    # Twice at most: a concurrent run may have linked a file holding fewer names first.
+    for _ in range(2):
+        made = [name for name in missing if not kept.get(name)]
+        if not made:
+            break
+        kept = _keep_secrets(path, {**{n: _new_dev_secret(n) for n in made}, **kept})
         print(f"[fenxiao] {', '.join(made)} not set: generated, kept in {path} (development)")
     for name in missing:
         os.environ[name] = kept[name]
