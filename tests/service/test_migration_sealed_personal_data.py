@@ -107,6 +107,10 @@ def test_upgrading_stored_numbers_without_a_lasting_key_is_refused(
             _insert(conn, "users", id=1, openid="o1")
             _insert(conn, "promoters", id=1, program_id=1, user_id=1, tax_id=TAX_IDS[1])
 
+        # Development keeps the key it generates (var/dev-secrets.json); production makes none.
+        monkeypatch.setenv("FENXIAO_ENV", "production")
+        monkeypatch.setenv("JWT_SECRET", "production-" + "x" * 40)
+        monkeypatch.setenv("VISITOR_HASH_SALT", "salt-" + "y" * 40)
         with pytest.raises(AssertionError, match="S2S_KEY_ENCRYPTION_KEY"):
             _migrate(url)
 
