@@ -96,11 +96,15 @@ async def incentive_terms(
     )
 
 
-def tier_document(record: PromoterTierRecord, *, currency: str) -> dict[str, Any]:
-    """A tier's settings, JSON-safe: what the API shows and the audit log keeps."""
+def tier_document(record: PromoterTierRecord, *, currency: str | None) -> dict[str, Any]:
+    """A tier's settings, JSON-safe: what the API shows and the audit log keeps; amounts
+    with the currency's digits, or exactly as stored when `currency` is None."""
 
     def money(value: Any) -> str | None:
-        return None if value is None else amount_text(Decimal(value), currency)
+        if value is None:
+            return None
+        amount = Decimal(value)
+        return format(amount, "f") if currency is None else amount_text(amount, currency)
 
     return {
         "code": record.code,
@@ -121,7 +125,8 @@ def tier_document(record: PromoterTierRecord, *, currency: str) -> dict[str, Any
 
 
 def _typed_tier(record: PromoterTierRecord) -> dict[str, Any]:
-    return {**tier_document(record, currency="XXX"), "level_rates": dict(record.level_rates or {})}
+    """The stored settings as a change is checked against them: amounts exactly as stored."""
+    return {**tier_document(record, currency=None), "level_rates": dict(record.level_rates or {})}
 
 
 def _parsed(document: Mapping[str, Any], name: str, errors: dict[str, str]) -> Decimal | None:
