@@ -1,6 +1,6 @@
 """The console's languages: zh-CN first, English as the switch; money and dates per locale.
 
-Catalogs are gettext .po files read with Babel at start-up (no compiled .mo to build).
+Catalogs are gettext .po files, one per feature, read with Babel at start-up (no .mo to build).
 """
 
 from __future__ import annotations
@@ -29,12 +29,16 @@ LANG_COOKIE = "fx_lang"
 @cache
 def catalog(locale: str) -> Mapping[str, str]:
     """msgid → translation of one locale (empty for the source language)."""
-    path = LOCALE_DIR / locale / "LC_MESSAGES" / "messages.po"
-    if not path.exists():
-        return {}
-    with path.open("rb") as handle:
-        messages = read_po(handle, locale=locale)
-    return {str(m.id): str(m.string) for m in messages if m.id and m.string and not m.fuzzy}
+    # One .po per feature (messages.po, tiers.po, ...): features added side by side never
+    # edit the same file.
+    found: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with path.open("rb") as handle:
+            messages = read_po(handle, locale=locale)
+        found.update(
+            {str(m.id): str(m.string) for m in messages if m.id and m.string and not m.fuzzy}
+        )
+    return found
 
 
 def pick_locale(cookie_value: str | None) -> str:
