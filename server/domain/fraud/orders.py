@@ -45,7 +45,7 @@ class ReferredOrder:
 class PromoterVelocity:
     promoter_id: int
     window_orders: int
-    # Orders per day before the window, oldest first (one entry per day of history).
+    # Orders in each 24 hours before the window, oldest first (one entry per day of history).
     daily_history: Sequence[int]
     window_order_ids: tuple[int, ...] = ()
 

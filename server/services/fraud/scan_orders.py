@@ -201,18 +201,18 @@ async def _velocities(
         return []
     history = await sql_rows(
         conn,
-        "SELECT o.attributed_promoter_id AS promoter_id, DATE(o.placed_at) AS day,"
-        f" COUNT(*) AS n{_REFERRED} AND o.attributed_promoter_id IN ({markers(busy)})"
-        " GROUP BY o.attributed_promoter_id, DATE(o.placed_at)",
+        f"SELECT o.attributed_promoter_id AS promoter_id, o.placed_at AS placed_at{_REFERRED}"
+        f" AND o.attributed_promoter_id IN ({markers(busy)})",
         [window.program_id, window.history_since, window.since, *busy],
     )
-    daily: dict[int, dict[str, int]] = defaultdict(dict)
+    # Whole 24-hour slices ending where the window starts, not calendar days: every slice is
+    # as long as a day in any time zone, and none is cut short by the window's start.
+    slices = (window.since - window.history_since) // timedelta(days=1)
+    daily: dict[int, list[int]] = defaultdict(lambda: [0] * slices)
     for row in history:
-        daily[int(row["promoter_id"])][str(row["day"])] = int(row["n"])
-    days = [
-        (window.history_since + timedelta(days=i)).date().isoformat()
-        for i in range((window.since - window.history_since).days)
-    ]
+        age = (window.since - moment(row["placed_at"])) // timedelta(days=1)
+        if age < slices:
+            daily[int(row["promoter_id"])][slices - 1 - age] += 1
     window_rows = await sql_rows(
         conn,
         "SELECT o.id AS id, o.attributed_promoter_id AS promoter_id"
@@ -226,7 +226,7 @@ async def _velocities(
         orders.PromoterVelocity(
             promoter_id=promoter_id,
             window_orders=len(in_window[promoter_id]),
-            daily_history=[daily[promoter_id].get(day, 0) for day in days],
+            daily_history=daily[promoter_id],
             window_order_ids=tuple(sorted(in_window[promoter_id])),
         )
         for promoter_id in busy

@@ -3,7 +3,7 @@ finding the same thing twice opens one anomaly."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from jobs.recorded import run_recorded
 from server import clock
@@ -340,3 +340,41 @@ async def test_the_scan_runs_as_a_recorded_job(db: str, settings: Settings) -> N
     run = await JobRun.filter(name="scan_for_fraud").get()
     assert run.status == "succeeded"
     assert outcome["programs"] >= 1
+
+
+async def referred_orders(program: Program, me: Promoter, times: list[datetime]) -> None:
+    for at in times:
+        buyer = await customer()
+        await bind(program, me, user=buyer, at=at - timedelta(days=2))
+        await send_ok(program, paid(unique("V"), line(), buyer=buyer, placed_at=at))
+
+
+async def test_a_sudden_burst_far_above_a_promoters_usual_days_is_a_velocity_spike(
+    db: str,
+) -> None:
+    program = await shop()
+    me = await promoter(program)
+    since = UNTIL - timedelta(hours=24)
+    await referred_orders(program, me, [since - timedelta(days=d, hours=3) for d in range(7)])
+    await referred_orders(program, me, [UNTIL - timedelta(minutes=5 * n + 1) for n in range(12)])
+
+    await scan(program)
+
+    [spike] = await Anomaly.filter(kind="velocity_spike")
+    assert spike.evidence["window_orders"] == 12
+    assert spike.evidence["usual_orders_per_window"] == 1.0
+
+
+async def test_the_usual_level_counts_the_whole_day_just_before_the_window(db: str) -> None:
+    # 60 orders in the 24 hours before the window, on the window's own UTC calendar date: a
+    # baseline by calendar day would drop them and call the 12 orders that follow a spike.
+    program = await shop()
+    me = await promoter(program)
+    since = UNTIL - timedelta(hours=24)
+    assert (since - timedelta(hours=8)).date() == since.date()
+    await referred_orders(program, me, [since - timedelta(minutes=8 * n + 1) for n in range(60)])
+    await referred_orders(program, me, [UNTIL - timedelta(minutes=5 * n + 1) for n in range(12)])
+
+    await scan(program)
+
+    assert await Anomaly.filter(kind="velocity_spike").count() == 0
