@@ -34,6 +34,11 @@ pytest_plugins = ["tests.wechat_fixtures"]
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
 BACKEND = os.environ.get("FENXIAO_TEST_DB", "sqlite")
+# How long a child process (`server.cli migrate`, a probe script) may run before a test calls
+# it hung: a guard against hangs, never a speed check. Migrating an empty MariaDB database
+# costs ~25 s of CPU (tortoise re-renders every model per operation) and took 2m18s on a
+# machine busy with two copies of the suite, past the 120 s the tests used to allow.
+HANG_GUARD_SECONDS = 900
 MYSQL_BASE = os.environ.get("TEST_MYSQL_URL", "mysql://root:@127.0.0.1:3306/test")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 TEST_JWT_SECRET = "test-secret-" + "x" * 40

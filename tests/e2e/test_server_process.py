@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import BACKEND, TEST_JWT_SECRET, _mysql_url_for
+from tests.conftest import BACKEND, HANG_GUARD_SECONDS, TEST_JWT_SECRET, _mysql_url_for
 
 pytestmark = pytest.mark.e2e
 
@@ -75,7 +75,7 @@ def migrate(env: dict[str, str]) -> None:
         env=env,
         check=True,
         capture_output=True,
-        timeout=180,
+        timeout=HANG_GUARD_SECONDS,
     )
 
 

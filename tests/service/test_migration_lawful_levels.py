@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.conftest import BACKEND, HANG_GUARD_SECONDS, _mysql_admin, _mysql_url_for
 from tests.service.test_migration_upgrade import _filler, _mysql
 from tests.service.test_migrations import ROOT
 
@@ -38,7 +38,7 @@ def _migrate(url: str, target: str | None = None) -> subprocess.CompletedProcess
         env={**os.environ, "DATABASE_URL": url},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=HANG_GUARD_SECONDS,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]

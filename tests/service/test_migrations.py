@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from server.db import connection, is_mysql
-from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.conftest import BACKEND, HANG_GUARD_SECONDS, _mysql_admin, _mysql_url_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +41,13 @@ def _run(args: list[str], database_url: str | None = None) -> str:
     if database_url:
         env["DATABASE_URL"] = database_url
     result = subprocess.run(
-        args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120, check=False
+        args,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=HANG_GUARD_SECONDS,
+        check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout

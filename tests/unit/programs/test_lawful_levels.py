@@ -19,6 +19,7 @@ from server.domain.programs.levels import (
     deepest_paid_level,
     settings_within_cap,
 )
+from tests.conftest import HANG_GUARD_SECONDS
 
 ROOT = Path(__file__).resolve().parents[3]
 ENV = {"JWT_SECRET": "x" * 48}
@@ -110,7 +111,7 @@ def test_the_server_refuses_to_start_above_three_levels_with_a_clear_message() -
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=HANG_GUARD_SECONDS,
         check=False,
     )
     assert result.returncode == 2
