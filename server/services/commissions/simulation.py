@@ -46,8 +46,8 @@ from server.services.programs.rule_set_rows import row_record
 from server.services.programs.rule_sets import get_version
 from server.services.tiers.config import to_domain_boost, to_domain_tier
 
-# Bounds of one simulation, run while the caller waits: a quarter of days and as many
-# orders as one request reads and re-runs in about a second (docs/rule-sets.md#simulation).
+# Bounds of one simulation, run while the caller waits: a quarter of days, and orders read
+# in three queries and re-run in memory (docs/rule-sets.md#simulation).
 MAX_SIMULATED_DAYS = 92
 MAX_SIMULATED_ORDERS = 5000
 MAX_TOP_ORDERS = 100
