@@ -11,8 +11,12 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
+from admin_api.commission_rules import CapCreate, CapPatch, RuleCreate, RulePatch
+from admin_api.incentives import BonusCreate, BonusPatch, BoostCreate, BoostPatch
+from admin_api.tiers import TierCreate, TierPatch
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
-from server.http import Body, parse_body, render
+from server.domain.errors import ValidationFailed
+from server.http import Body, parse_body, render, validate_body
 from server.idempotent import REPLAYED_HEADER, create_once, render_created
 from server.services.commissions import simulation as simulation_service
 from server.services.programs import rule_sets as rule_sets_service
@@ -43,6 +47,28 @@ class SimulationBody(Body):
     start: date = Field(strict=False, description="first local day (the program's time zone)")
     end: date = Field(strict=False, description="last local day, included")
     top: int = Field(default=20, ge=1, le=simulation_service.MAX_TOP_ORDERS)
+
+
+# Per kind, what `changes` must look like: the record's own create (key null) and PATCH bodies.
+SCHEMAS: dict[str, tuple[type[Body], type[Body]]] = {
+    "tier": (TierCreate, TierPatch),
+    "commission_rule": (RuleCreate, RulePatch),
+    "period_cap": (CapCreate, CapPatch),
+    "boost": (BoostCreate, BoostPatch),
+    "milestone_bonus": (BonusCreate, BonusPatch),
+}
+
+
+def draft_changes(kind: str, key: int | None, changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` checked by the kind's own API schema (422 naming each field)."""
+    if kind not in SCHEMAS:
+        raise ValidationFailed(
+            "unknown kind of record",
+            code="invalid_rule_set_kind",
+            fields={"kind": "one of " + ", ".join(SCHEMAS)},
+        )
+    create, patch = SCHEMAS[kind]
+    return validate_body(changes, create if key is None else patch).model_dump(exclude_unset=True)
 
 
 def _shown(result: tuple[Any, int]) -> dict[str, Any]:
@@ -102,7 +128,7 @@ async def edit_draft(request: Request, version_id: int) -> HTTPResponse:
         version_id=version_id,
         kind=body.kind,
         key=body.key,
-        changes=body.changes,
+        changes=draft_changes(body.kind, body.key, body.changes),
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
 from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 
-from admin_api.commission_rules import CapPatch, RulePatch
 from admin_api.console.guard import console_route
 from admin_api.console.pages.common import done
 from admin_api.console.pages.programs import form_document
 from admin_api.console.views import page
-from admin_api.rule_sets import SimulationBody
+from admin_api.rule_sets import SimulationBody, draft_changes
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
 from server.domain.errors import FenxiaoError
 from server.http import validate_body
@@ -78,7 +76,7 @@ def _refused(error: FenxiaoError, form: str) -> dict[str, Any]:
 
 
 async def _edit(
-    request: Request, version_id: int, *, kind: str, names: tuple[str, ...], schema: type[BaseModel]
+    request: Request, version_id: int, *, kind: str, names: tuple[str, ...]
 ) -> HTTPResponse:
     """One record of the draft from a form: `key` names it (none adds one); refused beside
     its fields, as the API refuses it."""
@@ -90,12 +88,11 @@ async def _edit(
         changes["enabled"] = form.get("enabled") == "1"
     form_name = f"{kind}:{key}" if key is not None else kind
     try:
-        validate_body(changes, schema)
         await rule_sets_service.edit_draft(
             version_id=version_id,
             kind=kind,
             key=key,
-            changes=changes,
+            changes=draft_changes(kind, key, changes),
             actor=request.ctx.principal,
             request_id=request.ctx.request_id,
         )
@@ -107,15 +104,13 @@ async def _edit(
 @bp.post("/rule-sets/<version_id:int>/rules")
 @console_route(*ROLES_STAFF)
 async def edit_rule(request: Request, version_id: int) -> HTTPResponse:
-    return await _edit(
-        request, version_id, kind="commission_rule", names=RULE_FIELDS, schema=RulePatch
-    )
+    return await _edit(request, version_id, kind="commission_rule", names=RULE_FIELDS)
 
 
 @bp.post("/rule-sets/<version_id:int>/caps")
 @console_route(*ROLES_STAFF)
 async def edit_cap(request: Request, version_id: int) -> HTTPResponse:
-    return await _edit(request, version_id, kind="period_cap", names=CAP_FIELDS, schema=CapPatch)
+    return await _edit(request, version_id, kind="period_cap", names=CAP_FIELDS)
 
 
 @bp.post("/rule-sets/<version_id:int>/simulate")
