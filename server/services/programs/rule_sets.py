@@ -105,12 +105,16 @@ async def get_version(*, version_id: int) -> tuple[RuleSetVersion, int]:
 
 
 async def version_changes(*, version_id: int) -> dict[str, Any]:
-    """What a version changes against the version it was made from (or the live one)."""
-    version, live = await get_version(version_id=version_id)
-    base_number = version.based_on if version.based_on is not None else live
-    base = await RuleSetVersion.get_or_none(program_id=version.program_id, number=base_number)  # type: ignore[attr-defined]
-    before = base.document if base is not None and base.id != version.id else {}
-    return {"against": base_number, "changes": diff_documents(before, version.document)}
+    """What a version changes against the version it was made from (none: everything)."""
+    version, _live = await get_version(version_id=version_id)
+    base = None
+    if version.based_on is not None:
+        base = await RuleSetVersion.get_or_none(
+            program_id=version.program_id,  # type: ignore[attr-defined]
+            number=version.based_on,
+        )
+    before = base.document if base is not None else {}
+    return {"against": version.based_on, "changes": diff_documents(before, version.document)}
 
 
 async def _audit(
