@@ -51,6 +51,8 @@ from server.services.tiers.config import to_domain_boost, to_domain_tier
 MAX_SIMULATED_DAYS = 92
 MAX_SIMULATED_ORDERS = 5000
 MAX_TOP_ORDERS = 100
+# Days no order can have been placed on (and whose local midnight has no UTC instant).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2999
 
 
 def _rows(version: RuleSetVersion, kind: str) -> list[Any]:
@@ -92,6 +94,12 @@ def _range(program: Program, start: date, end: date) -> tuple[datetime, datetime
             code="invalid_simulation_range",
             fields={"end": "on or after start"},
         )
+    if start.year < EARLIEST_YEAR or end.year > LATEST_YEAR:
+        raise ValidationFailed(
+            "no orders so far from now",
+            code="invalid_simulation_range",
+            fields={"start": f"between {EARLIEST_YEAR} and {LATEST_YEAR}"},
+        )
     if (end - start).days + 1 > MAX_SIMULATED_DAYS:
         raise ValidationFailed(
             f"a simulation covers at most {MAX_SIMULATED_DAYS} days",
@@ -113,7 +121,9 @@ def _chain(explanation: dict[str, Any]) -> BeneficiaryChain:
         kind=ChainKind(facts.get("chain", ChainKind.REFERRED.value)),
         members=tuple(
             ChainMember(
-                promoter_id=int(m["promoter_id"]), status=str(m["status"]), tier=m.get("tier")
+                promoter_id=int(m["promoter_id"]),
+                status=str(m.get("status", "")),
+                tier=m.get("tier"),
             )
             for m in members
         ),

@@ -137,3 +137,13 @@ async def test_a_simulation_longer_than_the_bound_is_refused(db: str) -> None:
     with pytest.raises(ValidationFailed) as backwards:
         await simulate_version(version_id=version_id, start=MARCH_2, end=date(2026, 3, 1))
     assert backwards.value.code == "invalid_simulation_range"
+
+
+async def test_a_range_no_order_can_fall_in_is_refused_not_failed(db: str) -> None:
+    program = await shop()
+    version_id = await _live_version_id(program.id)
+
+    for start, end in ((date(1, 1, 1), date(1, 1, 2)), (date.max, date.max)):
+        with pytest.raises(ValidationFailed) as refused:
+            await simulate_version(version_id=version_id, start=start, end=end)
+        assert refused.value.code == "invalid_simulation_range"
