@@ -20,6 +20,7 @@ from server.models import (
     PayoutBatch,
     Program,
     PromoterTierRecord,
+    RuleSetVersion,
     ShareCode,
 )
 from server.services.access.staff import create_staff_user
@@ -122,8 +123,10 @@ async def build_world() -> World:
         created_by=ADMIN.id,
         created_at=now,
     )
+    version = await RuleSetVersion.create(program=program, number=99, status="draft", based_on=1)
     ids = {
         "program_id": program.id,
+        "version_id": version.id,
         "tier_id": tier.id,
         "boost_id": boost.id,
         "bonus_id": bonus.id,

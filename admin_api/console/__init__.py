@@ -63,6 +63,7 @@ def console_blueprint() -> Blueprint:
         money_pages,
         programs,
         promoters,
+        rule_sets,
         withdrawals,
     )
 
@@ -78,6 +79,7 @@ def console_blueprint() -> Blueprint:
         anomalies.bp,
         accounts.bp,
         programs.bp,
+        rule_sets.bp,
         ledger.bp,
         disputes.bp,
         exports.bp,

@@ -99,10 +99,16 @@ RULE_SOURCES = {
     "rule": N_("Commission rule"),
 }
 
+RULE_SET_STATUS = {
+    "draft": N_("Draft"),
+    "published": N_("Published"),
+    "discarded": N_("Discarded"),
+}
+
 ROLES = {"staff": N_("Staff"), "finance": N_("Finance"), "admin": N_("Admin")}
 
 # Notices after a change (the query string names one; no free text is reflected).
-NOTICES = {"done": N_("Saved.")}
+NOTICES = {"done": N_("Saved."), "published": N_("Published: new orders use this version.")}
 
 LABELS = {
     "promoter_status": PROMOTER_STATUS,
@@ -111,6 +117,7 @@ LABELS = {
     "order_status": ORDER_STATUS,
     "commission_status": COMMISSION_STATUS,
     "rule_sources": RULE_SOURCES,
+    "rule_set_status": RULE_SET_STATUS,
     "withdrawal_status": WITHDRAWAL_STATUS,
     "withdrawal_actions": WITHDRAWAL_ACTIONS,
     "anomaly_status": ANOMALY_STATUS,
@@ -131,6 +138,8 @@ ERROR_MESSAGES = {
     "program_not_found": N_("No such program."),
     "promoter_not_found": N_("No such promoter."),
     "validation_failed": N_("Some values are not valid."),
+    "rule_set_draft_stale": N_("Another version went live since this draft was made."),
+    "simulation_too_large": N_("Too many days or orders to simulate at once."),
     "order_not_found": N_("No such order."),
     "no_rows_chosen": N_("Tick at least one row."),
     "reason_required": N_("A reason is required."),

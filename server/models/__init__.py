@@ -30,6 +30,7 @@ from server.models.report import (
     ReportVisitor,
     SpendRecord,
 )
+from server.models.rule_set import RuleSetVersion
 from server.models.s2s import ApiKey, S2SNonce
 from server.models.share import Channel, QrImage, ShareCode, ShareLink, ShareUrlLink
 from server.models.share_guard import ReservedCode, WxacodeCallWindow
@@ -99,6 +100,7 @@ __all__ = [
     "ReportState",
     "ReportVisitor",
     "ReservedCode",
+    "RuleSetVersion",
     "S2SClick",
     "S2SNonce",
     "ShareCode",

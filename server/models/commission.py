@@ -40,6 +40,8 @@ class Commission(Model):
     # Tier benefits at order time: a shorter freeze (days) and approval without staff.
     freeze_days = fields.SmallIntField(null=True)
     auto_approve = fields.BooleanField(default=False, db_default=False)
+    # The program's rule-set version the commission was computed under (docs/rule-sets.md).
+    rule_set_version = fields.IntField(null=True)
     hold_reason = fields.CharField(max_length=64, null=True)
     unlock_at = UtcDatetimeField(null=True)
     reject_reason = fields.CharField(max_length=512, null=True)

@@ -54,6 +54,8 @@ class Program(Model):
     sharing_rules = fields.JSONField(default=dict, null=True)
     # Whether promoters see their rank in the program (docs/reports.md#promoter-dashboard).
     leaderboard_enabled = fields.BooleanField(default=False, db_default=False)
+    # The live version of the program's rule set (docs/rule-sets.md): new commissions name it.
+    rule_set_version = fields.IntField(default=1, db_default=1)
     created_at = UtcDatetimeField(auto_now_add=True)
     updated_at = UtcDatetimeField(auto_now=True)
 

@@ -26,6 +26,7 @@ from server.models import (
     Program,
     Promoter,
     PromoterTierRecord,
+    RuleSetVersion,
     ShareCode,
     Site,
     SpendRecord,
@@ -386,6 +387,18 @@ async def spend_import(api: Api, settings: Settings) -> Case:
     )
 
 
+async def rule_set_draft(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/rule-set/drafts",
+        body={"note": "summer"},
+        changed={"note": "winter"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(RuleSetVersion, program_id=program.id, status="draft"),
+    )
+
+
 ROUTES = {
     builder.__name__: builder
     for builder in (
@@ -411,6 +424,7 @@ ROUTES = {
         sub_account_code,
         spend,
         spend_import,
+        rule_set_draft,
     )
 }
 

@@ -304,6 +304,7 @@ def _commission_line(
         limited_amount=figures.limited,
         freeze_days=benefits.freeze_days if benefits is not None else None,
         auto_approve=benefits.auto_approve if benefits is not None else False,
+        rule_set_version=terms.rule_set_version,
     )
     explanation = {
         "order_line": {
@@ -330,6 +331,7 @@ def _commission_line(
             "line_left": line_left_text(line_left, commission),
         },
         "currency": terms.currency,
+        "rule_set_version": terms.rule_set_version,
         # The tier's benefits and the boost that changed the rate, when any did.
         **({"incentives": incentives} if incentives is not None else {}),
         **shared.context,

@@ -35,6 +35,8 @@ class ProgramTerms:
     # Benefits of the program's enabled tiers by code, and its enabled boosts.
     tier_benefits: Mapping[str, TierBenefits] = field(default_factory=dict)
     boosts: tuple[Boost, ...] = ()
+    # The rule-set version these terms come from: every commission line names it.
+    rule_set_version: int | None = None
 
     @property
     def max_levels(self) -> int:

@@ -58,6 +58,8 @@ class CommissionLine:
     # The beneficiary's tier benefits at order time: a shorter freeze, approval without staff.
     freeze_days: int | None = field(default=None, compare=False)
     auto_approve: bool = field(default=False, compare=False)
+    # The program's rule-set version the line was computed under.
+    rule_set_version: int | None = field(default=None, compare=False)
 
     @property
     def value(self) -> Decimal:

@@ -30,6 +30,7 @@ from server.models import (
     Program,
     Promoter,
     PromoterTierRecord,
+    RuleSetVersion,
     ShareCode,
     Site,
     Withdrawal,
@@ -58,6 +59,7 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "boost": (CommissionBoostRecord, "program_id"),
     "milestone_bonus": (MilestoneBonusRecord, "program_id"),
     "invitation": (Invitation, "program_id"),
+    "rule_set_version": (RuleSetVersion, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -78,6 +80,7 @@ PARAMETERS: dict[str, str] = {
     "boost_id": "boost",
     "bonus_id": "milestone_bonus",
     "invitation_id": "invitation",
+    "version_id": "rule_set_version",
     # An internal program's sub-account is a promoter profile without a WeChat user.
     "sub_account_id": "promoter",
 }

@@ -50,9 +50,10 @@ CommissionInputs = tuple[
 
 def program_terms(program: Program) -> ProgramTerms:
     """The engine's view of a program's settings (periods in the program's time zone)."""
-    return ProgramTerms.from_settings(
+    terms = ProgramTerms.from_settings(
         program.id, settings_of(program), level_cap=commission_level_cap()
     )
+    return replace(terms, rule_set_version=program.rule_set_version)
 
 
 async def _members(

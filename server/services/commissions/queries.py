@@ -28,6 +28,7 @@ from server.services.commissions.filters import (
 PROMOTER_EXPLANATION_KEYS = (
     "order_line",
     "rule",
+    "rule_set_version",
     "caps",
     "currency",
     "attribution",
@@ -235,6 +236,7 @@ def serialize_for_staff(commission: Commission) -> dict[str, Any]:
         "promoter_id": commission.promoter_id,  # type: ignore[attr-defined]
         "rule_id": commission.rule_id,
         "rule_source": commission.rule_source,
+        "rule_set_version": commission.rule_set_version,
         "settled_amount": optional_money_text(commission.settled_amount, commission.currency),
         "hold_reason": commission.hold_reason,
         "payout_id": commission.payout_id,

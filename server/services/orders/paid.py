@@ -97,6 +97,7 @@ def _commission_row(
         upline_snapshot=_upline_snapshot(line),
         freeze_days=line.freeze_days,
         auto_approve=line.auto_approve,
+        rule_set_version=line.rule_set_version,
     )
 
 

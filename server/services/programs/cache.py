@@ -24,7 +24,7 @@ from server.services.tiers.config import incentive_terms
 # update, never a delete), which moves an updated_at or a count: an unchanged stamp means
 # unchanged rows.
 _STAMP = (
-    "SELECT p.updated_at AS program_updated,"
+    "SELECT p.updated_at AS program_updated, p.rule_set_version AS rule_set_version,"
     " (SELECT COUNT(*) FROM commission_rules AS r WHERE r.program_id = p.id) AS rule_count,"
     " (SELECT MAX(r.updated_at) FROM commission_rules AS r WHERE r.program_id = p.id)"
     " AS rule_updated,"
@@ -89,6 +89,7 @@ async def program_config(*, program_id: int, conn: BaseDBAsyncClient) -> Program
     row = rows[0]
     names = (
         "program_updated",
+        "rule_set_version",
         "rule_count",
         "rule_updated",
         "cap_count",

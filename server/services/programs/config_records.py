@@ -1,5 +1,6 @@
-"""A program's staff-managed configuration records (commission rules, period caps):
-locked, checked, stored, audited and listed the same way whatever their kind."""
+"""A program's staff-managed configuration records (commission rules, period caps, tiers,
+incentives): locked, checked, stored, audited and listed the same way whatever their kind;
+a direct edit publishes a new rule-set version in its transaction (docs/rule-sets.md)."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from server.models import (
     Site,
 )
 from server.services.access.audit import record_action
+from server.services.programs.rule_set_rows import ensure_live_version, publish_direct_edit
 
 Record = TypeVar(
     "Record",
@@ -126,6 +128,7 @@ async def create_record(
     """Add a record to a program (checked, audited); returns it and the program currency."""
     async with in_transaction() as conn:
         program = await locked_writable_program(program_id, conn)
+        await ensure_live_version(program=program, conn=conn)
         # Id 0 stands for "the record being created" until the row exists (ids start at 1).
         item = await kind.check(document, record_id=0, program=program, conn=conn)
         record = kind.model(program_id=program.id)
@@ -144,6 +147,7 @@ async def create_record(
             request_id=request_id,
             conn=conn,
         )
+        await publish_direct_edit(program=program, kind=kind.name, actor=actor, conn=conn)
     return record, program.currency
 
 
@@ -163,6 +167,8 @@ async def _locked(
     record = await kind.model.filter(id=record_id).using_db(conn).select_for_update().first()
     if record is None:
         raise kind.not_found()
+    # The live version's row is written before anything changes (see rule_set_rows).
+    await ensure_live_version(program=program, conn=conn)
     return record, program
 
 
@@ -199,6 +205,7 @@ async def update_record(
                 request_id=request_id,
                 conn=conn,
             )
+            await publish_direct_edit(program=program, kind=kind.name, actor=actor, conn=conn)
     return record, program.currency
 
 
@@ -230,6 +237,7 @@ async def set_record_enabled(
                 request_id=request_id,
                 conn=conn,
             )
+            await publish_direct_edit(program=program, kind=kind.name, actor=actor, conn=conn)
     return record, program.currency
 
 

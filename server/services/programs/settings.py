@@ -268,6 +268,8 @@ def serialize_program(program: Program) -> dict[str, Any]:
         "id": program.id,
         "status": program.status,
         **_document_of(program),
+        # The live rule-set version (docs/rule-sets.md): changed by publishing, not by a PATCH.
+        "rule_set_version": program.rule_set_version,
         "created_at": program.created_at,
         "updated_at": program.updated_at,
     }
