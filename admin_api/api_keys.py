@@ -8,6 +8,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_ADMIN, requires
+from server.domain.access.scopes import SCOPES
 from server.http import Body, Query, parse_body, parse_query, render
 from server.idempotent import create_once, render_created
 from server.services.access import api_keys as api_key_service
@@ -19,6 +20,11 @@ KEY_ID = "<key_id:str>"
 
 class ApiKeyCreate(Body):
     name: str = Field(min_length=1, max_length=64, description="what uses it, e.g. 'store'")
+    scopes: list[str] | None = Field(
+        default=None,
+        max_length=len(SCOPES),
+        description=f"what the key may do, of {', '.join(SCOPES)}; default: the write scopes",
+    )
 
 
 class ApiKeyFilter(Query):
@@ -53,6 +59,7 @@ async def create_api_key(request: Request, program_id: int) -> HTTPResponse:
         lambda: api_key_service.create_api_key(
             program_id=program_id,
             name=body.name,
+            scopes=body.scopes,
             actor=request.ctx.principal,
             settings=settings,
             request_id=request.ctx.request_id,

@@ -107,7 +107,7 @@ async def create_rule(request: Request, program_id: int) -> HTTPResponse:
         body=body,
     )
     return render_created(
-        rules_service.serialize_rule(record, currency=currency), replayed=replayed
+        await rules_service.named_rule(record, currency=currency), replayed=replayed
     )
 
 
@@ -116,7 +116,7 @@ async def create_rule(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_BACKOFFICE)
 async def get_rule(request: Request, rule_id: int) -> HTTPResponse:
     record, currency = await rules_service.get_rule(rule_id=rule_id)
-    return render(rules_service.serialize_rule(record, currency=currency))
+    return render(await rules_service.named_rule(record, currency=currency))
 
 
 @bp.patch("/commission-rules/<rule_id:int>")
@@ -134,7 +134,7 @@ async def update_rule(request: Request, rule_id: int) -> HTTPResponse:
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
-    return render(rules_service.serialize_rule(record, currency=currency))
+    return render(await rules_service.named_rule(record, currency=currency))
 
 
 @bp.post("/commission-rules/<rule_id:int>/disable")
@@ -147,7 +147,7 @@ async def disable_rule(request: Request, rule_id: int) -> HTTPResponse:
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
-    return render(rules_service.serialize_rule(record, currency=currency))
+    return render(await rules_service.named_rule(record, currency=currency))
 
 
 @bp.post("/commission-rules/<rule_id:int>/enable")
@@ -160,7 +160,7 @@ async def enable_rule(request: Request, rule_id: int) -> HTTPResponse:
         actor=request.ctx.principal,
         request_id=request.ctx.request_id,
     )
-    return render(rules_service.serialize_rule(record, currency=currency))
+    return render(await rules_service.named_rule(record, currency=currency))
 
 
 # ---------------------------------------------------------------- period caps

@@ -15,6 +15,7 @@ from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
 from server.auth import ROLES_STAFF, requires
+from server.domain.access.scopes import EVENTS_WRITE
 from server.domain.orders.events import MAX_ORDER_LINES, MAX_QUANTITY, EventStatus, EventType
 from server.domain.orders.inbox import RESPOND_ASYNC, wants_async
 from server.domain.orders.parsing import seal_buyer_signals
@@ -182,7 +183,10 @@ def _payload(request: Request) -> dict[str, Any]:
     body=OrderEventBody,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed(handler_spends_nonce=lambda request: wants_async(request.headers.get("prefer")))
+@s2s_signed(
+    scope=EVENTS_WRITE,
+    handler_spends_nonce=lambda request: wants_async(request.headers.get("prefer")),
+)
 async def post_event(request: Request) -> HTTPResponse:
     # The guard left the nonce unspent exactly for the deliveries to accept for later.
     if request.ctx.s2s.unspent_nonce is not None:
@@ -227,7 +231,7 @@ async def _accept_for_later(request: Request) -> HTTPResponse:
     summary="How an order event ended: still queued or processing, or its outcome (any delivery)",
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(scope=EVENTS_WRITE)
 async def event_status(request: Request, event_id: str) -> HTTPResponse:
     status = await order_event_inbox.queued_event_status(
         program_id=request.ctx.s2s.program_id, event_id=event_id

@@ -11,6 +11,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
+from server.domain.access.scopes import CLICKS_WRITE
 from server.domain.sharing.clicks import MAX_BATCH_CLICKS
 from server.domain.sharing.codes import SHORT_CODE_MAX_LENGTH
 from server.http import Body, parse_body, render
@@ -82,7 +83,7 @@ def _context(request: Request) -> s2s_clicks.ClickContext:
     body=Click,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(scope=CLICKS_WRITE)
 async def post_click(request: Request) -> HTTPResponse:
     log_failures_only(request)
     click = parse_body(request, Click).model_dump(mode="json", exclude_none=True)
@@ -99,7 +100,7 @@ async def post_click(request: Request) -> HTTPResponse:
     body=ClickBatch,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(scope=CLICKS_WRITE)
 async def post_clicks(request: Request) -> HTTPResponse:
     log_failures_only(request)
     batch = parse_body(request, ClickBatch)

@@ -10,6 +10,7 @@ from sanic import Blueprint, Request
 from sanic.response import HTTPResponse
 from sanic_ext import openapi
 
+from server.domain.access.scopes import CATALOG_WRITE
 from server.domain.pagination import page_body
 from server.http import Body, Query, parse_body, parse_query, render
 from server.s2s_auth import S2S_OPENAPI_HEADERS, s2s_signed
@@ -47,7 +48,7 @@ class ReservedPage(Query):
     body=Reservation,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(scope=CATALOG_WRITE)
 async def reserve(request: Request) -> HTTPResponse:
     body = parse_body(request, Reservation)
     items = await reserved_codes.reserve_codes(
@@ -64,7 +65,7 @@ async def reserve(request: Request) -> HTTPResponse:
     body=Release,
     parameter=S2S_OPENAPI_HEADERS,
 )
-@s2s_signed
+@s2s_signed(scope=CATALOG_WRITE)
 async def release(request: Request) -> HTTPResponse:
     body = parse_body(request, Release)
     items = await reserved_codes.release_codes(
@@ -77,7 +78,7 @@ async def release(request: Request) -> HTTPResponse:
 @openapi.definition(
     summary="The program's reserved coupon codes, by id", parameter=S2S_OPENAPI_HEADERS
 )
-@s2s_signed
+@s2s_signed(scope=CATALOG_WRITE)
 async def list_reserved(request: Request) -> HTTPResponse:
     query = parse_query(request, ReservedPage)
     codes = await reserved_codes.list_reserved_codes(

@@ -21,6 +21,11 @@ T = TypeVar("T")
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 
+def _subject(request: Request) -> str:
+    caller = getattr(request.ctx, "s2s", None)
+    return f"store:{caller.program_id}" if caller is not None else request.ctx.principal.subject
+
+
 def request_key(
     request: Request,
     *,
@@ -28,7 +33,8 @@ def request_key(
     body_key: str | None = None,
     secret_fields: Collection[str] = (),
 ) -> RequestKey | None:
-    """The request's key (header or `body_key`) scoped to its caller and route, or None."""
+    """The request's key (header or `body_key`) scoped to its caller and route, or None; a
+    signed S2S request's caller is its key's program (a rotated key keeps its keys)."""
     key = resolve_key(request.headers.get(HEADER), body_key)
     if key is None:
         return None
@@ -41,7 +47,7 @@ def request_key(
         }
     )
     return RequestKey(
-        subject=request.ctx.principal.subject,
+        subject=_subject(request),
         route=f"{request.method} /{request.route.path}",
         key=key,
         digest=digest,

@@ -8,7 +8,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from server.auth import Handler
+from server.auth import Handler, Principal
 from server.domain.access.signatures import (
     HEADER_KEY,
     HEADER_NONCE,
@@ -20,7 +20,7 @@ from server.domain.access.signatures import (
 )
 from server.services.access.signed_requests import authenticate_signed_request
 
-__all__ = ["S2S_OPENAPI_HEADERS", "S2SCaller", "is_s2s", "s2s_signed"]
+__all__ = ["S2S_OPENAPI_HEADERS", "S2SCaller", "is_s2s", "s2s_scope", "s2s_signed", "store_viewer"]
 
 _HEADER_DESCRIPTIONS = {
     HEADER_KEY: "the API key id (fxk_…)",
@@ -43,11 +43,13 @@ def _path_and_query(request: Any) -> str:
 def s2s_signed(
     handler: Handler | None = None,
     *,
+    scope: str | None = None,
     handler_spends_nonce: Callable[[Any], bool] | None = None,
 ) -> Any:
-    """Guard a route with the S2S signature; sets `request.ctx.s2s` to an S2SCaller."""
-    # Marked like `@requires` (`__roles__` empty: no JWT role is admitted) plus `__s2s__`, so the
-    # role-matrix test walks S2S routes too.
+    """Guard a route with the S2S signature and the key's `scope` (None: any live key, as
+    the ping); sets `request.ctx.s2s` to an S2SCaller."""
+    # Marked like `@requires` (`__roles__` empty: no JWT role is admitted) plus `__s2s__` and
+    # `__s2s_scope__`, so the role-matrix and scope walks visit S2S routes too.
 
     def guard(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -63,15 +65,28 @@ def s2s_signed(
                 body=request.body or b"",
                 program_id=program_id if isinstance(program_id, int) else None,
                 settings=request.app.ctx.settings,
+                scope=scope,
                 spend_nonce=handler_spends_nonce is None or not handler_spends_nonce(request),
             )
             return await handler(request, *args, **kwargs)
 
         guarded.__roles__ = frozenset()  # type: ignore[attr-defined]
         guarded.__s2s__ = True  # type: ignore[attr-defined]
+        guarded.__s2s_scope__ = scope  # type: ignore[attr-defined]
         return guarded
 
     return guard if handler is None else guard(handler)
+
+
+def store_viewer(caller: S2SCaller) -> Principal:
+    """The store as a reader of its program: scoped to it, with no role that reveals PII (a
+    promoter's phone is masked as for finance)."""
+    return Principal(kind="staff", id=0, roles=frozenset(), programs=frozenset({caller.program_id}))
+
+
+def s2s_scope(handler: Any) -> str | None:
+    """The scope a signed route requires (None for one any live key may call)."""
+    return getattr(handler, "__s2s_scope__", None)
 
 
 def is_s2s(handler: Any) -> bool:

@@ -5,6 +5,7 @@ from server.models.agreement import AgreementAcceptance
 from server.models.anomaly import Anomaly, AnomalyLink
 from server.models.attribution import Binding, BindingCustomer, Visit
 from server.models.audit import AuditLog
+from server.models.catalog import CatalogCategory, CatalogProduct, CatalogPush
 from server.models.click import S2SClick
 from server.models.commission import Commission, CommissionChange
 from server.models.commission_rule import CommissionRuleRecord, PeriodCapRecord
@@ -57,6 +58,9 @@ __all__ = [
     "Binding",
     "BindingCustomer",
     "BonusAward",
+    "CatalogCategory",
+    "CatalogProduct",
+    "CatalogPush",
     "Channel",
     "Commission",
     "CommissionBoostRecord",

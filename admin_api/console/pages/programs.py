@@ -17,6 +17,7 @@ from admin_api.console.pages.common import done
 from admin_api.console.views import page
 from admin_api.programs import ProgramCreate, ProgramPatch, SiteCreate
 from server.auth import ROLES_ADMIN, ROLES_BACKOFFICE, ROLES_STAFF
+from server.domain.access.scopes import SCOPES, WRITE_SCOPES
 from server.domain.errors import FenxiaoError
 from server.domain.programs.document import SCALAR_KEYS
 from server.http import validate_body
@@ -108,6 +109,8 @@ async def _program_page(request: Request, program_id: int, **extra: Any) -> HTTP
         rules=rules["items"],
         sites=[site_service.serialize_site(site) for site in sites],
         api_keys=api_key_service.serialize_api_key_page(keys, limit=100)["items"] if keys else [],
+        api_key_scopes=SCOPES,
+        api_key_default_scopes=WRITE_SCOPES,
         **extra,
     )
 
@@ -255,6 +258,8 @@ async def create_api_key(request: Request, program_id: int) -> HTTPResponse:
         issued = await api_key_service.create_api_key(
             program_id=program_id,
             name=((request.form or {}).get("name") or "").strip(),
+            # None checked: the default write scopes, as the API gives a key created without any.
+            scopes=(request.form.getlist("scopes", []) if request.form else []) or None,
             actor=request.ctx.principal,
             settings=request.app.ctx.settings,
             request_id=request.ctx.request_id,

@@ -16,6 +16,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.auth import Principal
 from server.config import Settings
+from server.domain.access.scopes import WRITE_SCOPES, parse_scopes, stored_scopes
 from server.domain.errors import Conflict, NotFound, ValidationFailed
 from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.programs.settings import ProgramStatus
@@ -91,6 +92,7 @@ async def _insert_key(
     *,
     program: Program,
     name: str,
+    scopes: tuple[str, ...],
     rotated_from: str | None,
     actor: Principal,
     settings: Settings,
@@ -102,12 +104,13 @@ async def _insert_key(
         program_id=program.id,
         key_id=KEY_ID_PREFIX + secrets.token_hex(12),
         name=name,
+        scopes=" ".join(scopes),
         secret_encrypted=_encrypt(settings, secret),
         rotated_from=rotated_from,
         created_by_staff_id=actor.id if actor.kind == "staff" else None,
         using_db=conn,
     )
-    details: dict[str, Any] = {"key_id": api_key.key_id, "name": name}
+    details: dict[str, Any] = {"key_id": api_key.key_id, "name": name, "scopes": list(scopes)}
     if rotated_from:
         details["rotated_from"] = rotated_from
     await record_action(
@@ -129,15 +132,19 @@ async def create_api_key(
     name: str,
     actor: Principal,
     settings: Settings,
+    scopes: list[str] | None = None,
     request_id: str | None = None,
 ) -> IssuedApiKey:
     """Create an S2S key for an active program; its secret is returned this once (audited)."""
     name = _check_name(name)
+    # No scopes named: what every key could do before keys had scopes (the store's writes).
+    granted = WRITE_SCOPES if scopes is None else parse_scopes(scopes)
     async with in_transaction() as conn:
         program = await _active_program(program_id, conn)
         issued = await _insert_key(
             program=program,
             name=name,
+            scopes=granted,
             rotated_from=None,
             actor=actor,
             settings=settings,
@@ -173,6 +180,7 @@ async def rotate_api_key(
         issued = await _insert_key(
             program=program,
             name=old.name,
+            scopes=stored_scopes(old.scopes),
             rotated_from=old.key_id,
             actor=actor,
             settings=settings,
@@ -233,6 +241,7 @@ def serialize_api_key(api_key: ApiKey) -> dict[str, Any]:
         "key_id": api_key.key_id,
         "program_id": api_key.program_id,
         "name": api_key.name,
+        "scopes": list(stored_scopes(api_key.scopes)),
         "status": "revoked" if api_key.revoked_at else "active",
         "rotated_from": api_key.rotated_from,
         "created_at": api_key.created_at,

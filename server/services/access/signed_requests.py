@@ -12,6 +12,7 @@ from tortoise.exceptions import IntegrityError
 from server import clock
 from server.config import Settings
 from server.db import connection
+from server.domain.access.scopes import require_scope, stored_scopes
 from server.domain.access.signatures import (
     S2SCaller,
     SignedHeaders,
@@ -39,6 +40,7 @@ class _KnownKey:
     key_id: str
     program_id: int
     secret: str
+    scopes: tuple[str, ...]
 
 
 # Per worker: (encryption keys, key id) → the key's decrypted secret and program. Revocation
@@ -72,6 +74,7 @@ async def _known_key(key_id: str, settings: Settings) -> _KnownKey | None:
         key_id=api_key.key_id,
         program_id=api_key.program_id,  # type: ignore[attr-defined]
         secret=secret,
+        scopes=stored_scopes(api_key.scopes),
     )
     _known_keys[cache_key] = known
     if api_key.last_used_at is not None:
@@ -125,6 +128,7 @@ async def authenticate_signed_request(
     body: bytes,
     program_id: int | None,
     settings: Settings,
+    scope: str | None = None,
     spend_nonce: bool = True,
 ) -> S2SCaller:
     """Verify a signed request and spend its nonce, or hand the nonce to the caller."""
@@ -149,6 +153,8 @@ async def authenticate_signed_request(
         raise Unauthorized("the signature does not match", code="s2s_signature_invalid")
     if program_id is not None and known.program_id != program_id:
         raise Forbidden("this key belongs to another program", code="s2s_wrong_program")
+    if scope is not None:
+        require_scope(known.scopes, scope)
     # Its own committed statement: the unique (key, nonce) pair refuses a replay at once, on
     # every worker, even while the first request is still being handled.
     unspent = None

@@ -27,6 +27,7 @@ from server.domain.errors import ValidationFailed
 from server.domain.programs.document import amount_text, rate_text
 from server.domain.programs.levels import over_cap_error, rule_level_over_cap
 from server.models import CommissionRuleRecord, Program
+from server.services.catalog.reads import name_documents
 from server.services.programs.config_records import (
     ConfigKind,
     create_record,
@@ -128,6 +129,15 @@ def rule_document(record: CommissionRuleRecord, *, currency: str) -> dict[str, A
 
 def serialize_rule(record: CommissionRuleRecord, *, currency: str) -> dict[str, Any]:
     return serialize_record(record, RULES, currency=currency)
+
+
+async def named_rule(record: CommissionRuleRecord, *, currency: str) -> dict[str, Any]:
+    """A rule as the API shows it, with the catalog's names of its product and category."""
+    [document] = await name_documents(
+        program_id=record.program_id,  # type: ignore[attr-defined]
+        documents=[serialize_rule(record, currency=currency)],
+    )
+    return document
 
 
 # ---------------------------------------------------------------- parsing and checking
@@ -297,6 +307,8 @@ async def list_rules(
     *, program_id: int, enabled: bool | None = None, cursor: int | None = None, limit: int = 50
 ) -> dict[str, Any]:
     """A page of a program's rules in id order; `cursor` is the last id of the previous page."""
-    return await program_records_page(
+    page = await program_records_page(
         RULES, program_id=program_id, enabled=enabled, cursor=cursor, limit=limit
     )
+    await name_documents(program_id=program_id, documents=page["items"])
+    return page

@@ -23,6 +23,7 @@ from server.domain.reports.metrics import (
 from server.domain.reports.ranges import ReportRange, preset_range, previous_range, series_buckets
 from server.domain.reports.rollup import Dimension
 from server.models import Program, Promoter, PromoterStatusChange
+from server.services.catalog.reads import catalog_names
 from server.services.programs.settings import get_program
 from server.services.reports import reads, spend
 from server.services.reports.reads import Segment
@@ -245,6 +246,11 @@ async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, 
         }
         for value, found in ordered
     ]
+    if chosen in (Dimension.PRODUCT, Dimension.CATEGORY):
+        # The catalog's name beside each id (None for an id the store never pushed).
+        names = await catalog_names(program_id=pid, kind=chosen.value, ids=current)
+        for item in items:
+            item["name"] = names.get(item["value"])
     return {**window.describe(), "dimension": chosen.value, "items": items}
 
 
