@@ -102,6 +102,14 @@ RULE_SOURCES = {
 ROLES = {"staff": N_("Staff"), "finance": N_("Finance"), "admin": N_("Admin")}
 
 # Notices after a change (the query string names one; no free text is reflected).
+WEBHOOK_STATUS = {"enabled": N_("Enabled"), "disabled": N_("Disabled")}
+
+DELIVERY_STATUS = {
+    "pending": N_("Pending"),
+    "succeeded": N_("Delivered"),
+    "failed": N_("Failed"),
+}
+
 NOTICES = {"done": N_("Saved.")}
 
 LABELS = {
@@ -116,6 +124,8 @@ LABELS = {
     "anomaly_status": ANOMALY_STATUS,
     "anomaly_kinds": ANOMALY_KINDS,
     "dispute_status": DISPUTE_STATUS,
+    "webhook_status": WEBHOOK_STATUS,
+    "delivery_status": DELIVERY_STATUS,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -147,4 +157,9 @@ ERROR_MESSAGES = {
     "dispute_not_found": N_("No such dispute."),
     "payout_batch_not_found": N_("No such payout batch."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
+    "webhook_url_refused": N_("This endpoint URL is not allowed (https, public addresses)."),
+    "invalid_event_types": N_("Choose at least one event."),
+    "webhook_endpoint_not_found": N_("No such webhook endpoint."),
+    "webhook_delivery_not_found": N_("No such webhook delivery."),
+    "webhook_endpoint_disabled": N_("The endpoint is disabled: enable it first."),
 }

@@ -46,6 +46,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
+    MenuItem("/console/webhooks", N_("Webhooks"), ROLES_STAFF),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
 )

@@ -32,6 +32,8 @@ from server.models import (
     PromoterTierRecord,
     ShareCode,
     Site,
+    WebhookDelivery,
+    WebhookEndpoint,
     Withdrawal,
 )
 
@@ -58,6 +60,8 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "boost": (CommissionBoostRecord, "program_id"),
     "milestone_bonus": (MilestoneBonusRecord, "program_id"),
     "invitation": (Invitation, "program_id"),
+    "webhook_endpoint": (WebhookEndpoint, "program_id"),
+    "webhook_delivery": (WebhookDelivery, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -78,6 +82,8 @@ PARAMETERS: dict[str, str] = {
     "boost_id": "boost",
     "bonus_id": "milestone_bonus",
     "invitation_id": "invitation",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
     # An internal program's sub-account is a promoter profile without a WeChat user.
     "sub_account_id": "promoter",
 }
