@@ -105,9 +105,9 @@ ROLES = {"staff": N_("Staff"), "finance": N_("Finance"), "admin": N_("Admin")}
 WEBHOOK_STATUS = {"enabled": N_("Enabled"), "disabled": N_("Disabled")}
 
 DELIVERY_STATUS = {
-    "pending": N_("Pending"),
+    "pending": N_("Waiting to send"),
     "succeeded": N_("Delivered"),
-    "failed": N_("Failed"),
+    "failed": N_("Delivery failed"),
 }
 
 NOTICES = {"done": N_("Saved.")}
@@ -162,4 +162,5 @@ ERROR_MESSAGES = {
     "webhook_endpoint_not_found": N_("No such webhook endpoint."),
     "webhook_delivery_not_found": N_("No such webhook delivery."),
     "webhook_endpoint_disabled": N_("The endpoint is disabled: enable it first."),
+    "webhook_endpoint_deleted": N_("This webhook endpoint was deleted."),
 }

@@ -72,6 +72,6 @@ def test_staff_add_an_endpoint_replay_a_delivery_rotate_and_disable(
     console.page.get_by_role("link", name="返回 Webhook").click()
     console.page.get_by_role("button", name="轮换密钥").click()
     expect(console.page.locator("#issued-secret")).not_to_contain_text(secret)
-    console.page.get_by_role("button", name="停用").click()
-    expect(console.page.locator("#endpoints")).to_contain_text("已停用")
+    console.page.get_by_role("button", name="禁用").click()
+    expect(console.page.locator("#endpoints")).to_contain_text("已禁用")
     assert console.problems == []

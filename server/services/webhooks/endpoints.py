@@ -85,17 +85,19 @@ async def _audit(
 
 
 async def locked_endpoint(
-    *, program_id: int, endpoint_id: int, conn: BaseDBAsyncClient
+    *, program_id: int, endpoint_id: int, conn: BaseDBAsyncClient, deleted_ok: bool = False
 ) -> WebhookEndpoint:
-    """The program's (undeleted) endpoint, locked for this transaction, or a coded 404."""
+    """The program's endpoint, locked for this transaction; a coded 404, or 409 once deleted."""
     endpoint = (
-        await WebhookEndpoint.filter(id=endpoint_id, program_id=program_id, deleted_at=None)
+        await WebhookEndpoint.filter(id=endpoint_id, program_id=program_id)
         .using_db(conn)
         .select_for_update()
         .first()
     )
     if endpoint is None:
         raise endpoint_not_found()
+    if endpoint.deleted_at is not None and not deleted_ok:
+        raise Conflict("this webhook endpoint was deleted", code="webhook_endpoint_deleted")
     return endpoint
 
 
@@ -154,10 +156,8 @@ async def list_endpoints(
 
 
 async def get_endpoint(*, program_id: int, endpoint_id: int) -> WebhookEndpoint:
-    """One of the program's endpoints, or a coded 404."""
-    endpoint = await WebhookEndpoint.filter(
-        id=endpoint_id, program_id=program_id, deleted_at=None
-    ).first()
+    """One of the program's endpoints (a deleted one too, saying so), or a coded 404."""
+    endpoint = await WebhookEndpoint.filter(id=endpoint_id, program_id=program_id).first()
     if endpoint is None:
         raise endpoint_not_found()
     return endpoint
@@ -293,6 +293,7 @@ def serialize_endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
         "created_at": endpoint.created_at,
         "updated_at": endpoint.updated_at,
         "disabled_at": endpoint.disabled_at,
+        "deleted_at": endpoint.deleted_at,
     }
 
 
