@@ -42,6 +42,7 @@ def admin_blueprints() -> Blueprint:
         share,
         statements,
         tiers,
+        webhooks,
         withdrawals,
     )
 
@@ -82,6 +83,7 @@ def admin_blueprints() -> Blueprint:
         incentives.bp,
         reports.bp,
         internal_programs.bp,
+        webhooks.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

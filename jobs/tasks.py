@@ -32,6 +32,7 @@ from server.services.promoters.application_expiry import expire_stale_applicatio
 from server.services.reports.rollups import refresh_reports
 from server.services.tiers.bonuses import pay_milestone_bonuses
 from server.services.tiers.evaluation import EVALUATE_EVERY, EVALUATE_JOB, evaluate_tiers
+from server.services.webhooks.delivery import deliver_due_webhooks
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -117,6 +118,11 @@ async def run_tier_evaluation(settings: Settings) -> dict[str, Any]:
 async def run_milestone_bonuses(settings: Settings) -> dict[str, Any]:
     """Pay the milestone bonuses promoters reached, each exactly once, through the ledger."""
     return await pay_milestone_bonuses(now=clock.now())
+
+
+async def run_webhook_delivery(settings: Settings) -> dict[str, Any]:
+    """Send the due webhook deliveries of the outbox; failures retry with backoff."""
+    return await deliver_due_webhooks(settings=settings)
 
 
 # Events one run applies at most: the server workers' drainers do the bulk; this job catches
@@ -233,6 +239,12 @@ JOBS: Mapping[str, Job] = MappingProxyType(
                 body=run_tier_evaluation,
                 every=EVALUATE_EVERY,
                 description="Re-evaluate promoter tiers on their own results; record changes.",
+            ),
+            Job(
+                name="deliver_webhooks",
+                body=run_webhook_delivery,
+                every=timedelta(seconds=30),
+                description="Send due outgoing webhooks; retry failures with backoff.",
             ),
             Job(
                 name="pay_milestone_bonuses",

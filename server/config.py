@@ -168,6 +168,10 @@ class Settings:
     clock_file: str | None = None
     # Promoters who may earn on one order line, the self-purchase rebate included (1..3).
     max_commission_levels: int = DEFAULT_MAX_COMMISSION_LEVELS
+    # Outgoing webhooks: endpoints on private, loopback or link-local addresses (and plain
+    # http) are refused unless this allows them (local receivers, tests); one attempt's limit.
+    webhooks_allow_private: bool = False
+    webhook_timeout_seconds: int = 5
 
     @property
     def is_production(self) -> bool:
@@ -298,6 +302,8 @@ class Settings:
             wechat_pay_v2_client_ip=env.get("WECHAT_PAY_V2_CLIENT_IP") or "127.0.0.1",
             payout_transfer_grace_seconds=_positive(env, "PAYOUT_TRANSFER_GRACE_SECONDS", 600),
             clock_file=clock_file,
+            webhooks_allow_private=_bool(env, "WEBHOOKS_ALLOW_PRIVATE", False),
+            webhook_timeout_seconds=_positive(env, "WEBHOOK_TIMEOUT_SECONDS", 5),
             max_commission_levels=commission_level_cap(env),
         )
 

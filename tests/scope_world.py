@@ -22,6 +22,9 @@ from server.models import (
     PromoterTierRecord,
     RuleSetVersion,
     ShareCode,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
 )
 from server.services.access.staff import create_staff_user
 from server.services.programs.commission_rules import create_rule
@@ -124,8 +127,24 @@ async def build_world() -> World:
         created_at=now,
     )
     version = await RuleSetVersion.create(program=program, number=99, status="draft", based_on=1)
+    endpoint = await WebhookEndpoint.create(
+        program=program, url="https://crm.example/hooks", event_types=[], secret_encrypted="-"
+    )
+    message = await WebhookMessage.create(
+        message_id=unique("msg"), program_id=program.id, event_type="x", payload={}, created_at=now
+    )
+    delivery = await WebhookDelivery.create(
+        message=message,
+        endpoint=endpoint,
+        program_id=program.id,
+        event_type="x",
+        next_attempt_at=now,
+        created_at=now,
+    )
     ids = {
         "program_id": program.id,
+        "endpoint_id": endpoint.id,
+        "delivery_id": delivery.id,
         "version_id": version.id,
         "tier_id": tier.id,
         "boost_id": boost.id,

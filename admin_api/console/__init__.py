@@ -65,6 +65,7 @@ def console_blueprint() -> Blueprint:
         programs,
         promoters,
         rule_sets,
+        webhooks,
         withdrawals,
     )
 
@@ -85,6 +86,7 @@ def console_blueprint() -> Blueprint:
         ledger.bp,
         disputes.bp,
         exports.bp,
+        webhooks.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -107,6 +107,14 @@ RULE_SET_STATUS = {
 
 ROLES = {"staff": N_("Staff"), "finance": N_("Finance"), "admin": N_("Admin")}
 
+WEBHOOK_STATUS = {"enabled": N_("Enabled"), "disabled": N_("Disabled")}
+
+DELIVERY_STATUS = {
+    "pending": N_("Waiting to send"),
+    "succeeded": N_("Delivered"),
+    "failed": N_("Delivery failed"),
+}
+
 # Notices after a change (the query string names one; no free text is reflected).
 NOTICES = {"done": N_("Saved."), "published": N_("Published: new orders use this version.")}
 
@@ -123,6 +131,8 @@ LABELS = {
     "anomaly_status": ANOMALY_STATUS,
     "anomaly_kinds": ANOMALY_KINDS,
     "dispute_status": DISPUTE_STATUS,
+    "webhook_status": WEBHOOK_STATUS,
+    "delivery_status": DELIVERY_STATUS,
 }
 
 SIGN_IN_FAILED = N_("Sign-in failed.")
@@ -156,4 +166,10 @@ ERROR_MESSAGES = {
     "dispute_not_found": N_("No such dispute."),
     "payout_batch_not_found": N_("No such payout batch."),
     "illegal_transition": N_("This is not allowed in the record's current state."),
+    "webhook_url_refused": N_("This endpoint URL is not allowed (https, public addresses)."),
+    "invalid_event_types": N_("Choose at least one event."),
+    "webhook_endpoint_not_found": N_("No such webhook endpoint."),
+    "webhook_delivery_not_found": N_("No such webhook delivery."),
+    "webhook_endpoint_disabled": N_("The endpoint is disabled: enable it first."),
+    "webhook_endpoint_deleted": N_("This webhook endpoint was deleted."),
 }

@@ -47,6 +47,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
     MenuItem("/console/catalog/products", N_("Catalog"), ROLES_BACKOFFICE),
+    MenuItem("/console/webhooks", N_("Webhooks"), ROLES_STAFF),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
 )

@@ -45,6 +45,12 @@ from server.models.tier import (
 )
 from server.models.token import RefreshToken
 from server.models.user import User
+from server.models.webhook import (
+    WebhookAttempt,
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookMessage,
+)
 from server.models.withdrawal import PayoutBatch, PayoutItem, Withdrawal, WithdrawalChange
 
 __all__ = [
@@ -117,6 +123,10 @@ __all__ = [
     "TeamCount",
     "User",
     "Visit",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
     "Withdrawal",
     "WithdrawalChange",
     "WxacodeCallWindow",

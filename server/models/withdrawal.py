@@ -107,6 +107,8 @@ class PayoutBatch(Model):
     held_promoter_ids = fields.JSONField(default=list, null=True)
     created_at = UtcDatetimeField()
     completed_at = UtcDatetimeField(null=True)
+    # When the last of its payouts ended with at least one paid (payout_batch.paid).
+    paid_at = UtcDatetimeField(null=True)
 
     class Meta:
         table = "payout_batches"

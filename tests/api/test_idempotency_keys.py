@@ -31,6 +31,7 @@ from server.models import (
     Site,
     SpendRecord,
     StaffUser,
+    WebhookEndpoint,
     Withdrawal,
 )
 from server.models.program import Program as ProgramModel
@@ -252,6 +253,19 @@ async def api_key(api: Api, settings: Settings) -> Case:
     )
 
 
+async def webhook_endpoint(api: Api, settings: Settings) -> Case:
+    program = await rules_program()
+    body = {"url": "https://93.184.216.34/hooks", "event_types": ["commission.created"]}
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/webhook-endpoints",
+        body=body,
+        changed={**body, "url": "https://93.184.216.35/hooks"},
+        token=await api.staff_token("admin", username="admin_one"),
+        other_token=await api.staff_token("admin", username="admin_two"),
+        count=_counter(WebhookEndpoint, program_id=program.id),
+    )
+
+
 async def program(api: Api, settings: Settings) -> Case:
     body = {"name": "Autumn", "currency": "CNY", "max_levels": 2, "level_rates": ["10", "5"]}
     return Case(
@@ -414,6 +428,7 @@ ROUTES = {
         commission_rule,
         period_cap,
         api_key,
+        webhook_endpoint,
         program,
         withdrawal,
         adjustment,

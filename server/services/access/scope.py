@@ -33,6 +33,8 @@ from server.models import (
     RuleSetVersion,
     ShareCode,
     Site,
+    WebhookDelivery,
+    WebhookEndpoint,
     Withdrawal,
 )
 
@@ -60,6 +62,8 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "milestone_bonus": (MilestoneBonusRecord, "program_id"),
     "invitation": (Invitation, "program_id"),
     "rule_set_version": (RuleSetVersion, "program_id"),
+    "webhook_endpoint": (WebhookEndpoint, "program_id"),
+    "webhook_delivery": (WebhookDelivery, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -81,6 +85,8 @@ PARAMETERS: dict[str, str] = {
     "bonus_id": "milestone_bonus",
     "invitation_id": "invitation",
     "version_id": "rule_set_version",
+    "endpoint_id": "webhook_endpoint",
+    "delivery_id": "webhook_delivery",
     # An internal program's sub-account is a promoter profile without a WeChat user.
     "sub_account_id": "promoter",
 }

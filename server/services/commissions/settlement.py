@@ -28,6 +28,7 @@ from server.services.ledger.postings import (
     units_param,
 )
 from server.services.reports.marks import mark_commissions
+from server.services.webhooks.outbox import record_commissions_settled
 
 log = logging.getLogger("fenxiao.settlement")
 
@@ -303,6 +304,7 @@ async def settle_due_commissions(
                 break
             if batch.ids:
                 settled += await _settle_batch(conn, _id_list(batch.ids), now)
+                await record_commissions_settled(batch.ids, conn=conn)
         batches += 1
         after = batch.end
         log.info("settlement batch %s: %s commissions so far", batches, settled)

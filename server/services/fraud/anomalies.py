@@ -14,6 +14,7 @@ from server.domain.commissions.status import CommissionStatus
 from server.domain.fraud.anomaly_status import AnomalyStatus
 from server.domain.fraud.findings import Finding
 from server.models import Anomaly, AnomalyLink, Commission, CommissionChange
+from server.services.webhooks.outbox import record_anomaly_opened
 
 HOLD_PREFIX = "anomaly:"
 HOLDABLE = (CommissionStatus.PENDING.value, CommissionStatus.APPROVED.value)
@@ -192,6 +193,7 @@ async def record_finding(
             raise
         return await _grow(conn, current, finding, targets, now)
     await _add_links(conn, anomaly, targets, now)
+    await record_anomaly_opened(anomaly, conn=conn)
     return anomaly
 
 

@@ -36,6 +36,7 @@ from server.services.orders.writes import insert_rows, inserted_ids
 from server.services.programs.cache import ProgramConfig
 from server.services.sharing import attribution as order_attribution
 from server.services.sharing.codes import why_code_credits_nobody
+from server.services.webhooks.outbox import record_commissions_created
 
 CREATED_REASON = "order paid"
 
@@ -168,6 +169,7 @@ async def _store_lines_and_commissions(
     commission_ids = await _commission_ids(
         conn, order_id, rows, await insert_rows(conn, Commission, rows)
     )
+    await record_commissions_created(commission_ids, conn=conn)
     now = clock.now()
     await insert_rows(
         conn,

@@ -30,6 +30,7 @@ from server.domain.orders.refunds import (
 )
 from server.models import Commission, CommissionChange, Order, OrderEvent, OrderLine
 from server.services.ledger import postings as ledger
+from server.services.webhooks.outbox import record_clawback
 
 
 def clawback_reference(event_row_id: int, commission_id: int) -> str:
@@ -80,6 +81,7 @@ async def apply_commission_move(
         changes["base_amount"] = move.line.base
     if move.action == "cancel" and move.status_after == "rejected":
         changes["reject_reason"] = reason
+    await record_clawback(commission, amount_after=move.amount_after, reason=move.action, conn=conn)
     await Commission.filter(id=commission.id).using_db(conn).update(**changes)
     await CommissionChange.create(
         commission_id=commission.id,

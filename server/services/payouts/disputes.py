@@ -39,6 +39,7 @@ from server.services.ledger.adjustments import (
     program_currency,
     serialize_adjustment,
 )
+from server.services.webhooks.outbox import record_dispute_opened
 
 STATUSES = tuple(s.value for s in DisputeStatus)
 
@@ -151,6 +152,7 @@ async def open_dispute(
             using_db=conn,
         )
         await _add_message(conn, dispute, author_kind="promoter", author_id=promoter_id, text=body)
+        await record_dispute_opened(dispute, conn=conn)
     return await _thread(dispute, for_staff=False)
 
 

@@ -31,6 +31,7 @@ from server.services.access.audit import record_action
 from server.services.ledger.postings import as_decimal, post_movement, sql_rows
 from server.services.operations.notifications import TEMPLATE_WITHDRAWAL_PAID, enqueue_notification
 from server.services.reports.marks import mark_commissions
+from server.services.webhooks.outbox import record_withdrawal_event
 
 
 def withdrawal_not_found() -> NotFound:
@@ -77,6 +78,7 @@ async def record_change(
         request_id=request_id or current_request_id.get(),
         using_db=conn,
     )
+    await record_withdrawal_event(withdrawal, conn=conn)
 
 
 async def lock_withdrawal(conn: BaseDBAsyncClient, withdrawal_id: int) -> Withdrawal:

@@ -33,6 +33,7 @@ from server.services.promoters.queries import (
 )
 from server.services.promoters.queries import serialize_own_profile
 from server.services.promoters.status_changes import lock_programs, transition_promoter
+from server.services.webhooks.outbox import record_promoter_event
 
 
 async def _open_program(
@@ -175,6 +176,7 @@ async def _create_profile(
         actor_id=profile.actor.id,
         using_db=conn,
     )
+    await record_promoter_event(promoter, action="apply", conn=conn)
     await record_action(
         actor=profile.actor,
         action="promoter.apply" if profile.actor.kind == "user" else "promoter.create",

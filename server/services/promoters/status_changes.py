@@ -19,6 +19,7 @@ from server.services.access.audit import record_action
 from server.services.promoters import hierarchy
 from server.services.promoters.queries import STAFF_ACTIONS, promoter_not_found
 from server.services.sharing.quotas import is_reserved
+from server.services.webhooks.outbox import record_promoter_event
 
 BULK_ACTIONS = frozenset({"approve", "reject"})
 # Punitive or final decisions must say why: the promoter sees the reason, auditors too.
@@ -145,6 +146,7 @@ async def transition_promoter(
         actor_id=actor.id if actor else None,
         using_db=conn,
     )
+    await record_promoter_event(promoter, action=action, conn=conn)
     await record_action(
         actor=actor,
         action=f"promoter.{action}",
