@@ -8,6 +8,7 @@ URL_PREFIX = "/admin/v1"
 def admin_blueprints() -> Blueprint:
     from admin_api import (
         adjustments,
+        announcements,
         anomalies,
         api_keys,
         audit,
@@ -25,9 +26,11 @@ def admin_blueprints() -> Blueprint:
         invitations,
         jobs,
         ledger,
+        materials,
         order_events,
         orders,
         payouts,
+        posters,
         programs,
         promoter_holds,
         promoters,
@@ -74,6 +77,9 @@ def admin_blueprints() -> Blueprint:
         incentives.bp,
         reports.bp,
         internal_programs.bp,
+        posters.bp,
+        materials.bp,
+        announcements.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

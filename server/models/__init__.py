@@ -20,6 +20,13 @@ from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, Queued
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
+from server.models.promotion import (
+    Announcement,
+    AnnouncementRead,
+    AnnouncementSubscription,
+    Material,
+    PosterTemplate,
+)
 from server.models.report import (
     ReportBuyer,
     ReportDailyRollup,
@@ -49,6 +56,9 @@ __all__ = [
     "Adjustment",
     "AdjustmentBatch",
     "AgreementAcceptance",
+    "Announcement",
+    "AnnouncementRead",
+    "AnnouncementSubscription",
     "Anomaly",
     "AnomalyLink",
     "ApiKey",
@@ -70,6 +80,7 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",
+    "Material",
     "MilestoneBonusRecord",
     "Notification",
     "Order",
@@ -79,6 +90,7 @@ __all__ = [
     "PayoutBatch",
     "PayoutItem",
     "PeriodCapRecord",
+    "PosterTemplate",
     "Program",
     "Promoter",
     "PromoterBalance",

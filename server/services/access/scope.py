@@ -17,16 +17,19 @@ from server.auth import Principal, ScopeRefs
 from server.domain.errors import NotFound
 from server.models import (
     AdjustmentBatch,
+    Announcement,
     Anomaly,
     Commission,
     CommissionBoostRecord,
     CommissionRuleRecord,
     Dispute,
     Invitation,
+    Material,
     MilestoneBonusRecord,
     Order,
     PayoutBatch,
     PeriodCapRecord,
+    PosterTemplate,
     Program,
     Promoter,
     PromoterTierRecord,
@@ -58,6 +61,9 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "boost": (CommissionBoostRecord, "program_id"),
     "milestone_bonus": (MilestoneBonusRecord, "program_id"),
     "invitation": (Invitation, "program_id"),
+    "poster_template": (PosterTemplate, "program_id"),
+    "material": (Material, "program_id"),
+    "announcement": (Announcement, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -78,6 +84,9 @@ PARAMETERS: dict[str, str] = {
     "boost_id": "boost",
     "bonus_id": "milestone_bonus",
     "invitation_id": "invitation",
+    "template_id": "poster_template",
+    "material_id": "material",
+    "announcement_id": "announcement",
     # An internal program's sub-account is a promoter profile without a WeChat user.
     "sub_account_id": "promoter",
 }
