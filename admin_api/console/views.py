@@ -46,6 +46,9 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
+    MenuItem("/console/posters", N_("Poster templates"), ROLES_BACKOFFICE),
+    MenuItem("/console/materials", N_("Materials"), ROLES_BACKOFFICE),
+    MenuItem("/console/announcements", N_("Announcements"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
 )

@@ -31,6 +31,7 @@ from server.services.promotion.records import audit_changes, change_status, lock
 from server.services.sharing.channels import sharing_promoter
 from server.services.sharing.links import create_link, serialize_link
 
+MAX_POSITION = 1_000_000
 FIELDS = ("kind", "title", "copy_text", "destination", "position")
 
 
@@ -80,6 +81,9 @@ def _checked(document: dict[str, Any], *, has_image: bool) -> dict[str, Any]:
         errors["image"] = "an image material needs an image"
     if kind == MaterialKind.COPY and not copy_text.strip():
         errors["copy_text"] = "a copy material needs its text"
+    position = str(document.get("position") or 0)
+    if not position.isdigit() or int(position) > MAX_POSITION:
+        errors["position"] = f"0..{MAX_POSITION}"
     if errors:
         raise ValidationFailed("the material is not valid", code="invalid_material", fields=errors)
     return {
@@ -87,7 +91,7 @@ def _checked(document: dict[str, Any], *, has_image: bool) -> dict[str, Any]:
         "title": title,
         "copy_text": copy_text,
         "destination": destination or None,
-        "position": int(document.get("position") or 0),
+        "position": int(position),
     }
 
 
