@@ -8,6 +8,7 @@ URL_PREFIX = "/admin/v1"
 def admin_blueprints() -> Blueprint:
     from admin_api import (
         adjustments,
+        announcements,
         anomalies,
         api_keys,
         audit,
@@ -26,9 +27,11 @@ def admin_blueprints() -> Blueprint:
         invitations,
         jobs,
         ledger,
+        materials,
         order_events,
         orders,
         payouts,
+        posters,
         programs,
         promoter_holds,
         promoters,
@@ -84,6 +87,9 @@ def admin_blueprints() -> Blueprint:
         reports.bp,
         internal_programs.bp,
         webhooks.bp,
+        posters.bp,
+        materials.bp,
+        announcements.bp,
         url_prefix=URL_PREFIX,
         name_prefix="admin",
     )

@@ -13,6 +13,7 @@ def miniprogram_blueprints() -> Blueprint:
         disputes,
         programs,
         promoters,
+        promotion,
         share,
         statements,
         team,
@@ -36,6 +37,7 @@ def miniprogram_blueprints() -> Blueprint:
         withdrawals.bp,
         tiers.bp,
         dashboard.bp,
+        promotion.bp,
         url_prefix=URL_PREFIX,
         name_prefix="mp",
     )

@@ -103,6 +103,10 @@ class Settings:
     public_base_url: str = "http://127.0.0.1:8000"
     mp_share_page: str = "pages/index/index"
     qr_cache_dir: str = "var/qr-cache"
+    # Uploaded poster templates and materials, and rendered posters (served through the app).
+    media_dir: str = "var/media"
+    # A font with Chinese glyphs for names on posters; None = look for fonts-noto-cjk & co.
+    poster_font_path: str | None = None
     # New mini-program codes (getwxacodeunlimit calls) one promoter may cause per window;
     # pictures already stored are served without counting.
     wxacode_calls_per_window: int = 10
@@ -137,10 +141,12 @@ class Settings:
     # Subscribe-message template ids per notification kind; unset kinds are not sent.
     wechat_template_withdrawal_paid: str | None = None
     wechat_template_withdrawal_rejected: str | None = None
+    wechat_template_announcement: str | None = None
     # How the message data's keys map onto each template's keywords ("amount:amount1,
     # reason:thing2"); unset = the keys are the keywords.
     wechat_template_withdrawal_paid_fields: str | None = None
     wechat_template_withdrawal_rejected_fields: str | None = None
+    wechat_template_announcement_fields: str | None = None
     # WeChat Pay transfers to promoters: "v3" (merchant transfer), "v2" (legacy 企业付款) or
     # "none" (withdrawals are paid offline only). None base = the bundled stand-in.
     wechat_pay_api_version: str = "v3"
@@ -256,6 +262,8 @@ class Settings:
             public_base_url=env.get("PUBLIC_BASE_URL") or f"http://{host}:{port}",
             mp_share_page=env.get("MP_SHARE_PAGE") or "pages/index/index",
             qr_cache_dir=env.get("QR_CACHE_DIR") or "var/qr-cache",
+            media_dir=env.get("MEDIA_DIR") or "var/media",
+            poster_font_path=env.get("POSTER_FONT_PATH") or None,
             wxacode_calls_per_window=_positive(env, "WXACODE_CALLS_PER_WINDOW", 10),
             wxacode_window_seconds=_positive(env, "WXACODE_WINDOW_SECONDS", 60),
             visitor_hash_salt=salt,
@@ -282,6 +290,10 @@ class Settings:
             ),
             wechat_template_withdrawal_rejected_fields=(
                 env.get("WECHAT_TEMPLATE_WITHDRAWAL_REJECTED_FIELDS") or None
+            ),
+            wechat_template_announcement=env.get("WECHAT_TEMPLATE_ANNOUNCEMENT") or None,
+            wechat_template_announcement_fields=(
+                env.get("WECHAT_TEMPLATE_ANNOUNCEMENT_FIELDS") or None
             ),
             wechat_pay_api_version=pay_version,
             wechat_pay_api_base=pay_api_base,

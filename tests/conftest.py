@@ -202,6 +202,7 @@ def settings(database_url: str, tmp_path: os.PathLike[str]) -> Settings:
         jwt_secret=TEST_JWT_SECRET,
         visitor_hash_salt="test-salt",
         qr_cache_dir=str(tmp_path),
+        media_dir=os.path.join(tmp_path, "media"),
         wechat_api_base="http://127.0.0.1:1",  # replaced by the stand-in fixture where used
     )
 

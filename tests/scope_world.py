@@ -11,13 +11,16 @@ from typing import Any
 from server import clock
 from server.models import (
     AdjustmentBatch,
+    Announcement,
     Anomaly,
     CommissionBoostRecord,
     Dispute,
     Invitation,
+    Material,
     MilestoneBonusRecord,
     OrderEvent,
     PayoutBatch,
+    PosterTemplate,
     Program,
     PromoterTierRecord,
     RuleSetVersion,
@@ -53,8 +56,8 @@ class World:
 
 async def build_world() -> World:
     """A program with a promoter, commission, order, withdrawal, dispute, anomaly, rule, cap,
-    code, site, payout batch, adjustment upload, store event, tier, boost, bonus and
-    invitation (and their audit entries)."""
+    code, site, payout batch, adjustment upload, store event, tier, boost, bonus,
+    invitation, poster template, material and announcement (and their audit entries)."""
     program = await shop()
     site = await create_site(program_id=program.id, domain=f"{unique('s')}.example", actor=ADMIN)
     promoter = await funded_promoter(program, "50.00")
@@ -141,11 +144,26 @@ async def build_world() -> World:
         next_attempt_at=now,
         created_at=now,
     )
+    template = await PosterTemplate.create(
+        program=program,
+        name="spring",
+        image_path="poster-templates/none.png",
+        image_sha256="0" * 64,
+        content_type="image/png",
+        width=600,
+        height=900,
+        layout={"qr_x": 0, "qr_y": 0, "qr_size": 200, "name_x": 0, "name_y": 300},
+    )
+    material = await Material.create(program=program, kind="copy", title="t", copy_text="x")
+    announcement = await Announcement.create(program=program, title="t", body="b")
     ids = {
         "program_id": program.id,
         "endpoint_id": endpoint.id,
         "delivery_id": delivery.id,
         "version_id": version.id,
+        "template_id": template.id,
+        "material_id": material.id,
+        "announcement_id": announcement.id,
         "tier_id": tier.id,
         "boost_id": boost.id,
         "bonus_id": bonus.id,

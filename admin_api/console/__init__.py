@@ -66,6 +66,7 @@ def console_blueprint() -> Blueprint:
         promoters,
         rule_sets,
         webhooks,
+        promotion,
         withdrawals,
     )
 
@@ -87,6 +88,7 @@ def console_blueprint() -> Blueprint:
         disputes.bp,
         exports.bp,
         webhooks.bp,
+        promotion.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -48,6 +48,9 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
     MenuItem("/console/catalog/products", N_("Catalog"), ROLES_BACKOFFICE),
     MenuItem("/console/webhooks", N_("Webhooks"), ROLES_STAFF),
+    MenuItem("/console/posters", N_("Poster templates"), ROLES_BACKOFFICE),
+    MenuItem("/console/materials", N_("Materials"), ROLES_BACKOFFICE),
+    MenuItem("/console/announcements", N_("Announcements"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
 )

@@ -21,6 +21,13 @@ from server.models.orders import Order, OrderEvent, OrderLine, OrderLock, Queued
 from server.models.program import Program, Site
 from server.models.promoter import Promoter, PromoterSite, PromoterStatusChange
 from server.models.promoter_hold import PromoterHold
+from server.models.promotion import (
+    Announcement,
+    AnnouncementRead,
+    AnnouncementSubscription,
+    Material,
+    PosterTemplate,
+)
 from server.models.report import (
     ReportBuyer,
     ReportDailyRollup,
@@ -57,6 +64,9 @@ __all__ = [
     "Adjustment",
     "AdjustmentBatch",
     "AgreementAcceptance",
+    "Announcement",
+    "AnnouncementRead",
+    "AnnouncementSubscription",
     "Anomaly",
     "AnomalyLink",
     "ApiKey",
@@ -81,6 +91,7 @@ __all__ = [
     "JobRun",
     "LedgerEntry",
     "LoginThrottle",
+    "Material",
     "MilestoneBonusRecord",
     "Notification",
     "Order",
@@ -90,6 +101,7 @@ __all__ = [
     "PayoutBatch",
     "PayoutItem",
     "PeriodCapRecord",
+    "PosterTemplate",
     "Program",
     "Promoter",
     "PromoterBalance",

@@ -5,6 +5,7 @@ concurrent requests with one key create one record, and keys are the caller's ow
 from __future__ import annotations
 
 import asyncio
+import base64
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,15 +15,18 @@ import pytest
 from server.config import Settings
 from server.models import (
     Adjustment,
+    Announcement,
     ApiKey,
     Channel,
     CommissionBoostRecord,
     CommissionRuleRecord,
     Dispute,
     DisputeMessage,
+    Material,
     MilestoneBonusRecord,
     PayoutBatch,
     PeriodCapRecord,
+    PosterTemplate,
     Program,
     Promoter,
     PromoterTierRecord,
@@ -40,6 +44,7 @@ from tests.api.conftest import Api
 from tests.api.test_team_api import promoter_token
 from tests.order_builders import ADMIN, shop
 from tests.service.promoters.test_hierarchy import new_promoter
+from tests.service.promotion.builders import LAYOUT, picture
 from tests.withdrawal_builders import funded_promoter, rules_program
 
 Count = Callable[[], Awaitable[int]]
@@ -413,6 +418,47 @@ async def rule_set_draft(api: Api, settings: Settings) -> Case:
     )
 
 
+async def poster_template(api: Api, settings: Settings) -> Case:
+    program = await shop()
+    upload = {
+        "name": "spring",
+        "image_base64": base64.b64encode(picture()).decode(),
+        "layout": LAYOUT,
+    }
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/poster-templates",
+        body=upload,
+        changed={**upload, "name": "autumn"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(PosterTemplate, program_id=program.id),
+    )
+
+
+async def material(api: Api, settings: Settings) -> Case:
+    program = await shop()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/materials",
+        body={"kind": "copy", "title": "sale", "copy_text": "buy {link}"},
+        changed={"kind": "copy", "title": "other", "copy_text": "buy {link}"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(Material, program_id=program.id),
+    )
+
+
+async def announcement(api: Api, settings: Settings) -> Case:
+    program = await shop()
+    return Case(
+        path=f"/admin/v1/programs/{program.id}/announcements",
+        body={"title": "news", "body": "hello"},
+        changed={"title": "news", "body": "bye"},
+        token=await api.staff_token("staff"),
+        other_token=await api.staff_token("admin"),
+        count=_counter(Announcement, program_id=program.id),
+    )
+
+
 ROUTES = {
     builder.__name__: builder
     for builder in (
@@ -440,6 +486,9 @@ ROUTES = {
         spend,
         spend_import,
         rule_set_draft,
+        poster_template,
+        material,
+        announcement,
     )
 }
 

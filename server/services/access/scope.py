@@ -17,16 +17,19 @@ from server.auth import Principal, ScopeRefs
 from server.domain.errors import NotFound
 from server.models import (
     AdjustmentBatch,
+    Announcement,
     Anomaly,
     Commission,
     CommissionBoostRecord,
     CommissionRuleRecord,
     Dispute,
     Invitation,
+    Material,
     MilestoneBonusRecord,
     Order,
     PayoutBatch,
     PeriodCapRecord,
+    PosterTemplate,
     Program,
     Promoter,
     PromoterTierRecord,
@@ -64,6 +67,9 @@ RESOURCES: dict[str, tuple[type[Model], str]] = {
     "rule_set_version": (RuleSetVersion, "program_id"),
     "webhook_endpoint": (WebhookEndpoint, "program_id"),
     "webhook_delivery": (WebhookDelivery, "program_id"),
+    "poster_template": (PosterTemplate, "program_id"),
+    "material": (Material, "program_id"),
+    "announcement": (Announcement, "program_id"),
 }
 
 # Path and query parameters name records by these names unless the route renames them.
@@ -87,6 +93,9 @@ PARAMETERS: dict[str, str] = {
     "version_id": "rule_set_version",
     "endpoint_id": "webhook_endpoint",
     "delivery_id": "webhook_delivery",
+    "template_id": "poster_template",
+    "material_id": "material",
+    "announcement_id": "announcement",
     # An internal program's sub-account is a promoter profile without a WeChat user.
     "sub_account_id": "promoter",
 }

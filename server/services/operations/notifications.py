@@ -30,11 +30,13 @@ log = logging.getLogger("fenxiao.notifications")
 
 TEMPLATE_WITHDRAWAL_PAID = "withdrawal_paid"
 TEMPLATE_WITHDRAWAL_REJECTED = "withdrawal_rejected"
+TEMPLATE_ANNOUNCEMENT = "announcement"
 # The kinds of message the product sends, and the Settings field holding each template id
 # (the keyword mapping is the same field with `_fields` appended).
 TEMPLATE_SETTINGS: Mapping[str, str] = {
     TEMPLATE_WITHDRAWAL_PAID: "wechat_template_withdrawal_paid",
     TEMPLATE_WITHDRAWAL_REJECTED: "wechat_template_withdrawal_rejected",
+    TEMPLATE_ANNOUNCEMENT: "wechat_template_announcement",
 }
 
 STATUS_PENDING = "pending"

@@ -1,0 +1,1 @@
+"""Tools that help promoters sell: poster templates, materials, announcements, action items."""

@@ -1,0 +1,1 @@
+"""Use cases of the tools that help promoters sell (docs/promotion-tools.md)."""
