@@ -64,9 +64,9 @@ def console_blueprint() -> Blueprint:
         money_pages,
         programs,
         promoters,
+        promotion,
         rule_sets,
         webhooks,
-        promotion,
         withdrawals,
     )
 
