@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from sanic import Sanic
@@ -34,6 +34,7 @@ from bench.hierarchy_data import (
     admin_sql,
     build_shape,
     bulk_load,
+    person,
     write_files,
 )
 from bench.hierarchy_report import machine_line, save_section
@@ -128,9 +129,24 @@ async def run(*, total: int, samples: int, seed: int) -> str:
                 [f"/admin/v1/promoters?program_id={p}"],
             ),
             (
-                "promoter list, name search",
+                "promoter list, name search: a surname (张, ~7% of promoters)",
                 [f"/console/promoters?program_id={p}&q=%E5%BC%A0"],
                 [f"/admin/v1/promoters?program_id={p}&q=%E5%BC%A0"],
+            ),
+            (
+                "promoter list, name search: a whole name",
+                [f"/console/promoters?program_id={p}&q={quote(person(m)[0])}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={quote(person(m)[0])}" for m in members],
+            ),
+            (
+                "promoter list, phone search: the last four digits",
+                [f"/console/promoters?program_id={p}&q={person(m)[1][-4:]}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={person(m)[1][-4:]}" for m in members],
+            ),
+            (
+                "promoter list, phone search: a whole number",
+                [f"/console/promoters?program_id={p}&q={person(m)[1]}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={person(m)[1]}" for m in members],
             ),
             (
                 "promoter page, the head of the largest team",
@@ -189,7 +205,8 @@ def _render(
         "",
         f"`{COMMAND} --promoters {total}`, run {time.strftime('%Y-%m-%d')}. {machine}",
         "",
-        f"The hierarchy benchmark's tree of {total:,} promoters in one program (all approved);"
+        f"The hierarchy benchmark's tree of {total:,} promoters in one program (all approved,"
+        " each with a generated Chinese name, surnames in their mainland shares, and mobile);"
         " orders, commissions, withdrawals and audit tables empty. Each figure is one whole"
         " request through the app's ASGI interface (routing, guard, services, rendering), the"
         f" console signed in by cookie, the API by bearer token; {samples} samples each after"
