@@ -58,12 +58,21 @@ async def _timed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) 
     return elapsed
 
 
+Request = str | tuple[str, ...]  # a tuple: the calls one page's figures take, timed summed
+
+
+async def _one(client: httpx.AsyncClient, request: Request, headers: dict[str, str]) -> float:
+    if isinstance(request, str):
+        return await _timed(client, request, headers)
+    return sum([await _timed(client, path, headers) for path in request])
+
+
 async def _series(
-    client: httpx.AsyncClient, paths: list[str], headers: dict[str, str], samples: int
+    client: httpx.AsyncClient, paths: list[Request], headers: dict[str, str], samples: int
 ) -> list[float]:
     for path in paths[:3]:  # warm-up: caches, pool connections, template compilation
-        await _timed(client, path, headers)
-    return [await _timed(client, paths[i % len(paths)], headers) for i in range(samples)]
+        await _one(client, path, headers)
+    return [await _one(client, paths[i % len(paths)], headers) for i in range(samples)]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -122,7 +131,25 @@ async def run(*, total: int, samples: int, seed: int) -> str:
         p = program.id
         top = shape.top_roots[0]
         members = [rng.randrange(1, shape.size + 1) for _ in range(samples)]
-        cases = [
+        reports = f"/admin/v1/programs/{p}/reports"
+        cases: list[tuple[str, list[Request], list[Request]]] = [
+            (
+                "dashboard, last 7 days (API: overview + funnel + top promoters + breakdown)",
+                [f"/console/dashboard?program_id={p}"],
+                [
+                    (
+                        f"{reports}/overview",
+                        f"{reports}/funnel",
+                        f"{reports}/top-promoters",
+                        f"{reports}/breakdown?dimension=site&limit=10",
+                    )
+                ],
+            ),
+            (
+                "customers report, last 7 days",
+                [f"/console/reports/customers?program_id={p}"],
+                [f"{reports}/customers"],
+            ),
             (
                 "promoter list, newest first (50 rows)",
                 [f"/console/promoters?program_id={p}"],
@@ -211,7 +238,9 @@ def _render(
         " request through the app's ASGI interface (routing, guard, services, rendering), the"
         f" console signed in by cookie, the API by bearer token; {samples} samples each after"
         " a warm-up. The API column for a promoter page is the detail and, for the largest"
-        " team, also the team route the page's figures come from, taken in turn.",
+        " team, also the team route the page's figures come from, taken in turn; for the"
+        " dashboard, the four report calls its figures come from, summed. The report tables"
+        " are empty here: bench/report_bench.py times the reports on a million visits.",
         "",
         f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
         "",

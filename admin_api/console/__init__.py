@@ -63,6 +63,7 @@ def console_blueprint() -> Blueprint:
         money_pages,
         programs,
         promoters,
+        reports,
         withdrawals,
     )
 
@@ -81,6 +82,7 @@ def console_blueprint() -> Blueprint:
         ledger.bp,
         disputes.bp,
         exports.bp,
+        reports.bp,
         url_prefix=URL_PREFIX,
     )
 
