@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import httpx
 from sanic import Sanic
@@ -34,6 +34,7 @@ from bench.hierarchy_data import (
     admin_sql,
     build_shape,
     bulk_load,
+    person,
     write_files,
 )
 from bench.hierarchy_report import machine_line, save_section
@@ -57,12 +58,21 @@ async def _timed(client: httpx.AsyncClient, path: str, headers: dict[str, str]) 
     return elapsed
 
 
+Request = str | tuple[str, ...]  # a tuple: the calls one page's figures take, timed summed
+
+
+async def _one(client: httpx.AsyncClient, request: Request, headers: dict[str, str]) -> float:
+    if isinstance(request, str):
+        return await _timed(client, request, headers)
+    return sum([await _timed(client, path, headers) for path in request])
+
+
 async def _series(
-    client: httpx.AsyncClient, paths: list[str], headers: dict[str, str], samples: int
+    client: httpx.AsyncClient, paths: list[Request], headers: dict[str, str], samples: int
 ) -> list[float]:
     for path in paths[:3]:  # warm-up: caches, pool connections, template compilation
-        await _timed(client, path, headers)
-    return [await _timed(client, paths[i % len(paths)], headers) for i in range(samples)]
+        await _one(client, path, headers)
+    return [await _one(client, paths[i % len(paths)], headers) for i in range(samples)]
 
 
 def _p(values: list[float], q: float) -> float:
@@ -121,16 +131,49 @@ async def run(*, total: int, samples: int, seed: int) -> str:
         p = program.id
         top = shape.top_roots[0]
         members = [rng.randrange(1, shape.size + 1) for _ in range(samples)]
-        cases = [
+        reports = f"/admin/v1/programs/{p}/reports"
+        cases: list[tuple[str, list[Request], list[Request]]] = [
+            (
+                "dashboard, last 7 days (API: overview + funnel + top promoters + breakdown)",
+                [f"/console/dashboard?program_id={p}"],
+                [
+                    (
+                        f"{reports}/overview",
+                        f"{reports}/funnel",
+                        f"{reports}/top-promoters",
+                        f"{reports}/breakdown?dimension=site&limit=10",
+                    )
+                ],
+            ),
+            (
+                "customers report, last 7 days",
+                [f"/console/reports/customers?program_id={p}"],
+                [f"{reports}/customers"],
+            ),
             (
                 "promoter list, newest first (50 rows)",
                 [f"/console/promoters?program_id={p}"],
                 [f"/admin/v1/promoters?program_id={p}"],
             ),
             (
-                "promoter list, name search",
+                "promoter list, name search: a surname (张, ~7% of promoters)",
                 [f"/console/promoters?program_id={p}&q=%E5%BC%A0"],
                 [f"/admin/v1/promoters?program_id={p}&q=%E5%BC%A0"],
+            ),
+            (
+                "promoter list, name search: a whole name",
+                [f"/console/promoters?program_id={p}&q={quote(person(m)[0])}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={quote(person(m)[0])}" for m in members],
+            ),
+            (
+                "promoter list, phone search: the last four digits",
+                [f"/console/promoters?program_id={p}&q={person(m)[1][-4:]}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={person(m)[1][-4:]}" for m in members],
+            ),
+            (
+                "promoter list, phone search: a whole number",
+                [f"/console/promoters?program_id={p}&q={person(m)[1]}" for m in members],
+                [f"/admin/v1/promoters?program_id={p}&q={person(m)[1]}" for m in members],
             ),
             (
                 "promoter page, the head of the largest team",
@@ -189,12 +232,15 @@ def _render(
         "",
         f"`{COMMAND} --promoters {total}`, run {time.strftime('%Y-%m-%d')}. {machine}",
         "",
-        f"The hierarchy benchmark's tree of {total:,} promoters in one program (all approved);"
+        f"The hierarchy benchmark's tree of {total:,} promoters in one program (all approved,"
+        " each with a generated Chinese name, surnames in their mainland shares, and mobile);"
         " orders, commissions, withdrawals and audit tables empty. Each figure is one whole"
         " request through the app's ASGI interface (routing, guard, services, rendering), the"
         f" console signed in by cookie, the API by bearer token; {samples} samples each after"
         " a warm-up. The API column for a promoter page is the detail and, for the largest"
-        " team, also the team route the page's figures come from, taken in turn.",
+        " team, also the team route the page's figures come from, taken in turn; for the"
+        " dashboard, the four report calls its figures come from, summed. The report tables"
+        " are empty here: bench/report_bench.py times the reports on a million visits.",
         "",
         f"1-minute load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after.",
         "",

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import aiomysql
 
 from server.db import connection
+from server.domain.promoters.search import name_key, phone_digits, phone_reversed
 from server.services.promoters import hierarchy
 
 BENCH_URL = os.environ.get("BENCH_MYSQL_URL", "mysql://root:@127.0.0.1:3306")
@@ -26,6 +27,32 @@ CHAINS, CHAIN_DEPTHS = 1_000, (30, 60)
 TEAM3, TEAM4, CHAIN, SMALL = range(4)
 PART_LINES = 250_000
 NICKNAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "Alice", "Bob", "Chen", "小明", "Lily")
+# Surnames with their share per thousand of mainland people (the rest share the last 18), so
+# a search for 张 matches about 7% of the program, as it would.
+SURNAMES = (
+    ("王", 71),
+    ("李", 70),
+    ("张", 68),
+    ("刘", 54),
+    ("陈", 45),
+    ("杨", 30),
+    ("黄", 22),
+    ("赵", 20),
+    ("吴", 19),
+    ("周", 17),
+    ("徐", 15),
+    ("孙", 15),
+    ("马", 13),
+    ("朱", 13),
+    ("胡", 12),
+    ("郭", 11),
+    ("何", 11),
+    ("高", 10),
+    ("林", 10),
+    ("罗", 9),
+)
+OTHER_SURNAMES = "郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于"
+GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彬"
 
 
 @dataclass
@@ -124,6 +151,25 @@ class _Parts:
             self.file.close()
 
 
+def _surname_table() -> str:
+    table = "".join(name * share for name, share in SURNAMES)
+    rest = 1000 - len(table)
+    return table + "".join(OTHER_SURNAMES[i % len(OTHER_SURNAMES)] for i in range(rest))
+
+
+SURNAME_TABLE = _surname_table()
+
+
+def person(member: int) -> tuple[str, str]:
+    """A member's name and mainland mobile, the same for the same id on every run."""
+    mixed = (member * 2_654_435_761) % 4_294_967_296  # Knuth's multiplicative hash
+    surname = SURNAME_TABLE[mixed % 1000]
+    given = GIVEN[(mixed >> 10) % len(GIVEN)]
+    if mixed % 3:
+        given += GIVEN[(mixed >> 16) % len(GIVEN)]
+    return surname + given, f"1{3 + member % 7}{(member * 7_919) % 1_000_000_000:09d}"
+
+
 def write_files(shape: Shape, directory: Path) -> tuple[dict[str, list[Path]], int]:
     """Tab-separated files for LOAD DATA; returns them and the closure row count."""
     parts = {name: _Parts(directory, name) for name in ("users", "promoters", "closure")}
@@ -134,7 +180,11 @@ def write_files(shape: Shape, directory: Path) -> tuple[dict[str, list[Path]], i
         nickname = NICKNAMES[member % len(NICKNAMES)]
         parts["users"].write(f"{member}\to{member:09d}\t{nickname}\t{joined}\n")
         parent = shape.parents[member]
-        parts["promoters"].write(f"{member}\t{parent or chr(92) + 'N'}\t{joined}\n")
+        name, phone = person(member)
+        keys = f"{name_key(name)}\t{phone_digits(phone)}\t{phone_reversed(phone)}"
+        parts["promoters"].write(
+            f"{member}\t{parent or chr(92) + 'N'}\t{joined}\t{name}\t{phone}\t{keys}\n"
+        )
         depth = 1
         while parent:
             parts["closure"].write(f"{parent}\t{member}\t{depth}\n")
@@ -147,7 +197,8 @@ def write_files(shape: Shape, directory: Path) -> tuple[dict[str, list[Path]], i
 
 LOADS = {
     "users": "INTO TABLE users (id, openid, nickname, created_at) SET appid = 'wx-bench'",
-    "promoters": "INTO TABLE promoters (id, parent_id, @joined) SET user_id = id,"
+    "promoters": "INTO TABLE promoters (id, parent_id, @joined, real_name, phone, name_key,"
+    " phone_digits, phone_reversed) SET user_id = id,"
     " program_id = {program}, status = 'approved', tier = 'default',"
     " applied_at = @joined, decided_at = @joined, updated_at = @joined",
     "closure": "INTO TABLE promoter_closure (ancestor_id, descendant_id, depth)",

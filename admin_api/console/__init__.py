@@ -65,6 +65,7 @@ def console_blueprint() -> Blueprint:
         programs,
         promoters,
         promotion,
+        reports,
         rule_sets,
         webhooks,
         withdrawals,
@@ -89,6 +90,7 @@ def console_blueprint() -> Blueprint:
         exports.bp,
         webhooks.bp,
         promotion.bp,
+        reports.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from babel.dates import format_datetime
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
@@ -79,3 +79,11 @@ def moment(value: datetime | None, time_zone: str, locale: str) -> str:
     if value is None:
         return "—"
     return format_datetime(value, "yyyy-MM-dd HH:mm xxx", tzinfo=zone(time_zone), locale=locale)
+
+
+def percent(value: Decimal | str | None, locale: str, *, signed: bool = False) -> str:
+    """A rate (0.1234) as a percentage with up to two decimals; signed for a change."""
+    if value is None or value == "":
+        return "—"
+    shown = format_percent(Decimal(str(value)), "#,##0.##%", locale=locale)
+    return f"+{shown}" if signed and Decimal(str(value)) > 0 else shown

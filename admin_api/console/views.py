@@ -34,6 +34,7 @@ class MenuItem:
 
 # The pages in menu order; an item shows only to the roles its page admits.
 MENU: tuple[MenuItem, ...] = (
+    MenuItem("/console/dashboard", N_("Dashboard"), ROLES_BACKOFFICE),
     MenuItem("/console/promoters", N_("Promoters"), ROLES_BACKOFFICE),
     MenuItem("/console/applications", N_("Applications"), ROLES_STAFF),
     MenuItem("/console/orders", N_("Orders"), ROLES_BACKOFFICE),
@@ -51,6 +52,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/posters", N_("Poster templates"), ROLES_BACKOFFICE),
     MenuItem("/console/materials", N_("Materials"), ROLES_BACKOFFICE),
     MenuItem("/console/announcements", N_("Announcements"), ROLES_BACKOFFICE),
+    MenuItem("/console/reports/customers", N_("Customers"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
 )
@@ -72,6 +74,11 @@ def _number(context: Context, value: Any) -> str:
     return i18n.number(value, context.get("locale", i18n.DEFAULT_LOCALE))
 
 
+@pass_context
+def _rate(context: Context, value: Any, signed: bool = False) -> str:
+    return i18n.percent(value, context.get("locale", i18n.DEFAULT_LOCALE), signed=signed)
+
+
 def _plain(value: Any) -> str:
     """A stored JSON value (evidence, explanations) as compact text."""
     if value is None:
@@ -91,7 +98,7 @@ def build_environment() -> Environment:
         lstrip_blocks=True,
     )
     env.install_gettext_callables(i18n.gettext, i18n.ngettext, newstyle=True)  # type: ignore[attr-defined]
-    env.filters.update(money=_money, when=_when, num=_number, plain=_plain)
+    env.filters.update(money=_money, when=_when, num=_number, plain=_plain, rate=_rate)
     env.globals.update(labels=LABELS, error_messages=ERROR_MESSAGES)
     return env
 

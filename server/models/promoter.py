@@ -1,7 +1,10 @@
+from typing import Any
+
 from tortoise import fields
 from tortoise.models import Model
 
-from server.models.fields import UtcDatetimeField
+from server.domain.promoters.search import name_key, phone_digits, phone_reversed
+from server.models.fields import SearchKeyField, UtcDatetimeField
 
 
 class Promoter(Model):
@@ -13,6 +16,10 @@ class Promoter(Model):
     status = fields.CharField(max_length=16, db_index=True)
     real_name = fields.CharField(max_length=64, null=True)
     phone = fields.CharField(max_length=32, null=True)
+    # Search keys kept beside the name and phone on every save, so staff search is indexed.
+    name_key = SearchKeyField(max_length=64, null=True)
+    phone_digits = SearchKeyField(max_length=32, null=True)
+    phone_reversed = SearchKeyField(max_length=32, null=True)
     # Shown on statements: the legal name and tax id the promoter is paid under.
     legal_name = fields.CharField(max_length=128, null=True)
     # Sealed at rest (server/services/access/sealing.py): ciphertext, never the plain number.
@@ -40,7 +47,23 @@ class Promoter(Model):
         table = "promoters"
         unique_together = (("program", "invite_code"),)
         # Column names, not FK names: the migration schema editor does not map them.
-        indexes = (("program_id", "status", "id"), ("user_id", "program_id"))
+        indexes = (
+            ("program_id", "status", "id"),
+            ("user_id", "program_id"),
+            ("program_id", "name_key", "status"),
+            ("program_id", "phone_digits", "status"),
+            ("program_id", "phone_reversed", "status"),
+        )
+
+    async def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save, with the search keys derived from the name and phone being saved."""
+        self.name_key = name_key(self.real_name)
+        self.phone_digits = phone_digits(self.phone)
+        self.phone_reversed = phone_reversed(self.phone)
+        fields_saved = kwargs.get("update_fields")
+        if fields_saved is not None and {"real_name", "phone"} & set(fields_saved):
+            kwargs["update_fields"] = [*fields_saved, "name_key", "phone_digits", "phone_reversed"]
+        await super().save(*args, **kwargs)
 
 
 class PromoterStatusChange(Model):

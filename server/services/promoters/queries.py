@@ -10,11 +10,13 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.expressions import Q
+from tortoise.queryset import QuerySet
 
 from server.auth import ROLES_STAFF, Principal
 from server.domain.errors import NotFound, ValidationFailed
 from server.domain.masking import mask_phone
 from server.domain.pagination import check_page_limit, next_cursor
+from server.domain.promoters.search import prefix_bounds, search_terms
 from server.domain.promoters.status import ACTIVE_STATUSES, PROMOTER_LIFECYCLE, PromoterStatus
 from server.domain.sharing.codes import normalize_code
 from server.models import Program, Promoter, PromoterStatusChange
@@ -151,7 +153,7 @@ async def list_promoters(
     cursor: int | None = None,
     limit: int = 50,
 ) -> dict[str, Any]:
-    """A page of a program's promoters, newest first; `q` searches name and phone."""
+    """A page of a program's promoters, newest first; `q`: a name or phone start, a phone end."""
     check_page_limit(limit)
     if status is not None and status not in {s.value for s in PromoterStatus}:
         raise ValidationFailed(
@@ -166,19 +168,43 @@ async def list_promoters(
         query = query.filter(status=status)
     if tier is not None:
         query = query.filter(tier=tier)
-    if q:
-        query = query.filter(Q(real_name__icontains=q) | Q(phone__contains=q))
     if applied_from is not None:
         query = query.filter(applied_at__gte=_utc(applied_from))
     if applied_to is not None:
         query = query.filter(applied_at__lt=_utc(applied_to))
     if cursor is not None:
         query = query.filter(id__lt=cursor)
-    promoters = await query.order_by("-id").limit(limit)
+    promoters = await _searched(query, q, limit) if q else await query.order_by("-id").limit(limit)
     return {
         "items": [serialize_promoter(p, viewer=viewer) for p in promoters],
         "next_cursor": next_cursor([row.id for row in promoters], limit),
     }
+
+
+def search_queries(query: QuerySet[Promoter], text: str, limit: int) -> list[QuerySet[Promoter]]:
+    """One indexed lookup per reading of the text (name start, phone start, phone end)."""
+    terms = search_terms(text)
+    lookups: list[Q] = []
+    for column, prefix in (
+        ("name_key", terms.name_prefix),
+        ("phone_digits", terms.phone_prefix),
+        ("phone_reversed", terms.phone_reversed_prefix),
+    ):
+        if prefix:
+            low, high = prefix_bounds(prefix)
+            bounds = {f"{column}__gte": low} | ({f"{column}__lt": high} if high else {})
+            lookups.append(Q(**bounds))
+    return [query.filter(lookup).order_by("-id").limit(limit) for lookup in lookups]
+
+
+async def _searched(query: QuerySet[Promoter], text: str, limit: int) -> list[Promoter]:
+    # Each lookup newest first and limited, then merged: an OR of them in one statement
+    # would make the database scan the program's promoters.
+    found: dict[int, Promoter] = {}
+    for lookup in search_queries(query, text, limit):
+        for promoter in await lookup:
+            found[promoter.id] = promoter
+    return sorted(found.values(), key=lambda p: p.id, reverse=True)[:limit]
 
 
 async def _promoter(promoter_id: int) -> Promoter:

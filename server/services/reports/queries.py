@@ -3,7 +3,7 @@ top promoters and the funnel, all read from rollups (docs/reports.md)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -342,3 +342,8 @@ async def funnel(*, window: Window, segment: Segment) -> dict[str, Any]:
         "steps": _funnel_steps(current),
         "previous_steps": _funnel_steps(before),
     }
+
+
+async def previous_series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
+    """The previous period's series, point for point beside the range's (same length)."""
+    return await series(window=replace(window, current=window.previous), segment=segment)

@@ -76,7 +76,7 @@ async def test_sign_in_never_returns_to_another_site(app: Sanic) -> None:
         },
     )
     assert response.status_code == 303
-    assert response.headers["location"] == "/console/promoters"
+    assert response.headers["location"] == "/console/dashboard"
     await console.close()
 
 
