@@ -42,6 +42,18 @@ _FULL = (1 << (8 * REGISTERS)) - 1
 _HEX_WORD = 16  # a digest as 16 hex digits
 
 
+_LOW_BITS = (1 << (_WORD - PRECISION)) - 1
+
+
+def _fold(registers: bytearray, words: Iterable[int]) -> None:
+    """Add digests to registers: _register inlined, as unions fold thousands at a time."""
+    for word in words:
+        index, rank = word >> (_WORD - PRECISION), _WORD - PRECISION + 1
+        rank -= (word & _LOW_BITS).bit_length()
+        if rank > registers[index]:
+            registers[index] = rank
+
+
 def _max_bytes(a: int, b: int) -> int:
     """The byte-wise maximum of two register integers."""
     a_wins = ((((a | _HIGH) - b) & _HIGH) >> 7) * 0xFF
@@ -78,8 +90,7 @@ class Sketch:
     def _to_registers(self) -> None:
         words, self.words = self.words or set(), None
         self.registers = bytearray(REGISTERS)
-        for word in words:
-            self.add(word)
+        _fold(self.registers, words)
 
     def merge(self, other: Sketch) -> None:
         """Fold another sketch in: the union of both days' visitors."""
@@ -156,8 +167,7 @@ def union(texts: Iterable[str]) -> Sketch:
         merged.registers = bytearray(dense.to_bytes(REGISTERS, "little"))
     for body in sparse:
         merged.merge(Sketch.decode("s:" + body))
-    for word in words:
-        merged.add(word)
+    _fold(merged.registers, words)
     return merged
 
 
