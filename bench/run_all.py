@@ -19,6 +19,8 @@ In order, each as its own process (so one's memory and event loop never affect t
 6. reports — `bench.report_bench`: the 30-day overview and every breakdown from rollups at
    10,000,000 visits and 1,000,000 orders, against the raw rows; about an hour (rebuilding
    90 days of rollups dominates).
+7. report_marks — `bench.report_ingest_bench`: visit batches (P1) and order.paid (P2) with
+   report marks on against off, in alternating rounds; about 5 min.
 
 Altogether about half an hour on a quiet 2-core machine (longer under load: the figures in
 RESULTS.md carry the load average of their run). Needs wrk (`apt-get install -y wrk`) and
@@ -96,6 +98,13 @@ BENCHMARKS: tuple[Benchmark, ...] = (
         arguments=("--visits", "10000000", "--orders", "1000000", "--days", "90"),
         no_save_flag="--no-write",
         minutes=60,
+    ),
+    Benchmark(
+        name="report_marks",
+        module="bench.report_ingest_bench",
+        arguments=("--rounds", "10", "--batches", "20", "--events", "100"),
+        no_save_flag="--no-write",
+        minutes=5,
     ),
 )
 NAMES = tuple(benchmark.name for benchmark in BENCHMARKS)

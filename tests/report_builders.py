@@ -11,6 +11,7 @@ from typing import Any
 from server.domain.periods import zone
 from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start, local_midnight
+from server.domain.reports.spans import MAX_LEVEL, span_of
 from server.models import (
     Binding,
     Commission,
@@ -20,6 +21,8 @@ from server.models import (
     ReportDailyRollup,
     ReportRollup,
     ReportSketch,
+    ReportSpanRollup,
+    ReportSpanSketch,
     Visit,
 )
 from server.services.reports.rollups import refresh_reports
@@ -100,6 +103,34 @@ def hours_summed_by_day(hours: dict[Any, dict], tz_name: str) -> dict[Any, dict]
         for column, amount in sums.items():
             days[(day, dimension, value)][column] += amount
     return {key: dict(sums) for key, sums in days.items()}
+
+
+async def stored_span_rows(program: Program) -> dict[Any, dict]:
+    """Every stored span row: (first day, days, dimension, value) → its non-zero sums."""
+    rows = {}
+    for row in await ReportSpanRollup.filter(program_id=program.id):
+        sums = {c: _plain(getattr(row, c)) for c in ROLLUP_COLUMNS if getattr(row, c)}
+        rows[(row.bucket, row.days, row.dimension, row.value)] = sums
+    return rows
+
+
+def days_summed_by_span(days: dict[Any, dict], tz_name: str) -> dict[Any, dict]:
+    """Day rows (stored_day_rows) added up per aligned span of 2 to 64 local days."""
+    tz = zone(tz_name)
+    spans: dict[Any, dict] = defaultdict(lambda: defaultdict(lambda: 0))
+    for (bucket, dimension, value), sums in days.items():
+        for level in range(1, MAX_LEVEL + 1):
+            first, length = span_of(bucket.astimezone(tz).date(), 1 << level)
+            found = spans[(local_midnight(first, tz), length, dimension, value)]
+            for column, amount in sums.items():
+                found[column] += amount
+    return {key: dict(sums) for key, sums in spans.items()}
+
+
+async def stored_span_sketches(program: Program) -> dict[Any, str]:
+    """Every stored span sketch: (first day, days, dimension, value) → its text."""
+    rows = await ReportSpanSketch.filter(program_id=program.id)
+    return {(row.day, row.days, row.dimension, row.value): row.registers for row in rows}
 
 
 async def stored_sketches(program: Program) -> dict[Any, str]:

@@ -172,3 +172,34 @@ class ReportSketch(Model):
         table = "report_sketches"
         unique_together = (("program_id", "day", "dimension", "value"),)
         indexes = (("program_id", "dimension", "day"),)
+
+
+class ReportSpanRollup(_RollupColumns):
+    """The same figures per aligned span of local days (server/domain/reports/spans.py):
+    `days` of 2 to 64 from `bucket`, the UTC start of its first day; the sum of its two
+    halves, so a range of days reads a few rows per value instead of one per day."""
+
+    days = fields.SmallIntField()
+
+    class Meta:
+        table = "report_span_rollups"
+        unique_together = (("program_id", "bucket", "days", "dimension", "value"),)
+        indexes = (("program_id", "dimension", "bucket", "days"),)
+
+
+class ReportSpanSketch(Model):
+    """The unique visitor sketch of an aligned span of local days: the union of its halves."""
+
+    id = fields.BigIntField(primary_key=True)
+    program_id = fields.BigIntField()
+    # The UTC instant the span first local day begins.
+    day = UtcDatetimeField()
+    days = fields.SmallIntField()
+    dimension = fields.CharField(max_length=16)
+    value = fields.CharField(max_length=64)
+    registers = fields.TextField()
+
+    class Meta:
+        table = "report_span_sketches"
+        unique_together = (("program_id", "day", "days", "dimension", "value"),)
+        indexes = (("program_id", "dimension", "day", "days"),)

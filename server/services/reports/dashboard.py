@@ -15,20 +15,18 @@ from server.domain.reports.rollup import Dimension
 from server.models import Binding, User, Visit
 from server.services.promoters.hierarchy import team_counts
 from server.services.promoters.team import own_promoter
-from server.services.reports import reads
+from server.services.reports import reads, spans
 from server.services.reports.queries import Window, figures, report_window, series
 from server.services.reports.reads import Segment
 
 
 async def _rank(window: Window, promoter_id: int) -> dict[str, Any]:
     """My place by net sales among the program's promoters with figures in the range."""
-    found = await reads.summed(
+    (found,) = await reads.spanned(
         program_id=window.program.id,
         dimension=Dimension.PROMOTER,
-        start=window.current.start,
-        end=window.current.end,
-        group="value",
-        daily=True,
+        periods=[spans.pieces(window.current, window.tz)],
+        by_value=True,
     )
     ranked = sorted(found.items(), key=lambda item: (-item[1]["net_sales"], int(item[0])))
     place = next((i for i, (v, _) in enumerate(ranked, start=1) if v == str(promoter_id)), None)
@@ -52,8 +50,9 @@ async def my_dashboard(
     window = await report_window(program_id=program_id, preset=preset, first=first, last=last)
     segment = Segment(Dimension.PROMOTER, str(me.id))
     places = window.exponent
-    current = await figures(program_id=program_id, segment=segment, r=window.current)
-    before = await figures(program_id=program_id, segment=segment, r=window.previous)
+    current, before = await figures(
+        program_id=program_id, segment=segment, ranges=window.periods, tz=window.tz
+    )
     counts = await team_counts(promoter_id=me.id)
     return {
         **window.describe(),

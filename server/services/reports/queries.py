@@ -3,8 +3,9 @@ top promoters and the funnel, all read from rollups (docs/reports.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, tzinfo
 from typing import Any
 
 from server import clock
@@ -25,7 +26,7 @@ from server.domain.reports.rollup import Dimension
 from server.models import Program, Promoter, PromoterStatusChange
 from server.services.catalog.reads import catalog_names
 from server.services.programs.settings import get_program
-from server.services.reports import reads, spend
+from server.services.reports import reads, spans, spend
 from server.services.reports.reads import Segment
 
 TOP_SORTS = ("net_sales", "commissions", "conversion")
@@ -44,6 +45,15 @@ class Window:
     @property
     def exponent(self) -> int:
         return exponent(self.program.currency)
+
+    @property
+    def tz(self) -> tzinfo:
+        return zone(self.program.time_zone)
+
+    @property
+    def periods(self) -> list[ReportRange]:
+        """The range and the previous period, in that order."""
+        return [self.current, self.previous]
 
     def describe(self) -> dict[str, Any]:
         def one(r: ReportRange) -> dict[str, Any]:
@@ -96,28 +106,42 @@ def parse_segment(*, text: str | None) -> Segment:
     return Segment(dimension, value)
 
 
-async def figures(*, program_id: int, segment: Segment, r: ReportRange) -> Figures:
-    """The sums, unique visitors and spend of one segment over a range."""
-    sums = await reads.total(program_id=program_id, segment=segment, start=r.start, end=r.end)
-    if r.days == 1:
-        uniques = await reads.unique_visitors(
-            program_id=program_id, segment=segment, start=r.start, end=r.end
-        )
+async def figures(
+    *, program_id: int, segment: Segment, ranges: Sequence[ReportRange], tz: tzinfo
+) -> list[Figures]:
+    """The sums, unique visitors and spend of one segment over each range (of one length),
+    the sums and sketches of all of them read in one statement each."""
+    periods = [spans.pieces(r, tz) for r in ranges]
+    sums = await reads.totals(program_id=program_id, segment=segment, periods=periods)
+    if ranges[0].days == 1:
+        uniques = [
+            await reads.unique_visitors(
+                program_id=program_id, segment=segment, start=r.start, end=r.end
+            )
+            for r in ranges
+        ]
     else:
-        found = await reads.sketched_visitors(
+        found = await reads.spanned_visitors(
             program_id=program_id,
             dimension=segment.dimension,
             value=segment.value,
-            start=r.start,
-            end=r.end,
+            periods=periods,
         )
-        uniques = found.get(None, 0)
-    spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
-    return Figures(sums=sums, unique_visitors=uniques, spend=spent)
+        uniques = [one.get(None, 0) for one in found]
+    return [
+        Figures(
+            sums=total,
+            unique_visitors=visitors,
+            spend=await spend.spend_total(program_id=program_id, segment=segment, r=r),
+        )
+        for r, total, visitors in zip(ranges, sums, uniques, strict=True)
+    ]
 
 
-async def _active_promoters(program_id: int, r: ReportRange) -> int:
-    return await reads.active_promoters(program_id=program_id, start=r.start, end=r.end)
+async def _active_promoters(window: Window, r: ReportRange) -> int:
+    return await reads.active_promoters(
+        program_id=window.program.id, pieces=spans.pieces(r, window.tz)
+    )
 
 
 async def _new_promoters(program_id: int, r: ReportRange) -> int:
@@ -173,16 +197,17 @@ async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
 async def overview(*, window: Window, segment: Segment) -> dict[str, Any]:
     """Totals beside the previous period, promoters, and the hourly or daily series."""
     pid, places = window.program.id, window.exponent
-    current = await figures(program_id=pid, segment=segment, r=window.current)
-    before = await figures(program_id=pid, segment=segment, r=window.previous)
+    current, before = await figures(
+        program_id=pid, segment=segment, ranges=window.periods, tz=window.tz
+    )
     return {
         **window.describe(),
         "segment": _segment_json(segment),
         "totals": as_json(current, exponent=places),
         "previous_totals": as_json(before, exponent=places),
         "promoters": {
-            "active": await _active_promoters(pid, window.current),
-            "active_previous": await _active_promoters(pid, window.previous),
+            "active": await _active_promoters(window, window.current),
+            "active_previous": await _active_promoters(window, window.previous),
             "new": await _new_promoters(pid, window.current),
             "new_previous": await _new_promoters(pid, window.previous),
         },
@@ -196,43 +221,56 @@ def _segment_json(segment: Segment) -> dict[str, str] | None:
     return {"dimension": segment.dimension.value, "value": segment.value}
 
 
-async def _by_value(pid: int, dimension: Dimension, r: ReportRange) -> dict[str, Figures]:
+async def _by_value(
+    window: Window, dimension: Dimension, ranges: Sequence[ReportRange]
+) -> list[dict[str, Figures]]:
+    """Figures per value of one dimension over each range (of one length)."""
+    pid, periods = window.program.id, [spans.pieces(r, window.tz) for r in ranges]
     stored = Dimension.PROMOTER if dimension == Dimension.TIER else dimension
-    sums = await reads.summed(
-        program_id=pid, dimension=stored, start=r.start, end=r.end, group="value", daily=True
-    )
-    if r.days == 1:
-        uniques = await reads.unique_visitors_by(
-            program_id=pid, dimension=stored, start=r.start, end=r.end
-        )
+    sums = await reads.spanned(program_id=pid, dimension=stored, periods=periods, by_value=True)
+    if ranges[0].days == 1:
+        uniques = [
+            await reads.unique_visitors_by(
+                program_id=pid, dimension=stored, start=r.start, end=r.end
+            )
+            for r in ranges
+        ]
     else:
-        uniques = await reads.sketched_visitors(
-            program_id=pid, dimension=stored, start=r.start, end=r.end, group="value"
+        uniques = await reads.spanned_visitors(
+            program_id=pid, dimension=stored, periods=periods, by_value=True
         )
     if dimension != Dimension.TIER:
-        spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
-        return {
-            v: Figures(sums.get(v, Sums()), uniques.get(v, 0), spent.get(v))
-            for v in sorted(set(sums) | set(spent))
-        }
+        found = []
+        for r, sums_of, uniques_of in zip(ranges, sums, uniques, strict=True):
+            spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
+            found.append(
+                {
+                    v: Figures(sums_of.get(v, Sums()), uniques_of.get(v, 0), spent.get(v))
+                    for v in sorted(set(sums_of) | set(spent))
+                }
+            )
+        return found
     # Tier: promoter rows grouped by each promoter's tier now. Unique visitors of a tier are
     # the promoters' own summed (a visitor of two promoters of a tier counts twice).
-    tiers = dict(await Promoter.filter(id__in=[int(v) for v in sums]).values_list("id", "tier"))
-    grouped: dict[str, tuple[Sums, int]] = {}
-    for value, found in sums.items():
-        tier = str(tiers.get(int(value), "default"))
-        merged, visitors = grouped.get(tier, (Sums(), 0))
-        merged.merge(found)
-        grouped[tier] = (merged, visitors + uniques.get(value, 0))
-    return {tier: Figures(s, n) for tier, (s, n) in grouped.items()}
+    ids = {int(v) for sums_of in sums for v in sums_of}
+    tiers = dict(await Promoter.filter(id__in=sorted(ids)).values_list("id", "tier"))
+    found = []
+    for sums_of, uniques_of in zip(sums, uniques, strict=True):
+        grouped: dict[str, tuple[Sums, int]] = {}
+        for value, one in sums_of.items():
+            tier = str(tiers.get(int(value), "default"))
+            merged, visitors = grouped.get(tier, (Sums(), 0))
+            merged.merge(one)
+            grouped[tier] = (merged, visitors + uniques_of.get(value, 0))
+        found.append({tier: Figures(s, n) for tier, (s, n) in grouped.items()})
+    return found
 
 
 async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, Any]:
     """Figures per value of one dimension, beside the previous period, by net sales."""
     chosen = _dimension(dimension)
-    pid, places = window.program.id, window.exponent
-    current = await _by_value(pid, chosen, window.current)
-    before = await _by_value(pid, chosen, window.previous)
+    places = window.exponent
+    current, before = await _by_value(window, chosen, window.periods)
     ordered = sorted(
         current.items(),
         key=lambda item: (-item[1].sums["net_sales"], -item[1].sums["visits"], item[0]),
@@ -282,8 +320,8 @@ async def top_promoters(*, window: Window, by: str, limit: int) -> dict[str, Any
         raise ValidationFailed(
             "unknown ranking", code="invalid_sort", fields={"by": ", ".join(TOP_SORTS)}
         )
-    pid, places = window.program.id, window.exponent
-    found = await _by_value(pid, Dimension.PROMOTER, window.current)
+    places = window.exponent
+    (found,) = await _by_value(window, Dimension.PROMOTER, [window.current])
     ranked = sorted(found.items(), key=lambda item: (-_rank_key(by, item[1]), int(item[0])))
     ranked = ranked[:limit]
     people = {
@@ -333,9 +371,9 @@ def _funnel_steps(found: Figures) -> list[dict[str, Any]]:
 
 async def funnel(*, window: Window, segment: Segment) -> dict[str, Any]:
     """Visits → unique visitors → bindings → orders → settled commissions, and the previous."""
-    pid = window.program.id
-    current = await figures(program_id=pid, segment=segment, r=window.current)
-    before = await figures(program_id=pid, segment=segment, r=window.previous)
+    current, before = await figures(
+        program_id=window.program.id, segment=segment, ranges=window.periods, tz=window.tz
+    )
     return {
         **window.describe(),
         "segment": _segment_json(segment),

@@ -15,9 +15,10 @@ from server.db import connection, is_mysql
 from server.domain.instants import stored_instant
 from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS, Sums
 from server.domain.reports.rollup import ALL_VALUE, Dimension
-from server.domain.reports.sketch import Sketch
+from server.domain.reports.sketch import union
 from server.models import ReportSketch
 from server.services.ledger.postings import sql_rows
+from server.services.reports.spans import Pieces, piece_filter
 
 # The report_visitors column of each dimension that has unique visitors.
 VISITOR_COLUMNS = {
@@ -99,17 +100,71 @@ def _key(raw: Any, group: str | None) -> Any:
     return stored_instant(raw)
 
 
-async def total(*, program_id: int, segment: Segment, start: datetime, end: datetime) -> Sums:
-    """The summed figures of one segment over [start, end) (whole local days)."""
-    found = await summed(
-        program_id=program_id,
-        dimension=segment.dimension,
-        value=segment.value,
-        start=start,
-        end=end,
-        daily=True,
+def _piece_selects(
+    program_id: int,
+    dimension: Dimension,
+    periods: Sequence[Pieces],
+    value: str | None,
+    *,
+    columns: str,
+    tables: tuple[str, str],
+    column: str,
+    extra: str = "",
+) -> tuple[str, list[Any]]:
+    """SELECTs of the day and span rows of each period's pieces (column p: the period's
+    index) joined by UNION ALL, and their values."""
+    narrow = (" AND value = ?" if value is not None else "") + extra
+    parts, values = [], []
+    for index, pieces in enumerate(periods):
+        for is_span, condition, condition_values in piece_filter(pieces, column=column):
+            parts.append(
+                f"SELECT {index} AS p, {columns} FROM {tables[is_span]}"
+                f" WHERE program_id = ? AND dimension = ?{narrow} AND ({condition})"
+            )
+            values += [program_id, dimension.value, *([value] if value is not None else [])]
+            values += condition_values
+    return " UNION ALL ".join(parts), values
+
+
+async def spanned(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    periods: Sequence[Pieces],
+    value: str | None = None,
+    by_value: bool = False,
+) -> list[dict[Any, Sums]]:
+    """Rollup sums of one dimension over each period of whole local days (their day and
+    span rows), whole (key None) or by value: one statement, a few rows per value."""
+    conn = connection()
+    parts, values = _piece_selects(
+        program_id,
+        dimension,
+        periods,
+        value,
+        columns="value, " + ", ".join(ROLLUP_COLUMNS),
+        tables=("report_daily_rollups", "report_span_rollups"),
+        column="bucket",
     )
-    return next(iter(found.values()), Sums())
+    found: list[dict[Any, Sums]] = [{} for _ in periods]
+    if not parts:
+        return found
+    select = ", ".join(_sum(conn, column) for column in ROLLUP_COLUMNS)
+    key = "p, value" if by_value else "p"
+    text = f"SELECT p, {'value AS k, ' if by_value else ''}{select} FROM ({parts}) AS t"
+    for row in await sql_rows(conn, f"{text} GROUP BY {key}", values):
+        sums = _sums_of(conn, row)
+        if by_value or not sums.is_empty():
+            found[int(row["p"])][row.get("k")] = sums
+    return found
+
+
+async def totals(*, program_id: int, segment: Segment, periods: Sequence[Pieces]) -> list[Sums]:
+    """The summed figures of one segment over each period of whole local days."""
+    found = await spanned(
+        program_id=program_id, dimension=segment.dimension, value=segment.value, periods=periods
+    )
+    return [next(iter(one.values()), Sums()) for one in found]
 
 
 def _visitor_filter(segment: Segment) -> tuple[str, list[Any]]:
@@ -178,20 +233,54 @@ async def sketched_visitors(
     )
     if value is not None:
         query = query.filter(value=value)
-    merged: dict[Any, Sketch] = {}
+    texts: dict[Any, list[str]] = {}
     for row in await query.values("day", "value", "registers"):
-        key = row[group] if group else None
-        merged.setdefault(key, Sketch()).merge(Sketch.decode(row["registers"]))
-    return {key: sketch.estimate() for key, sketch in merged.items()}
+        texts.setdefault(row[group] if group else None, []).append(row["registers"])
+    return {key: union(found).estimate() for key, found in texts.items()}
 
 
-async def active_promoters(*, program_id: int, start: datetime, end: datetime) -> int:
-    """Promoters with a visit, binding or attributed order in [start, end) (local days)."""
+async def spanned_visitors(
+    *,
+    program_id: int,
+    dimension: Dimension,
+    periods: Sequence[Pieces],
+    value: str | None = None,
+    by_value: bool = False,
+) -> list[dict[Any, int]]:
+    """Estimated unique visitors over each period of whole local days from their day and
+    span sketches, whole (key None) or by value: each value's few sketches merged once."""
+    parts, values = _piece_selects(
+        program_id,
+        dimension,
+        periods,
+        value,
+        columns="value, registers",
+        tables=("report_sketches", "report_span_sketches"),
+        column="day",
+    )
+    texts: list[dict[Any, list[str]]] = [{} for _ in periods]
+    if parts:
+        for row in await sql_rows(connection(), parts, values):
+            key = row["value"] if by_value else None
+            texts[int(row["p"])].setdefault(key, []).append(row["registers"])
+    return [{key: union(found).estimate() for key, found in one.items()} for one in texts]
+
+
+async def active_promoters(*, program_id: int, pieces: Pieces) -> int:
+    """Promoters with a visit, binding or attributed order over whole local days."""
+    parts, values = _piece_selects(
+        program_id,
+        Dimension.PROMOTER,
+        [pieces],
+        None,
+        columns="value",
+        tables=("report_daily_rollups", "report_span_rollups"),
+        column="bucket",
+        extra=" AND (visits > 0 OR bindings > 0 OR orders > 0)",
+    )
+    if not parts:
+        return 0
     rows = await sql_rows(
-        connection(),
-        "SELECT COUNT(DISTINCT value) AS n FROM report_daily_rollups WHERE program_id = ?"
-        " AND dimension = ? AND bucket >= ? AND bucket < ?"
-        " AND (visits > 0 OR bindings > 0 OR orders > 0)",
-        [program_id, Dimension.PROMOTER.value, start, end],
+        connection(), f"SELECT COUNT(DISTINCT value) AS n FROM ({parts}) AS t", values
     )
     return int(rows[0]["n"] or 0)

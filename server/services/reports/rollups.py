@@ -4,7 +4,7 @@ ones (the job, every 30 s), rebuild any range (`python -m server.cli rebuild-rep
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -34,6 +34,7 @@ from server.services.reports.facts import (
     order_facts,
     visit_facts,
 )
+from server.services.reports.spans import recompute_spans
 
 # Marks one refresh run takes; the rest wait for the next run.
 REFRESH_BATCH = 5000
@@ -100,9 +101,15 @@ async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> No
 
 
 async def recompute_span(
-    *, conn: BaseDBAsyncClient, program: Program, start: datetime, end: datetime
+    *,
+    conn: BaseDBAsyncClient,
+    program: Program,
+    start: datetime,
+    end: datetime,
+    with_days: bool = True,
 ) -> None:
-    """Replace the rollups of [start, end) by a recomputation from raw rows (state locked)."""
+    """Replace the rollups of [start, end) by a recomputation from raw rows (state locked),
+    then (unless the caller does it once for several) the days it touches."""
     tz = zone(program.time_zone)
     rollup = roll_up(
         bucket_of=lambda moment: local_hour_start(moment, tz),
@@ -117,17 +124,24 @@ async def recompute_span(
             .delete()
         )
     await _write(conn, program.id, rollup)
-    await _recompute_days(conn, program=program, start=start, end=end)
+    if with_days:
+        await _recompute_days(conn, program=program, days=_days_of(start, end, tz))
 
 
-async def _recompute_days(
-    conn: BaseDBAsyncClient, *, program: Program, start: datetime, end: datetime
-) -> None:
-    """Replace the day rows and visitor sketches of every local day [start, end) touches."""
+def _days_of(start: datetime, end: datetime, tz: Any) -> list[date]:
+    """The local days [start, end) touches."""
+    days, day = [], start.astimezone(tz).date()
+    while local_midnight(day, tz) < end:
+        days.append(day)
+        day += timedelta(days=1)
+    return days
+
+
+async def _recompute_days(conn: BaseDBAsyncClient, *, program: Program, days: list[date]) -> None:
+    """Replace the day rows and visitor sketches of these local days, then their spans."""
     tz = zone(program.time_zone)
-    day = start.astimezone(tz).date()
-    while (lo := local_midnight(day, tz)) < end:
-        hi = local_midnight(day + timedelta(days=1), tz)
+    for day in days:
+        lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
         rows = (
             await ReportVisitor.filter(program_id=program.id, bucket__gte=lo, bucket__lt=hi)
             .using_db(conn)
@@ -160,7 +174,7 @@ async def _recompute_days(
                 batch_size=500,
                 using_db=conn,
             )
-        day += timedelta(days=1)
+    await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
 
 
 async def _recompute_day_rows(
@@ -215,10 +229,16 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
             state = await _lock_state(conn, program_id)
             program = await Program.filter(id=program_id).using_db(conn).first()
             if program is not None:
-                spans = _spans([m["at"] for m in program_marks], zone(program.time_zone))
-                for start, end in spans:
-                    await recompute_span(conn=conn, program=program, start=start, end=end)
+                tz = zone(program.time_zone)
+                days: set[date] = set()
+                for start, end in _spans([m["at"] for m in program_marks], tz):
+                    await recompute_span(
+                        conn=conn, program=program, start=start, end=end, with_days=False
+                    )
+                    days.update(_days_of(start, end, tz))
                     buckets += 1
+                # Each touched day (and its spans) once, however many of its hours changed.
+                await _recompute_days(conn, program=program, days=sorted(days))
             await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
             state.refreshed_at = clock.now()
             await state.save(using_db=conn, update_fields=["refreshed_at"])

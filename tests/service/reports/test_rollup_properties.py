@@ -27,11 +27,14 @@ from tests.order_builders import (
     shop,
 )
 from tests.report_builders import (
+    days_summed_by_span,
     hours_summed_by_day,
     recomputed_totals,
     stored_day_rows,
     stored_rollups,
     stored_sketches,
+    stored_span_rows,
+    stored_span_sketches,
     visit,
 )
 
@@ -107,10 +110,15 @@ async def test_every_rollup_equals_a_recomputation_from_raw_rows(
     assert await stored_rollups(program, "all") == await recomputed_totals(program)
     # Day rows are exactly their hours summed per local day.
     hours = await stored_rollups(program)
-    assert await stored_day_rows(program) == hours_summed_by_day(hours, zone)
+    days = await stored_day_rows(program)
+    assert days == hours_summed_by_day(hours, zone)
+    # Span rows are exactly their days summed per aligned span.
+    assert await stored_span_rows(program) == days_summed_by_span(days, zone)
     kept, sketches = await stored_rollups(program), await stored_sketches(program)
+    span_sketches = await stored_span_sketches(program)
     await rebuild_reports(
         start=T0 - timedelta(days=5), end=T0 + timedelta(days=5), program_id=program.id
     )
     assert await stored_rollups(program) == kept
     assert await stored_sketches(program) == sketches
+    assert await stored_span_sketches(program) == span_sketches
