@@ -37,6 +37,7 @@ from server.domain.orders.parsing import canonical_json, canonical_sha256, parse
 from server.models import OrderEvent, QueuedOrderEvent
 from server.services.access.signed_requests import key_no_longer_live, nonce_replayed
 from server.services.ledger.postings import sql_rows, sql_write
+from server.services.orders.batch import BatchEvent, apply_paid_batch, split_batch
 from server.services.orders.events import ingest_order_event
 from server.services.orders.inbox_writes import InboxRow, store_accepted
 
@@ -248,13 +249,45 @@ async def release_claimed(claimed: list[ClaimedEvent]) -> int:
     )
 
 
+async def _apply_together(batch: list[ClaimedEvent]) -> list[ClaimedEvent]:
+    """Apply the batch's plain order.paid events set-based; the events left to apply."""
+    parsed = []
+    for claimed in batch:
+        try:
+            payload = json.loads(claimed.body)
+            event = parse_event(payload)
+        except Exception:  # refused one by one, where the refusal is recorded
+            continue
+        parsed.append(
+            BatchEvent(
+                inbox_id=claimed.id,
+                program_id=claimed.program_id,
+                appid=claimed.appid,
+                event=event,
+                payload=payload,
+            )
+        )
+    together, _rest = await split_batch(parsed, connection())
+    if not together or not await apply_paid_batch(together):
+        return batch
+    done = {event.inbox_id for event in together}
+    return [claimed for claimed in batch if claimed.id not in done]
+
+
 async def apply_batch(
     batch: list[ClaimedEvent],
     *,
     lanes: int = DRAIN_LANES,
     go_on: Callable[[], Awaitable[bool]] | None = None,
+    set_based: Callable[[], bool] | None = None,
 ) -> int:
-    """Apply a claimed batch in `lanes` concurrent lanes; stop a lane once `go_on` says no."""
+    """Apply a claimed batch: its plain order.paid events in one transaction when `set_based`
+    says so (always without it), the others in `lanes` concurrent lanes, each stopping once
+    `go_on` says no."""
+    applied = 0
+    if set_based is None or set_based():
+        left = await _apply_together(batch)
+        applied, batch = len(batch) - len(left), left
 
     async def apply_lane(events: list[ClaimedEvent]) -> int:
         for index, claimed in enumerate(events):
@@ -267,7 +300,7 @@ async def apply_batch(
     split = split_into_lanes(
         batch, key=lambda claimed: (claimed.program_id, claimed.order_external_id), lanes=lanes
     )
-    return sum(await asyncio.gather(*(apply_lane(events) for events in split)))
+    return applied + sum(await asyncio.gather(*(apply_lane(events) for events in split)))
 
 
 async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:
