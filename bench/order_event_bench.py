@@ -81,7 +81,6 @@ REQUESTS_PER_SECOND_BUDGET = 6_000
 SETTLE_SECONDS = 0.5
 # Below this share of one core the server counts as idle (its timers, the metrics).
 IDLE_CPU_SHARE = 0.05
-IDLE_SAMPLE_SECONDS = 5.0
 
 LUA = """
 local files = {%(files)s}
@@ -174,6 +173,7 @@ def run_wrk(
     server: subprocess.Popen[bytes],
     written: Callable[[], int],
     backlog: Callable[[], int] | None = None,
+    db_cpu: Callable[[], dict[int, float]] | None = None,
 ) -> WrkResult:
     """One wrk round, with the CPU the server's processes spent on it and the rows it wrote
     (`written` counts them: orders for the real server, rows for the bare one). With
@@ -184,13 +184,7 @@ def run_wrk(
         "-s", str(script), f"http://127.0.0.1:{port}{PATH}",
     ]  # fmt: skip
     rows_before = written()
-    db_idle = 0.0
-    if backlog is not None:
-        # MariaDB's own CPU while this round is idle: the shared machine's other clients.
-        idle_from = mariadb_cpu_seconds()
-        time.sleep(IDLE_SAMPLE_SECONDS)
-        db_idle = (mariadb_cpu_seconds() - idle_from) / IDLE_SAMPLE_SECONDS
-    db_before, db_clock = mariadb_cpu_seconds(), time.monotonic()
+    db_before = db_cpu() if db_cpu is not None else {}
     before = tree_cpu_seconds(server.pid)
     out = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 120
@@ -203,7 +197,8 @@ def run_wrk(
         while backlog() > 0:
             time.sleep(0.2)
         drain_seconds = time.monotonic() - stopped
-    db_cpu = mariadb_cpu_seconds() - db_before - db_idle * (time.monotonic() - db_clock)
+    # Sampled before the server's connections go idle and may be closed.
+    db_spent = session_cpu_spent(db_before, db_cpu()) if db_cpu is not None else 0.0
     # Requests still in flight when wrk stops (at most one per connection) are finished
     # before the next round: count their CPU here, once the server is idle again.
     after = tree_cpu_seconds(server.pid)
@@ -220,18 +215,52 @@ def run_wrk(
         drain_seconds=drain_seconds,
         applied_by_stop=applied_by_stop,
         cpu_seconds_by_stop=cpu_at_stop - before,
-        db_cpu_seconds=db_cpu if backlog is not None else 0.0,
-        db_idle_cpu_share=db_idle,
+        db_cpu_seconds=db_spent,
     )
 
 
-def mariadb_cpu_seconds() -> float:
-    """User + system CPU mariadbd has spent (/proc); 0 when it is not on this machine."""
+def mariadb_session_cpu(url: str) -> Callable[[], dict[int, float]]:
+    """CPU seconds of the mariadbd threads serving the benchmark's database, by thread id:
+    MariaDB runs one thread per connection (PROCESSLIST.TID), so other clients of a shared
+    server are left out; InnoDB's background threads (purge, flushing) are not counted."""
+    import pymysql
+
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
     found = subprocess.run(["pidof", "mariadbd"], capture_output=True, text=True).stdout.split()
-    if not found:
-        return 0.0
-    fields = Path(f"/proc/{found[0]}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def sample() -> dict[int, float]:
+        if not found:
+            return {}
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+            user=parts.username or "root", password=parts.password or "",
+        )  # fmt: skip
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT TID FROM information_schema.PROCESSLIST WHERE DB = %s", [database]
+                )
+                tids = [int(row[0]) for row in cursor.fetchall()]
+        finally:
+            conn.close()
+        cpu = {}
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{found[0]}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu[tid] = (int(fields[11]) + int(fields[12])) / ticks
+        return cpu
+
+    return sample
+
+
+def session_cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the threads spent between two samples (a thread born meanwhile counts whole)."""
+    return sum(seconds - before.get(tid, 0.0) for tid, seconds in after.items())
 
 
 # ---------------------------------------------------------------- processes
@@ -384,6 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             }
 
             backlog = inbox_backlog(url)
+            db_cpu = mariadb_session_cpu(url)
 
             def round_of(
                 target: int,
@@ -398,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                     target, script, seconds=seconds, connections=connections,
                     sent=count * THREADS, server=processes[target],
                     written=counters[target], backlog=backlog if respond_async else None,
+                    db_cpu=db_cpu if respond_async else None,
                 )  # fmt: skip
 
             round_of(bare_port, "warmbare", WARMUP_SECONDS)
