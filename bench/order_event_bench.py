@@ -54,6 +54,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from bench.order_event_preload import preload
 from bench.order_event_report import (
     THREADS,
     WARMUP_SECONDS,
@@ -172,6 +173,7 @@ def run_wrk(
     server: subprocess.Popen[bytes],
     written: Callable[[], int],
     backlog: Callable[[], int] | None = None,
+    db_cpu: Callable[[], dict[int, float]] | None = None,
 ) -> WrkResult:
     """One wrk round, with the CPU the server's processes spent on it and the rows it wrote
     (`written` counts them: orders for the real server, rows for the bare one). With
@@ -182,6 +184,7 @@ def run_wrk(
         "-s", str(script), f"http://127.0.0.1:{port}{PATH}",
     ]  # fmt: skip
     rows_before = written()
+    db_before = db_cpu() if db_cpu is not None else {}
     before = tree_cpu_seconds(server.pid)
     out = subprocess.run(
         command, capture_output=True, text=True, check=True, timeout=seconds + 120
@@ -194,6 +197,8 @@ def run_wrk(
         while backlog() > 0:
             time.sleep(0.2)
         drain_seconds = time.monotonic() - stopped
+    # Sampled before the server's connections go idle and may be closed.
+    db_spent = session_cpu_spent(db_before, db_cpu()) if db_cpu is not None else 0.0
     # Requests still in flight when wrk stops (at most one per connection) are finished
     # before the next round: count their CPU here, once the server is idle again.
     after = tree_cpu_seconds(server.pid)
@@ -210,7 +215,52 @@ def run_wrk(
         drain_seconds=drain_seconds,
         applied_by_stop=applied_by_stop,
         cpu_seconds_by_stop=cpu_at_stop - before,
+        db_cpu_seconds=db_spent,
     )
+
+
+def mariadb_session_cpu(url: str) -> Callable[[], dict[int, float]]:
+    """CPU seconds of the mariadbd threads serving the benchmark's database, by thread id:
+    MariaDB runs one thread per connection (PROCESSLIST.TID), so other clients of a shared
+    server are left out; InnoDB's background threads (purge, flushing) are not counted."""
+    import pymysql
+
+    parts = urlsplit(url)
+    database = parts.path.lstrip("/")
+    found = subprocess.run(["pidof", "mariadbd"], capture_output=True, text=True).stdout.split()
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def sample() -> dict[int, float]:
+        if not found:
+            return {}
+        conn = pymysql.connect(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 3306,
+            user=parts.username or "root", password=parts.password or "",
+        )  # fmt: skip
+        try:
+            with conn.cursor() as cursor:
+                cursor.execute(
+                    "SELECT TID FROM information_schema.PROCESSLIST WHERE DB = %s", [database]
+                )
+                tids = [int(row[0]) for row in cursor.fetchall()]
+        finally:
+            conn.close()
+        cpu = {}
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{found[0]}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            fields = stat.rsplit(")", 1)[1].split()
+            cpu[tid] = (int(fields[11]) + int(fields[12])) / ticks
+        return cpu
+
+    return sample
+
+
+def session_cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU the threads spent between two samples (a thread born meanwhile counts whole)."""
+    return sum(seconds - before.get(tid, 0.0) for tid, seconds in after.items())
 
 
 # ---------------------------------------------------------------- processes
@@ -223,7 +273,7 @@ def free_port() -> int:
 
 
 def wait_ready(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 300  # a loaded shared machine starts workers slowly
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited early:\n{log.read_text()[-3000:]}")
@@ -297,6 +347,15 @@ def main(argv: list[str] | None = None) -> int:
         help="the real server's connection pool per worker (DATABASE_URL ?maxsize=); default:"
         " tortoise's own (5)",
     )
+    parser.add_argument(
+        "--preload-inbox", type=int, default=0, help="applied inbox rows written before the run"
+    )
+    parser.add_argument(
+        "--preload-commissions",
+        type=int,
+        default=0,
+        help="commissions (with their orders and lines) written before the run",
+    )
     parser.add_argument("--serve-bare", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--database-url", help=argparse.SUPPRESS)
     parser.add_argument("--no-save", action="store_true", help="print, do not write RESULTS.md")
@@ -315,6 +374,15 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     try:
         seeded = asyncio.run(seed(url, key))
+        preloaded = preload(
+            url,
+            program_id=seeded.program_id,
+            key_id=seeded.key_id,
+            inbox_rows=args.preload_inbox,
+            commissions=args.preload_commissions,
+        )
+        print("preloaded:", preloaded, flush=True)
+        first_new_order = args.preload_commissions // 4
         bare_port, port = free_port(), free_port()
         bare_proc = _start(
             [sys.executable, "-m", "bench.order_event_bench", "--serve-bare", str(bare_port),
@@ -340,10 +408,12 @@ def main(argv: list[str] | None = None) -> int:
             processes = {bare_port: bare_proc, port: server}
             counters = {
                 bare_port: row_counter(url, "bench_inserts"),
-                port: row_counter(url, "orders"),
+                # By primary key: a COUNT(*) of the preloaded orders would take seconds.
+                port: row_counter(url, "orders", where=f"id > {first_new_order}"),
             }
 
             backlog = inbox_backlog(url)
+            db_cpu = mariadb_session_cpu(url)
 
             def round_of(
                 target: int,
@@ -358,6 +428,7 @@ def main(argv: list[str] | None = None) -> int:
                     target, script, seconds=seconds, connections=connections,
                     sent=count * THREADS, server=processes[target],
                     written=counters[target], backlog=backlog if respond_async else None,
+                    db_cpu=db_cpu if respond_async else None,
                 )  # fmt: skip
 
             round_of(bare_port, "warmbare", WARMUP_SECONDS)
@@ -400,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         sweep=sweep,
         counts=counts,
         load=(load_before, os.getloadavg()[0]),
+        preloaded=preloaded,
     )
     print(section)
     if not args.no_save:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -34,21 +35,42 @@ THRESHOLDS_TTL_SECONDS = 60.0
 MAX_PENDING_CROSSINGS = 1000
 
 
+@dataclass(frozen=True)
+class PaidOrder:
+    """A paid order just written, with what decided its commissions."""
+
+    program: Program
+    order: Order
+    user: User | None
+    buyer_promoter: Promoter | None
+    attribution: OrderAttribution
+    evaluation: OrderEvaluation
+
+    def compared(self) -> bool:
+        """Whether there is a buyer to compare the beneficiaries with."""
+        order = self.order
+        return bool(self.evaluation.payable) and (
+            self.user is not None or bool(order.buyer_unionid) or bool(order.buyer_openid)
+        )
+
+
 async def _identities(
-    conn: BaseDBAsyncClient, promoter_ids: list[int], buyer_user_id: int | None
-) -> tuple[dict[int, Identity], Identity | None]:
-    """The beneficiaries' identities and the buyer's stored one, in one round trip."""
-    markers = ", ".join("?" for _ in promoter_ids)
+    conn: BaseDBAsyncClient, promoter_ids: list[int], buyer_user_ids: list[int]
+) -> tuple[dict[int, Identity], dict[int, Identity]]:
+    """The beneficiaries' identities and the buyers' stored ones (by user id), in one read."""
+    promoters = ", ".join("?" for _ in promoter_ids) or "NULL"
+    buyers = ", ".join("?" for _ in buyer_user_ids) or "NULL"
     rows = await sql_rows(
         conn,
         "SELECT p.id AS promoter_id, u.id AS user_id, p.phone AS phone, u.unionid AS unionid,"
         " u.openid AS openid FROM promoters AS p JOIN users AS u ON u.id = p.user_id"
-        f" WHERE p.id IN ({markers})"
-        " UNION ALL SELECT NULL, u.id, NULL, u.unionid, u.openid FROM users AS u WHERE u.id = ?",
-        [*promoter_ids, buyer_user_id if buyer_user_id is not None else -1],
+        f" WHERE p.id IN ({promoters})"
+        f" UNION ALL SELECT NULL, u.id, NULL, u.unionid, u.openid FROM users AS u"
+        f" WHERE u.id IN ({buyers})",
+        [*promoter_ids, *buyer_user_ids],
     )
     found: dict[int, Identity] = {}
-    buyer: Identity | None = None
+    stored_buyers: dict[int, Identity] = {}
     for row in rows:
         identity = Identity(
             user_id=int(row["user_id"]),
@@ -57,27 +79,17 @@ async def _identities(
             payout_accounts=wechat_account(row["openid"]),
         )
         if row["promoter_id"] is None:
-            buyer = identity
+            stored_buyers[identity.user_id] = identity  # type: ignore[index]
         else:
             found[int(row["promoter_id"])] = identity
-    return found, buyer
+    return found, stored_buyers
 
 
-async def _self_referral(
-    *,
-    conn: BaseDBAsyncClient,
-    program: Program,
-    order: Order,
-    user: User | None,
-    buyer_promoter: Promoter | None,
-    evaluation: OrderEvaluation,
+def _self_referral(
+    paid: PaidOrder, identities: dict[int, Identity], stored_buyer: Identity | None
 ) -> list[Finding]:
-    if user is None and not order.buyer_unionid and not order.buyer_openid:
-        return []  # nobody to compare the beneficiaries with
-    levels = {(line.promoter_id, line.level) for line in evaluation.payable}
-    identities, stored_buyer = await _identities(
-        conn, sorted({promoter_id for promoter_id, _ in levels}), user.id if user else None
-    )
+    order, user, buyer_promoter = paid.order, paid.user, paid.buyer_promoter
+    levels = {(line.promoter_id, line.level) for line in paid.evaluation.payable}
     buyer = Identity(
         user_id=user.id if user else None,
         unionid=order.buyer_unionid or (stored_buyer.unionid if stored_buyer else None),
@@ -87,7 +99,7 @@ async def _self_referral(
         order_id=order.id,
         buyer=buyer,
         buyer_promoter_id=buyer_promoter.id if buyer_promoter else None,
-        self_rebate_enabled=program.self_rebate_enabled,
+        self_rebate_enabled=paid.program.self_rebate_enabled,
         beneficiaries=tuple(
             Beneficiary(
                 promoter_id=promoter_id,
@@ -119,33 +131,35 @@ def _no_dwell(program: Program, order: Order, attribution: OrderAttribution) -> 
     return detect_no_dwell(conversion, stored_thresholds(program.fraud_thresholds))
 
 
-async def screen_paid_order(
-    *,
-    conn: BaseDBAsyncClient,
-    program: Program,
-    order: Order,
-    user: User | None,
-    buyer_promoter: Promoter | None,
-    attribution: OrderAttribution,
-    evaluation: OrderEvaluation,
-) -> list[Anomaly]:
-    """Run the inline rules on a paid order; the anomalies opened (its commissions held)."""
-    if not evaluation.payable:
-        return []
-    findings = _no_dwell(program, order, attribution) if buyer_promoter is None else []
-    findings += await _self_referral(
-        conn=conn,
-        program=program,
-        order=order,
-        user=user,
-        buyer_promoter=buyer_promoter,
-        evaluation=evaluation,
-    )
-    if not findings:
-        return []
-    return await record_findings(
-        conn=conn, program_id=program.id, findings=findings, source=SOURCE_INLINE
-    )
+async def screen_paid_orders(*, conn: BaseDBAsyncClient, orders: list[PaidOrder]) -> list[Anomaly]:
+    """Run the inline rules on paid orders (one identities read for all); the anomalies
+    opened (their commissions held)."""
+    compared = [paid for paid in orders if paid.compared()]
+    identities: dict[int, Identity] = {}
+    stored_buyers: dict[int, Identity] = {}
+    if compared:
+        identities, stored_buyers = await _identities(
+            conn,
+            sorted({line.promoter_id for paid in compared for line in paid.evaluation.payable}),
+            sorted({paid.user.id for paid in compared if paid.user is not None}),
+        )
+    opened: list[Anomaly] = []
+    for paid in orders:
+        if not paid.evaluation.payable:
+            continue
+        findings = (
+            _no_dwell(paid.program, paid.order, paid.attribution)
+            if paid.buyer_promoter is None
+            else []
+        )
+        if paid.compared():
+            stored = stored_buyers.get(paid.user.id) if paid.user is not None else None
+            findings += _self_referral(paid, identities, stored)
+        if findings:
+            opened += await record_findings(
+                conn=conn, program_id=paid.program.id, findings=findings, source=SOURCE_INLINE
+            )
+    return opened
 
 
 # ---------------------------------------------------------------- visits

@@ -96,7 +96,8 @@ class EventDrainer:
                 await asyncio.sleep(delay)
                 continue
             if batch:
-                await apply_batch(batch, go_on=self._go_on)
+                # Set-based while idle; while the worker accepts, one event per turn.
+                await apply_batch(batch, go_on=self._go_on, set_based=lambda: not self._accepting)
                 continue
             self._wakeup.clear()
             with contextlib.suppress(TimeoutError):

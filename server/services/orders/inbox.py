@@ -6,6 +6,7 @@ Applying goes through `ingest_order_event`, so both kinds of delivery behave ali
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import secrets
@@ -14,11 +15,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 
 from server import clock
 from server.config import Settings
-from server.db import connection
+from server.db import connection, is_mysql
 from server.domain.access.signatures import UnspentNonce
 from server.domain.errors import FenxiaoError, NotFound
 from server.domain.orders.events import event_id_conflict
@@ -35,6 +37,7 @@ from server.domain.orders.parsing import canonical_json, canonical_sha256, parse
 from server.models import OrderEvent, QueuedOrderEvent
 from server.services.access.signed_requests import key_no_longer_live, nonce_replayed
 from server.services.ledger.postings import sql_rows, sql_write
+from server.services.orders.batch import BatchEvent, apply_paid_batch, split_batch
 from server.services.orders.events import ingest_order_event
 from server.services.orders.inbox_writes import InboxRow, store_accepted
 
@@ -124,6 +127,21 @@ async def _answer_stored(
     return Accepted(answer, replayed=True)
 
 
+# The inbox's (status, id) index, named as the schema generator and migrations name it.
+CLAIM_INDEX = (
+    "idx_order_event_status_" + hashlib.sha256(b"order_event_inbox;status;id").hexdigest()[:6]
+)
+
+
+def claim_query(conn: BaseDBAsyncClient) -> str:
+    """The oldest queued ids, always read on the (status, id) index."""
+    # Planned on the primary key (ORDER BY id LIMIT looks cheap when the statistics say many
+    # rows are queued), the read walks every done row kept for 30 days: 0.78 s per claim at
+    # 186k done rows against 7 ms on the index (issue 22). The hint leaves no such choice.
+    hint = f"FORCE INDEX (`{CLAIM_INDEX}`)" if is_mysql(conn) else f"INDEXED BY {CLAIM_INDEX}"
+    return f"SELECT id FROM order_event_inbox {hint} WHERE status = ? ORDER BY id LIMIT ?"
+
+
 async def claim_events(
     *, limit: int = CLAIM_BATCH, now: datetime | None = None
 ) -> list[ClaimedEvent]:
@@ -141,11 +159,7 @@ async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent]
     # A plain read, then an UPDATE by primary key: no range or gap locks on the inbox, which
     # would make the stores' INSERTs wait; a row another drainer took meanwhile is skipped by
     # the status condition.
-    candidates = await sql_rows(
-        conn,
-        "SELECT id FROM order_event_inbox WHERE status = ? ORDER BY id LIMIT ?",
-        [InboxStatus.QUEUED.value, limit],
-    )
+    candidates = await sql_rows(conn, claim_query(conn), [InboxStatus.QUEUED.value, limit])
     if not candidates:
         return []
     token = secrets.token_hex(16)
@@ -166,11 +180,12 @@ async def _claim_once(*, limit: int, now: datetime | None) -> list[ClaimedEvent]
     )
     if not changed:
         return None
+    # By primary key: the candidates this claim took are the ones holding its token.
     rows = await sql_rows(
         conn,
         "SELECT id, program_id, event_id, order_external_id, body, appid FROM order_event_inbox"
-        " WHERE claim_token = ? ORDER BY id",
-        [token],
+        f" WHERE id IN ({', '.join('?' for _ in ids)}) AND claim_token = ? ORDER BY id",
+        [*ids, token],
     )
     return [
         ClaimedEvent(
@@ -234,13 +249,45 @@ async def release_claimed(claimed: list[ClaimedEvent]) -> int:
     )
 
 
+async def _apply_together(batch: list[ClaimedEvent]) -> list[ClaimedEvent]:
+    """Apply the batch's plain order.paid events set-based; the events left to apply."""
+    parsed = []
+    for claimed in batch:
+        try:
+            payload = json.loads(claimed.body)
+            event = parse_event(payload)
+        except Exception:  # refused one by one, where the refusal is recorded
+            continue
+        parsed.append(
+            BatchEvent(
+                inbox_id=claimed.id,
+                program_id=claimed.program_id,
+                appid=claimed.appid,
+                event=event,
+                payload=payload,
+            )
+        )
+    together, _rest = await split_batch(parsed, connection())
+    if not together or not await apply_paid_batch(together):
+        return batch
+    done = {event.inbox_id for event in together}
+    return [claimed for claimed in batch if claimed.id not in done]
+
+
 async def apply_batch(
     batch: list[ClaimedEvent],
     *,
     lanes: int = DRAIN_LANES,
     go_on: Callable[[], Awaitable[bool]] | None = None,
+    set_based: Callable[[], bool] | None = None,
 ) -> int:
-    """Apply a claimed batch in `lanes` concurrent lanes; stop a lane once `go_on` says no."""
+    """Apply a claimed batch: its plain order.paid events in one transaction when `set_based`
+    says so (always without it), the others in `lanes` concurrent lanes, each stopping once
+    `go_on` says no."""
+    applied = 0
+    if set_based is None or set_based():
+        left = await _apply_together(batch)
+        applied, batch = len(batch) - len(left), left
 
     async def apply_lane(events: list[ClaimedEvent]) -> int:
         for index, claimed in enumerate(events):
@@ -253,7 +300,7 @@ async def apply_batch(
     split = split_into_lanes(
         batch, key=lambda claimed: (claimed.program_id, claimed.order_external_id), lanes=lanes
     )
-    return sum(await asyncio.gather(*(apply_lane(events) for events in split)))
+    return applied + sum(await asyncio.gather(*(apply_lane(events) for events in split)))
 
 
 async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:

@@ -286,7 +286,7 @@ async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, 
     ]
     if chosen in (Dimension.PRODUCT, Dimension.CATEGORY):
         # The catalog's name beside each id (None for an id the store never pushed).
-        names = await catalog_names(program_id=pid, kind=chosen.value, ids=current)
+        names = await catalog_names(program_id=window.program.id, kind=chosen.value, ids=current)
         for item in items:
             item["name"] = names.get(item["value"])
     return {**window.describe(), "dimension": chosen.value, "items": items}
