@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from server import clock
+from server.config import Settings
 from server.models import (
     AdjustmentBatch,
     Announcement,
@@ -20,7 +21,6 @@ from server.models import (
     MilestoneBonusRecord,
     OrderEvent,
     PayoutBatch,
-    PosterTemplate,
     Program,
     PromoterTierRecord,
     RuleSetVersion,
@@ -33,8 +33,10 @@ from server.services.access.staff import create_staff_user
 from server.services.programs.commission_rules import create_rule
 from server.services.programs.period_caps import create_cap
 from server.services.programs.sites import create_site
+from server.services.promotion.posters import create_poster_template
 from tests.ledger_checks import make_commission
 from tests.order_builders import ADMIN, shop, unique
+from tests.service.promotion.builders import LAYOUT, picture
 from tests.withdrawal_builders import funded_promoter, withdraw
 
 STAFF_PASSWORD = "correct horse battery"
@@ -54,10 +56,13 @@ class World:
         return self.ids.get(name)
 
 
-async def build_world() -> World:
+async def build_world(settings: Settings | None = None) -> World:
     """A program with a promoter, commission, order, withdrawal, dispute, anomaly, rule, cap,
     code, site, payout batch, adjustment upload, store event, tier, boost, bonus,
-    invitation, poster template, material and announcement (and their audit entries)."""
+    invitation, poster template, material and announcement (and their audit entries).
+
+    `settings` name the media directory the poster template's background is stored in.
+    """
     program = await shop()
     site = await create_site(program_id=program.id, domain=f"{unique('s')}.example", actor=ADMIN)
     promoter = await funded_promoter(program, "50.00")
@@ -144,15 +149,13 @@ async def build_world() -> World:
         next_attempt_at=now,
         created_at=now,
     )
-    template = await PosterTemplate.create(
-        program=program,
+    template = await create_poster_template(
+        program_id=program.id,
         name="spring",
-        image_path="poster-templates/none.png",
-        image_sha256="0" * 64,
-        content_type="image/png",
-        width=600,
-        height=900,
-        layout={"qr_x": 0, "qr_y": 0, "qr_size": 200, "name_x": 0, "name_y": 300},
+        image=picture(),
+        layout=LAYOUT,
+        actor=ADMIN,
+        settings=settings or Settings(environment="test"),
     )
     material = await Material.create(program=program, kind="copy", title="t", copy_text="x")
     announcement = await Announcement.create(program=program, title="t", body="b")

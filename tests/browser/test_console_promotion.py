@@ -27,7 +27,7 @@ def test_staff_upload_a_poster_template_and_see_its_preview(
 
     console.sign_in("root", ADMIN_PASSWORD)
     console.goto(f"/console/posters?program_id={shop['id']}")
-    console.page.get_by_label("名称").fill("春季海报")
+    console.page.get_by_label("模板名称").fill("春季海报")
     console.page.set_input_files(
         "input[name=image]",
         files=[{"name": "spring.png", "mimeType": "image/png", "buffer": _background()}],
@@ -52,7 +52,7 @@ def test_staff_refuse_junk_as_a_template_with_a_readable_error(
 
     console.sign_in("root", ADMIN_PASSWORD)
     console.goto(f"/console/posters?program_id={shop['id']}")
-    console.page.get_by_label("名称").fill("坏图")
+    console.page.get_by_label("模板名称").fill("坏图")
     console.page.set_input_files(
         "input[name=image]",
         files=[{"name": "x.png", "mimeType": "image/png", "buffer": b"not a picture at all"}],

@@ -3,6 +3,7 @@ and announcements of the chosen program."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import Field
@@ -78,13 +79,28 @@ async def _program_id(request: Request) -> int:
     return (await program_service.get_program(program_id=int(raw_id))).id
 
 
+async def _program_page(
+    request: Request, template: str, fetch: Callable[[int], Awaitable[dict[str, Any]]]
+) -> HTTPResponse:
+    """A page of the chosen program's records (the first hundred) and the form to add one."""
+    program, programs = await chosen_program(request)
+    return await page(
+        request,
+        template,
+        program=program,
+        programs=programs,
+        result=await fetch(program.id),
+        promotion=LABELS,
+    )
+
+
 @bp.get("/posters")
 @console_route(*ROLES_BACKOFFICE)
 async def poster_templates(request: Request) -> HTTPResponse:
-    program, programs = await chosen_program(request)
-    result = await poster_service.list_poster_templates(program_id=program.id, limit=100)
-    return await page(
-        request, "promotion/posters.html", program=program, programs=programs, result=result
+    return await _program_page(
+        request,
+        "promotion/posters.html",
+        lambda program_id: poster_service.list_poster_templates(program_id=program_id, limit=100),
     )
 
 
@@ -147,15 +163,10 @@ async def poster_preview(request: Request, template_id: int) -> HTTPResponse:
 @bp.get("/materials")
 @console_route(*ROLES_BACKOFFICE)
 async def materials(request: Request) -> HTTPResponse:
-    program, programs = await chosen_program(request)
-    result = await material_service.list_materials(program_id=program.id, limit=100)
-    return await page(
+    return await _program_page(
         request,
         "promotion/materials.html",
-        program=program,
-        programs=programs,
-        result=result,
-        promotion=LABELS,
+        lambda program_id: material_service.list_materials(program_id=program_id, limit=100),
     )
 
 
@@ -195,15 +206,12 @@ async def change_material(request: Request, material_id: int, action: str) -> HT
 @bp.get("/announcements")
 @console_route(*ROLES_BACKOFFICE)
 async def announcements(request: Request) -> HTTPResponse:
-    program, programs = await chosen_program(request)
-    result = await announcement_service.list_announcements(program_id=program.id, limit=100)
-    return await page(
+    return await _program_page(
         request,
         "promotion/announcements.html",
-        program=program,
-        programs=programs,
-        result=result,
-        promotion=LABELS,
+        lambda program_id: announcement_service.list_announcements(
+            program_id=program_id, limit=100
+        ),
     )
 
 

@@ -51,7 +51,9 @@ def _page(response: httpx.Response, path: str) -> tuple[int, str]:
 
 
 async def _scene(app: Sanic, username: str) -> tuple[World, World, Console]:
-    mine, theirs = await build_world(), await build_world()
+    # The app's media directory: a poster template's preview draws its stored background.
+    settings = app.ctx.settings
+    mine, theirs = await build_world(settings), await build_world(settings)
     await limited_account(username, mine.program, roles=ROLES)
     console = Console(app)
     assert (await console.sign_in(username)).status_code == 303
