@@ -56,6 +56,19 @@ async def _subscribe(program: Program, settings: Settings, *types: str) -> int:
     return issued.endpoint.id
 
 
+def _spike(promoter_id: int, *order_ids: int) -> Finding:
+    return Finding(
+        kind=AnomalyKind.VELOCITY_SPIKE,
+        subject_kind=SubjectKind.PROMOTER,
+        subject_id=str(promoter_id),
+        score=70,
+        promoter_id=promoter_id,
+        detail="",
+        evidence={"window_orders": 60},
+        order_ids=order_ids,
+    )
+
+
 async def _events(program: Program) -> list[tuple[str, dict[str, Any]]]:
     rows = await WebhookMessage.filter(program_id=program.id).order_by("id")
     return [(row.event_type, row.payload["data"]) for row in rows]
@@ -170,16 +183,7 @@ async def test_anomalies_and_disputes_opened_are_events(db: str, hook_settings: 
     program = await shop()
     await _subscribe(program, hook_settings, "anomaly.opened", "dispute.opened")
     me = await funded_promoter(program, "8.00")
-    finding = Finding(
-        kind=AnomalyKind.VELOCITY_SPIKE,
-        subject_kind=SubjectKind.PROMOTER,
-        subject_id=str(me.id),
-        score=70,
-        promoter_id=me.id,
-        detail="",
-        evidence={"window_orders": 60},
-        order_ids=(),
-    )
+    finding = _spike(me.id)
     async with in_transaction() as conn:
         anomaly = await record_finding(
             conn=conn, program_id=program.id, finding=finding, source="scan"
@@ -208,16 +212,7 @@ async def test_a_rolled_back_change_leaves_no_event(db: str, hook_settings: Sett
     program = await shop()
     await _subscribe(program, hook_settings)
     me = await promoter(program)
-    finding = Finding(
-        kind=AnomalyKind.VELOCITY_SPIKE,
-        subject_kind=SubjectKind.PROMOTER,
-        subject_id=str(me.id),
-        score=70,
-        promoter_id=me.id,
-        detail="",
-        evidence={},
-        order_ids=(),
-    )
+    finding = _spike(me.id)
 
     with pytest.raises(RuntimeError):
         async with in_transaction() as conn:
@@ -259,16 +254,7 @@ async def test_a_confirmed_fraud_claws_a_settled_commission_back_as_a_negative_e
     await settle_order(program, "F-1", completed_at=T0 + timedelta(days=1))
     await _subscribe(program, hook_settings, "commission.created")
     order = await order_of(program, "F-1")
-    finding = Finding(
-        kind=AnomalyKind.VELOCITY_SPIKE,
-        subject_kind=SubjectKind.PROMOTER,
-        subject_id=str(me.id),
-        score=70,
-        promoter_id=me.id,
-        detail="",
-        evidence={},
-        order_ids=(order.id,),
-    )
+    finding = _spike(me.id, order.id)
     async with in_transaction() as conn:
         anomaly = await record_finding(
             conn=conn, program_id=program.id, finding=finding, source="scan"
