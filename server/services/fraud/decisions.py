@@ -30,6 +30,7 @@ from server.services.fraud.anomalies import (
 from server.services.ledger import postings as ledger
 from server.services.promoters.status_changes import locked_promoter, transition_promoter
 from server.services.reports.marks import mark_commissions
+from server.services.webhooks.outbox import record_clawback
 
 MAX_DECISION_SIZE = 100
 IN_LEDGER = (CommissionStatus.SETTLED.value, CommissionStatus.PAID.value)
@@ -112,6 +113,7 @@ async def _reverse(
         .update(status=target.value, amount=Decimal(0), hold_reason=None, reject_reason=reason)
     )
     await mark_commissions(conn=conn, ids=[commission.id])
+    await record_clawback(commission, amount_after=Decimal(0), reason="reverse", conn=conn)
     commission.status = target.value
     await CommissionChange.create(
         commission_id=commission.id,

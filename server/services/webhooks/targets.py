@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from server.config import Settings
@@ -22,7 +23,11 @@ async def checked_target(url: str, *, settings: Settings) -> Target:
     """The URL's addresses after DNS, each one allowed, or a coded 422 naming the refusal."""
     allow = settings.webhooks_allow_private
     _, host, port = check_url(url, allow_private=allow)
-    addresses = await resolve(host, port)
+    try:
+        # A slow resolver must not hold a staff request or a delivery run for long either.
+        addresses = await asyncio.wait_for(resolve(host, port), settings.webhook_timeout_seconds)
+    except TimeoutError:
+        addresses = []
     return Target(
         url=url, port=port, addresses=check_addresses(host, addresses, allow_private=allow)
     )

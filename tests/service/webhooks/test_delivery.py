@@ -10,10 +10,11 @@ from datetime import timedelta
 import pytest
 from standardwebhooks.webhooks import WebhookVerificationError
 
+from jobs.recorded import run_recorded
 from server import clock
 from server.config import Settings
 from server.domain.webhooks.delivery import DISABLE_AFTER_FAILURES, FIRST_RETRY, JITTER
-from server.models import AuditLog, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from server.models import AuditLog, JobRun, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from server.services.webhooks.deliveries import delivery_detail, list_deliveries, replay_delivery
 from server.services.webhooks.delivery import deliver_due_webhooks
 from server.services.webhooks.endpoints import rotate_secret
@@ -166,3 +167,16 @@ async def test_an_address_refused_at_send_time_is_never_called(
     detail = await delivery_detail(program_id=hooked.program.id, delivery_id=delivery.id)
     assert detail["status"] == "pending"
     assert detail["attempts"][0]["error"].startswith("refused:")
+
+
+async def test_the_deliver_webhooks_job_sends_the_outbox(
+    db: str, hook_settings: Settings, receiver: Receiver
+) -> None:
+    hooked = await hooked_program(receiver.url, hook_settings)
+    await approve_someone(hooked.program)
+
+    result = await run_recorded("deliver_webhooks", runner="inprocess", settings=hook_settings)
+
+    assert result["succeeded"] == 1
+    assert receiver.verified(hooked.secret)["type"] == "promoter.approved"
+    assert (await JobRun.get(name="deliver_webhooks")).status == "succeeded"

@@ -14,6 +14,7 @@ from server.domain.fraud.findings import AnomalyKind, Finding, SubjectKind
 from server.domain.webhooks.events import EVENT_TYPES
 from server.models import PayoutBatch, Program, WebhookDelivery, WebhookMessage
 from server.services.fraud.anomalies import record_finding
+from server.services.fraud.decisions import decide_anomalies
 from server.services.payouts import disputes
 from server.services.payouts.batches import create_payout_batches, pay_batch
 from server.services.payouts.gateway import use_provider
@@ -24,6 +25,7 @@ from server.services.promoters.status_changes import change_promoter_status
 from server.services.webhooks.endpoints import create_endpoint
 from tests.order_builders import (
     ADMIN,
+    T0,
     bind,
     customer,
     line,
@@ -32,6 +34,7 @@ from tests.order_builders import (
     promoter,
     refunded,
     send_ok,
+    settle_order,
     shop,
 )
 from tests.payment_fakes import FakeProvider
@@ -51,6 +54,19 @@ async def _subscribe(program: Program, settings: Settings, *types: str) -> int:
         settings=settings,
     )
     return issued.endpoint.id
+
+
+def _spike(promoter_id: int, *order_ids: int) -> Finding:
+    return Finding(
+        kind=AnomalyKind.VELOCITY_SPIKE,
+        subject_kind=SubjectKind.PROMOTER,
+        subject_id=str(promoter_id),
+        score=70,
+        promoter_id=promoter_id,
+        detail="",
+        evidence={"window_orders": 60},
+        order_ids=order_ids,
+    )
 
 
 async def _events(program: Program) -> list[tuple[str, dict[str, Any]]]:
@@ -167,16 +183,7 @@ async def test_anomalies_and_disputes_opened_are_events(db: str, hook_settings: 
     program = await shop()
     await _subscribe(program, hook_settings, "anomaly.opened", "dispute.opened")
     me = await funded_promoter(program, "8.00")
-    finding = Finding(
-        kind=AnomalyKind.VELOCITY_SPIKE,
-        subject_kind=SubjectKind.PROMOTER,
-        subject_id=str(me.id),
-        score=70,
-        promoter_id=me.id,
-        detail="",
-        evidence={"window_orders": 60},
-        order_ids=(),
-    )
+    finding = _spike(me.id)
     async with in_transaction() as conn:
         anomaly = await record_finding(
             conn=conn, program_id=program.id, finding=finding, source="scan"
@@ -205,16 +212,7 @@ async def test_a_rolled_back_change_leaves_no_event(db: str, hook_settings: Sett
     program = await shop()
     await _subscribe(program, hook_settings)
     me = await promoter(program)
-    finding = Finding(
-        kind=AnomalyKind.VELOCITY_SPIKE,
-        subject_kind=SubjectKind.PROMOTER,
-        subject_id=str(me.id),
-        score=70,
-        promoter_id=me.id,
-        detail="",
-        evidence={},
-        order_ids=(),
-    )
+    finding = _spike(me.id)
 
     with pytest.raises(RuntimeError):
         async with in_transaction() as conn:
@@ -243,3 +241,29 @@ async def test_only_subscribed_enabled_endpoints_of_the_program_get_a_delivery(
     assert [(d.endpoint_id, d.event_type) for d in deliveries] == [(wanted, "promoter.suspended")]  # type: ignore[attr-defined]
     assert await WebhookMessage.all().count() == 1
     assert timedelta(0) <= deliveries[0].next_attempt_at - deliveries[0].created_at
+
+
+async def test_a_confirmed_fraud_claws_a_settled_commission_back_as_a_negative_event(
+    db: str, hook_settings: Settings
+) -> None:
+    program = await shop()
+    me = await promoter(program)
+    buyer = await customer()
+    await bind(program, me, user=buyer)
+    await send_ok(program, paid("F-1", line(amount="100.00"), buyer=buyer))
+    await settle_order(program, "F-1", completed_at=T0 + timedelta(days=1))
+    await _subscribe(program, hook_settings, "commission.created")
+    order = await order_of(program, "F-1")
+    finding = _spike(me.id, order.id)
+    async with in_transaction() as conn:
+        anomaly = await record_finding(
+            conn=conn, program_id=program.id, finding=finding, source="scan"
+        )
+    assert anomaly is not None
+
+    await decide_anomalies(ids=[anomaly.id], action="confirm", note="fake", actor=ADMIN)
+
+    events = await _events(program)
+    assert [(kind, d["amount"], d["commission_amount"], d["reason"]) for kind, d in events] == [
+        ("commission.created", "-10.00", "0.00", "reverse")
+    ]
