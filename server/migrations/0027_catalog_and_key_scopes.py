@@ -13,7 +13,7 @@ LEGACY_SCOPES = "events:write clicks:write catalog:write"
 
 async def grant_legacy_scopes(apps, schema_editor) -> None:
     await schema_editor.client.execute_query(
-        f"UPDATE api_keys SET scopes = '{LEGACY_SCOPES}' WHERE scopes = ''"
+        f"UPDATE api_keys SET scopes = '{LEGACY_SCOPES}' WHERE scopes IS NULL OR scopes = ''"
     )
 
 
@@ -26,7 +26,7 @@ class Migration(migrations.Migration):
         ops.AddField(
             model_name="ApiKey",
             name="scopes",
-            field=fields.CharField(default="", max_length=255),
+            field=fields.CharField(null=True, max_length=255),
         ),
         ops.RunPython(grant_legacy_scopes, reverse_code=ops.RunPython.noop),
         ops.CreateModel(

@@ -17,7 +17,8 @@ class ApiKey(Model):
     name = fields.CharField(max_length=64)
     secret_encrypted = fields.CharField(max_length=512)
     # Space-separated scopes (server/domain/access/scopes.py), e.g. "events:write clicks:write".
-    scopes = fields.CharField(max_length=255, default="")
+    # NULL only for a key older than scopes, until the migration grants it the write scopes.
+    scopes = fields.CharField(max_length=255, null=True)
     # The key this one replaced when created by a rotation (it keeps working until revoked).
     rotated_from = fields.CharField(max_length=64, null=True)
     created_by_staff_id = fields.BigIntField(null=True)

@@ -3,6 +3,7 @@ named and nothing is half-written."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -136,3 +137,21 @@ async def test_five_thousand_products_fit_in_one_push(api: Api, key: dict[str, A
     assert response.json["products"]["updated"] == 5000
     too_many = await push(api, key, {"products": [*products, product("SKU-X")]})
     assert too_many.status == 422
+
+
+async def test_two_pushes_of_the_same_new_products_at_once_store_each_product_once(
+    api: Api, key: dict[str, Any]
+) -> None:
+    first = {"products": [product(f"SKU-{n}") for n in range(50)]}
+    second = {
+        "products": [
+            product(f"SKU-{n}", name="Later", updated_at="2026-03-02T00:00:00Z")
+            for n in range(25, 75)
+        ]
+    }
+    answers = await asyncio.gather(push(api, key, first), push(api, key, second))
+    assert [answer.status for answer in answers] == [201, 201], [a.text for a in answers]
+    stored = await CatalogProduct.filter(program_id=key["program_id"])
+    assert len(stored) == 75
+    # Whichever push came first, the later update of 25..49 wins.
+    assert {p.name for p in stored if 25 <= int(p.external_id[4:]) < 50} == {"Later"}

@@ -113,7 +113,7 @@ async def test_the_upgrade_gives_keys_made_before_scopes_the_write_scopes(
     migration = import_module("server.migrations.0027_catalog_and_key_scopes")
     program_id = await _program(api, admin)
     key = await _key(api, admin, program_id, ["reports:read"])
-    await ApiKey.filter(key_id=key["key_id"]).update(scopes="")
+    await ApiKey.filter(key_id=key["key_id"]).update(scopes=None)
 
     class Editor:
         client = connection()

@@ -39,9 +39,9 @@ def parse_scopes(raw: list[str] | tuple[str, ...]) -> tuple[str, ...]:
     return tuple(scope for scope in SCOPES if scope in raw)
 
 
-def stored_scopes(text: str) -> tuple[str, ...]:
+def stored_scopes(text: str | None) -> tuple[str, ...]:
     """A key's scopes as stored (space-separated), unknown words dropped."""
-    words = set(text.split())
+    words = set((text or "").split())
     return tuple(scope for scope in SCOPES if scope in words)
 
 
