@@ -221,7 +221,7 @@ def _preloaded_lines(preloaded: dict[str, float] | None) -> list[str]:
     took = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in preloaded.items())
     return [
         "Grown tables (`--preload-inbox`, `--preload-commissions`; INSERT … SELECT over"
-        " MariaDB's sequence tables in chunks of 250,000 rows, foreign-key and unique checks"
+        " MariaDB's sequence tables in chunks of 100,000 rows, foreign-key and unique checks"
         f" off, before the servers start): {took}.",
         "",
     ]
