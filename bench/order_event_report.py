@@ -25,22 +25,24 @@ TARGET_APPLIED_RATIO = 0.25
 TARGET_DB_CPU_MS = 1.0
 WHERE_THE_TIME_GOES = (
     "Where the time goes (`python -m bench.order_event_profile` shows it for one event at a"
-    " time): an order.paid runs 17 statements — the S2S guard's nonce insert (one autocommit"
-    " statement that also checks the key is still live; the key's secret is kept per"
-    " worker), then the event's transaction: BEGIN, the order lock, the event row, the"
-    " program's configuration stamp (its settings, rules and caps are kept per worker and"
-    " reloaded when the stamp moves), the buyer with their promoter profile, the chain with"
-    " statuses and tiers, a savepoint, the order, its lines, the 8 commissions and their 8"
-    " history rows (one multi-row INSERT each, ids derived from the insert id under"
-    " innodb_autoinc_lock_mode ≤ 1), the inline fraud check's identities, the savepoint's"
-    " release, the event's outcome, COMMIT. Most of the server CPU is the MySQL client"
-    " (aiomysql/pymysql: packets, escaping some 400 values and the JSON explanations),"
-    " then the commission engine, the request handling and the signature. The baseline"
-    " runs one INSERT. Both servers, wrk and MariaDB share 2 cores, so at 32 connections"
-    " the real server is CPU-bound and its latency there is mostly queueing. Draining a"
-    " backlog runs the same statements bar the nonce; the database's own CPU is a large"
-    " share of it (`top` during one drain: mariadbd ~0.8 of a core, each worker ~0.6), so"
-    " on this machine the drain rate is the machine's, not the drainer's."
+    " time, `--drain` for the drainer): a synchronous order.paid runs 17 statements — the S2S"
+    " guard's nonce insert (one autocommit statement that also checks the key is still live;"
+    " the key's secret is kept per worker), then the event's transaction: BEGIN, the order"
+    " lock, the event row, the program's configuration stamp (its settings, rules and caps"
+    " are kept per worker and reloaded when the stamp moves), the buyer with their promoter"
+    " profile, the chain with statuses and tiers, a savepoint, the order, its lines, the 8"
+    " commissions and their 8 history rows (one multi-row INSERT each, ids derived from the"
+    " insert id under innodb_autoinc_lock_mode ≤ 1), the inline fraud check's identities, the"
+    " savepoint's release, the event's outcome, COMMIT. Most of the server CPU is the MySQL"
+    " client (aiomysql/pymysql: packets, escaping some 400 values and the JSON"
+    " explanations), then the commission engine, the request handling and the signature;"
+    " the synchronous ratio cannot pass the CPU ratio bare / real on a machine where the"
+    " servers are CPU-bound. The drainer applies a claimed batch of 32 in 20 statements"
+    " (0.6 per event: the claim's read, update and read back; the program stamp and a read"
+    " of the orders' lock rows to pick the batch; BEGIN, the lock rows, event rows, program"
+    " stamp, buyers, chains, orders, lines, commissions, history, identities, outcomes,"
+    " report marks, inbox rows, COMMIT): what is left per event is the Python that builds"
+    " and escapes the same few hundred values per order and runs the commission engine."
 )
 
 
@@ -219,7 +221,7 @@ def _preloaded_lines(preloaded: dict[str, float] | None) -> list[str]:
     took = ", ".join(f"{name} {seconds:.0f} s" for name, seconds in preloaded.items())
     return [
         "Grown tables (`--preload-inbox`, `--preload-commissions`; INSERT … SELECT over"
-        " MariaDB's sequence tables in chunks of 250,000 rows, foreign-key and unique checks"
+        " MariaDB's sequence tables in chunks of 100,000 rows, foreign-key and unique checks"
         f" off, before the servers start): {took}.",
         "",
     ]

@@ -20,7 +20,9 @@ from server.models import (
     QueuedOrderEvent,
     User,
 )
+from server.services.orders import batch as orders_batch
 from server.services.orders import inbox
+from server.services.orders import paid as orders_paid
 from server.services.orders.inbox import drain_order_events
 from tests.api.conftest import Api
 from tests.order_builders import (
@@ -168,6 +170,27 @@ async def _buyers(store: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 async def test_a_drained_batch_writes_what_synchronous_deliveries_write(
+    api: Api, store: dict[str, Any], batches: list[tuple[int, bool]]
+) -> None:
+    await _drained_matches_synchronous(api, store, batches)
+
+
+async def test_with_interleaved_auto_increment_ids_a_batch_reads_its_ids_back(
+    api: Api,
+    store: dict[str, Any],
+    batches: list[tuple[int, bool]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As on MySQL with innodb_autoinc_lock_mode = 2: a multi-row insert's ids are not known.
+    async def unknown(*_args: object) -> None:
+        return None
+
+    monkeypatch.setattr(orders_paid, "inserted_ids", unknown)
+    monkeypatch.setattr(orders_batch, "inserted_ids", unknown)
+    await _drained_matches_synchronous(api, store, batches)
+
+
+async def _drained_matches_synchronous(
     api: Api, store: dict[str, Any], batches: list[tuple[int, bool]]
 ) -> None:
     program = store["program"]

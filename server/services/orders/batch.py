@@ -162,12 +162,14 @@ async def _record_events(events: list[BatchEvent], conn: BaseDBAsyncClient) -> l
     ids = await inserted_ids(conn, insert_id, len(rows))
     if ids is not None:
         return ids
+    programs = sorted({e.program_id for e in events})
     event_ids = [e.event.event_id for e in events]
     found = await sql_rows(
         conn,
         "SELECT id, program_id, event_id FROM order_events"
-        f" WHERE event_id IN ({', '.join('?' for _ in event_ids)})",
-        event_ids,
+        f" WHERE program_id IN ({', '.join('?' for _ in programs)})"
+        f" AND event_id IN ({', '.join('?' for _ in event_ids)})",
+        [*programs, *event_ids],
     )
     by_key = {(int(row["program_id"]), row["event_id"]): int(row["id"]) for row in found}
     return [by_key[(e.program_id, e.event.event_id)] for e in events]
