@@ -64,6 +64,7 @@ def console_blueprint() -> Blueprint:
         programs,
         promoters,
         reports,
+        tiers,
         withdrawals,
     )
 
@@ -83,6 +84,7 @@ def console_blueprint() -> Blueprint:
         disputes.bp,
         exports.bp,
         reports.bp,
+        tiers.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -47,6 +47,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
+    MenuItem("/console/tiers", N_("Tiers"), ROLES_BACKOFFICE),
     MenuItem("/console/reports/customers", N_("Customers"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
