@@ -67,6 +67,7 @@ def console_blueprint() -> Blueprint:
         promotion,
         reports,
         rule_sets,
+        tiers,
         webhooks,
         withdrawals,
     )
@@ -91,6 +92,7 @@ def console_blueprint() -> Blueprint:
         webhooks.bp,
         promotion.bp,
         reports.bp,
+        tiers.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -52,6 +52,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/posters", N_("Poster templates"), ROLES_BACKOFFICE),
     MenuItem("/console/materials", N_("Materials"), ROLES_BACKOFFICE),
     MenuItem("/console/announcements", N_("Announcements"), ROLES_BACKOFFICE),
+    MenuItem("/console/tiers", N_("Tiers"), ROLES_BACKOFFICE),
     MenuItem("/console/reports/customers", N_("Customers"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),

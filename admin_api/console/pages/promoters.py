@@ -20,6 +20,7 @@ from server.services.promoters import hierarchy
 from server.services.promoters import queries as promoter_queries
 from server.services.promoters import status_changes as status_service
 from server.services.promoters import team as team_service
+from server.services.tiers import standing as tier_standing
 
 bp = Blueprint("console_promoters")
 TEAM_PAGE = 20
@@ -91,6 +92,9 @@ async def promoter_detail(request: Request, promoter_id: int) -> HTTPResponse:
         ),
         sites=await site_service.list_sites(program_id=program.id, limit=100),
         granted=await site_service.granted_site_ids(promoter_id=promoter_id),
+        tier_changes=(
+            await tier_standing.tier_history(promoter_id=promoter_id, cursor=None, limit=TEAM_PAGE)
+        )["items"],
     )
 
 
