@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from server.models import CatalogCategory, CatalogProduct
+from server.models import CatalogCategory, CatalogProduct, CatalogPush
 from tests.api.conftest import Api
 from tests.api.test_s2s_auth import _key, _program
 from tests.s2s_client import s2s_post
@@ -155,3 +155,27 @@ async def test_two_pushes_of_the_same_new_products_at_once_store_each_product_on
     assert len(stored) == 75
     # Whichever push came first, the later update of 25..49 wins.
     assert {p.name for p in stored if 25 <= int(p.external_id[4:]) < 50} == {"Later"}
+
+
+async def test_one_idempotency_key_sent_four_times_at_once_applies_one_push(
+    api: Api, key: dict[str, Any]
+) -> None:
+    body = {"products": [product("SKU-1")]}
+    answers = await asyncio.gather(
+        *(push(api, key, body, extra_headers={"Idempotency-Key": "push-9"}) for _ in range(4))
+    )
+    assert sorted(a.status for a in answers) == [200, 200, 200, 201], [a.text for a in answers]
+    assert len({a.json["id"] for a in answers}) == 1
+    assert await CatalogPush.filter(program_id=key["program_id"]).count() == 1
+
+
+async def test_another_programs_store_may_use_the_same_idempotency_key(
+    api: Api, key: dict[str, Any]
+) -> None:
+    admin = await api.staff_token("admin", username="catalog_admin_2")
+    other = await _key(api, admin, await _program(api, admin, name="Other shop"))
+    body = {"products": [product("SKU-1")]}
+    mine = await push(api, key, body, extra_headers={"Idempotency-Key": "shared-1"})
+    theirs = await push(api, other, body, extra_headers={"Idempotency-Key": "shared-1"})
+    assert (mine.status, theirs.status) == (201, 201)
+    assert await CatalogProduct.filter(external_id="SKU-1").count() == 2
