@@ -53,7 +53,10 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
     """One real server for every browser test (starting one costs seconds on 2 cores)."""
-    with running_server(tmp_path_factory.mktemp("console-server")) as running:
+    # Webhook endpoints on loopback allowed: the webhook test's receiver runs in the test.
+    with running_server(
+        tmp_path_factory.mktemp("console-server"), WEBHOOKS_ALLOW_PRIVATE="true"
+    ) as running:
         yield running
 
 

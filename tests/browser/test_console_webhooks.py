@@ -1,5 +1,5 @@
 """Staff add a webhook endpoint, replay a delivery, rotate the secret and disable, in a real
-browser against a server that allows the local receiver (WEBHOOKS_ALLOW_PRIVATE)."""
+browser (the browser tests' server allows the local receiver: WEBHOOKS_ALLOW_PRIVATE)."""
 
 from __future__ import annotations
 
@@ -12,28 +12,8 @@ from playwright.sync_api import expect
 
 from tests.browser import scenes
 from tests.browser.conftest import ConsolePage
-from tests.e2e.test_server_process import ADMIN_PASSWORD, RunningServer, running_server
+from tests.e2e.test_server_process import ADMIN_PASSWORD
 from tests.webhook_receiver import Receiver, running_receiver
-
-
-# This module's own server: the shared one refuses loopback endpoints, as production does.
-@pytest.fixture(scope="module")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
-    with running_server(
-        tmp_path_factory.mktemp("webhooks-server"), WEBHOOKS_ALLOW_PRIVATE="true"
-    ) as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def admin_api(console_server: RunningServer) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=console_server.base_url, timeout=20) as http:
-        login = http.post(
-            "/admin/v1/auth/login", json={"username": "root", "password": ADMIN_PASSWORD}
-        )
-        assert login.status_code == 200, login.text
-        http.headers["authorization"] = f"Bearer {login.json()['access_token']}"
-        yield http
 
 
 @pytest.fixture
