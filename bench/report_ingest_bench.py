@@ -193,6 +193,7 @@ def _report(
             f"{marks_rows:,} marks were left for the refresh job (no refresh ran). The target is"
             " a drop of at most 10 %.",
             "",
+            "",  # a blank line before the next section
         ]
     )
 

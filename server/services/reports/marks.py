@@ -5,28 +5,37 @@ report update); the refresh job turns them into recomputed buckets (docs/reports
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.db import param_marker
-from server.domain.instants import stored_instant, utc
+from server.domain.instants import stored_instant
 
 # Local hours begin on a quarter hour in every zone: marks a quarter hour apart never
 # fall in one bucket, so one mark per quarter hour per program is enough.
-QUARTER = timedelta(minutes=15)
+QUARTER_SECONDS = 15 * 60
 
 
-def _quarter(moment: datetime) -> datetime:
-    return moment - (moment - moment.replace(minute=0, second=0, microsecond=0)) % QUARTER
+def _quarters(instants: Iterable[datetime]) -> list[datetime]:
+    """The UTC quarter hours of these instants, each once. Epoch seconds floored as integers:
+    a visit batch holds hundreds of instants, and datetime arithmetic per instant cost a
+    fifth of the batch's CPU."""
+    found: set[int] = set()
+    for moment in instants:
+        # A writer may hold an instant with its offset (a binding at 23:00+08:00): the epoch
+        # seconds are the same instant; a naive one names no instant.
+        if moment.tzinfo is not UTC and moment.utcoffset() is None:
+            raise ValueError(f"{moment.isoformat()} has no time zone")
+        found.add(int(moment.timestamp()) // QUARTER_SECONDS)
+    return [datetime.fromtimestamp(q * QUARTER_SECONDS, UTC) for q in sorted(found)]
 
 
 async def mark_instants(
     *, conn: BaseDBAsyncClient, program_id: int, instants: Iterable[datetime]
 ) -> None:
     """Mark the buckets of these instants of one program as changed."""
-    # A writer may hold an instant with its offset (a binding at 23:00+08:00): the mark is UTC.
-    quarters = sorted({_quarter(utc(moment)) for moment in instants})
+    quarters = _quarters(instants)
     if not quarters:
         return
     marker = param_marker(conn)
