@@ -59,6 +59,7 @@ def console_blueprint() -> Blueprint:
         auth,
         disputes,
         exports,
+        incentives,
         ledger,
         money_pages,
         programs,
@@ -85,6 +86,7 @@ def console_blueprint() -> Blueprint:
         exports.bp,
         reports.bp,
         tiers.bp,
+        incentives.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -48,6 +48,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
     MenuItem("/console/tiers", N_("Tiers"), ROLES_BACKOFFICE),
+    MenuItem("/console/incentives", N_("Boosts and bonuses"), ROLES_BACKOFFICE),
     MenuItem("/console/reports/customers", N_("Customers"), ROLES_BACKOFFICE),
     MenuItem("/console/audit", N_("Audit log"), ROLES_BACKOFFICE),
     MenuItem("/console/staff", N_("Staff accounts"), ROLES_ADMIN),
