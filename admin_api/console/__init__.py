@@ -57,6 +57,7 @@ def console_blueprint() -> Blueprint:
         accounts,
         anomalies,
         auth,
+        caps,
         disputes,
         exports,
         incentives,
@@ -87,6 +88,7 @@ def console_blueprint() -> Blueprint:
         reports.bp,
         tiers.bp,
         incentives.bp,
+        caps.bp,
         url_prefix=URL_PREFIX,
     )
 

@@ -47,6 +47,7 @@ MENU: tuple[MenuItem, ...] = (
     MenuItem("/console/disputes", N_("Disputes"), ROLES_BACKOFFICE),
     MenuItem("/console/anomalies", N_("Anomalies"), ROLES_BACKOFFICE),
     MenuItem("/console/programs", N_("Programs"), ROLES_BACKOFFICE),
+    MenuItem("/console/caps", N_("Period caps"), ROLES_BACKOFFICE),
     MenuItem("/console/tiers", N_("Tiers"), ROLES_BACKOFFICE),
     MenuItem("/console/incentives", N_("Boosts and bonuses"), ROLES_BACKOFFICE),
     MenuItem("/console/reports/customers", N_("Customers"), ROLES_BACKOFFICE),
