@@ -25,7 +25,7 @@ LIEUTENANTS = 15  # direct members of each popular upline: each heads a ~1/15 sh
 SECOND_LEVEL, THIRD_LEVEL = 0.01, 0.19  # shares of a popular team; the rest is level 4
 CHAINS, CHAIN_DEPTHS = 1_000, (30, 60)
 TEAM3, TEAM4, CHAIN, SMALL = range(4)
-PART_LINES = 250_000
+PART_LINES = 100_000  # a promoter line with its name, phone and keys is ~100 bytes
 NICKNAMES = ("张伟", "王芳", "李娜", "刘洋", "陈静", "Alice", "Bob", "Chen", "小明", "Lily")
 # Surnames with their share per thousand of mainland people (the rest share the last 18), so
 # a search for 张 matches about 7% of the program, as it would.

@@ -57,9 +57,11 @@ def console_blueprint() -> Blueprint:
         accounts,
         anomalies,
         auth,
+        caps,
         catalog,
         disputes,
         exports,
+        incentives,
         ledger,
         money_pages,
         programs,
@@ -93,6 +95,8 @@ def console_blueprint() -> Blueprint:
         promotion.bp,
         reports.bp,
         tiers.bp,
+        incentives.bp,
+        caps.bp,
         url_prefix=URL_PREFIX,
     )
 

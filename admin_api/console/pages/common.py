@@ -10,7 +10,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, redirect
 
 from admin_api.console.views import page
-from server.domain.errors import NotFound, ValidationFailed
+from server.domain.errors import FenxiaoError, NotFound, ValidationFailed
 from server.http import validate_body
 from server.models import Program
 from server.services.programs import settings as program_service
@@ -64,6 +64,11 @@ def form_ids(request: Request) -> list[int]:
     if not raw or not all(value.isdigit() and len(value) < 19 for value in raw):
         raise ValidationFailed("tick at least one row", code="no_rows_chosen", fields={"ids": ""})
     return [int(value) for value in raw]
+
+
+def fields_beside(error: FenxiaoError) -> dict[str, Any]:
+    """A refusal's problems by form field (`level_rates.1` is shown beside `level_rates`)."""
+    return {str(key).partition(".")[0]: problem for key, problem in (error.fields or {}).items()}
 
 
 def done(path: str, notice: str = "done") -> HTTPResponse:

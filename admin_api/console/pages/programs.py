@@ -271,6 +271,46 @@ async def create_api_key(request: Request, program_id: int) -> HTTPResponse:
     )
 
 
+@bp.post("/programs/<program_id:int>/archive")
+@console_route(*ROLES_ADMIN)
+async def archive_program(request: Request, program_id: int) -> HTTPResponse:
+    """Archive the program: it takes no new applications (audited)."""
+    await program_service.archive_program(
+        program_id=program_id, actor=request.ctx.principal, request_id=request.ctx.request_id
+    )
+    return done(f"/console/programs/{program_id}")
+
+
+@bp.post("/programs/<program_id:int>/api-keys/<key_id:str>/rotate")
+@console_route(*ROLES_ADMIN)
+async def rotate_api_key(request: Request, program_id: int, key_id: str) -> HTTPResponse:
+    """A replacement key, its secret shown on this answer only; the old one works until
+    revoked, so the store can switch without a gap."""
+    issued = await api_key_service.rotate_api_key(
+        program_id=program_id,
+        key_id=key_id,
+        actor=request.ctx.principal,
+        settings=request.app.ctx.settings,
+        request_id=request.ctx.request_id,
+    )
+    return await _program_page(
+        request, program_id, issued=api_key_service.serialize_issued_api_key(issued)
+    )
+
+
+@bp.post("/programs/<program_id:int>/api-keys/<key_id:str>/revoke")
+@console_route(*ROLES_ADMIN)
+async def revoke_api_key(request: Request, program_id: int, key_id: str) -> HTTPResponse:
+    """Revoke a key at once (again: no change)."""
+    await api_key_service.revoke_api_key(
+        program_id=program_id,
+        key_id=key_id,
+        actor=request.ctx.principal,
+        request_id=request.ctx.request_id,
+    )
+    return done(f"/console/programs/{program_id}")
+
+
 @bp.post("/programs/<program_id:int>/sites")
 @console_route(*ROLES_STAFF)
 async def create_site(request: Request, program_id: int) -> HTTPResponse:

@@ -10,7 +10,7 @@ from sanic.response import HTTPResponse
 
 from admin_api.console.guard import console_route
 from admin_api.console.labels import N_
-from admin_api.console.pages.common import chosen_program, done, form_text
+from admin_api.console.pages.common import chosen_program, done, fields_beside, form_text
 from admin_api.console.views import page
 from admin_api.tiers import TierAssign, TierCreate, TierPatch
 from server import clock
@@ -120,7 +120,7 @@ async def create_tier(request: Request) -> HTTPResponse:
             request,
             status=error.status_code,
             error=error,
-            errors=_beside(error),
+            errors=fields_beside(error),
             entered=request.form,
         )
     return done(f"/console/tiers?program_id={program.id}")
@@ -161,7 +161,7 @@ async def update_tier(request: Request, tier_id: int) -> HTTPResponse:
         )
     except FenxiaoError as error:
         return await _tier_page(
-            request, tier_id, status=error.status_code, error=error, errors=_beside(error)
+            request, tier_id, status=error.status_code, error=error, errors=fields_beside(error)
         )
     return done(f"/console/tiers/{tier_id}")
 
