@@ -99,7 +99,11 @@ async def test_a_new_key_has_a_public_id_a_one_time_secret_and_an_audit_entry(
     ]
     entry = await AuditLog.get(action="api_key.create")
     assert (entry.actor_id, entry.program_id, entry.target_id) == (7, program.id, shown["id"])
-    assert entry.details == {"key_id": issued.api_key.key_id, "name": "store"}
+    assert entry.details == {
+        "key_id": issued.api_key.key_id,
+        "name": "store",
+        "scopes": ["events:write", "clicks:write", "catalog:write"],
+    }
 
 
 async def test_the_database_never_holds_the_plaintext_secret(db: str, settings: Settings) -> None:
