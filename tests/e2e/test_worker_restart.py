@@ -1,14 +1,21 @@
 """A Celery worker killed in the middle of a settlement run loses no task and pays nothing twice:
 the unacknowledged task goes back to the queue (acks late + the broker's visibility timeout),
-the next worker runs it again, and the run, being idempotent, settles only what is left."""
+the next worker runs it again, and the run, being idempotent, settles only what is left.
+
+MariaDB only: the test holds one commission's row lock, so the first worker settles exactly the
+commissions before it and then waits; the kill lands mid-run by construction, not by timing.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -16,6 +23,7 @@ from jobs.runner import dispatch
 from server import clock
 from server.config import Settings
 from server.models import Commission, LedgerEntry, Order, OrderLine, PromoterBalance
+from tests.conftest import BACKEND
 from tests.e2e.conftest import (
     forget_queue,
     new_queue,
@@ -24,12 +32,18 @@ from tests.e2e.conftest import (
 )
 from tests.ledger_checks import assert_ledger_reconciles
 from tests.service.promoters.test_hierarchy import new_program, new_promoter
+from tests.service.test_migration_upgrade import _mysql
 
-pytestmark = [pytest.mark.redis, pytest.mark.e2e]
+pytestmark = [
+    pytest.mark.redis,
+    pytest.mark.e2e,
+    pytest.mark.skipif(BACKEND != "mysql", reason="holds a MariaDB row lock to stop the run"),
+]
 
 COMMISSIONS = 600
-BATCH_SIZE = 5  # small batches: a run of many short transactions, so the kill lands mid-run
-KILL_AFTER_SETTLED = 40
+BATCH_SIZE = 5  # a run of many short transactions, each locking its commissions
+# The first worker settles this many (whole batches), then waits on the next one's row lock.
+SETTLED_BEFORE_THE_LOCK = 300
 DEADLINE_SECONDS = 120
 VISIBILITY_TIMEOUT_SECONDS = "2"
 RESTORE_AFTER_SECONDS = float(VISIBILITY_TIMEOUT_SECONDS) + 0.5
@@ -92,6 +106,21 @@ async def _settled() -> int:
     return await Commission.filter(status="settled").count()
 
 
+@contextmanager
+def _row_lock_held(database_url: str, commission_id: int) -> Iterator[None]:
+    """One commission's row locked FOR UPDATE by another connection until the block ends."""
+    with _mysql(urlsplit(database_url).path.lstrip("/")) as holder:
+        holder.begin()
+        try:
+            with holder.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM commissions WHERE id = %s FOR UPDATE", [commission_id]
+                )
+            yield
+        finally:
+            holder.rollback()
+
+
 async def _wait_for(condition, worker, *, what: str) -> None:  # type: ignore[no-untyped-def]
     loop = asyncio.get_running_loop()
     deadline = loop.time() + DEADLINE_SECONDS
@@ -125,25 +154,26 @@ async def test_a_worker_killed_mid_settlement_loses_no_task_and_settles_each_com
             CELERY_VISIBILITY_TIMEOUT_SECONDS=VISIBILITY_TIMEOUT_SECONDS,
         )
 
+    ids = await Commission.all().order_by("id").values_list("id", flat=True)
     first = worker()
     second = None
     try:
-        await dispatch(
-            "settle_due_commissions",
-            settings=settings,
-            arguments={"batch_size": BATCH_SIZE},
-            queue=queue,
-        )
+        with _row_lock_held(database_url, ids[SETTLED_BEFORE_THE_LOCK]):
+            await dispatch(
+                "settle_due_commissions",
+                settings=settings,
+                arguments={"batch_size": BATCH_SIZE},
+                queue=queue,
+            )
 
-        async def some_settled() -> bool:
-            return await _settled() >= KILL_AFTER_SETTLED
+            async def waiting_on_the_lock() -> bool:
+                return await _settled() >= SETTLED_BEFORE_THE_LOCK
 
-        await _wait_for(some_settled, first, what="the first worker settling")
-        delivered_before = time.time()  # the task is running: Redis handed it out before now
-        first.process.send_signal(signal.SIGKILL)  # no warm shutdown: the task is mid-run
-        first.process.wait()
-        settled_by_first = await _settled()
-        assert settled_by_first < COMMISSIONS, "the run finished before the kill: inconclusive"
+            await _wait_for(waiting_on_the_lock, first, what="the first worker settling")
+            delivered_before = time.time()  # the task is running: Redis handed it out before now
+            first.process.send_signal(signal.SIGKILL)  # no warm shutdown: the task is mid-run
+            first.process.wait()
+        assert await _settled() == SETTLED_BEFORE_THE_LOCK
 
         # A starting worker gives back the tasks whose visibility timeout has passed; later it
         # only sweeps every ~100 s (kombu's restore interval x throttle). Start it once the
