@@ -33,6 +33,7 @@ from server.services.reports.rollups import refresh_reports
 from server.services.tiers.bonuses import pay_milestone_bonuses
 from server.services.tiers.evaluation import EVALUATE_EVERY, EVALUATE_JOB, evaluate_tiers
 from server.services.webhooks.delivery import deliver_due_webhooks
+from server.services.webhooks.outbox import complete_paid_batches
 
 TASK_NAME_PREFIX = "fenxiao."
 
@@ -122,7 +123,8 @@ async def run_milestone_bonuses(settings: Settings) -> dict[str, Any]:
 
 async def run_webhook_delivery(settings: Settings) -> dict[str, Any]:
     """Send the due webhook deliveries of the outbox; failures retry with backoff."""
-    return await deliver_due_webhooks(settings=settings)
+    batches = await complete_paid_batches(now=clock.now())
+    return {**await deliver_due_webhooks(settings=settings), "batches_completed": batches}
 
 
 # Events one run applies at most: the server workers' drainers do the bulk; this job catches

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.transactions import in_transaction
 
 from server import clock
 from server.domain.webhooks import events
@@ -38,6 +40,8 @@ DATA: dict[str, Callable[..., dict[str, Any]]] = {
     events.DISPUTE_OPENED: events.dispute_data,
 }
 _ENDED_WITHDRAWALS = ("paid", "rejected", "released")
+# How far back the delivery job looks for a paid batch whose event was not recorded.
+BATCH_SWEEP_WINDOW = timedelta(days=90)
 
 
 async def _subscribers(
@@ -195,8 +199,9 @@ async def record_withdrawal_event(withdrawal: Withdrawal, *, conn: BaseDBAsyncCl
 
 
 async def _record_batch_paid(withdrawal: Withdrawal, conn: BaseDBAsyncClient) -> int:
-    # The batch is paid once none of its payouts is still on its way; the conditional update
-    # lets exactly one transaction complete it.
+    # The batch is paid once none of its payouts is still on its way. Two payouts ending in
+    # concurrent transactions may each still see the other open: complete_paid_batches, run by
+    # the delivery job, records those batches a moment later.
     open_ones = (
         await Withdrawal.filter(batch_id=withdrawal.batch_id)
         .exclude(id=withdrawal.id)
@@ -206,13 +211,38 @@ async def _record_batch_paid(withdrawal: Withdrawal, conn: BaseDBAsyncClient) ->
     )
     if open_ones:
         return 0
-    now = clock.now()
-    completed = (
-        await PayoutBatch.filter(id=withdrawal.batch_id, paid_at=None)
-        .using_db(conn)
-        .update(paid_at=now)
-    )
+    return await _complete_batch(withdrawal.batch_id, conn)
+
+
+async def _complete_batch(batch_id: int, conn: BaseDBAsyncClient) -> int:
+    # The conditional update lets exactly one transaction complete a batch.
+    unpaid = PayoutBatch.filter(id=batch_id, paid_at=None).using_db(conn)
+    completed = await unpaid.update(paid_at=clock.now())
     if completed != 1:
         return 0
-    batch = await PayoutBatch.get(id=withdrawal.batch_id).using_db(conn)
+    batch = await PayoutBatch.get(id=batch_id).using_db(conn)
     return await record_event(events.PAYOUT_BATCH_PAID, batch, conn=conn)
+
+
+async def complete_paid_batches(*, now: datetime, window: timedelta = BATCH_SWEEP_WINDOW) -> int:
+    """Record payout_batch.paid for recent batches that ended without it; how many."""
+    candidates = await PayoutBatch.filter(paid_at=None, created_at__gte=now - window).values_list(
+        "id", flat=True
+    )
+    if not candidates:
+        return 0
+    still_open = set(
+        await Withdrawal.filter(batch_id__in=candidates)
+        .exclude(status__in=_ENDED_WITHDRAWALS)
+        .values_list("batch_id", flat=True)
+    )
+    with_paid = set(
+        await Withdrawal.filter(batch_id__in=candidates, status="paid").values_list(
+            "batch_id", flat=True
+        )
+    )
+    completed = 0
+    for batch_id in sorted(with_paid - still_open):
+        async with in_transaction() as conn:
+            completed += await _complete_batch(batch_id, conn)
+    return completed

@@ -12,7 +12,7 @@ from tortoise.transactions import in_transaction
 from server.config import Settings
 from server.domain.fraud.findings import AnomalyKind, Finding, SubjectKind
 from server.domain.webhooks.events import EVENT_TYPES
-from server.models import PayoutBatch, Program, WebhookDelivery, WebhookMessage
+from server.models import PayoutBatch, Program, WebhookDelivery, WebhookMessage, Withdrawal
 from server.services.fraud.anomalies import record_finding
 from server.services.fraud.decisions import decide_anomalies
 from server.services.payouts import disputes
@@ -23,6 +23,7 @@ from server.services.payouts.withdrawals import approve_withdrawal
 from server.services.promoters.onboarding import apply_to_program
 from server.services.promoters.status_changes import change_promoter_status
 from server.services.webhooks.endpoints import create_endpoint
+from server.services.webhooks.outbox import complete_paid_batches
 from tests.order_builders import (
     ADMIN,
     T0,
@@ -177,6 +178,52 @@ async def test_a_payout_batch_whose_payouts_are_all_paid_is_an_event(
     assert events[0][1]["promoter_id"] == me.id
     assert (events[1][1]["payout_batch_id"], events[1][1]["total_amount"]) == (batch_id, "40.00")
     assert events[1][1]["paid_at"].endswith("Z")
+
+
+async def _batch_of_two(settings: Settings) -> tuple[Program, PayoutBatch]:
+    """A monthly batch paying two promoters (15.00 and 25.00), its event subscribed."""
+    program = await rules_program(schedule={"mode": "monthly", "day": 5})
+    await funded_promoter(program, "15.00")
+    await funded_promoter(program, "25.00")
+    await _subscribe(program, settings, "payout_batch.paid")
+    await create_payout_batches(now=NOV_5)
+    (batch,) = await PayoutBatch.filter(program_id=program.id)
+    return program, batch
+
+
+async def test_a_batch_whose_last_payouts_ended_together_is_still_an_event(
+    db: str, hook_settings: Settings
+) -> None:
+    # Two finance users mark the batch's last two payouts paid at once: each transaction still
+    # sees the other payout open, so neither records payout_batch.paid. The delivery job's
+    # sweep records it, once.
+    program, batch = await _batch_of_two(hook_settings)
+    assert await Withdrawal.filter(batch_id=batch.id).count() == 2
+    await Withdrawal.filter(batch_id=batch.id).update(status="paid")
+    later = NOV_5 + timedelta(hours=1)
+
+    assert await complete_paid_batches(now=later) == 1
+    assert await complete_paid_batches(now=later) == 0
+
+    events = await _events(program)
+    assert [kind for kind, _ in events] == ["payout_batch.paid"]
+    assert (events[0][1]["payout_batch_id"], events[0][1]["total_amount"]) == (batch.id, "40.00")
+
+
+async def test_the_sweep_leaves_batches_with_an_open_or_no_paid_payout(
+    db: str, hook_settings: Settings
+) -> None:
+    program, batch = await _batch_of_two(hook_settings)
+    first, second = await Withdrawal.filter(batch_id=batch.id).order_by("id")
+    await Withdrawal.filter(id=first.id).update(status="paid")
+    later = NOV_5 + timedelta(hours=1)
+
+    assert await complete_paid_batches(now=later) == 0
+    await Withdrawal.filter(id=first.id).update(status="rejected")
+    await Withdrawal.filter(id=second.id).update(status="released")
+    assert await complete_paid_batches(now=later) == 0
+    assert await _events(program) == []
+    assert (await PayoutBatch.get(id=batch.id)).paid_at is None
 
 
 async def test_anomalies_and_disputes_opened_are_events(db: str, hook_settings: Settings) -> None:
