@@ -47,6 +47,11 @@ class WithdrawalRulesBody(Body):
     tax_withholding_percent: Rate = Field(
         default="0", description="0 ≤ percent < 100 of each withdrawal withheld as tax"
     )
+    require_tax_profile: bool = Field(
+        default=False,
+        description="true: no withdrawal until the promoter's legal name and tax id are given"
+        " (422 tax_profile_required)",
+    )
 
 
 class PayoutScheduleBody(Body):

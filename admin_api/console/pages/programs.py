@@ -205,6 +205,38 @@ async def update_program(request: Request, program_id: int) -> HTTPResponse:
     )
 
 
+@bp.post("/programs/<program_id:int>/withdrawal-rules")
+@console_route(*ROLES_ADMIN)
+async def update_withdrawal_rules(request: Request, program_id: int) -> HTTPResponse:
+    """The tax withheld from withdrawals and whether they wait for the tax profile."""
+    form = request.form or {}
+    rules: dict[str, Any] = {"require_tax_profile": form.get("require_tax_profile") == "1"}
+    if withheld := (form.get("tax_withholding_percent") or "").strip():
+        rules["tax_withholding_percent"] = withheld
+    changes = {"withdrawal_rules": rules}
+    try:
+        validate_body(changes, ProgramPatch)
+        await program_service.update_program(
+            program_id=program_id,
+            changes=changes,
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        )
+    except FenxiaoError as error:
+        beside = {
+            str(key).removeprefix("withdrawal_rules."): problem
+            for key, problem in (error.fields or {}).items()
+        }
+        return await _program_page(
+            request,
+            program_id,
+            status=error.status_code,
+            error=error,
+            errors={"withdrawals": beside},
+        )
+    return done(f"/console/programs/{program_id}")
+
+
 @bp.post("/programs/<program_id:int>/rules")
 @console_route(*ROLES_STAFF)
 async def create_rule(request: Request, program_id: int) -> HTTPResponse:

@@ -1,8 +1,11 @@
-"""Rule-set versions: the list, a draft's rules and caps with inline validation errors, the
-simulation form with its tables, publish and discard (docs/rule-sets.md)."""
+"""Rule-set versions: the list, a draft's rules, caps, tiers, boosts and milestone bonuses
+with inline validation errors, the simulation form with its tables (commissions and bonus
+awards), publish and discard (docs/rule-sets.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -10,8 +13,13 @@ from sanic.response import HTTPResponse
 
 from admin_api.console.guard import console_route
 from admin_api.console.pages.common import done
+from admin_api.console.pages.incentives import FIELDS as INCENTIVE_FIELDS
+from admin_api.console.pages.incentives import TIMES, incentive_form
 from admin_api.console.pages.programs import form_document
+from admin_api.console.pages.tiers import FIELDS as TIER_FIELDS
+from admin_api.console.pages.tiers import tier_form
 from admin_api.console.views import page
+from admin_api.incentives import BONUS, BOOST
 from admin_api.rule_sets import SimulationBody, draft_changes
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
 from server.domain.errors import FenxiaoError
@@ -59,9 +67,20 @@ async def _version_page(request: Request, version_id: int, **extra: Any) -> HTTP
         status=status,
         program=version.program,
         version=rule_sets_service.serialize_version(version, live=live),
+        timed={kind: _with_instants(version.document.get(kind, [])) for kind in (BOOST, BONUS)},
+        tier_fields=TIER_FIELDS,
+        incentive_fields=INCENTIVE_FIELDS,
         changes=changes,
         **extra,
     )
+
+
+def _with_instants(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A draft's boosts or bonuses with their ISO times as instants (shown in the zone)."""
+    return [
+        {**row, **{name: datetime.fromisoformat(row[name]) for name in TIMES if row.get(name)}}
+        for row in rows
+    ]
 
 
 @bp.get("/rule-sets/<version_id:int>")
@@ -76,14 +95,20 @@ def _refused(error: FenxiaoError, form: str) -> dict[str, Any]:
 
 
 async def _edit(
-    request: Request, version_id: int, *, kind: str, names: tuple[str, ...]
+    request: Request,
+    version_id: int,
+    *,
+    kind: str,
+    read: Callable[[Request, int | None, str], dict[str, Any]],
 ) -> HTTPResponse:
-    """One record of the draft from a form: `key` names it (none adds one); refused beside
+    """One record of the draft from a form: `key` names it (none adds one); `read` turns the
+    form into the API's changes (given the key and the program's time zone); refused beside
     its fields, as the API refuses it."""
     form = request.form or {}
     raw_key = (form.get("key") or "").strip()
     key = int(raw_key) if raw_key.lstrip("-").isdigit() and len(raw_key) < 20 else None
-    changes = form_document(request, names)
+    version, _live = await rule_sets_service.get_version(version_id=version_id)
+    changes = read(request, key, version.program.time_zone)
     if "enabled" in form:
         changes["enabled"] = form.get("enabled") == "1"
     form_name = f"{kind}:{key}" if key is not None else kind
@@ -104,13 +129,60 @@ async def _edit(
 @bp.post("/rule-sets/<version_id:int>/rules")
 @console_route(*ROLES_STAFF)
 async def edit_rule(request: Request, version_id: int) -> HTTPResponse:
-    return await _edit(request, version_id, kind="commission_rule", names=RULE_FIELDS)
+    return await _edit(
+        request,
+        version_id,
+        kind="commission_rule",
+        read=lambda form, _key, _zone: form_document(form, RULE_FIELDS),
+    )
 
 
 @bp.post("/rule-sets/<version_id:int>/caps")
 @console_route(*ROLES_STAFF)
 async def edit_cap(request: Request, version_id: int) -> HTTPResponse:
-    return await _edit(request, version_id, kind="period_cap", names=CAP_FIELDS)
+    return await _edit(
+        request,
+        version_id,
+        kind="period_cap",
+        read=lambda form, _key, _zone: form_document(form, CAP_FIELDS),
+    )
+
+
+@bp.post("/rule-sets/<version_id:int>/tiers")
+@console_route(*ROLES_STAFF)
+async def edit_tier(request: Request, version_id: int) -> HTTPResponse:
+    """Add a tier to the draft or change one: on a change every field is sent, a blank
+    condition or benefit clears it (as on the tier's own page)."""
+    return await _edit(
+        request,
+        version_id,
+        kind="tier",
+        read=lambda form, key, _zone: tier_form(form, creating=key is None),
+    )
+
+
+@bp.post("/rule-sets/<version_id:int>/boosts")
+@console_route(*ROLES_STAFF)
+async def edit_boost(request: Request, version_id: int) -> HTTPResponse:
+    """Add a boost to the draft (times in the program's zone) or change one."""
+    return await _edit(
+        request,
+        version_id,
+        kind=BOOST,
+        read=lambda form, _key, zone: incentive_form(form, BOOST, zone),
+    )
+
+
+@bp.post("/rule-sets/<version_id:int>/bonuses")
+@console_route(*ROLES_STAFF)
+async def edit_bonus(request: Request, version_id: int) -> HTTPResponse:
+    """Add a milestone bonus to the draft (times in the program's zone) or change one."""
+    return await _edit(
+        request,
+        version_id,
+        kind=BONUS,
+        read=lambda form, _key, zone: incentive_form(form, BONUS, zone),
+    )
 
 
 @bp.post("/rule-sets/<version_id:int>/simulate")

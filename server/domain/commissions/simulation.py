@@ -90,7 +90,7 @@ def _tier_of(line: CommissionLine) -> str | None:
     return str(tier) if tier is not None else None
 
 
-def _figures(paid: Decimal, simulated: Decimal, currency: str) -> dict[str, str]:
+def figures(paid: Decimal, simulated: Decimal, currency: str) -> dict[str, str]:
     return {
         "paid": money_text(paid, currency),
         "simulated": money_text(simulated, currency),
@@ -107,7 +107,7 @@ def _grouped(
         pair[0] += line.paid
         pair[1] += line.simulated
     return [
-        {name: group, **_figures(paid, simulated, currency)}
+        {name: group, **figures(paid, simulated, currency)}
         for group, (paid, simulated) in sorted(sums.items(), key=lambda item: str(item[0]))
     ]
 
@@ -136,12 +136,12 @@ def summarize(lines: Sequence[ComparedLine], *, currency: str, top: int) -> dict
             {
                 "order_id": order_id,
                 "external_id": order[0].external_id,
-                **_figures(order_paid, order_simulated, currency),
+                **figures(order_paid, order_simulated, currency),
             }
         )
     return {
         "currency": currency,
-        "totals": _figures(paid, simulated, currency),
+        "totals": figures(paid, simulated, currency),
         "by_level": _grouped(lines, lambda line: line.level, "level", currency),
         "by_promoter": _grouped(lines, lambda line: line.promoter_id, "promoter_id", currency),
         "by_product": _grouped(lines, lambda line: line.product_id, "product_id", currency),

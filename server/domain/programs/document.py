@@ -36,6 +36,7 @@ NESTED_KEYS: dict[str, tuple[str, ...]] = {
         "daily_cap",
         "methods",
         "tax_withholding_percent",
+        "require_tax_profile",
     ),
     "payout_schedule": ("mode", "day", "threshold"),
     "auto_approve_rules": ("enabled", "max_line_amount", "require_no_open_anomaly"),
@@ -160,6 +161,7 @@ def _document(settings: ProgramSettings, *, currency: str | None) -> dict[str, A
             "daily_cap": money(withdrawals.daily_cap),
             "methods": list(withdrawals.methods),
             "tax_withholding_percent": rate_text(withdrawals.tax_withholding_percent),
+            "require_tax_profile": withdrawals.require_tax_profile,
         },
         "payout_schedule": schedule,
         "auto_approve_rules": {
@@ -333,6 +335,9 @@ def settings_from_document(document: Mapping[str, Any]) -> ProgramSettings:
             methods=read.texts(withdrawals, "methods", "withdrawal_rules.methods"),
             tax_withholding_percent=read.number(
                 withdrawals, "tax_withholding_percent", "withdrawal_rules.tax_withholding_percent"
+            ),
+            require_tax_profile=read.flag(
+                withdrawals, "require_tax_profile", "withdrawal_rules.require_tax_profile"
             ),
         ),
         payout_schedule=PayoutSchedule(

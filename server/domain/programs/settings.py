@@ -100,6 +100,8 @@ class WithdrawalRules:
     daily_cap: Decimal | None = None
     methods: tuple[str, ...] = (WithdrawalMethod.WECHAT.value,)
     tax_withholding_percent: Decimal = Decimal(0)
+    # A withdrawal (asked for or in a payout batch) needs the legal name and tax id first.
+    require_tax_profile: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -19,9 +19,8 @@ class PromoterFacts:
 
     required_agreement: str | None
     accepted_agreement: str | None
-    withholds_tax: bool
-    has_legal_name: bool
-    has_tax_id: bool
+    # The tax profile fields the program requires before a withdrawal and the promoter lacks.
+    missing_tax_profile: tuple[str, ...] = ()
     # Withdrawals WeChat Pay holds until the promoter accepts them: id → confirmation package.
     transfers_to_confirm: dict[int, dict[str, Any]] = field(default_factory=dict)
     unread_announcements: int = 0
@@ -57,20 +56,12 @@ def action_items(facts: PromoterFacts) -> list[ActionItem]:
                 {"version": facts.required_agreement},
             )
         )
-    if facts.withholds_tax and not (facts.has_legal_name and facts.has_tax_id):
-        missing = [
-            name
-            for name, present in (
-                ("legal_name", facts.has_legal_name),
-                ("tax_id", facts.has_tax_id),
-            )
-            if not present
-        ]
+    if facts.missing_tax_profile:
         items.append(
             ActionItem(
                 ADD_TAX_PROFILE,
-                "add your legal name and tax id: the program withholds tax on payouts",
-                {"missing": missing},
+                "add your legal name and tax id: withdrawals are refused until then",
+                {"missing": list(facts.missing_tax_profile)},
             )
         )
     if facts.share_links == 0:

@@ -44,6 +44,7 @@ from server.services.programs.commission_rules import to_domain_rule
 from server.services.programs.period_caps import to_domain_cap
 from server.services.programs.rule_set_rows import row_record
 from server.services.programs.rule_sets import get_version
+from server.services.tiers.bonus_simulation import simulate_bonuses
 from server.services.tiers.config import to_domain_boost, to_domain_tier
 
 # Bounds of one simulation, run while the caller waits: a quarter of days, and orders read
@@ -190,8 +191,8 @@ async def simulate_version(
     *, version_id: int, start: date, end: date, top: int = 20
 ) -> dict[str, Any]:
     """What the version would have paid on the orders placed from `start` to `end` (local
-    dates of the program, both included) against what they pay; 422 simulation_too_large
-    past MAX_SIMULATED_DAYS or MAX_SIMULATED_ORDERS."""
+    dates of the program, both included), commissions and milestone bonuses, against what
+    was paid; 422 simulation_too_large past MAX_SIMULATED_DAYS or MAX_SIMULATED_ORDERS."""
     version, live = await get_version(version_id=version_id)
     program: Program = version.program
     first, after = _range(program, start, end)
@@ -271,4 +272,12 @@ async def simulate_version(
         "orders": len(orders),
         "orders_without_commissions": unchained,
         **summarize(compared, currency=program.currency, top=top),
+        "bonuses": await simulate_bonuses(
+            program=program,
+            bonus_records=_rows(version, "milestone_bonus"),
+            orders=orders,
+            commissions=commissions,
+            first=first,
+            after=after,
+        ),
     }

@@ -19,6 +19,7 @@ from server.auth import Principal
 from server.config import Settings
 from server.domain.errors import Conflict, FenxiaoError, NotFound
 from server.domain.payouts.schedule import BatchPlan, is_eligible, manual_batch, scheduled_batch
+from server.domain.payouts.tax_profile import missing_tax_profile
 from server.domain.payouts.withdrawals import (
     PROVIDER_METHODS,
     WithdrawalOrigin,
@@ -136,10 +137,14 @@ async def _fill(
     ).order_by("id")
     # A promoter on fraud hold waits for staff; the batch names them instead of paying them.
     held = await held_promoter_ids(p.id for p in promoters)
-    # A promoter who has not accepted the current agreement is paid once they accept it.
+    # A promoter who has not accepted the current agreement, or not given the tax profile the
+    # program requires, is paid once they have.
     agreement = required_version(program.requirements)
     for promoter in promoters:
         if promoter.id in held or not agreement_accepted(agreement, promoter.agreement_version):
+            continue
+        rules = settings.withdrawal_rules
+        if missing_tax_profile(rules, legal_name=promoter.legal_name, tax_id=promoter.tax_id):
             continue
         await _pay_out_promoter(
             batch=batch, promoter=promoter, settings=settings, plan=plan, actor=actor

@@ -18,6 +18,7 @@ from server.domain.errors import Conflict, ValidationFailed
 from server.domain.idempotency import idempotency_key_reused
 from server.domain.ledger.postings import Account, MovementKind
 from server.domain.money import money_text
+from server.domain.payouts.tax_profile import check_tax_profile
 from server.domain.payouts.withdrawals import (
     LIVE_STATUSES,
     WITHDRAWAL_LIFECYCLE,
@@ -231,6 +232,7 @@ async def request_withdrawal(
                 )
             return serialize_withdrawal(existing, viewer="promoter"), False
         await require_current_agreement(promoter=promoter, conn=conn)
+        check_tax_profile(rules, legal_name=promoter.legal_name, tax_id=promoter.tax_id)
         withdrawable = max(balance.available, Decimal(0)) if balance else Decimal(0)
         cut = check_withdrawal(
             WithdrawalAsk(amount=amount, method=method, currency=currency),

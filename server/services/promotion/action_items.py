@@ -1,11 +1,12 @@
 """A promoter's action items, computed from what is stored: the agreement they must accept,
-the tax profile a withholding program needs, WeChat Pay transfers waiting for them, their
-first share link and unread announcements."""
+the tax profile the program requires before a withdrawal, WeChat Pay transfers waiting for
+them, their first share link and unread announcements."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from server.domain.payouts.tax_profile import missing_tax_profile
 from server.domain.payouts.withdrawals import WithdrawalStatus
 from server.domain.promoters.agreements import required_version
 from server.domain.promotion.action_items import PromoterFacts, action_items
@@ -28,9 +29,9 @@ async def my_action_items(*, user_id: int, program_id: int) -> dict[str, Any]:
     facts = PromoterFacts(
         required_agreement=required_version(program.requirements),
         accepted_agreement=promoter.agreement_version,
-        withholds_tax=rules.tax_withholding_percent > 0,
-        has_legal_name=bool(promoter.legal_name),
-        has_tax_id=bool(promoter.tax_id),
+        missing_tax_profile=tuple(
+            missing_tax_profile(rules, legal_name=promoter.legal_name, tax_id=promoter.tax_id)
+        ),
         transfers_to_confirm={w.id: w.user_confirmation for w in waiting if w.user_confirmation},
         unread_announcements=await unread_count(promoter_id=promoter.id, program_id=program_id),
         share_links=await ShareLink.filter(promoter_id=promoter.id).count(),

@@ -133,3 +133,40 @@ async def test_staff_authorize_a_promoter_for_a_site_and_withdraw_it(app: Sanic)
     assert (await console.post(path, {"revoke": "1"})).status_code == 303
     assert not await PromoterSite.exists(promoter_id=member.id, site_id=site.id)
     await console.close()
+
+
+async def test_an_admin_requires_the_tax_profile_and_a_bad_rate_shows_beside_its_field(
+    app: Sanic,
+) -> None:
+    program = await shop()
+    console = await signed_in(app, "admin", username="withdrawal_admin")
+    page = await console.get(f"/console/programs/{program.id}")
+    assert 'id="withdrawal-settings"' in page.text
+    path = f"/console/programs/{program.id}/withdrawal-rules"
+
+    refused = await console.post(
+        path, {"tax_withholding_percent": "100", "require_tax_profile": "1"}
+    )
+    saved = await console.post(path, {"tax_withholding_percent": "20", "require_tax_profile": "1"})
+
+    assert refused.status_code == 422
+    assert 'class="field-error"' in refused.text and 'aria-invalid="true"' in refused.text
+    assert saved.status_code == 303
+    rules = (await Program.get(id=program.id)).withdrawal_rules
+    assert (rules["tax_withholding_percent"], rules["require_tax_profile"]) == ("20", True)
+    shown = await console.get(f"/console/programs/{program.id}")
+    assert '<option value="1" selected>' in shown.text
+    await console.close()
+
+
+async def test_staff_cannot_change_the_withdrawal_settings(app: Sanic) -> None:
+    program = await shop()
+    console = await signed_in(app, "staff", username="withdrawal_staff")
+    await console.get(f"/console/programs/{program.id}")
+
+    response = await console.post(
+        f"/console/programs/{program.id}/withdrawal-rules", {"require_tax_profile": "1"}
+    )
+
+    assert response.status_code == 403
+    assert not (await Program.get(id=program.id)).withdrawal_rules.get("require_tax_profile")

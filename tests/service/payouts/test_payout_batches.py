@@ -137,3 +137,19 @@ async def test_a_batch_waits_for_a_promoter_to_accept_the_new_agreement(db: str)
     assert run["withdrawals"] == 1
     assert await Withdrawal.filter(promoter_id=current.id).count() == 1
     assert await Withdrawal.filter(promoter_id=outdated.id).count() == 0
+
+
+async def test_a_batch_leaves_out_a_promoter_without_the_required_tax_profile(db: str) -> None:
+    program = await rules_program(
+        schedule={"mode": "threshold", "threshold": "50.00"}, require_tax_profile=True
+    )
+    filed = await funded_promoter(program, "60.00")
+    await Promoter.filter(id=filed.id).update(legal_name="王小明", tax_id="sealed-value")
+    unfiled = await funded_promoter(program, "60.00")
+
+    run = await create_payout_batches(now=NOV_5)
+
+    assert run["withdrawals"] == 1
+    assert await Withdrawal.filter(promoter_id=filed.id).count() == 1
+    assert await Withdrawal.filter(promoter_id=unfiled.id).count() == 0
+    assert await balances(unfiled) == (D("60"), D("0"), D("0"))

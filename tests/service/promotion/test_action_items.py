@@ -40,10 +40,8 @@ async def test_a_new_agreement_version_asks_for_acceptance_until_accepted() -> N
     assert await _codes(promoter) == []
 
 
-async def test_a_withholding_program_asks_for_the_legal_name_and_tax_id_until_both_are_given() -> (
-    None
-):
-    program = await rules_program(tax_withholding_percent="20")
+async def test_a_program_requiring_the_tax_profile_asks_for_it_until_both_are_given() -> None:
+    program = await rules_program(require_tax_profile=True)
     promoter = await funded_promoter(program)
     await create_link(user_id=promoter.user_id, program_id=program.id)  # type: ignore[attr-defined]
 
@@ -57,8 +55,8 @@ async def test_a_withholding_program_asks_for_the_legal_name_and_tax_id_until_bo
     assert await _codes(promoter) == []
 
 
-async def test_a_program_that_withholds_nothing_never_asks_for_a_tax_id() -> None:
-    program = await rules_program()
+async def test_a_program_not_requiring_it_never_asks_for_a_tax_id_even_if_it_withholds() -> None:
+    program = await rules_program(tax_withholding_percent="20")
     promoter = await funded_promoter(program)
 
     assert "add_tax_profile" not in await _codes(promoter)

@@ -72,9 +72,7 @@ def test_action_items_come_most_blocking_first() -> None:
     facts = PromoterFacts(
         required_agreement="v2",
         accepted_agreement="v1",
-        withholds_tax=True,
-        has_legal_name=True,
-        has_tax_id=False,
+        missing_tax_profile=("tax_id",),
         transfers_to_confirm={7: {"package": "p"}},
         unread_announcements=2,
         share_links=0,
@@ -93,9 +91,6 @@ def test_a_promoter_with_nothing_to_do_has_no_items() -> None:
     facts = PromoterFacts(
         required_agreement=None,
         accepted_agreement=None,
-        withholds_tax=False,
-        has_legal_name=False,
-        has_tax_id=False,
         share_links=1,
     )
 
