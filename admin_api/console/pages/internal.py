@@ -5,6 +5,7 @@ campaign, through the services the admin API's internal-program routes use."""
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from sanic import Blueprint, Request
@@ -80,6 +81,12 @@ def _document(request: Request, names: Any) -> dict[str, Any]:
     return document
 
 
+def _with_instant(item: dict[str, Any]) -> dict[str, Any]:
+    """The API's ISO creation time as an instant, shown in the program's zone."""
+    created = item.get("created_at")
+    return {**item, "created_at": datetime.fromisoformat(created) if created else None}
+
+
 async def _sub_accounts_page(request: Request, **extra: Any) -> HTTPResponse:
     program, programs = await chosen_program(request)
     try:
@@ -95,7 +102,7 @@ async def _sub_accounts_page(request: Request, **extra: Any) -> HTTPResponse:
         status=extra.pop("status", 200),
         program=program,
         programs=programs,
-        items=[sub_accounts.serialize_sub_account(p) for p in found],
+        items=[_with_instant(sub_accounts.serialize_sub_account(p)) for p in found],
         form_key=form_key(),
         errors=extra.pop("errors", {}),
         **extra,

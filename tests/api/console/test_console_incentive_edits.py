@@ -9,7 +9,12 @@ from datetime import UTC, datetime, timedelta
 
 from sanic import Sanic
 
-from server.models import CommissionBoostRecord, MilestoneBonusRecord, PeriodCapRecord
+from server.models import (
+    CommissionBoostRecord,
+    MilestoneBonusRecord,
+    PeriodCapRecord,
+    RuleSetVersion,
+)
 from server.services.programs.period_caps import create_cap
 from server.services.tiers.bonuses import pay_milestone_bonuses
 from tests.api.console.client import signed_in
@@ -25,6 +30,7 @@ async def test_staff_change_a_boost_in_local_time_and_clear_its_tier(app: Sanic)
         ends_at=datetime(2026, 11, 11, 16, tzinfo=UTC),
     )  # fmt: skip
     console = await signed_in(app, "staff", username="edit_boost")
+    versions = await RuleSetVersion.filter(program_id=program.id).count()
     shown = await console.get(f"/console/boosts/{boost.id}")
     assert 'value="2026-11-11T00:00"' in shown.text and 'value="gold"' in shown.text
     changed = await console.post(
@@ -36,6 +42,8 @@ async def test_staff_change_a_boost_in_local_time_and_clear_its_tier(app: Sanic)
     stored = await CommissionBoostRecord.get(id=boost.id)
     assert (stored.name, str(stored.multiplier), stored.tier) == ("双十一", "1.5000", None)
     assert stored.starts_at == datetime(2026, 11, 11, 0, tzinfo=UTC)
+    # A direct edit is a draft published in one step: one more version, live.
+    assert await RuleSetVersion.filter(program_id=program.id).count() == versions + 1
     refused = await console.post(f"/console/boosts/{boost.id}", {"multiplier": "9"})
     assert refused.status_code == 422 and 'aria-invalid="true"' in refused.text
     assert 'value="9"' in refused.text

@@ -28,6 +28,8 @@ async def test_staff_create_a_sub_account_once_and_give_it_a_link_and_a_code(app
     assert first.headers["location"] == again.headers["location"]
     (sub,) = await Promoter.filter(program_id=own.id)
     assert (sub.real_name, sub.status) == ("地推一组", "approved")
+    listed = await console.get(f"/console/sub-accounts?program_id={own.id}")
+    assert listed.status_code == 200 and "地推一组" in listed.text
 
     await console.get(f"/console/sub-accounts/{sub.id}")
     linked = await console.post(
@@ -49,11 +51,30 @@ async def test_staff_create_a_sub_account_once_and_give_it_a_link_and_a_code(app
     await console.close()
 
 
-async def test_a_program_that_is_not_internal_says_so(app: Sanic) -> None:
-    shop_program = await shop()
+async def test_finance_read_sub_accounts_but_change_none(app: Sanic) -> None:
+    shop_program, own = await shop(), await shop(kind="internal")
     console = await signed_in(app, "finance", username="sub_fin")
     page = await console.get(f"/console/sub-accounts?program_id={shop_program.id}")
     assert page.status_code == 200 and 'id="not-internal"' in page.text
+    listed = await console.get(f"/console/sub-accounts?program_id={own.id}")
+    assert listed.status_code == 200 and 'id="new-sub-account"' not in listed.text
+    refused = await console.post(f"/console/sub-accounts?program_id={own.id}", {"name": "x"})
+    assert refused.status_code == 403
+    assert not await Promoter.filter(program_id=own.id).exists()
+    await console.close()
+
+
+async def test_a_sub_account_name_is_shown_as_text(app: Sanic) -> None:
+    own = await shop(kind="internal")
+    console = await signed_in(app, "staff", username="sub_xss")
+    await console.get(f"/console/sub-accounts?program_id={own.id}")
+    created = await console.post(
+        f"/console/sub-accounts?program_id={own.id}", {"name": "<script>alert(1)</script>"}
+    )
+    assert created.status_code == 303, created.text
+    shown = await console.get(created.headers["location"])
+    assert "<script>alert(1)</script>" not in shown.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown.text
     await console.close()
 
 
