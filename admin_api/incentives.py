@@ -12,9 +12,10 @@ from sanic_ext import openapi
 
 from admin_api.tiers import HistoryQuery, ListQuery
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
-from server.http import Body, Moment, parse_body, parse_query, render
+from server.http import Body, Moment, Query, parse_body, parse_query, render
 from server.idempotent import create_once, render_created
-from server.services.tiers import bonuses
+from server.services.csv_export import stream_csv
+from server.services.tiers import awards, bonuses
 from server.services.tiers import incentive_config as service
 
 bp = Blueprint("admin_incentives")
@@ -59,6 +60,19 @@ class BonusCreate(BonusPatch):
     amount: DecimalText  # type: ignore[assignment]
     starts_at: Moment  # type: ignore[assignment]
     ends_at: Moment  # type: ignore[assignment]
+
+
+class AwardFilter(Query):
+    bonus_id: int | None = Field(default=None, ge=1, description="one bonus's awards")
+    promoter_id: int | None = Field(default=None, ge=1, description="one promoter's awards")
+
+
+class AwardListQuery(AwardFilter, HistoryQuery):
+    """The program's award list: newest first; `cursor` is the last id of the page before."""
+
+
+class AwardExportFilter(AwardFilter):
+    program_id: int | None = Field(default=None, ge=1)
 
 
 SCHEMAS = {BOOST: (BoostCreate, BoostPatch), BONUS: (BonusCreate, BonusPatch)}
@@ -223,4 +237,30 @@ async def list_awards(request: Request, bonus_id: int) -> HTTPResponse:
     query = parse_query(request, HistoryQuery)
     return render(
         await bonuses.list_awards(bonus_id=bonus_id, cursor=query.cursor, limit=query.limit)
+    )
+
+
+@bp.get("/programs/<program_id:int>/bonus-awards")
+@openapi.definition(
+    summary="A program's milestone bonus awards, newest first: promoter, bonus, amount, "
+    "ledger reference",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def list_program_awards(request: Request, program_id: int) -> HTTPResponse:
+    query = parse_query(request, AwardListQuery)
+    return render(await awards.list_program_awards(program_id=program_id, **query.model_dump()))
+
+
+@bp.get("/exports/bonus-awards.csv")
+@openapi.definition(
+    summary="Milestone bonus awards as CSV (the award list's filters), streamed",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def export_awards(request: Request) -> None:
+    query = parse_query(request, AwardExportFilter)
+    await stream_csv(
+        request,
+        awards.export_awards(programs=request.ctx.principal.programs, **query.model_dump()),
     )

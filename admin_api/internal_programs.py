@@ -50,6 +50,18 @@ class SpendCreate(Body):
     note: str = Field(default="", max_length=255)
 
 
+def spend_entry(body: SpendCreate) -> SpendEntry:
+    """The spend entry a request names (its amount read as exact decimal)."""
+    return SpendEntry(
+        day=body.day,
+        amount=spend.parse_amount(text=body.amount),
+        promoter_id=body.sub_account_id,
+        channel_id=body.channel_id,
+        utm_campaign=body.utm_campaign,
+        note=body.note,
+    )
+
+
 class SpendCsv(Body):
     csv: str = Field(
         max_length=MAX_CSV_ROWS * 200,
@@ -99,11 +111,8 @@ async def list_sub_accounts(request: Request, program_id: int) -> HTTPResponse:
 @requires(*ROLES_STAFF)
 async def create_link(request: Request, program_id: int, sub_account_id: int) -> HTTPResponse:
     body = parse_body(request, SubAccountLink)
-    sub = await sub_accounts.get_sub_account(program_id=program_id, sub_account_id=sub_account_id)
-    link, created = await share_links.create_link(
-        user_id=sub.user_id,  # type: ignore[attr-defined]
-        program_id=program_id,
-        **body.model_dump(),
+    link, created = await sub_accounts.create_sub_account_link(
+        program_id=program_id, sub_account_id=sub_account_id, **body.model_dump()
     )
     return render(
         share_links.serialize_link(link, settings=request.app.ctx.settings),
@@ -142,14 +151,7 @@ async def create_code(request: Request, program_id: int, sub_account_id: int) ->
 @requires(*ROLES_BACKOFFICE)
 async def record_spend(request: Request, program_id: int) -> HTTPResponse:
     body = parse_body(request, SpendCreate)
-    entry = SpendEntry(
-        day=body.day,
-        amount=spend.parse_amount(text=body.amount),
-        promoter_id=body.sub_account_id,
-        channel_id=body.channel_id,
-        utm_campaign=body.utm_campaign,
-        note=body.note,
-    )
+    entry = spend_entry(body)
     records, replayed = await create_once(
         request,
         lambda: spend.record_spend(

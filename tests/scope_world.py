@@ -14,6 +14,7 @@ from server.models import (
     AdjustmentBatch,
     Announcement,
     Anomaly,
+    BonusAward,
     CommissionBoostRecord,
     Dispute,
     Invitation,
@@ -125,6 +126,16 @@ async def build_world(settings: Settings | None = None) -> World:
     boost = await CommissionBoostRecord.create(program=program, multiplier="1.5", **window)
     bonus = await MilestoneBonusRecord.create(
         program=program, target_net_sales="100.00", amount="5.00", **window
+    )
+    # An award row only (no ledger posting): the award list and its CSV reach the program.
+    await BonusAward.create(
+        bonus=bonus,
+        promoter=promoter,
+        program_id=program.id,
+        currency=program.currency,
+        amount="5.00",
+        ledger_reference=f"bonus:{bonus.id}:{promoter.id}",
+        awarded_at=now,
     )
     invitation = await Invitation.create(
         program=program,

@@ -172,4 +172,12 @@ ERROR_MESSAGES = {
     "webhook_delivery_not_found": N_("No such webhook delivery."),
     "webhook_endpoint_disabled": N_("The endpoint is disabled: enable it first."),
     "webhook_endpoint_deleted": N_("This webhook endpoint was deleted."),
+    "program_not_internal": N_("Sub-accounts belong to internal programs."),
+    "sub_account_not_found": N_("No such sub-account."),
+    "invalid_spend": N_("This spend entry is not valid."),
+    "invalid_spend_csv": N_("The file was refused: nothing was recorded."),
+    "unknown_spend_target": N_("The sub-account or channel is not in this program."),
+    "milestone_bonus_not_found": N_("No such milestone bonus."),
+    "boost_not_found": N_("No such boost."),
+    "period_cap_not_found": N_("No such period cap."),
 }

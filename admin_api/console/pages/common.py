@@ -10,7 +10,7 @@ from sanic import Request
 from sanic.response import HTTPResponse, redirect
 
 from admin_api.console.views import page
-from server.domain.errors import FenxiaoError, NotFound, ValidationFailed
+from server.domain.errors import BadRequest, FenxiaoError, NotFound, ValidationFailed
 from server.http import validate_body
 from server.models import Program
 from server.services.programs import settings as program_service
@@ -56,6 +56,14 @@ def form_text(request: Request, name: str, *, max_length: int = 512) -> str | No
     if len(value) > max_length:
         raise ValidationFailed("too long", code="validation_failed", fields={name: "too long"})
     return value or None
+
+
+def uploaded_file(request: Request, name: str = "file") -> Any:
+    """The form's uploaded file, else 400 file_required."""
+    upload = request.files.get(name) if request.files else None
+    if upload is None or not upload.body:
+        raise BadRequest("a CSV file is required", code="file_required")
+    return upload
 
 
 def form_ids(request: Request) -> list[int]:

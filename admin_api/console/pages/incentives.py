@@ -16,8 +16,10 @@ from admin_api.console.views import page
 from admin_api.incentives import BONUS, BOOST, SCHEMAS
 from server.auth import ROLES_BACKOFFICE, ROLES_STAFF
 from server.domain.errors import FenxiaoError
+from server.domain.instants import utc
 from server.domain.periods import zone
 from server.http import MAX_PAGE_SIZE, validate_body
+from server.services.programs import settings as program_service
 from server.services.tiers import incentive_config as service
 
 bp = Blueprint("console_incentives")
@@ -43,6 +45,9 @@ FIELDS = {
     },
 }
 TIMES = ("starts_at", "ends_at")
+# Fields a change clears when left blank (every tier, no cap on the rate or the awards).
+CLEARABLE = ("tier", "max_rate", "max_awards")
+PATHS = {BOOST: "/console/boosts", BONUS: "/console/milestone-bonuses"}
 
 
 def _local_time(raw: str, time_zone: str) -> str:
@@ -57,11 +62,16 @@ def _local_time(raw: str, time_zone: str) -> str:
     return moment.isoformat()
 
 
-def incentive_form(request: Request, kind: str, time_zone: str) -> dict[str, Any]:
+def incentive_form(
+    request: Request, kind: str, time_zone: str, *, creating: bool = True
+) -> dict[str, Any]:
+    """The form as the API's JSON body; on a change a blank tier or cap clears it."""
     document: dict[str, Any] = {}
     for name in FIELDS[kind]:
         raw = form_text(request, name) or ""
         if not raw:
+            if not creating and name in CLEARABLE:
+                document[name] = None
             continue
         if name in TIMES:
             document[name] = _local_time(raw, time_zone)
@@ -176,3 +186,81 @@ async def switch_boost(request: Request, boost_id: int) -> HTTPResponse:
 async def switch_bonus(request: Request, bonus_id: int) -> HTTPResponse:
     """Disable a bonus (no new awards) or enable it again."""
     return await _switch(request, BONUS, bonus_id)
+
+
+def local_input(value: Any, time_zone: str) -> str:
+    """An instant as a `datetime-local` value in the program's zone."""
+    if not value:
+        return ""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return utc(moment).astimezone(zone(time_zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+async def _edit_page(request: Request, kind: str, record_id: int, **extra: Any) -> HTTPResponse:
+    record, currency = await service.get_incentive(kind=kind, record_id=record_id)
+    item = service.serialize_incentive(kind, record, currency=currency)
+    program = await program_service.get_program(program_id=item["program_id"])
+    values = {
+        name: local_input(item.get(name), program.time_zone) if name in TIMES else item.get(name)
+        for name in FIELDS[kind]
+    }
+    return await page(
+        request,
+        "incentives/edit.html",
+        status=extra.pop("status", 200),
+        program=program,
+        kind=kind,
+        item=_with_instants(item),
+        values={**values, **extra.pop("entered", {})},
+        fields=FIELDS[kind],
+        record_path=f"{PATHS[kind]}/{record_id}",
+        errors=extra.pop("errors", {}),
+        **extra,
+    )
+
+
+async def _update(request: Request, kind: str, record_id: int) -> HTTPResponse:
+    record, _ = await service.get_incentive(kind=kind, record_id=record_id)
+    program = await program_service.get_program(program_id=record.program_id)
+    document = incentive_form(request, kind, program.time_zone, creating=False)
+    try:
+        body = validate_body(document, SCHEMAS[kind][1])
+        await service.update_incentive(
+            kind=kind,
+            record_id=record_id,
+            changes=body.model_dump(exclude_unset=True),
+            actor=request.ctx.principal,
+            request_id=request.ctx.request_id,
+        )
+    except FenxiaoError as error:
+        return await _edit_page(
+            request, kind, record_id, status=error.status_code, error=error,
+            errors=fields_beside(error), entered={k: request.form.get(k) for k in request.form},
+        )  # fmt: skip
+    return done(f"{PATHS[kind]}/{record_id}")
+
+
+@bp.get("/boosts/<boost_id:int>")
+@console_route(*ROLES_BACKOFFICE)
+async def boost_detail(request: Request, boost_id: int) -> HTTPResponse:
+    return await _edit_page(request, BOOST, boost_id)
+
+
+@bp.post("/boosts/<boost_id:int>")
+@console_route(*ROLES_STAFF)
+async def update_boost(request: Request, boost_id: int) -> HTTPResponse:
+    """Change a boost: the edit goes live as a new rule-set version (docs/rule-sets.md)."""
+    return await _update(request, BOOST, boost_id)
+
+
+@bp.get("/milestone-bonuses/<bonus_id:int>")
+@console_route(*ROLES_BACKOFFICE)
+async def bonus_detail(request: Request, bonus_id: int) -> HTTPResponse:
+    return await _edit_page(request, BONUS, bonus_id)
+
+
+@bp.post("/milestone-bonuses/<bonus_id:int>")
+@console_route(*ROLES_STAFF)
+async def update_bonus(request: Request, bonus_id: int) -> HTTPResponse:
+    """Change a milestone bonus: the edit goes live as a new rule-set version."""
+    return await _update(request, BONUS, bonus_id)

@@ -10,10 +10,10 @@ from sanic.response import HTTPResponse
 from admin_api.adjustments import AdjustmentBody, AdjustmentFilter
 from admin_api.console.guard import console_route
 from admin_api.console.labels import N_
-from admin_api.console.pages.common import chosen_program, done, list_page
+from admin_api.console.pages.common import chosen_program, done, list_page, uploaded_file
 from admin_api.console.views import page
 from server.auth import ROLES_BACKOFFICE, ROLES_FINANCE
-from server.domain.errors import BadRequest, FenxiaoError
+from server.domain.errors import FenxiaoError
 from server.domain.ledger.adjustments import ReasonCode
 from server.http import validate_body
 from server.services.ledger import adjustments as adjustment_service
@@ -87,10 +87,8 @@ async def create_adjustment(request: Request) -> HTTPResponse:
 async def upload_adjustments(request: Request) -> HTTPResponse:
     """Apply a CSV of adjustments, all or none; a refusal lists every row's problem."""
     program, _ = await chosen_program(request)
-    upload = request.files.get("file") if request.files else None
     try:
-        if upload is None or not upload.body:
-            raise BadRequest("a CSV file is required", code="file_required")
+        upload = uploaded_file(request)
         batch = await adjustment_service.upload_adjustments(
             program_id=program.id,
             filename=upload.name or "adjustments.csv",

@@ -13,6 +13,7 @@ from server import clock
 from server.auth import Principal
 from server.domain.errors import ValidationFailed
 from server.domain.money import read_decimal
+from server.domain.pagination import check_page_limit, next_cursor
 from server.domain.reports.ranges import EARLIEST_DAY, LATEST_DAY, ReportRange
 from server.domain.reports.rollup import Dimension
 from server.domain.reports.spend import SpendEntry, read_spend_csv, spend_errors
@@ -155,6 +156,19 @@ async def spend_by(*, program_id: int, dimension: Dimension, r: ReportRange) -> 
     for row in rows:
         totals[str(row[column])] += Decimal(row["amount"])
     return dict(totals)
+
+
+async def list_spend(*, program_id: int, cursor: int | None, limit: int) -> dict[str, Any]:
+    """A page of the program's spend records, newest first."""
+    check_page_limit(limit)
+    query = SpendRecord.filter(program_id=program_id)
+    if cursor is not None:
+        query = query.filter(id__lt=cursor)
+    records = await query.order_by("-id").limit(limit)
+    return {
+        "items": [serialize_spend(record) for record in records],
+        "next_cursor": next_cursor([record.id for record in records], limit),
+    }
 
 
 def serialize_spend(record: SpendRecord) -> dict[str, Any]:

@@ -1,9 +1,10 @@
-"""The program leaderboard: promoters ranked by their own net sales this month, names masked;
-a promoter who opts out is never shown."""
+"""The program leaderboard: promoters ranked by their own net sales this month; a promoter who
+opts out is never shown. Promoters see names masked; staff see who each one is."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from server.domain.masking import mask_name
@@ -16,14 +17,12 @@ from server.services.tiers.results import own_results
 LEADERBOARD_SIZE = 20
 
 
-async def leaderboard(
-    *, user_id: int, program_id: int, now: datetime, size: int = LEADERBOARD_SIZE
-) -> dict[str, Any]:
-    """This month's top promoters by own net sales (opted-out ones left out), and my place."""
-    me = await own_promoter(user_id=user_id, program_id=program_id)
-    program = await Program.get(id=program_id)
+async def _ranking(
+    program: Program, now: datetime
+) -> tuple[datetime, datetime, list[tuple[Decimal, int]], dict[int, dict[str, Any]]]:
+    """This month's bounds, the shown promoters' (net sales, id) best first, and their rows."""
     start, end = period_bounds(now, Period.MONTH, zone(program.time_zone))
-    results = await own_results(program_id=program_id, start=start, end=min(end, now))
+    results = await own_results(program_id=program.id, start=start, end=min(end, now))
     shown = {
         row["id"]: row
         for row in await Promoter.filter(
@@ -36,6 +35,16 @@ async def leaderboard(
         ((r.net_sales, pid) for pid, r in results.items() if pid in shown and r.net_sales > 0),
         key=lambda item: (-item[0], item[1]),
     )
+    return start, end, ranked, shown
+
+
+async def leaderboard(
+    *, user_id: int, program_id: int, now: datetime, size: int = LEADERBOARD_SIZE
+) -> dict[str, Any]:
+    """This month's top promoters by own net sales (opted-out ones left out), and my place."""
+    me = await own_promoter(user_id=user_id, program_id=program_id)
+    program = await Program.get(id=program_id)
+    start, end, ranked, shown = await _ranking(program, now)
     places = {pid: index + 1 for index, (_net, pid) in enumerate(ranked)}
     return {
         "period": {"start": start, "end": end},
@@ -54,6 +63,32 @@ async def leaderboard(
             "opted_out": me.leaderboard_opt_out,
             "rank": places.get(me.id),
         },
+    }
+
+
+async def staff_leaderboard(
+    *, program_id: int, now: datetime, size: int = LEADERBOARD_SIZE
+) -> dict[str, Any]:
+    """The leaderboard promoters see, as staff see it: the same ranks (opted-out promoters
+    left out), with each promoter's id and full name, whether the program shows it, and how
+    many promoters opted out."""
+    program = await Program.get(id=program_id)
+    start, end, ranked, shown = await _ranking(program, now)
+    return {
+        "period": {"start": start, "end": end},
+        "currency": program.currency,
+        "enabled": program.leaderboard_enabled,
+        "opted_out": await Promoter.filter(program_id=program_id, leaderboard_opt_out=True).count(),
+        "items": [
+            {
+                "rank": index + 1,
+                "promoter_id": pid,
+                "name": shown[pid]["real_name"],
+                "tier": shown[pid]["tier"],
+                "net_sales": str(net),
+            }
+            for index, (net, pid) in enumerate(ranked[:size])
+        ],
     }
 
 
