@@ -172,7 +172,8 @@ async def publish_draft(request: Request, version_id: int) -> HTTPResponse:
 
 @bp.post("/rule-set-versions/<version_id:int>/simulations")
 @openapi.definition(
-    summary="What a version would have paid on a past range's orders, against what they paid",
+    summary="What a version would have paid on a past range's orders (commissions and"
+    " milestone bonus awards), against what was paid",
     body=SimulationBody,
     secured={"bearer": []},
 )

@@ -61,6 +61,17 @@ async def test_staff_draft_simulate_and_publish_a_rate_change(api: Api) -> None:
         "simulated": "25.00",
         "difference": "10.00",
     }
+    # No milestone bonus in the program: the bonus part is there, empty.
+    assert simulated.json["bonuses"] == {
+        "totals": {
+            "paid": "0.00",
+            "simulated": "0.00",
+            "difference": "0.00",
+            "awards_paid": 0,
+            "awards_simulated": 0,
+        },
+        "awards": [],
+    }
     too_long = await api.post(
         f"/admin/v1/rule-set-versions/{draft['id']}/simulations",
         token=finance,
