@@ -15,6 +15,7 @@ from server.auth import ROLES_BACKOFFICE, ROLES_STAFF, requires
 from server.http import MAX_PAGE_SIZE, Body, Query, parse_body, parse_query, render
 from server.idempotent import create_once, render_created
 from server.services.tiers import config as tiers_service
+from server.services.tiers import leaderboard as leaderboard_service
 from server.services.tiers import standing
 
 bp = Blueprint("admin_tiers")
@@ -189,4 +190,17 @@ async def tier_history(request: Request, promoter_id: int) -> HTTPResponse:
     query = parse_query(request, HistoryQuery)
     return render(
         await standing.tier_history(promoter_id=promoter_id, cursor=query.cursor, limit=query.limit)
+    )
+
+
+@bp.get("/programs/<program_id:int>/leaderboard")
+@openapi.definition(
+    summary="This month's leaderboard as promoters get it (opted-out ones left out), with "
+    "full names, whether the program shows it and how many opted out",
+    secured={"bearer": []},
+)
+@requires(*ROLES_BACKOFFICE)
+async def staff_leaderboard(request: Request, program_id: int) -> HTTPResponse:
+    return render(
+        await leaderboard_service.staff_leaderboard(program_id=program_id, now=clock.now())
     )

@@ -310,9 +310,9 @@ def _configuration_cases(
             [f"/admin/v1/period-caps/{ids['cap']}"],
         ),
         (
-            "leaderboard, this month (no API route for staff)",
+            "leaderboard, this month",
             [f"/console/leaderboard?program_id={p}"],
-            [],
+            [f"/admin/v1/programs/{p}/leaderboard"],
         ),
         (
             f"sub-accounts ({SUB_ACCOUNTS})",

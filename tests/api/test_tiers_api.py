@@ -156,6 +156,14 @@ async def test_a_promoter_who_opts_out_is_left_off_the_leaderboard(
     assert [(i["rank"], i["net_sales"], i["me"]) for i in items] == [(1, "100.00", True)]
     assert proud.id != shy.id
 
+    finance = await api.staff_token("finance")
+    staff_view = await api.get(f"/admin/v1/programs/{program.id}/leaderboard", token=finance)
+    assert staff_view.status == 200, staff_view.text
+    assert staff_view.json["opted_out"] == 1 and staff_view.json["enabled"] is False
+    assert [(i["rank"], i["promoter_id"], i["net_sales"]) for i in staff_view.json["items"]] == [
+        (1, proud.id, "100.00")
+    ]
+
 
 async def test_tier_and_incentive_routes_are_in_both_openapi_documents(api: Api) -> None:
     admin = (await api.get("/admin/v1/openapi.json")).json["paths"]
@@ -168,6 +176,8 @@ async def test_tier_and_incentive_routes_are_in_both_openapi_documents(api: Api)
         "/admin/v1/programs/{program_id}/boosts",
         "/admin/v1/programs/{program_id}/milestone-bonuses",
         "/admin/v1/milestone-bonuses/{bonus_id}/awards",
+        "/admin/v1/programs/{program_id}/bonus-awards",
+        "/admin/v1/programs/{program_id}/leaderboard",
     ):
         assert path in admin, path
     assert "/mp/v1/programs/{program_id}/tier" in mp

@@ -11,6 +11,7 @@ from server.domain.masking import mask_name
 from server.domain.periods import Period, period_bounds, zone
 from server.domain.promoters.status import PromoterStatus
 from server.models import Program, Promoter
+from server.services.programs.settings import get_program
 from server.services.promoters.team import own_promoter
 from server.services.tiers.results import own_results
 
@@ -72,7 +73,7 @@ async def staff_leaderboard(
     """The leaderboard promoters see, as staff see it: the same ranks (opted-out promoters
     left out), with each promoter's id and full name, whether the program shows it, and how
     many promoters opted out."""
-    program = await Program.get(id=program_id)
+    program = await get_program(program_id=program_id)
     start, end, ranked, shown = await _ranking(program, now)
     return {
         "period": {"start": start, "end": end},
