@@ -3,9 +3,10 @@ top promoters and the funnel, all read from rollups (docs/reports.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from server import clock
@@ -26,7 +27,7 @@ from server.domain.reports.rollup import Dimension
 from server.models import Program, Promoter, PromoterStatusChange
 from server.services.catalog.reads import catalog_names
 from server.services.programs.settings import get_program
-from server.services.reports import reads, spans, spend
+from server.services.reports import cached, reads, spend
 from server.services.reports.reads import Segment
 
 TOP_SORTS = ("net_sales", "commissions", "conversion")
@@ -109,39 +110,20 @@ def parse_segment(*, text: str | None) -> Segment:
 async def figures(
     *, program_id: int, segment: Segment, ranges: Sequence[ReportRange], tz: tzinfo
 ) -> list[Figures]:
-    """The sums, unique visitors and spend of one segment over each range (of one length),
-    the sums and sketches of all of them read in one statement each."""
-    periods = [spans.pieces(r, tz) for r in ranges]
-    sums = await reads.totals(program_id=program_id, segment=segment, periods=periods)
-    if ranges[0].days == 1:
-        uniques = [
-            await reads.unique_visitors(
-                program_id=program_id, segment=segment, start=r.start, end=r.end
-            )
-            for r in ranges
-        ]
-    else:
-        found = await reads.spanned_visitors(
-            program_id=program_id,
-            dimension=segment.dimension,
-            value=segment.value,
-            periods=periods,
+    """The sums, unique visitors and spend of one segment over each range, each range's
+    read from its kept figures (one row)."""
+    found = []
+    for r in ranges:
+        sums, visitors = await cached.segment_figures(
+            program_id=program_id, segment=segment, r=r, tz=tz
         )
-        uniques = [one.get(None, 0) for one in found]
-    return [
-        Figures(
-            sums=total,
-            unique_visitors=visitors,
-            spend=await spend.spend_total(program_id=program_id, segment=segment, r=r),
-        )
-        for r, total, visitors in zip(ranges, sums, uniques, strict=True)
-    ]
+        spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
+        found.append(Figures(sums=sums, unique_visitors=visitors, spend=spent))
+    return found
 
 
 async def _active_promoters(window: Window, r: ReportRange) -> int:
-    return await reads.active_promoters(
-        program_id=window.program.id, pieces=spans.pieces(r, window.tz)
-    )
+    return await cached.active_promoters(program_id=window.program.id, r=r, tz=window.tz)
 
 
 async def _new_promoters(program_id: int, r: ReportRange) -> int:
@@ -224,57 +206,81 @@ def _segment_json(segment: Segment) -> dict[str, str] | None:
 async def _by_value(
     window: Window, dimension: Dimension, ranges: Sequence[ReportRange]
 ) -> list[dict[str, Figures]]:
-    """Figures per value of one dimension over each range (of one length)."""
-    pid, periods = window.program.id, [spans.pieces(r, window.tz) for r in ranges]
+    """Figures per value of one dimension over each range."""
+    pid = window.program.id
     stored = Dimension.PROMOTER if dimension == Dimension.TIER else dimension
-    sums = await reads.spanned(program_id=pid, dimension=stored, periods=periods, by_value=True)
-    if ranges[0].days == 1:
-        uniques = [
-            await reads.unique_visitors_by(
-                program_id=pid, dimension=stored, start=r.start, end=r.end
-            )
-            for r in ranges
-        ]
-    else:
-        uniques = await reads.spanned_visitors(
-            program_id=pid, dimension=stored, periods=periods, by_value=True
-        )
+    kept = [
+        await cached.by_value(program_id=pid, dimension=stored, r=r, tz=window.tz) for r in ranges
+    ]
     if dimension != Dimension.TIER:
         found = []
-        for r, sums_of, uniques_of in zip(ranges, sums, uniques, strict=True):
+        for r, of_range in zip(ranges, kept, strict=True):
             spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
-            found.append(
-                {
-                    v: Figures(sums_of.get(v, Sums()), uniques_of.get(v, 0), spent.get(v))
-                    for v in sorted(set(sums_of) | set(spent))
-                }
-            )
+            found.append(_with_spend(of_range, spent, sorted(set(of_range) | set(spent))))
         return found
     # Tier: promoter rows grouped by each promoter's tier now. Unique visitors of a tier are
     # the promoters' own summed (a visitor of two promoters of a tier counts twice).
-    ids = {int(v) for sums_of in sums for v in sums_of}
+    ids = {int(v) for of_range in kept for v in of_range}
     tiers = dict(await Promoter.filter(id__in=sorted(ids)).values_list("id", "tier"))
     found = []
-    for sums_of, uniques_of in zip(sums, uniques, strict=True):
+    for of_range in kept:
         grouped: dict[str, tuple[Sums, int]] = {}
-        for value, one in sums_of.items():
+        for value, (one, visitors_of) in of_range.items():
             tier = str(tiers.get(int(value), "default"))
             merged, visitors = grouped.get(tier, (Sums(), 0))
             merged.merge(one)
-            grouped[tier] = (merged, visitors + uniques_of.get(value, 0))
+            grouped[tier] = (merged, visitors + visitors_of)
         found.append({tier: Figures(s, n) for tier, (s, n) in grouped.items()})
     return found
+
+
+def _with_spend(
+    kept: dict[str, cached.Found], spent: dict[str, Decimal], values: Iterable[str]
+) -> dict[str, Figures]:
+    """Figures of these values: their kept sums and unique visitors, and their spend."""
+    return {v: Figures(*kept.get(v, cached.EMPTY), spent.get(v)) for v in values}
+
+
+def _by_rank(item: tuple[str, Figures]) -> tuple[Any, ...]:
+    """A breakdown's order: by net sales, then visits, then value."""
+    return (-item[1].sums["net_sales"], -item[1].sums["visits"], item[0])
+
+
+async def _top_values(
+    window: Window, dimension: Dimension, limit: int
+) -> tuple[list[tuple[str, Figures]], dict[str, Figures]]:
+    """The first `limit` values of a breakdown with their figures, and theirs in the
+    previous period: only those rows read (and values with spend, which count apart)."""
+    pid, tz = window.program.id, window.tz
+    spent = await spend.spend_by(program_id=pid, dimension=dimension, r=window.current)
+    found = await cached.top(
+        program_id=pid, dimension=dimension, r=window.current, tz=tz, limit=limit
+    )
+    if spent:
+        found.update(
+            await cached.of_values(
+                program_id=pid, dimension=dimension, r=window.current, tz=tz, values=sorted(spent)
+            )
+        )
+    current = _with_spend(found, spent, set(found) | set(spent))
+    ordered = sorted(current.items(), key=_by_rank)[:limit]
+    values = [value for value, _ in ordered]
+    spent_before = await spend.spend_by(program_id=pid, dimension=dimension, r=window.previous)
+    before = await cached.of_values(
+        program_id=pid, dimension=dimension, r=window.previous, tz=tz, values=values
+    )
+    return ordered, _with_spend(before, spent_before, values)
 
 
 async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, Any]:
     """Figures per value of one dimension, beside the previous period, by net sales."""
     chosen = _dimension(dimension)
     places = window.exponent
-    current, before = await _by_value(window, chosen, window.periods)
-    ordered = sorted(
-        current.items(),
-        key=lambda item: (-item[1].sums["net_sales"], -item[1].sums["visits"], item[0]),
-    )[:limit]
+    if chosen == Dimension.TIER:
+        current, before = await _by_value(window, chosen, window.periods)
+        ordered = sorted(current.items(), key=_by_rank)[:limit]
+    else:
+        ordered, before = await _top_values(window, chosen, limit)
     empty = Figures(Sums(), 0)
     items = [
         {
@@ -286,7 +292,9 @@ async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, 
     ]
     if chosen in (Dimension.PRODUCT, Dimension.CATEGORY):
         # The catalog's name beside each id (None for an id the store never pushed).
-        names = await catalog_names(program_id=window.program.id, kind=chosen.value, ids=current)
+        names = await catalog_names(
+            program_id=window.program.id, kind=chosen.value, ids=[v for v, _ in ordered]
+        )
         for item in items:
             item["name"] = names.get(item["value"])
     return {**window.describe(), "dimension": chosen.value, "items": items}
