@@ -40,6 +40,7 @@ class Migration(migrations.Migration):
                 ('range_end', UtcDatetimeField(auto_now=False, auto_now_add=False)),
                 ('days', fields.SmallIntField()),
                 ('unique_visitors', fields.IntField(default=0)),
+                ('active_values', fields.IntField(default=0)),
             ],
             options={'table': 'report_range_figures', 'app': 'models', 'unique_together': (('program_id', 'bucket', 'days', 'dimension', 'value'),), 'indexes': [Index(fields=['program_id', 'dimension', 'bucket', 'days', 'net_sales'])], 'pk_attr': 'id', 'table_description': 'The figures of one range of whole local days (bucket: the UTC start of its first day,'},
             bases=['_RollupColumns'],

@@ -216,6 +216,8 @@ class ReportRangeFigures(_RollupColumns):
     range_end = UtcDatetimeField()
     days = fields.SmallIntField()
     unique_visitors = fields.IntField(default=0)
+    # On the complete row: how many values had a visit, binding or order (active promoters).
+    active_values = fields.IntField(default=0)
 
     class Meta:
         table = "report_range_figures"

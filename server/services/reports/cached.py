@@ -85,8 +85,17 @@ async def _keep(
                 unique_visitors=visitors,
                 **{column: sums[column] for column in ROLLUP_COLUMNS},
             )
-            for value, (sums, visitors) in sorted({**found, COMPLETE: EMPTY}.items())
+            for value, (sums, visitors) in sorted(found.items())
         ]
+        rows.append(
+            ReportRangeFigures(
+                **key,
+                range_end=r.end,
+                dimension=dimension.value,
+                value=COMPLETE,
+                active_values=_active(found),
+            )
+        )
         await ReportRangeFigures.bulk_create(rows, batch_size=1000, using_db=conn)
 
 
@@ -99,9 +108,13 @@ async def _fill(
     return found
 
 
-def _where(program_id: int, dimension: Dimension, r: ReportRange) -> tuple[str, list[Any]]:
+def _where(
+    program_id: int, dimension: Dimension, r: ReportRange, table: str = ""
+) -> tuple[str, list[Any]]:
+    t = table
     return (
-        "program_id = ? AND dimension = ? AND bucket >= ? AND bucket < ? AND days = ?",
+        f"{t}program_id = ? AND {t}dimension = ? AND {t}bucket >= ? AND {t}bucket < ?"
+        f" AND {t}days = ?",
         [program_id, dimension.value, r.start, r.start + _HOUR, r.days],
     )
 
@@ -114,9 +127,9 @@ async def _rows(text: str, values: list[Any]) -> dict[str, Found]:
     }
 
 
-def _select(conn: BaseDBAsyncClient) -> str:
+def _select(conn: BaseDBAsyncClient, index: int = 0) -> str:
     columns = ", ".join(cell(conn, column) for column in ROLLUP_COLUMNS)
-    return f"SELECT value, unique_visitors, {columns} FROM report_range_figures"
+    return f"SELECT {index} AS p, value, unique_visitors, {columns} FROM report_range_figures"
 
 
 async def _kept(
@@ -153,13 +166,25 @@ async def of_values(
 
 
 async def segment_figures(
-    *, program_id: int, segment: Segment, r: ReportRange, tz: tzinfo
-) -> Found:
-    """The sums and unique visitors of one segment (the totals: dimension all) over a range."""
-    found = await of_values(
-        program_id=program_id, dimension=segment.dimension, r=r, tz=tz, values=[segment.value]
-    )
-    return found.get(segment.value, EMPTY)
+    *, program_id: int, segment: Segment, ranges: Sequence[ReportRange], tz: tzinfo
+) -> list[Found]:
+    """The sums and unique visitors of one segment (the totals: dimension all) over each
+    range: the kept rows of all of them in one statement."""
+    conn = connection()
+    parts, args = [], []
+    for index, r in enumerate(ranges):
+        where, values = _where(program_id, segment.dimension, r)
+        parts.append(f"{_select(conn, index)} WHERE {where} AND value IN (?, ?)")
+        args += [*values, COMPLETE, segment.value]
+    kept: list[dict[str, Found]] = [{} for _ in ranges]
+    for row in await sql_rows(conn, " UNION ALL ".join(parts), args):
+        kept[int(row["p"])][row["value"]] = (sums_of(conn, row), int(row["unique_visitors"]))
+    found = []
+    for r, of_range in zip(ranges, kept, strict=True):
+        if COMPLETE not in of_range:
+            of_range = await _fill(program_id, segment.dimension, r, tz)
+        found.append(of_range.get(segment.value, EMPTY))
+    return found
 
 
 async def top(
@@ -183,23 +208,54 @@ async def top(
     return found
 
 
-async def active_promoters(*, program_id: int, r: ReportRange, tz: tzinfo) -> int:
-    """Promoters with a visit, binding or attributed order over a range of whole local days."""
-    where, args = _where(program_id, Dimension.PROMOTER, r)
-    (row,) = await sql_rows(
-        connection(),
-        "SELECT SUM(CASE WHEN value = '' THEN 1 ELSE 0 END) AS kept, SUM(CASE WHEN value <> ''"
-        " AND (visits > 0 OR bindings > 0 OR orders > 0) THEN 1 ELSE 0 END) AS n"
-        f" FROM report_range_figures WHERE {where}",
-        args,
-    )
-    if row["kept"]:
-        return int(row["n"] or 0)
-    found = await _fill(program_id, Dimension.PROMOTER, r, tz)
+def _active(found: dict[str, Found]) -> int:
+    """Values with a visit, binding or attributed order (all counts, never negative)."""
     return sum(
         1
         for sums, _ in found.values()
         if sums["visits"] > 0 or sums["bindings"] > 0 or sums["orders"] > 0
+    )
+
+
+async def active_promoters(
+    *, program_id: int, ranges: Sequence[ReportRange], tz: tzinfo
+) -> list[int]:
+    """Promoters with a visit, binding or attributed order over each range of whole local
+    days: counted when the range was kept (its complete row), all in one statement."""
+    parts, args = [], []
+    for index, r in enumerate(ranges):
+        where, values = _where(program_id, Dimension.PROMOTER, r)
+        parts.append(
+            f"SELECT {index} AS p, active_values FROM report_range_figures"
+            f" WHERE {where} AND value = ''"
+        )
+        args += values
+    rows = await sql_rows(connection(), " UNION ALL ".join(parts), args)
+    kept = {int(row["p"]): int(row["active_values"]) for row in rows}
+    return [
+        kept[index]
+        if index in kept
+        else _active(await _fill(program_id, Dimension.PROMOTER, r, tz))
+        for index, r in enumerate(ranges)
+    ]
+
+
+async def by_tier(*, program_id: int, r: ReportRange, tz: tzinfo) -> dict[str, Found]:
+    """The promoter rows summed per each promoter's tier now (unique visitors too: a visitor
+    of two promoters of a tier counts twice), grouped by the database."""
+    if await _kept(program_id, Dimension.PROMOTER, r, []) is None:
+        await _fill(program_id, Dimension.PROMOTER, r, tz)
+    conn = connection()
+    where, args = _where(program_id, Dimension.PROMOTER, r, "f.")
+    as_id = "SIGNED" if is_mysql(conn) else "INTEGER"
+    columns = ", ".join(cell(conn, column, summed=True) for column in ROLLUP_COLUMNS)
+    return await _rows(
+        f"SELECT t.tier AS value, SUM(t.unique_visitors) AS unique_visitors, {columns}"
+        " FROM (SELECT COALESCE(p.tier, 'default') AS tier, f.* FROM report_range_figures AS f"
+        f" LEFT JOIN promoters AS p ON p.id = CAST(f.value AS {as_id})"
+        f" WHERE {where} AND f.value <> '') AS t"
+        " GROUP BY t.tier",
+        args,
     )
 
 

@@ -112,30 +112,26 @@ async def figures(
 ) -> list[Figures]:
     """The sums, unique visitors and spend of one segment over each range, each range's
     read from its kept figures (one row)."""
+    kept = await cached.segment_figures(
+        program_id=program_id, segment=segment, ranges=ranges, tz=tz
+    )
     found = []
-    for r in ranges:
-        sums, visitors = await cached.segment_figures(
-            program_id=program_id, segment=segment, r=r, tz=tz
-        )
+    for r, (sums, visitors) in zip(ranges, kept, strict=True):
         spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
         found.append(Figures(sums=sums, unique_visitors=visitors, spend=spent))
     return found
 
 
-async def _active_promoters(window: Window, r: ReportRange) -> int:
-    return await cached.active_promoters(program_id=window.program.id, r=r, tz=window.tz)
-
-
-async def _new_promoters(program_id: int, r: ReportRange) -> int:
-    """Promoters first approved in the range (read from the status history)."""
+async def _new_promoters(program_id: int, ranges: Sequence[ReportRange]) -> list[int]:
+    """Promoters first approved in each range (read from the status history at once)."""
     approved = await PromoterStatusChange.filter(
         promoter__program_id=program_id,
         to_status="approved",
         from_status="applied",
-        at__gte=r.start,
-        at__lt=r.end,
-    ).values_list("promoter_id", flat=True)
-    return len(set(approved))
+        at__gte=min(r.start for r in ranges),
+        at__lt=max(r.end for r in ranges),
+    ).values_list("promoter_id", "at")
+    return [len({promoter for promoter, at in approved if r.start <= at < r.end}) for r in ranges]
 
 
 async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
@@ -182,16 +178,20 @@ async def overview(*, window: Window, segment: Segment) -> dict[str, Any]:
     current, before = await figures(
         program_id=pid, segment=segment, ranges=window.periods, tz=window.tz
     )
+    active, active_previous = await cached.active_promoters(
+        program_id=pid, ranges=window.periods, tz=window.tz
+    )
+    new, new_previous = await _new_promoters(pid, window.periods)
     return {
         **window.describe(),
         "segment": _segment_json(segment),
         "totals": as_json(current, exponent=places),
         "previous_totals": as_json(before, exponent=places),
         "promoters": {
-            "active": await _active_promoters(window, window.current),
-            "active_previous": await _active_promoters(window, window.previous),
-            "new": await _new_promoters(pid, window.current),
-            "new_previous": await _new_promoters(pid, window.previous),
+            "active": active,
+            "active_previous": active_previous,
+            "new": new,
+            "new_previous": new_previous,
         },
         "series": await series(window=window, segment=segment),
     }
@@ -208,29 +208,18 @@ async def _by_value(
 ) -> list[dict[str, Figures]]:
     """Figures per value of one dimension over each range."""
     pid = window.program.id
-    stored = Dimension.PROMOTER if dimension == Dimension.TIER else dimension
-    kept = [
-        await cached.by_value(program_id=pid, dimension=stored, r=r, tz=window.tz) for r in ranges
-    ]
     if dimension != Dimension.TIER:
         found = []
-        for r, of_range in zip(ranges, kept, strict=True):
+        for r in ranges:
+            of_range = await cached.by_value(program_id=pid, dimension=dimension, r=r, tz=window.tz)
             spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
             found.append(_with_spend(of_range, spent, sorted(set(of_range) | set(spent))))
         return found
-    # Tier: promoter rows grouped by each promoter's tier now. Unique visitors of a tier are
-    # the promoters' own summed (a visitor of two promoters of a tier counts twice).
-    ids = {int(v) for of_range in kept for v in of_range}
-    tiers = dict(await Promoter.filter(id__in=sorted(ids)).values_list("id", "tier"))
+    # Tier: promoter rows grouped by each promoter's tier now (by the database).
     found = []
-    for of_range in kept:
-        grouped: dict[str, tuple[Sums, int]] = {}
-        for value, (one, visitors_of) in of_range.items():
-            tier = str(tiers.get(int(value), "default"))
-            merged, visitors = grouped.get(tier, (Sums(), 0))
-            merged.merge(one)
-            grouped[tier] = (merged, visitors + visitors_of)
-        found.append({tier: Figures(s, n) for tier, (s, n) in grouped.items()})
+    for r in ranges:
+        tiers = await cached.by_tier(program_id=pid, r=r, tz=window.tz)
+        found.append({tier: Figures(*of_tier) for tier, of_tier in tiers.items()})
     return found
 
 
