@@ -19,7 +19,7 @@ from server.db import connection, is_mysql
 from server.domain.reports.metrics import ROLLUP_COLUMNS, Sums
 from server.domain.reports.ranges import ReportRange, local_midnight
 from server.domain.reports.rollup import ALL_VALUE, Dimension
-from server.models import ReportRangeFigures, ReportState
+from server.models import Promoter, ReportRangeFigures, ReportState
 from server.services.ledger.postings import sql_rows
 from server.services.reports import reads, spans
 from server.services.reports.reads import Segment, cell, sums_of
@@ -27,7 +27,6 @@ from server.services.reports.state import generation, lock_state
 
 COMPLETE = ""  # the value of the row marking a range and dimension complete (never a value)
 Found = tuple[Sums, int]  # a value's sums and unique visitors
-EMPTY: Found = (Sums(), 0)
 _HOUR = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
 
 
@@ -132,37 +131,15 @@ def _select(conn: BaseDBAsyncClient, index: int = 0) -> str:
     return f"SELECT {index} AS p, value, unique_visitors, {columns} FROM report_range_figures"
 
 
-async def _kept(
-    program_id: int, dimension: Dimension, r: ReportRange, values: Sequence[str] | None
-) -> dict[str, Found] | None:
-    """The kept rows of these values (all when None), or None when the range is not kept."""
-    where, args = _where(program_id, dimension, r)
-    if values is not None:
-        wanted = [COMPLETE, *values]
-        where += f" AND value IN ({', '.join('?' for _ in wanted)})"
-        args += wanted
-    found = await _rows(f"{_select(connection())} WHERE {where}", args)
-    if found.pop(COMPLETE, None) is None:
-        return None
-    return found
-
-
 async def by_value(
     *, program_id: int, dimension: Dimension, r: ReportRange, tz: tzinfo
 ) -> dict[str, Found]:
     """Every value's sums and unique visitors over a range of whole local days."""
-    found = await _kept(program_id, dimension, r, None)
-    return found if found is not None else await _fill(program_id, dimension, r, tz)
-
-
-async def of_values(
-    *, program_id: int, dimension: Dimension, r: ReportRange, tz: tzinfo, values: Sequence[str]
-) -> dict[str, Found]:
-    """These values' sums and unique visitors (a value without figures is left out)."""
-    found = await _kept(program_id, dimension, r, values)
-    if found is None:
-        found = await _fill(program_id, dimension, r, tz)
-    return {value: found[value] for value in values if value in found}
+    where, args = _where(program_id, dimension, r)
+    found = await _rows(f"{_select(connection())} WHERE {where}", args)
+    if found.pop(COMPLETE, None) is None:
+        return await _fill(program_id, dimension, r, tz)
+    return found
 
 
 async def segment_figures(
@@ -183,29 +160,56 @@ async def segment_figures(
     for r, of_range in zip(ranges, kept, strict=True):
         if COMPLETE not in of_range:
             of_range = await _fill(program_id, segment.dimension, r, tz)
-        found.append(of_range.get(segment.value, EMPTY))
+        found.append(of_range.get(segment.value) or (Sums(), 0))
     return found
 
 
 async def top(
-    *, program_id: int, dimension: Dimension, r: ReportRange, tz: tzinfo, limit: int
-) -> dict[str, Found]:
-    """At least the `limit` values first by net sales, then visits, then value (code point
-    order, as Python sorts): whoever sorts what this returns the same way gets the same top."""
+    *,
+    program_id: int,
+    dimension: Dimension,
+    current: ReportRange,
+    previous: ReportRange,
+    tz: tzinfo,
+    limit: int,
+    also: Sequence[str] = (),
+) -> tuple[dict[str, Found], dict[str, Found]]:
+    """The `limit` values of `current` first by net sales, then visits, then value (code point
+    order, as Python sorts them), and the values `also`; and those values' figures in
+    `previous`: one statement when both ranges are kept. Whoever sorts the first the same way
+    gets the same top, and finds each of its values' previous figures in the second."""
     conn = connection()
-    where, args = _where(program_id, dimension, r)
+    now, now_args = _where(program_id, dimension, current)
+    then, then_args = _where(program_id, dimension, previous)
     if is_mysql(conn):
         net_sales, value = "net_sales", "CAST(value AS BINARY)"
     else:
         net_sales, value = "CAST(ROUND(net_sales * 100) AS INTEGER)", "value"
-    found = await _rows(
-        f"{_select(conn)} WHERE {where} ORDER BY value = '' DESC, {net_sales} DESC,"
-        f" visits DESC, {value} LIMIT {int(limit) + 1}",
-        args,
+    first = (
+        f"SELECT value FROM report_range_figures WHERE {now} AND value <> ''"
+        f" ORDER BY {net_sales} DESC, visits DESC, {value} LIMIT {int(limit)}"
     )
-    if found.pop(COMPLETE, None) is None:
-        return await _fill(program_id, dimension, r, tz)
-    return found
+    extra = [COMPLETE, *also]
+    listed = ", ".join("?" for _ in extra)
+    text = " UNION ALL ".join(
+        [
+            f"SELECT * FROM ({_select(conn)} WHERE {now} AND value <> ''"
+            f" ORDER BY {net_sales} DESC, visits DESC, {value} LIMIT {int(limit)}) AS a",
+            f"{_select(conn)} WHERE {now} AND value IN ({listed})",
+            f"{_select(conn, 1)} WHERE {then} AND (value IN ({listed})"
+            f" OR value IN (SELECT value FROM ({first}) AS t))",
+        ]
+    )
+    kept: list[dict[str, Found]] = [{}, {}]
+    rows = await sql_rows(conn, text, [*now_args, *now_args, *extra, *then_args, *extra, *now_args])
+    for row in rows:
+        kept[int(row["p"])][row["value"]] = (sums_of(conn, row), int(row["unique_visitors"]))
+    found = []
+    for r, of_range in zip((current, previous), kept, strict=True):
+        if of_range.pop(COMPLETE, None) is None:
+            of_range = await _fill(program_id, dimension, r, tz)
+        found.append(of_range)
+    return found[0], found[1]
 
 
 def _active(found: dict[str, Found]) -> int:
@@ -240,23 +244,49 @@ async def active_promoters(
     ]
 
 
-async def by_tier(*, program_id: int, r: ReportRange, tz: tzinfo) -> dict[str, Found]:
-    """The promoter rows summed per each promoter's tier now (unique visitors too: a visitor
-    of two promoters of a tier counts twice), grouped by the database."""
-    if await _kept(program_id, Dimension.PROMOTER, r, []) is None:
-        await _fill(program_id, Dimension.PROMOTER, r, tz)
+async def by_tier(
+    *, program_id: int, ranges: Sequence[ReportRange], tz: tzinfo
+) -> list[dict[str, Found]]:
+    """The promoter rows of each range summed per each promoter's tier now (unique visitors
+    too: a visitor of two promoters of a tier counts twice): grouped by the database, both
+    ranges in one statement when kept."""
     conn = connection()
-    where, args = _where(program_id, Dimension.PROMOTER, r, "f.")
     as_id = "SIGNED" if is_mysql(conn) else "INTEGER"
     columns = ", ".join(cell(conn, column, summed=True) for column in ROLLUP_COLUMNS)
-    return await _rows(
-        f"SELECT t.tier AS value, SUM(t.unique_visitors) AS unique_visitors, {columns}"
-        " FROM (SELECT COALESCE(p.tier, 'default') AS tier, f.* FROM report_range_figures AS f"
-        f" LEFT JOIN promoters AS p ON p.id = CAST(f.value AS {as_id})"
-        f" WHERE {where} AND f.value <> '') AS t"
-        " GROUP BY t.tier",
-        args,
-    )
+    parts, args = [], []
+    for index, r in enumerate(ranges):
+        where, values = _where(program_id, Dimension.PROMOTER, r, "f.")
+        parts.append(
+            f"SELECT {index} AS p, CASE WHEN f.value = '' THEN '' ELSE COALESCE(p.tier,"
+            f" 'default') END AS value, SUM(f.unique_visitors) AS unique_visitors, {columns}"
+            " FROM report_range_figures AS f"
+            f" LEFT JOIN promoters AS p ON p.id = CAST(f.value AS {as_id}) AND f.value <> ''"
+            f" WHERE {where} GROUP BY 2"
+        )
+        args += values
+    kept: list[dict[str, Found]] = [{} for _ in ranges]
+    for row in await sql_rows(conn, " UNION ALL ".join(parts), args):
+        kept[int(row["p"])][row["value"]] = (sums_of(conn, row), int(row["unique_visitors"]))
+    found = []
+    for r, of_range in zip(ranges, kept, strict=True):
+        if of_range.pop(COMPLETE, None) is None:
+            of_range = await _tiers_of(await _fill(program_id, Dimension.PROMOTER, r, tz))
+        found.append(of_range)
+    return found
+
+
+async def _tiers_of(promoters: dict[str, Found]) -> dict[str, Found]:
+    """Promoters' figures summed per tier (what by_tier's statement does, for figures that
+    were computed but not kept)."""
+    ids = sorted(int(v) for v in promoters)
+    tiers = dict(await Promoter.filter(id__in=ids).values_list("id", "tier"))
+    grouped: dict[str, Found] = {}
+    for value, (sums, visitors) in promoters.items():
+        tier = str(tiers.get(int(value), "default"))
+        merged, counted = grouped.get(tier, (Sums(), 0))
+        merged.merge(sums)
+        grouped[tier] = (merged, counted + visitors)
+    return grouped
 
 
 async def forget_days(

@@ -216,18 +216,15 @@ async def _by_value(
             found.append(_with_spend(of_range, spent, sorted(set(of_range) | set(spent))))
         return found
     # Tier: promoter rows grouped by each promoter's tier now (by the database).
-    found = []
-    for r in ranges:
-        tiers = await cached.by_tier(program_id=pid, r=r, tz=window.tz)
-        found.append({tier: Figures(*of_tier) for tier, of_tier in tiers.items()})
-    return found
+    tiers = await cached.by_tier(program_id=pid, ranges=ranges, tz=window.tz)
+    return [{tier: Figures(*of_tier) for tier, of_tier in of_range.items()} for of_range in tiers]
 
 
 def _with_spend(
     kept: dict[str, cached.Found], spent: dict[str, Decimal], values: Iterable[str]
 ) -> dict[str, Figures]:
     """Figures of these values: their kept sums and unique visitors, and their spend."""
-    return {v: Figures(*kept.get(v, cached.EMPTY), spent.get(v)) for v in values}
+    return {v: Figures(*(kept.get(v) or (Sums(), 0)), spent.get(v)) for v in values}
 
 
 def _by_rank(item: tuple[str, Figures]) -> tuple[Any, ...]:
@@ -240,24 +237,21 @@ async def _top_values(
 ) -> tuple[list[tuple[str, Figures]], dict[str, Figures]]:
     """The first `limit` values of a breakdown with their figures, and theirs in the
     previous period: only those rows read (and values with spend, which count apart)."""
-    pid, tz = window.program.id, window.tz
+    pid = window.program.id
     spent = await spend.spend_by(program_id=pid, dimension=dimension, r=window.current)
-    found = await cached.top(
-        program_id=pid, dimension=dimension, r=window.current, tz=tz, limit=limit
+    found, before = await cached.top(
+        program_id=pid,
+        dimension=dimension,
+        current=window.current,
+        previous=window.previous,
+        tz=window.tz,
+        limit=limit,
+        also=sorted(spent),
     )
-    if spent:
-        found.update(
-            await cached.of_values(
-                program_id=pid, dimension=dimension, r=window.current, tz=tz, values=sorted(spent)
-            )
-        )
     current = _with_spend(found, spent, set(found) | set(spent))
     ordered = sorted(current.items(), key=_by_rank)[:limit]
     values = [value for value, _ in ordered]
     spent_before = await spend.spend_by(program_id=pid, dimension=dimension, r=window.previous)
-    before = await cached.of_values(
-        program_id=pid, dimension=dimension, r=window.previous, tz=tz, values=values
-    )
     return ordered, _with_spend(before, spent_before, values)
 
 
