@@ -169,7 +169,7 @@ async def _composite(window: queries.Window) -> None:
 
 async def _cold_composite(window: queries.Window, runs: int) -> list[float]:
     """Milliseconds of the overview and all breakdowns when no range's figures are kept
-    yet (the first read after a refresh or rebuild changed one of their days)."""
+    yet (the first read of a range, or after a rebuild)."""
     found = []
     for _ in range(runs):
         await ReportRangeFigures.filter(program_id=window.program.id).delete()
@@ -346,8 +346,8 @@ async def run(
             *rows,
             "",
             "The same overview and 11 breakdowns on their first read, before their ranges'"
-            " figures are kept (each sample deletes every kept range first, as a refresh"
-            " touching one of their days does):",
+            " figures are kept (each sample deletes every kept range first: a range nobody"
+            " read yet, or one after a rebuild):",
             "",
             "| read | p50 | p99 | n |",
             "|---|---:|---:|---:|",

@@ -8,7 +8,7 @@ never kept after it."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
@@ -289,20 +289,38 @@ async def _tiers_of(promoters: dict[str, Found]) -> dict[str, Found]:
     return grouped
 
 
+Kept = tuple[datetime, datetime, int, str]  # a kept range: start, end, days, dimension
+
+
 async def forget_days(
     conn: BaseDBAsyncClient, *, program_id: int, days: Iterable[date], tz: tzinfo
-) -> None:
+) -> list[Kept]:
     """Delete the kept ranges holding these local days and bump the program's generation
-    (the caller holds its report state lock and has just recomputed the days)."""
+    (the caller holds its report state lock and has just recomputed the days); the ranges
+    that were kept, which `keep_again` can compute anew once the caller commits."""
+    forgotten: set[Kept] = set()
     for day in sorted(set(days)):
         lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
-        await (
-            ReportRangeFigures.filter(program_id=program_id, bucket__lt=hi, range_end__gt=lo)
+        holding = ReportRangeFigures.filter(program_id=program_id, bucket__lt=hi, range_end__gt=lo)
+        for row in (
+            await holding.filter(value=COMPLETE)
             .using_db(conn)
-            .delete()
-        )
+            .values("bucket", "range_end", "days", "dimension")
+        ):
+            forgotten.add((row["bucket"], row["range_end"], row["days"], row["dimension"]))
+        await holding.using_db(conn).delete()
     await (
         ReportState.filter(program_id=program_id)
         .using_db(conn)
         .update(generation=F("generation") + 1)
     )
+    return sorted(forgotten)
+
+
+async def keep_again(*, program_id: int, ranges: Iterable[Kept], tz: tzinfo) -> None:
+    """Compute and keep again the ranges a refresh forgot (ranges someone read), so the next
+    read of a range ending today still reads one row per value."""
+    for start, end, days, dimension in ranges:
+        first = start.astimezone(tz).date()
+        r = ReportRange(first=first, last=first + timedelta(days=days - 1), start=start, end=end)
+        await _fill(program_id, Dimension(dimension), r, tz)

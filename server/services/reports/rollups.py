@@ -26,7 +26,7 @@ from server.models import (
     ReportSketch,
     ReportVisitor,
 )
-from server.services.reports.cached import forget_days
+from server.services.reports.cached import Kept, forget_days, keep_again
 from server.services.reports.facts import (
     TOUCH_COLUMNS,
     binding_facts,
@@ -122,8 +122,11 @@ def _days_of(start: datetime, end: datetime, tz: Any) -> list[date]:
     return days
 
 
-async def _recompute_days(conn: BaseDBAsyncClient, *, program: Program, days: list[date]) -> None:
-    """Replace the day rows and visitor sketches of these local days, then their spans."""
+async def _recompute_days(
+    conn: BaseDBAsyncClient, *, program: Program, days: list[date]
+) -> list[Kept]:
+    """Replace the day rows and visitor sketches of these local days, then their spans; the
+    kept ranges holding them are forgotten (returned)."""
     tz = zone(program.time_zone)
     for day in days:
         lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
@@ -160,7 +163,7 @@ async def _recompute_days(conn: BaseDBAsyncClient, *, program: Program, days: li
                 using_db=conn,
             )
     await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
-    await forget_days(conn, program_id=program.id, days=days, tz=tz)
+    return await forget_days(conn, program_id=program.id, days=days, tz=tz)
 
 
 async def _recompute_day_rows(
@@ -211,6 +214,7 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
         by_program[mark["program_id"]].append(mark)
     buckets = 0
     for program_id, program_marks in sorted(by_program.items()):
+        forgotten: list[Kept] = []
         async with in_transaction() as conn:
             state = await lock_state(conn, program_id)
             program = await Program.filter(id=program_id).using_db(conn).first()
@@ -224,10 +228,12 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
                     days.update(_days_of(start, end, tz))
                     buckets += 1
                 # Each touched day (and its spans) once, however many of its hours changed.
-                await _recompute_days(conn, program=program, days=sorted(days))
+                forgotten = await _recompute_days(conn, program=program, days=sorted(days))
             await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
             state.refreshed_at = clock.now()
             await state.save(using_db=conn, update_fields=["refreshed_at"])
+        if program is not None:  # ranges someone read: one row per value again
+            await keep_again(program_id=program_id, ranges=forgotten, tz=zone(program.time_zone))
     return {"marks": len(marks), "spans": buckets, "programs": len(by_program)}
 
 
