@@ -5,8 +5,9 @@ same totals computed from raw rows in the same run; rebuilding rollups timed per
         [--days 90] [--samples 30] [--no-write] [--database NAME [--build-only]]
 
 Creates its own database on BENCH_MYSQL_URL's server (default mysql://root:@127.0.0.1:3306),
-bulk-loads raw rows with LOAD DATA (three commissions per order), rebuilds the rollups with
-the service's own rebuild, then times the real service functions through tortoise/aiomysql.
+generates the raw rows in the database (INSERT … SELECT, three commissions per order),
+rebuilds the rollups with the service's own rebuild, then times the real service functions
+through tortoise/aiomysql.
 Writes the "## Reports" section of bench/RESULTS.md. With `--database NAME` the database is
 kept, and a later run naming it measures it again without rebuilding (its build figures are
 kept in bench/.data/NAME.json).
@@ -18,10 +19,8 @@ import argparse
 import asyncio
 import json
 import os
-import random
 import secrets
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
@@ -36,11 +35,11 @@ from tortoise.transactions import in_transaction
 
 from bench.hierarchy_data import BENCH_URL, admin_sql
 from bench.hierarchy_report import machine_line, percentile, save_section
-from bench.report_data import END, bulk_load, write_orders, write_visits
+from bench.report_data import END, generate
 from server.db import connection, tortoise_config
 from server.domain.periods import zone
 from server.domain.reports.rollup import Dimension
-from server.models import Program
+from server.models import Program, ReportRangeFigures
 from server.services.reports import queries
 from server.services.reports.reads import Segment
 from server.services.reports.rollups import rebuild_reports
@@ -157,10 +156,26 @@ async def _composite_cpu(window: queries.Window, runs: int) -> list[float]:
     found = []
     for _ in range(runs):
         began = time.process_time()
-        await queries.overview(window=window, segment=Segment())
-        for dimension in BREAKDOWNS:
-            await queries.breakdown(window=window, dimension=dimension, limit=100)
+        await _composite(window)
         found.append((time.process_time() - began) * 1000)
+    return found
+
+
+async def _composite(window: queries.Window) -> None:
+    await queries.overview(window=window, segment=Segment())
+    for dimension in BREAKDOWNS:
+        await queries.breakdown(window=window, dimension=dimension, limit=100)
+
+
+async def _cold_composite(window: queries.Window, runs: int) -> list[float]:
+    """Milliseconds of the overview and all breakdowns when no range's figures are kept
+    yet (the first read of a range, or after a rebuild)."""
+    found = []
+    for _ in range(runs):
+        await ReportRangeFigures.filter(program_id=window.program.id).delete()
+        began = time.perf_counter()
+        await _composite(window)
+        found.append((time.perf_counter() - began) * 1000)
     return found
 
 
@@ -172,8 +187,19 @@ async def _spans_of_last_day(program: Program) -> None:
         )
 
 
+def _raw_only(build: dict[str, float], *, visits: int, orders: int, days: int) -> str:
+    steps = {k: v for k, v in build.items() if k.startswith("insert")}
+    return (
+        f"`{COMMAND} {' '.join(sys.argv[1:])}`, run {date.today()}: {visits:,} visits,"
+        f" {orders:,} orders, their lines and {3 * orders:,} commissions over {days} days"
+        f" generated in {sum(steps.values()):.1f} s ("
+        + ", ".join(_step(k, v) for k, v in build.items())
+        + ")."
+    )
+
+
 def _step(name: str, value: float) -> str:
-    return f"{name} {value:.1f}" if name.startswith("load") else f"{name} {value:.1f} s"
+    return f"{name} {value:.1f}" if name.startswith("load average") else f"{name} {value:.1f} s"
 
 
 def _row(name: str, times: list[float]) -> str:
@@ -187,19 +213,21 @@ BUILDS = Path(__file__).resolve().parent / ".data"
 
 
 async def build_data(
-    database: str, *, visits: int, orders: int, days: int, rng: random.Random
+    database: str, *, visits: int, orders: int, days: int, seed: int, rollups: bool = True
 ) -> tuple[Program, dict[str, float]]:
-    """The raw rows (LOAD DATA) and their rollups (the service's rebuild); seconds per step."""
+    """The raw rows (INSERT … SELECT) and their rollups (the service's rebuild); seconds."""
     await Tortoise.generate_schemas(safe=False)
     program = await Program.create(name="bench", currency="CNY", time_zone="Asia/Shanghai")
     build: dict[str, float] = {"load average before": os.getloadavg()[0]}
-    with tempfile.TemporaryDirectory() as directory:
-        began = time.perf_counter()
-        paths = {"visits": write_visits(Path(directory), count=visits, days=days, rng=rng)}
-        paths.update(write_orders(Path(directory), count=orders, days=days, rng=rng))
-        build["write files"] = time.perf_counter() - began
-        build.update(await bulk_load(database, paths, program.id))
+    build.update(
+        await generate(
+            database, program_id=program.id, visits=visits, orders=orders, days=days, seed=seed
+        )
+    )
     print("loaded:", {k: round(v, 1) for k, v in build.items()}, flush=True)
+    if not rollups:
+        build["load average after"] = os.getloadavg()[0]
+        return program, build
     began = time.perf_counter()
     await rebuild_reports(start=END - timedelta(days=days), end=END, program_id=program.id)
     build[f"rebuild all {days} days of rollups"] = time.perf_counter() - began
@@ -217,8 +245,8 @@ async def run(
     seed: int,
     database: str | None = None,
     build_only: bool = False,
+    raw_only: bool = False,
 ) -> str:
-    rng = random.Random(seed)
     keep = database is not None
     database = database or f"fenxiao_bench_{secrets.token_hex(4)}"
     saved = BUILDS / f"{database}.json"
@@ -236,11 +264,13 @@ async def run(
             build = json.loads(saved.read_text())
         else:
             program, build = await build_data(
-                database, visits=visits, orders=orders, days=days, rng=rng
+                database, visits=visits, orders=orders, days=days, seed=seed, rollups=not raw_only
             )
             if keep:
                 BUILDS.mkdir(exist_ok=True)
                 saved.write_text(json.dumps(build))
+        if raw_only:
+            return _raw_only(build, visits=visits, orders=orders, days=days)
         if build_only:
             return ""
         window = await queries.report_window(
@@ -276,6 +306,7 @@ async def run(
         )
         rows.insert(0, _row("**overview + all 11 breakdowns (sum per sample)**", composite))
         composite_cpu = await _composite_cpu(window, 5)
+        cold = await _cold_composite(window, max(3, samples // 6))
         raw_times = await timed(lambda: raw_totals(program.id, window), max(3, samples // 6))
         raw_promoters = await timed(
             lambda: raw_by_promoter(program.id, window), max(3, samples // 6)
@@ -296,7 +327,8 @@ async def run(
             " one built earlier is measured again, with the build figures of its first run).",
             "",
             f"Machine: {machine_line(version)} 1-minute load average {load_before:.1f} before,"
-            f" {os.getloadavg()[0]:.1f} after.",
+            f" {os.getloadavg()[0]:.1f} after (shared: other sessions' tests and benchmarks"
+            " ran on the same cores).",
             "",
             f"Data: one program (Asia/Shanghai), {visits:,} visits (3% bots, a third as many"
             f" visitors) and {orders:,} orders with one line and three commissions each"
@@ -312,6 +344,14 @@ async def run(
             "| read | p50 | p99 | n |",
             "|---|---:|---:|---:|",
             *rows,
+            "",
+            "The same overview and 11 breakdowns on their first read, before their ranges'"
+            " figures are kept (each sample deletes every kept range first: a range nobody"
+            " read yet, or one after a rebuild):",
+            "",
+            "| read | p50 | p99 | n |",
+            "|---|---:|---:|---:|",
+            _row("overview + all 11 breakdowns, first read", cold),
             "",
             "Baseline, from raw rows in the same run:",
             "",
@@ -349,6 +389,9 @@ def main() -> None:
     parser.add_argument("--no-write", action="store_true", help="print, leave RESULTS.md alone")
     parser.add_argument("--database", help="keep this database, or measure it again if built")
     parser.add_argument("--build-only", action="store_true", help="with --database: only build")
+    parser.add_argument(
+        "--raw-only", action="store_true", help="only time generating the raw rows, then drop"
+    )
     args = parser.parse_args()
     section = asyncio.run(
         run(
@@ -359,6 +402,7 @@ def main() -> None:
             seed=args.seed,
             database=args.database,
             build_only=args.build_only,
+            raw_only=args.raw_only,
         )
     )
     print(section)

@@ -105,6 +105,8 @@ class ReportState(Model):
     id = fields.BigIntField(primary_key=True)
     program_id = fields.BigIntField(unique=True)
     refreshed_at = UtcDatetimeField(null=True)
+    # Bumped whenever day rows change: a range's figures computed before a bump are not kept.
+    generation = fields.BigIntField(default=0, db_default=0)
 
     class Meta:
         table = "report_states"
@@ -203,3 +205,21 @@ class ReportSpanSketch(Model):
         table = "report_span_sketches"
         unique_together = (("program_id", "day", "days", "dimension", "value"),)
         indexes = (("program_id", "dimension", "day", "days"),)
+
+
+class ReportRangeFigures(_RollupColumns):
+    """The figures of one range of whole local days (bucket: the UTC start of its first day,
+    `range_end` of its last) per dimension value, with its unique visitors: what a report answers,
+    kept after its first read so the next reads one row per value. Deleted with any of its
+    days (refresh or rebuild). A row of value "" marks the range and dimension complete."""
+
+    range_end = UtcDatetimeField()
+    days = fields.SmallIntField()
+    unique_visitors = fields.IntField(default=0)
+    # On the complete row: how many values had a visit, binding or order (active promoters).
+    active_values = fields.IntField(default=0)
+
+    class Meta:
+        table = "report_range_figures"
+        unique_together = (("program_id", "bucket", "days", "dimension", "value"),)
+        indexes = (("program_id", "dimension", "bucket", "days", "net_sales"),)

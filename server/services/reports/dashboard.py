@@ -15,20 +15,20 @@ from server.domain.reports.rollup import Dimension
 from server.models import Binding, User, Visit
 from server.services.promoters.hierarchy import team_counts
 from server.services.promoters.team import own_promoter
-from server.services.reports import reads, spans
+from server.services.reports import cached
 from server.services.reports.queries import Window, figures, report_window, series
 from server.services.reports.reads import Segment
 
 
 async def _rank(window: Window, promoter_id: int) -> dict[str, Any]:
     """My place by net sales among the program's promoters with figures in the range."""
-    (found,) = await reads.spanned(
+    found = await cached.by_value(
         program_id=window.program.id,
         dimension=Dimension.PROMOTER,
-        periods=[spans.pieces(window.current, window.tz)],
-        by_value=True,
+        r=window.current,
+        tz=window.tz,
     )
-    ranked = sorted(found.items(), key=lambda item: (-item[1]["net_sales"], int(item[0])))
+    ranked = sorted(found.items(), key=lambda item: (-item[1][0]["net_sales"], int(item[0])))
     place = next((i for i, (v, _) in enumerate(ranked, start=1) if v == str(promoter_id)), None)
     return {"by": "net_sales", "rank": place, "of": len(ranked)}
 

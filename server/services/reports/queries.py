@@ -3,9 +3,10 @@ top promoters and the funnel, all read from rollups (docs/reports.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, tzinfo
+from decimal import Decimal
 from typing import Any
 
 from server import clock
@@ -26,7 +27,7 @@ from server.domain.reports.rollup import Dimension
 from server.models import Program, Promoter, PromoterStatusChange
 from server.services.catalog.reads import catalog_names
 from server.services.programs.settings import get_program
-from server.services.reports import reads, spans, spend
+from server.services.reports import cached, reads, spend
 from server.services.reports.reads import Segment
 
 TOP_SORTS = ("net_sales", "commissions", "conversion")
@@ -109,51 +110,28 @@ def parse_segment(*, text: str | None) -> Segment:
 async def figures(
     *, program_id: int, segment: Segment, ranges: Sequence[ReportRange], tz: tzinfo
 ) -> list[Figures]:
-    """The sums, unique visitors and spend of one segment over each range (of one length),
-    the sums and sketches of all of them read in one statement each."""
-    periods = [spans.pieces(r, tz) for r in ranges]
-    sums = await reads.totals(program_id=program_id, segment=segment, periods=periods)
-    if ranges[0].days == 1:
-        uniques = [
-            await reads.unique_visitors(
-                program_id=program_id, segment=segment, start=r.start, end=r.end
-            )
-            for r in ranges
-        ]
-    else:
-        found = await reads.spanned_visitors(
-            program_id=program_id,
-            dimension=segment.dimension,
-            value=segment.value,
-            periods=periods,
-        )
-        uniques = [one.get(None, 0) for one in found]
-    return [
-        Figures(
-            sums=total,
-            unique_visitors=visitors,
-            spend=await spend.spend_total(program_id=program_id, segment=segment, r=r),
-        )
-        for r, total, visitors in zip(ranges, sums, uniques, strict=True)
-    ]
-
-
-async def _active_promoters(window: Window, r: ReportRange) -> int:
-    return await reads.active_promoters(
-        program_id=window.program.id, pieces=spans.pieces(r, window.tz)
+    """The sums, unique visitors and spend of one segment over each range, each range's
+    read from its kept figures (one row)."""
+    kept = await cached.segment_figures(
+        program_id=program_id, segment=segment, ranges=ranges, tz=tz
     )
+    found = []
+    for r, (sums, visitors) in zip(ranges, kept, strict=True):
+        spent = await spend.spend_total(program_id=program_id, segment=segment, r=r)
+        found.append(Figures(sums=sums, unique_visitors=visitors, spend=spent))
+    return found
 
 
-async def _new_promoters(program_id: int, r: ReportRange) -> int:
-    """Promoters first approved in the range (read from the status history)."""
+async def _new_promoters(program_id: int, ranges: Sequence[ReportRange]) -> list[int]:
+    """Promoters first approved in each range (read from the status history at once)."""
     approved = await PromoterStatusChange.filter(
         promoter__program_id=program_id,
         to_status="approved",
         from_status="applied",
-        at__gte=r.start,
-        at__lt=r.end,
-    ).values_list("promoter_id", flat=True)
-    return len(set(approved))
+        at__gte=min(r.start for r in ranges),
+        at__lt=max(r.end for r in ranges),
+    ).values_list("promoter_id", "at")
+    return [len({promoter for promoter, at in approved if r.start <= at < r.end}) for r in ranges]
 
 
 async def series(*, window: Window, segment: Segment) -> list[dict[str, Any]]:
@@ -200,16 +178,20 @@ async def overview(*, window: Window, segment: Segment) -> dict[str, Any]:
     current, before = await figures(
         program_id=pid, segment=segment, ranges=window.periods, tz=window.tz
     )
+    active, active_previous = await cached.active_promoters(
+        program_id=pid, ranges=window.periods, tz=window.tz
+    )
+    new, new_previous = await _new_promoters(pid, window.periods)
     return {
         **window.describe(),
         "segment": _segment_json(segment),
         "totals": as_json(current, exponent=places),
         "previous_totals": as_json(before, exponent=places),
         "promoters": {
-            "active": await _active_promoters(window, window.current),
-            "active_previous": await _active_promoters(window, window.previous),
-            "new": await _new_promoters(pid, window.current),
-            "new_previous": await _new_promoters(pid, window.previous),
+            "active": active,
+            "active_previous": active_previous,
+            "new": new,
+            "new_previous": new_previous,
         },
         "series": await series(window=window, segment=segment),
     }
@@ -224,57 +206,64 @@ def _segment_json(segment: Segment) -> dict[str, str] | None:
 async def _by_value(
     window: Window, dimension: Dimension, ranges: Sequence[ReportRange]
 ) -> list[dict[str, Figures]]:
-    """Figures per value of one dimension over each range (of one length)."""
-    pid, periods = window.program.id, [spans.pieces(r, window.tz) for r in ranges]
-    stored = Dimension.PROMOTER if dimension == Dimension.TIER else dimension
-    sums = await reads.spanned(program_id=pid, dimension=stored, periods=periods, by_value=True)
-    if ranges[0].days == 1:
-        uniques = [
-            await reads.unique_visitors_by(
-                program_id=pid, dimension=stored, start=r.start, end=r.end
-            )
-            for r in ranges
-        ]
-    else:
-        uniques = await reads.spanned_visitors(
-            program_id=pid, dimension=stored, periods=periods, by_value=True
-        )
+    """Figures per value of one dimension over each range."""
+    pid = window.program.id
     if dimension != Dimension.TIER:
         found = []
-        for r, sums_of, uniques_of in zip(ranges, sums, uniques, strict=True):
+        for r in ranges:
+            of_range = await cached.by_value(program_id=pid, dimension=dimension, r=r, tz=window.tz)
             spent = await spend.spend_by(program_id=pid, dimension=dimension, r=r)
-            found.append(
-                {
-                    v: Figures(sums_of.get(v, Sums()), uniques_of.get(v, 0), spent.get(v))
-                    for v in sorted(set(sums_of) | set(spent))
-                }
-            )
+            found.append(_with_spend(of_range, spent, sorted(set(of_range) | set(spent))))
         return found
-    # Tier: promoter rows grouped by each promoter's tier now. Unique visitors of a tier are
-    # the promoters' own summed (a visitor of two promoters of a tier counts twice).
-    ids = {int(v) for sums_of in sums for v in sums_of}
-    tiers = dict(await Promoter.filter(id__in=sorted(ids)).values_list("id", "tier"))
-    found = []
-    for sums_of, uniques_of in zip(sums, uniques, strict=True):
-        grouped: dict[str, tuple[Sums, int]] = {}
-        for value, one in sums_of.items():
-            tier = str(tiers.get(int(value), "default"))
-            merged, visitors = grouped.get(tier, (Sums(), 0))
-            merged.merge(one)
-            grouped[tier] = (merged, visitors + uniques_of.get(value, 0))
-        found.append({tier: Figures(s, n) for tier, (s, n) in grouped.items()})
-    return found
+    # Tier: promoter rows grouped by each promoter's tier now (by the database).
+    tiers = await cached.by_tier(program_id=pid, ranges=ranges, tz=window.tz)
+    return [{tier: Figures(*of_tier) for tier, of_tier in of_range.items()} for of_range in tiers]
+
+
+def _with_spend(
+    kept: dict[str, cached.Found], spent: dict[str, Decimal], values: Iterable[str]
+) -> dict[str, Figures]:
+    """Figures of these values: their kept sums and unique visitors, and their spend."""
+    return {v: Figures(*(kept.get(v) or (Sums(), 0)), spent.get(v)) for v in values}
+
+
+def _by_rank(item: tuple[str, Figures]) -> tuple[Any, ...]:
+    """A breakdown's order: by net sales, then visits, then value."""
+    return (-item[1].sums["net_sales"], -item[1].sums["visits"], item[0])
+
+
+async def _top_values(
+    window: Window, dimension: Dimension, limit: int
+) -> tuple[list[tuple[str, Figures]], dict[str, Figures]]:
+    """The first `limit` values of a breakdown with their figures, and theirs in the
+    previous period: only those rows read (and values with spend, which count apart)."""
+    pid = window.program.id
+    spent = await spend.spend_by(program_id=pid, dimension=dimension, r=window.current)
+    found, before = await cached.top(
+        program_id=pid,
+        dimension=dimension,
+        current=window.current,
+        previous=window.previous,
+        tz=window.tz,
+        limit=limit,
+        also=sorted(spent),
+    )
+    current = _with_spend(found, spent, set(found) | set(spent))
+    ordered = sorted(current.items(), key=_by_rank)[:limit]
+    values = [value for value, _ in ordered]
+    spent_before = await spend.spend_by(program_id=pid, dimension=dimension, r=window.previous)
+    return ordered, _with_spend(before, spent_before, values)
 
 
 async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, Any]:
     """Figures per value of one dimension, beside the previous period, by net sales."""
     chosen = _dimension(dimension)
     places = window.exponent
-    current, before = await _by_value(window, chosen, window.periods)
-    ordered = sorted(
-        current.items(),
-        key=lambda item: (-item[1].sums["net_sales"], -item[1].sums["visits"], item[0]),
-    )[:limit]
+    if chosen == Dimension.TIER:
+        current, before = await _by_value(window, chosen, window.periods)
+        ordered = sorted(current.items(), key=_by_rank)[:limit]
+    else:
+        ordered, before = await _top_values(window, chosen, limit)
     empty = Figures(Sums(), 0)
     items = [
         {
@@ -286,7 +275,9 @@ async def breakdown(*, window: Window, dimension: str, limit: int) -> dict[str, 
     ]
     if chosen in (Dimension.PRODUCT, Dimension.CATEGORY):
         # The catalog's name beside each id (None for an id the store never pushed).
-        names = await catalog_names(program_id=window.program.id, kind=chosen.value, ids=current)
+        names = await catalog_names(
+            program_id=window.program.id, kind=chosen.value, ids=[v for v, _ in ordered]
+        )
         for item in items:
             item["name"] = names.get(item["value"])
     return {**window.describe(), "dimension": chosen.value, "items": items}

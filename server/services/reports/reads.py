@@ -41,14 +41,20 @@ class Segment:
     value: str = ALL_VALUE
 
 
+def cell(conn: BaseDBAsyncClient, column: str, *, summed: bool = False) -> str:
+    """A rollup column as selected: exact cents on SQLite, which keeps DECIMAL as text and
+    would sum (or sort) it as floats; read back by `sums_of`."""
+    inner = column
+    if column not in INTEGER_COLUMNS and not is_mysql(conn):
+        inner = f"CAST(ROUND({column} * 100) AS INTEGER)"
+    return f"{f'SUM({inner})' if summed else inner} AS {column}"
+
+
 def _sum(conn: BaseDBAsyncClient, column: str) -> str:
-    # SQLite keeps DECIMAL as text and would sum it as floats: sum exact cents there.
-    if column in INTEGER_COLUMNS or is_mysql(conn):
-        return f"SUM({column}) AS {column}"
-    return f"SUM(CAST(ROUND({column} * 100) AS INTEGER)) AS {column}"
+    return cell(conn, column, summed=True)
 
 
-def _sums_of(conn: BaseDBAsyncClient, row: dict[str, Any]) -> Sums:
+def sums_of(conn: BaseDBAsyncClient, row: dict[str, Any]) -> Sums:
     sums = Sums()
     for column in ROLLUP_COLUMNS:
         raw = row.get(column) or 0
@@ -88,7 +94,7 @@ async def summed(
     rows = await sql_rows(conn, text, values)
     result: dict[Any, Sums] = {}
     for row in rows:
-        sums = _sums_of(conn, row)
+        sums = sums_of(conn, row)
         if key or not sums.is_empty():
             result[_key(row.get("k"), group)] = sums
     return result
@@ -153,18 +159,10 @@ async def spanned(
     key = "p, value" if by_value else "p"
     text = f"SELECT p, {'value AS k, ' if by_value else ''}{select} FROM ({parts}) AS t"
     for row in await sql_rows(conn, f"{text} GROUP BY {key}", values):
-        sums = _sums_of(conn, row)
+        sums = sums_of(conn, row)
         if by_value or not sums.is_empty():
             found[int(row["p"])][row.get("k")] = sums
     return found
-
-
-async def totals(*, program_id: int, segment: Segment, periods: Sequence[Pieces]) -> list[Sums]:
-    """The summed figures of one segment over each period of whole local days."""
-    found = await spanned(
-        program_id=program_id, dimension=segment.dimension, value=segment.value, periods=periods
-    )
-    return [next(iter(one.values()), Sums()) for one in found]
 
 
 def _visitor_filter(segment: Segment) -> tuple[str, list[Any]]:
@@ -264,23 +262,3 @@ async def spanned_visitors(
             key = row["value"] if by_value else None
             texts[int(row["p"])].setdefault(key, []).append(row["registers"])
     return [{key: union(found).estimate() for key, found in one.items()} for one in texts]
-
-
-async def active_promoters(*, program_id: int, pieces: Pieces) -> int:
-    """Promoters with a visit, binding or attributed order over whole local days."""
-    parts, values = _piece_selects(
-        program_id,
-        Dimension.PROMOTER,
-        [pieces],
-        None,
-        columns="value",
-        tables=("report_daily_rollups", "report_span_rollups"),
-        column="bucket",
-        extra=" AND (visits > 0 OR bindings > 0 OR orders > 0)",
-    )
-    if not parts:
-        return 0
-    rows = await sql_rows(
-        connection(), f"SELECT COUNT(DISTINCT value) AS n FROM ({parts}) AS t", values
-    )
-    return int(rows[0]["n"] or 0)

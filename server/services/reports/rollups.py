@@ -8,7 +8,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
-from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from server import clock
@@ -25,9 +24,9 @@ from server.models import (
     ReportMark,
     ReportRollup,
     ReportSketch,
-    ReportState,
     ReportVisitor,
 )
+from server.services.reports.cached import Kept, forget_days, keep_again
 from server.services.reports.facts import (
     TOUCH_COLUMNS,
     binding_facts,
@@ -35,26 +34,12 @@ from server.services.reports.facts import (
     visit_facts,
 )
 from server.services.reports.spans import recompute_spans
+from server.services.reports.state import lock_state
 
 # Marks one refresh run takes; the rest wait for the next run.
 REFRESH_BATCH = 5000
 # The longest span rebuilt in one transaction (a day keeps each transaction short).
 REBUILD_STEP = timedelta(days=1)
-
-
-async def _lock_state(conn: BaseDBAsyncClient, program_id: int) -> ReportState:
-    """Lock the program's report state row: one recomputation of its rollups at a time."""
-    state = (
-        await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().first()
-    )
-    if state is not None:
-        return state
-    try:
-        async with in_transaction() as inner:
-            await ReportState.create(program_id=program_id, using_db=inner)
-    except IntegrityError:
-        pass  # another run created it first
-    return await ReportState.filter(program_id=program_id).using_db(conn).select_for_update().get()
 
 
 def _touch_columns(touch: Touch) -> dict[str, Any]:
@@ -137,8 +122,11 @@ def _days_of(start: datetime, end: datetime, tz: Any) -> list[date]:
     return days
 
 
-async def _recompute_days(conn: BaseDBAsyncClient, *, program: Program, days: list[date]) -> None:
-    """Replace the day rows and visitor sketches of these local days, then their spans."""
+async def _recompute_days(
+    conn: BaseDBAsyncClient, *, program: Program, days: list[date]
+) -> list[Kept]:
+    """Replace the day rows and visitor sketches of these local days, then their spans; the
+    kept ranges holding them are forgotten (returned)."""
     tz = zone(program.time_zone)
     for day in days:
         lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
@@ -175,6 +163,7 @@ async def _recompute_days(conn: BaseDBAsyncClient, *, program: Program, days: li
                 using_db=conn,
             )
     await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
+    return await forget_days(conn, program_id=program.id, days=days, tz=tz)
 
 
 async def _recompute_day_rows(
@@ -225,8 +214,9 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
         by_program[mark["program_id"]].append(mark)
     buckets = 0
     for program_id, program_marks in sorted(by_program.items()):
+        forgotten: list[Kept] = []
         async with in_transaction() as conn:
-            state = await _lock_state(conn, program_id)
+            state = await lock_state(conn, program_id)
             program = await Program.filter(id=program_id).using_db(conn).first()
             if program is not None:
                 tz = zone(program.time_zone)
@@ -238,10 +228,12 @@ async def refresh_reports(*, batch: int = REFRESH_BATCH) -> dict[str, int]:
                     days.update(_days_of(start, end, tz))
                     buckets += 1
                 # Each touched day (and its spans) once, however many of its hours changed.
-                await _recompute_days(conn, program=program, days=sorted(days))
+                forgotten = await _recompute_days(conn, program=program, days=sorted(days))
             await ReportMark.filter(id__in=[m["id"] for m in program_marks]).using_db(conn).delete()
             state.refreshed_at = clock.now()
             await state.save(using_db=conn, update_fields=["refreshed_at"])
+        if program is not None:  # ranges someone read: one row per value again
+            await keep_again(program_id=program_id, ranges=forgotten, tz=zone(program.time_zone))
     return {"marks": len(marks), "spans": buckets, "programs": len(by_program)}
 
 
@@ -262,7 +254,7 @@ async def rebuild_reports(
             # Whole local days (after a first partial one): each day's sketches once.
             following = min(local_midnight(moment.astimezone(tz).date() + REBUILD_STEP, tz), stop)
             async with in_transaction() as conn:
-                await _lock_state(conn, program.id)
+                await lock_state(conn, program.id)
                 await recompute_span(conn=conn, program=program, start=moment, end=following)
             spans += 1
             moment = following

@@ -10,8 +10,12 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.models import Program
+from server.domain.periods import zone
+from server.domain.reports.ranges import ReportRange, preset_range
+from server.domain.reports.rollup import Dimension
+from server.models import Program, ReportRangeFigures
 from server.services.commissions.settlement import approve_due_commissions, settle_due_commissions
+from server.services.reports import cached
 from server.services.reports.rollups import rebuild_reports, refresh_reports
 from tests.order_builders import (
     T0,
@@ -47,6 +51,8 @@ STEPS = st.lists(
         st.tuples(st.just("cancel"), st.integers(0, 5)),
         st.tuples(st.just("settle"), st.integers(0, 5)),
         st.tuples(st.just("refresh")),
+        # a report read keeping a range's figures: its first day (days from T0's) and length
+        st.tuples(st.just("read"), st.integers(-3, 2), st.integers(1, 4)),
     ),
     min_size=1,
     max_size=14,
@@ -57,11 +63,24 @@ def _money(cents: int) -> str:
     return f"{cents // 100}.{cents % 100:02d}"
 
 
+def _range(program: Program, offset: int, days: int) -> ReportRange:
+    tz = zone(program.time_zone)
+    first = T0.astimezone(tz).date() + timedelta(days=offset)
+    last = first + timedelta(days=days - 1)
+    return preset_range("custom", now=T0, tz=tz, first=first, last=last)
+
+
 async def _apply(
     program: Program, promoters: list[Any], buyer: Any, step: tuple, orders: list[str]
 ) -> None:
     kind = step[0]
-    if kind == "visit":
+    if kind == "read":
+        r = _range(program, step[1], step[2])
+        for dimension in (Dimension.ALL, Dimension.PROMOTER, Dimension.CATEGORY):
+            await cached.by_value(
+                program_id=program.id, dimension=dimension, r=r, tz=zone(program.time_zone)
+            )
+    elif kind == "visit":
         _, minutes, bot, who = step
         at = T0 + timedelta(minutes=minutes)
         await visit(program, promoters[who % 2], at, visitor=f"v{who}", bot=bot)
@@ -94,11 +113,11 @@ async def _apply(
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(steps=STEPS, zone=st.sampled_from(["Asia/Shanghai", "UTC", "Asia/Kolkata"]))
+@given(steps=STEPS, time_zone=st.sampled_from(["Asia/Shanghai", "UTC", "Asia/Kolkata"]))
 async def test_every_rollup_equals_a_recomputation_from_raw_rows(
-    db: str, steps: list[tuple], zone: str
+    db: str, steps: list[tuple], time_zone: str
 ) -> None:
-    program = await shop(time_zone=zone)
+    program = await shop(time_zone=time_zone)
     promoters = await chain(program, 2)
     buyer = await customer()
     await bind(program, promoters[1], user=buyer, at=T0 - timedelta(days=3))
@@ -111,9 +130,19 @@ async def test_every_rollup_equals_a_recomputation_from_raw_rows(
     # Day rows are exactly their hours summed per local day.
     hours = await stored_rollups(program)
     days = await stored_day_rows(program)
-    assert days == hours_summed_by_day(hours, zone)
+    assert days == hours_summed_by_day(hours, time_zone)
     # Span rows are exactly their days summed per aligned span.
-    assert await stored_span_rows(program) == days_summed_by_span(days, zone)
+    assert await stored_span_rows(program) == days_summed_by_span(days, time_zone)
+    # Every range kept by a read equals its figures computed again from day and span rows.
+    tz = zone(program.time_zone)
+    for kept_range in await ReportRangeFigures.filter(program_id=program.id, value=""):
+        first = kept_range.bucket.astimezone(tz).date()
+        r = preset_range(
+            "custom", now=T0, tz=tz, first=first, last=first + timedelta(days=kept_range.days - 1)
+        )
+        dimension = Dimension(kept_range.dimension)
+        kept_figures = await cached.by_value(program_id=program.id, dimension=dimension, r=r, tz=tz)
+        assert kept_figures == await cached.compute(program.id, dimension, r, tz)
     kept, sketches = await stored_rollups(program), await stored_sketches(program)
     span_sketches = await stored_span_sketches(program)
     await rebuild_reports(

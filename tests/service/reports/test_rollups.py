@@ -7,7 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from server.models import ReportMark
+from server.domain.periods import zone
+from server.domain.reports.ranges import preset_range
+from server.domain.reports.rollup import Dimension
+from server.models import ReportMark, ReportRangeFigures
+from server.services.reports import cached
 from server.services.reports.rollups import rebuild_reports, refresh_reports
 from tests.order_builders import (
     T0,
@@ -101,3 +105,24 @@ async def test_a_change_at_a_beijing_time_marks_the_utc_quarter_hour_of_that_ins
 
     marks = await ReportMark.filter(program_id=program.id).values_list("at", flat=True)
     assert marks == [datetime(2026, 3, 9, 15, 0, tzinfo=UTC)]
+
+
+async def test_a_refresh_keeps_again_the_ranges_it_forgot_with_their_new_figures() -> None:
+    program = await shop(time_zone="Asia/Shanghai")
+    _top, nearest = await chain(program, 2)
+    await visit(program, nearest, T0, visitor="a")
+    await refresh_reports()
+    tz = zone(program.time_zone)
+    day = T0.astimezone(tz).date()
+    r = preset_range("custom", now=T0, tz=tz, first=day - timedelta(days=1), last=day)
+    before = await cached.by_value(program_id=program.id, dimension=Dimension.ALL, r=r, tz=tz)
+    assert before["*"][0]["visits"] == 1
+
+    await visit(program, nearest, T0 + timedelta(minutes=5), visitor="b")
+    await refresh_reports()
+
+    kept = await ReportRangeFigures.filter(program_id=program.id, dimension="all", value="*")
+    assert [(row.days, row.visits, row.unique_visitors) for row in kept] == [(2, 2, 2)]
+    assert await cached.by_value(
+        program_id=program.id, dimension=Dimension.ALL, r=r, tz=tz
+    ) == await cached.compute(program.id, Dimension.ALL, r, tz)
