@@ -123,3 +123,5 @@ class BonusAward(Model):
     class Meta:
         table = "bonus_awards"
         unique_together = (("bonus", "promoter"),)
+        # The program's awards, newest first (the admin list and its CSV).
+        indexes = (("program_id", "id"),)
