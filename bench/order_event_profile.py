@@ -1,7 +1,7 @@
 """Where one signed order.paid spends its CPU and its statements, at concurrency 1.
 
     .venv/bin/python -m bench.order_event_profile [--events 300] [--top 30] [--sqlite] [--out FILE]
-        [--respond-async] [--drain]
+        [--respond-async] [--drain [--claims 64,128] [--pipelines 2]]
 
 Seeds the benchmark's program (bench/order_event_setup.py) in a throwaway MariaDB database
 (BENCH_MYSQL_URL, dropped after the run; `--sqlite` uses a temporary file instead), then
@@ -32,11 +32,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 WARMUP_EVENTS = 20
+# Each set-based shape is timed this many times, the shapes taking turns.
+REPEATS = 3
 
 
-def _count_statements(counter: Counter[str]) -> None:
+def _count_statements(counter: Counter[str], waits: Counter[str]) -> None:
     """Count every statement sent to the database (BEGIN, COMMIT, SAVEPOINT included), by its
-    first words."""
+    first words, and add up the wall time each kind waits for MariaDB in `waits`."""
     import aiomysql
     import aiosqlite
     from pymysql.constants import COMMAND
@@ -53,6 +55,18 @@ def _count_statements(counter: Counter[str]) -> None:
         return original_command(self, kind, sql)
 
     aiomysql.Connection._execute_command = command
+    for name in ("query", "begin", "commit"):
+        timed = getattr(aiomysql.Connection, name)
+
+        async def timer(self, *args, __timed=timed, __name=name, **kwargs):  # type: ignore[no-untyped-def]
+            started = time.perf_counter()
+            try:
+                return await __timed(self, *args, **kwargs)
+            finally:
+                what = key(args[0]) if args else __name.upper()
+                waits[what] += time.perf_counter() - started
+
+        setattr(aiomysql.Connection, name, timer)
     for name in ("execute", "executemany", "execute_insert"):
         original = getattr(aiosqlite.Connection, name)
 
@@ -71,16 +85,19 @@ async def _run(
     out_path: str,
     respond_async: bool,
     drain: bool = False,
+    claims: tuple[int, ...] = (),
+    pipelines: tuple[int, ...] = (),
 ) -> None:
     import httpx
     from sanic import Sanic
     from tortoise import Tortoise
 
-    from bench.order_event_bench import signed_line
+    from bench.order_event_load import signed_line
     from bench.order_event_setup import PATH, seed
     from server.app import create_app
     from server.config import Settings
     from server.db import init_db
+    from server.domain.orders.inbox import CLAIM_BATCH
     from server.services.orders.inbox import drain_order_events
 
     respond_async = respond_async or drain
@@ -105,7 +122,8 @@ async def _run(
     await app._server_event("init", "before")
     await app._server_event("init", "after")
     counter: Counter[str] = Counter()
-    _count_statements(counter)
+    waits: Counter[str] = Counter()
+    _count_statements(counter, waits)
     transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
@@ -138,10 +156,25 @@ async def _run(
             for index in range(events):
                 await (drain_order_events(max_events=1) if drain else send("plain", index))
             plain_cpu = (time.process_time() - started) / events
+            # (claim, pipelines) → [CPU, wall] per event, summed over the repeats.
+            set_cost: dict[tuple[int, int], list[float]] = {}
+            shapes = [(size, 1) for size in sorted({CLAIM_BATCH, *claims})]
+            shapes += [(CLAIM_BATCH, n) for n in pipelines if n > 1]
+            for repeat in range(REPEATS if drain else 0):
+                for size, lanes in shapes:
+                    for index in range(events):
+                        await send(f"set{size}-{lanes}-{repeat}", index)
+                    cpu_at, wall_at = time.process_time(), time.perf_counter()
+                    done = await drain_order_events(claim=size, pipelines=lanes)
+                    assert done["applied"] == events
+                    cost = set_cost.setdefault((size, lanes), [0.0, 0.0])
+                    cost[0] += (time.process_time() - cpu_at) / events / REPEATS
+                    cost[1] += (time.perf_counter() - wall_at) / events / REPEATS
             if drain:
                 for index in range(events):
                     await send("prof", index)
             counter.clear()
+            waits.clear()
             # CPU time, not wall time: waits and preemption by MariaDB on a busy machine are not
             # what this looks for.
             profiler = cProfile.Profile(time.process_time)
@@ -160,14 +193,23 @@ async def _run(
     lines = [
         (
             f"{events} order.paid accepted, then drained: one per claim (the per-event path)"
-            f" {plain_cpu * 1000:.2f} ms CPU each; in claims of 32 (set-based)"
+            f" {plain_cpu * 1000:.2f} ms CPU each; set-based "
+            + ", ".join(
+                f"in claims of {n} × {p} pipeline(s) {c * 1000:.2f} ms CPU, {w * 1000:.2f} ms wall"
+                for (n, p), (c, w) in set_cost.items()
+            )
+            + f" each (mean of {REPEATS} runs, in turn); in claims of {CLAIM_BATCH}"
             if drain
             else f"{events} order.paid{' (respond-async)' if respond_async else ''}:"
             f" {plain_cpu * 1000:.2f} ms CPU each (client included),"
         )
         + f" {cpu / events * 1000:.2f} ms under the profiler and"
         f" {wall / events * 1000:.2f} ms wall each; {total / events:.1f} statements each:",
-        *(f"  {count / events:5.2f}  {statement}" for statement, count in counter.most_common()),
+        *(
+            f"  {count / events:5.2f}  {statement}"
+            + (f"  ({waits[statement] / count * 1000:.2f} ms each)" if waits[statement] else "")
+            for statement, count in counter.most_common()
+        ),
     ]
     profiler.dump_stats(out_path + ".prof")
     lines.append(_by_package(pstats.Stats(profiler), events))
@@ -212,12 +254,33 @@ def main() -> None:
         action="store_true",
         help="accept the events with respond-async, then profile the drainer applying them",
     )
+    parser.add_argument(
+        "--claims",
+        type=lambda text: tuple(int(n) for n in text.split(",") if n),
+        default=(),
+        help="with --drain: claim sizes to time set-based besides the drainer's own",
+    )
+    parser.add_argument(
+        "--pipelines",
+        type=lambda text: tuple(int(n) for n in text.split(",") if n),
+        default=(),
+        help="with --drain: also time this many claim-and-apply pipelines at once",
+    )
     parser.add_argument("--out", default="order_event_profile.txt", help="where the report goes")
     args = parser.parse_args()
+    run_args = (
+        args.events,
+        args.top,
+        args.out,
+        args.respond_async,
+        args.drain,
+        args.claims,
+        args.pipelines,
+    )
     key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     if args.sqlite:
         url = f"sqlite://{tempfile.mkdtemp(prefix='order-profile-')}/db.sqlite3"
-        asyncio.run(_run(url, key, args.events, args.top, args.out, args.respond_async, args.drain))
+        asyncio.run(_run(url, key, *run_args))
         return
     from bench.order_event_setup import mysql_admin
 
@@ -227,7 +290,7 @@ def main() -> None:
     url = urlunsplit((parts.scheme, parts.netloc, "/" + name, "", ""))
     asyncio.run(mysql_admin(base, f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
     try:
-        asyncio.run(_run(url, key, args.events, args.top, args.out, args.respond_async, args.drain))
+        asyncio.run(_run(url, key, *run_args))
     finally:
         asyncio.run(mysql_admin(base, f"DROP DATABASE IF EXISTS `{name}`"))
 

@@ -250,10 +250,11 @@ def _queued_lines(queued: list[WrkResult], *, bare_rps: float, duration: int) ->
         " a worker accepts at the same moment: the inbox row, which also spends the request's"
         " nonce, written only while the key is live), and"
         " each worker's drainer applies them afterwards: while the worker is accepting, one"
-        " event per second through the synchronous path; once idle, each claimed batch of 32"
-        " set-based (the plain order.paid events of new orders in one transaction, one"
-        " multi-row statement per table; anything else in four lanes, one order's events in one"
-        " lane), writing what a synchronous delivery writes.",
+        " event per second through the synchronous path; once idle, two batches of 32 at a"
+        " time (two claim-and-apply loops per drainer), each set-based (the plain order.paid"
+        " events of new orders in one transaction, one multi-row statement per table; anything"
+        " else in four lanes, one order's events in one lane), writing what a synchronous"
+        " delivery writes.",
         "",
         f"- Accepted: median ratio to bare **{accepted:.2f}** (target ≥"
         f" {TARGET_ACCEPTED_RATIO}: {'met' if accepted >= TARGET_ACCEPTED_RATIO else 'NOT met'}),"

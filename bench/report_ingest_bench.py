@@ -69,7 +69,7 @@ async def _run(url: str, key: str, rounds: int, batches: int, events: int) -> st
     from sanic import Sanic
     from tortoise import Tortoise
 
-    from bench.order_event_bench import signed_line
+    from bench.order_event_load import signed_line
     from bench.order_event_setup import PATH, seed
     from server.app import create_app
     from server.config import Settings

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import base64
 import os
 import secrets
 import subprocess
@@ -38,7 +37,14 @@ from sanic import Request, Sanic
 from sanic.response import HTTPResponse, json
 from tortoise import Tortoise
 
-from bench.visit_load import free_port, measured_round, send_exact, stop, wait_ready
+from bench.visit_load import (
+    free_port,
+    measured_round,
+    send_exact,
+    server_env,
+    stop,
+    wait_ready,
+)
 from bench.visit_report import Report, WrkResult, render, save_section
 from server.db import tortoise_config
 
@@ -150,25 +156,6 @@ def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=out)
 
 
-def _server_env(url: str, port: int, workers: int, work: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "FENXIAO_ENV": "production",
-        "DATABASE_URL": url,
-        "WORKERS": str(workers),
-        "HOST": "127.0.0.1",
-        "PORT": str(port),
-        "JWT_SECRET": secrets.token_urlsafe(48),
-        "VISITOR_HASH_SALT": secrets.token_hex(16),
-        "S2S_KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        # Never called by this route; set so that no WeChat stand-in is started.
-        "WECHAT_API_BASE": "http://127.0.0.1:9",
-        # Visits pay nobody: production's WeChat Pay settings are not needed to measure them.
-        "WECHAT_PAY_API_VERSION": "none",
-        "PROMETHEUS_MULTIPROC_DIR": str(work / "prometheus"),
-    }
-
-
 @dataclass
 class RealServer:
     """One configuration of the real server under test."""
@@ -229,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         for server in servers:
             server.port = free_port()
-            environment = _server_env(url, server.port, args.workers, work)
+            environment = server_env(url, server.port, args.workers, work)
             server.process = _start(
                 [sys.executable, "-m", "server.cli", "run"],
                 {**environment, **server.env},

@@ -4,10 +4,12 @@ read before another worker committed must still be able to write (server/sqlite_
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from pathlib import Path
 
 import pytest
 from tortoise.backends.sqlite.client import SqliteClient
+from tortoise.exceptions import TransactionManagementError
 
 from server.sqlite_engine import ImmediateSqliteClient
 
@@ -54,3 +56,34 @@ async def test_a_worker_that_read_before_another_committed_still_writes_and_noth
     tmp_path: Path,
 ) -> None:
     assert await _two_workers_add_one_each(ImmediateSqliteClient, tmp_path / "shared.sqlite3") == 2
+
+
+async def test_a_transaction_that_cannot_begin_gives_the_connection_back(tmp_path: Path) -> None:
+    # Another process holds the write lock past the busy timeout: BEGIN IMMEDIATE fails with
+    # `database is locked`. Tortoise's own context kept the connection's lock then, and every
+    # later query of the process waited forever (a worker's visits were lost at shutdown).
+    path = tmp_path / "shared.sqlite3"
+    worker = ImmediateSqliteClient(
+        file_path=str(path), connection_name="locked_out_worker", busy_timeout=100
+    )
+    await worker.create_connection(with_db=True)
+    await worker.execute_script("CREATE TABLE visits (id INTEGER PRIMARY KEY)")
+    other_process = sqlite3.connect(path, isolation_level=None)
+    try:
+        other_process.execute("BEGIN IMMEDIATE")
+        with pytest.raises(TransactionManagementError, match="locked"):
+            async with worker._in_transaction() as transaction:
+                await transaction.execute_query("INSERT INTO visits DEFAULT VALUES")
+        other_process.execute("COMMIT")
+
+        async with asyncio.timeout(5):
+            async with worker._in_transaction() as transaction:
+                await transaction.execute_query("INSERT INTO visits DEFAULT VALUES")
+            _, rows = await worker.execute_query("SELECT COUNT(*) AS n FROM visits")
+        assert rows[0]["n"] == 1
+        # Nothing was left open: the other process can write at once.
+        other_process.execute("BEGIN IMMEDIATE")
+        other_process.execute("COMMIT")
+    finally:
+        other_process.close()
+        await worker.close()

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from server.background import stop_within
+from server.domain.orders.inbox import DRAIN_PIPELINES
 from server.services.orders.inbox import apply_batch, claim_events, requeue_expired
 
 if TYPE_CHECKING:
@@ -83,10 +84,19 @@ class EventDrainer:
         return not self._stopping
 
     async def _run(self) -> None:
-        delay = 0.0
         with contextlib.suppress(Exception):
             await requeue_expired()
+        # Each pipeline claims its own batch: while one waits on the database, another runs.
+        await asyncio.gather(*(self._pipeline(first=n == 0) for n in range(DRAIN_PIPELINES)))
+
+    async def _pipeline(self, *, first: bool) -> None:
+        delay = 0.0
         while not self._stopping:
+            if not first and self._accepting:
+                # One batch at a time while the stores are served: at one event a turn, a
+                # second one would wait past its lease.
+                await self._sleep()
+                continue
             try:
                 batch = await claim_events()
                 delay = 0.0
@@ -99,9 +109,13 @@ class EventDrainer:
                 # Set-based while idle; while the worker accepts, one event per turn.
                 await apply_batch(batch, go_on=self._go_on, set_based=lambda: not self._accepting)
                 continue
-            self._wakeup.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=POLL_SECONDS)
+            await self._sleep()
+
+    async def _sleep(self) -> None:
+        """Until this worker accepts an event (or finishes accepting), or POLL_SECONDS."""
+        self._wakeup.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), timeout=POLL_SECONDS)
 
     async def stop(self, *, deadline_seconds: float = STOP_DEADLINE_SECONDS) -> bool:
         """Finish the event in hand; the rest of the batch goes back to the queue. After

@@ -20,7 +20,7 @@ from tortoise.exceptions import IntegrityError
 
 from server import clock
 from server.config import Settings
-from server.db import connection, is_mysql
+from server.db import connection, is_lock_conflict, is_mysql
 from server.domain.access.signatures import UnspentNonce
 from server.domain.errors import FenxiaoError, NotFound
 from server.domain.orders.events import event_id_conflict
@@ -147,7 +147,14 @@ async def claim_events(
 ) -> list[ClaimedEvent]:
     """Take up to `limit` queued events, oldest first, under a lease."""
     for _ in range(CLAIM_TRIES):
-        claimed = await _claim_once(limit=limit, now=now)
+        try:
+            claimed = await _claim_once(limit=limit, now=now)
+        except Exception as error:
+            # Another drainer's claim or finish took the same index entries first: the
+            # autocommit UPDATE was rolled back alone, so look again.
+            if not is_lock_conflict(error):
+                raise
+            continue
         if claimed is not None:
             return claimed
     return []
@@ -303,11 +310,17 @@ async def apply_batch(
     return applied + sum(await asyncio.gather(*(apply_lane(events) for events in split)))
 
 
-async def drain_order_events(*, max_events: int | None = None) -> dict[str, int]:
-    """Apply queued events until the queue is empty (or `max_events` were applied)."""
+async def drain_order_events(
+    *, max_events: int | None = None, claim: int = CLAIM_BATCH, pipelines: int = 1
+) -> dict[str, int]:
+    """Apply queued events, claimed `claim` at a time, until the queue is empty (or
+    `max_events` were applied); `pipelines` claim and apply batches at once (no limit then)."""
+    if pipelines > 1 and max_events is None:
+        counts = await asyncio.gather(*(drain_order_events(claim=claim) for _ in range(pipelines)))
+        return {"applied": sum(count["applied"] for count in counts)}
     applied = 0
     while max_events is None or applied < max_events:
-        limit = CLAIM_BATCH if max_events is None else min(CLAIM_BATCH, max_events - applied)
+        limit = claim if max_events is None else min(claim, max_events - applied)
         batch = await claim_events(limit=limit)
         if not batch:
             break

@@ -48,11 +48,10 @@ _BUYER_BY_UNIONID = (
 
 
 def _loaded(model: type[ModelT], row_id: int) -> ModelT:
-    """A row known by its id only, like a `.only("id")` read."""
-    instance = model(id=row_id)
-    instance._saved_in_db = True
-    instance._partial = True
-    return instance
+    """A row known by its id only, as a `.only("id")` read builds it (partial, saved)."""
+    # Not `model(id=…)`: that sets every other field to its default first, 20-50 µs a model
+    # against 3 µs (two per order on the order-event path).
+    return model._init_from_db(id=row_id)
 
 
 Buyer = tuple[User | None, str | None, Promoter | None]
