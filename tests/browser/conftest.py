@@ -35,9 +35,11 @@ def _chromium() -> str:
     pytest.skip(message + " (with CI=true this fails)")
 
 
-# Per module: Playwright's sync API holds an event loop of its own while it runs, and the
-# async tests collected after the browser tests (tests/e2e, tests/service) need theirs.
-@pytest.fixture(scope="module")
+# One Chromium for the browser tests (each test has its own context, i.e. its own cookies and
+# storage), stopped when the last of them ends: Playwright's sync API holds an event loop of its
+# own while it runs, and the async tests collected after the browser tests (tests/e2e,
+# tests/service) need theirs.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
     executable = _chromium()
     from playwright.sync_api import sync_playwright

@@ -3,15 +3,12 @@ bundled WeChat stand-in), driven over real HTTP through the whole foundation flo
 
 from __future__ import annotations
 
-import hashlib
 import os
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,6 +19,7 @@ import httpx
 import pytest
 
 from tests.conftest import BACKEND, HANG_GUARD_SECONDS, TEST_JWT_SECRET, _mysql_url_for
+from tests.migrated_databases import copy_migrated, run_migrate
 
 pytestmark = pytest.mark.e2e
 
@@ -70,40 +68,13 @@ def server_environment(database_url: str, tmp_path: Path) -> dict[str, str]:
     }
 
 
-def _run_migrate(env: dict[str, str]) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "server.cli", "migrate"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=HANG_GUARD_SECONDS,
-    )
-
-
-def _migrated_sqlite_template(env: dict[str, str]) -> Path:
-    """An empty SQLite database migrated once per set of migrations, shared by every run."""
-    # Migrating costs ~25 s of CPU (tortoise re-renders every model for each operation) and
-    # a run starts a dozen servers; tests/service/test_migrations.py migrates for real.
-    digest = hashlib.sha256()
-    for path in sorted((ROOT / "server" / "migrations").glob("*.py")):
-        digest.update(path.name.encode() + path.read_bytes())
-    template = Path(tempfile.gettempdir()) / f"fenxiao-migrated-{digest.hexdigest()[:16]}.sqlite3"
-    if not template.exists():
-        partial = template.with_suffix(f".{os.getpid()}.{secrets.token_hex(4)}.partial")
-        _run_migrate({**env, "DATABASE_URL": f"sqlite://{partial}"})
-        os.replace(partial, template)  # whole or not at all, whoever finishes first
-    return template
-
-
 def migrate(env: dict[str, str]) -> None:
-    """`server.cli migrate` in `env`, as `make run` does before starting the server (on
-    SQLite, a copy of a database migrated the same way)."""
-    url = env["DATABASE_URL"]
-    if not url.startswith("sqlite://") or url == "sqlite://:memory:":
-        _run_migrate(env)
+    """`server.cli migrate` in `env`, as `make run` does before starting the server (a copy of
+    a database migrated the same way: tests/migrated_databases.py)."""
+    if env["DATABASE_URL"] == "sqlite://:memory:":
+        run_migrate(env)
         return
-    shutil.copyfile(_migrated_sqlite_template(env), url.removeprefix("sqlite://"))
+    copy_migrated(env["DATABASE_URL"], env=env)
 
 
 @contextmanager

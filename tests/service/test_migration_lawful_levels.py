@@ -8,41 +8,23 @@ import json
 import os
 import secrets
 import sqlite3
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import BACKEND, HANG_GUARD_SECONDS, _mysql_admin, _mysql_url_for
+from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.migrated_databases import copy_migrated, run_migrate
 from tests.service.test_migration_upgrade import _filler, _mysql
-from tests.service.test_migrations import ROOT
 
 BEFORE = "0007_utc_instants"
 # id -> (max_levels, level_rates) as stored before the upgrade
 PROGRAMS = {1: (3, ["10", "5", "2"]), 2: (2, ["10", "5"]), 3: (5, ["9", "4", "3", "2", "1"])}
 
 
-def _migrate(url: str, target: str | None = None) -> subprocess.CompletedProcess[str]:
-    args = [
-        sys.executable,
-        "-m",
-        "server.cli",
-        "migrate",
-        *(["--target", target] if target else []),
-    ]
-    result = subprocess.run(
-        args,
-        cwd=ROOT,
-        env={**os.environ, "DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_SECONDS,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
+def _migrate(url: str) -> str:
+    """`server.cli migrate` to the latest migration on `url`; its output."""
+    return run_migrate({**os.environ, "DATABASE_URL": url})
 
 
 def _program_row(columns: list[tuple[str, str]], program_id: int) -> dict[str, Any]:
@@ -102,7 +84,7 @@ def test_programs_above_the_cap_keep_their_nearest_levels_and_each_is_reported(
     tmp_path: Path,
 ) -> None:
     with _database(tmp_path) as (url, connect):
-        _migrate(url, BEFORE)
+        copy_migrated(url, target=BEFORE)
         with connect() as conn:
             columns = _columns(conn)
             for program_id in PROGRAMS:
@@ -111,7 +93,7 @@ def test_programs_above_the_cap_keep_their_nearest_levels_and_each_is_reported(
                 marks = ", ".join("?" for _ in row)
                 _query(conn, f"INSERT INTO programs ({names}) VALUES ({marks})", list(row.values()))
 
-        result = _migrate(url)
+        output = _migrate(url)
 
         with connect() as conn:
             stored = {
@@ -131,6 +113,5 @@ def test_programs_above_the_cap_keep_their_nearest_levels_and_each_is_reported(
     details = json.loads(audit[1][2])
     assert details["changes"]["max_levels"] == {"before": 5, "after": 2}
     assert details["max_commission_levels"] == 2
-    output = result.stdout + result.stderr
     assert "program 1 paid 3 levels, above MAX_COMMISSION_LEVELS=2" in output
     assert "program 3 paid 5 levels" in output and "program 2 " not in output

@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tests.migrated_databases import copy_migrated
 from tests.service.test_migration_lawful_levels import _columns, _database, _migrate, _query
 from tests.service.test_migration_upgrade import _filler
 
@@ -40,11 +41,11 @@ def test_entry_fees_and_wechat_outside_cny_are_removed_and_each_program_reported
     tmp_path: Path,
 ) -> None:
     with _database(tmp_path) as (url, connect):
-        _migrate(url, BEFORE)
+        copy_migrated(url, target=BEFORE)
         with connect() as conn:
             _insert(conn, _columns(conn))
 
-        result = _migrate(url)
+        output = _migrate(url)
 
         with connect() as conn:
             stored = {
@@ -71,7 +72,6 @@ def test_entry_fees_and_wechat_outside_cny_are_removed_and_each_program_reported
     ]
     fee = json.loads(audit[0][2])["changes"]["requirements"]
     assert fee["before"] == {"real_name": True, "deposit": "99.00"}
-    output = result.stdout + result.stderr
     assert "program 1 asked applicants for an entry fee {'deposit': '99.00'}" in output
     assert "program 3 pays in JPY, which WeChat transfers do not: methods now ['bank']" in output
     assert "program 2 " not in output and "program 5 " not in output

@@ -17,6 +17,7 @@ from server.services.access.sealing import (
     keyed_hash,
     unseal,
 )
+from tests.migrated_databases import copy_migrated
 from tests.service.test_migration_lawful_levels import BACKEND, _database, _migrate, _query
 from tests.service.test_migration_upgrade import _filler
 
@@ -53,7 +54,7 @@ def test_upgrading_encrypts_every_stored_tax_id(
     key = Fernet.generate_key().decode()
     monkeypatch.setenv("S2S_KEY_ENCRYPTION_KEY", key)
     with _database(tmp_path) as (url, connect):
-        _migrate(url, BEFORE)
+        copy_migrated(url, target=BEFORE)
         with connect() as conn:
             _insert(conn, "programs", id=1)
             for pid, tax_id in TAX_IDS.items():
@@ -101,7 +102,7 @@ def test_upgrading_stored_numbers_without_a_lasting_key_is_refused(
 ) -> None:
     monkeypatch.delenv("S2S_KEY_ENCRYPTION_KEY", raising=False)
     with _database(tmp_path) as (url, connect):
-        _migrate(url, BEFORE)
+        copy_migrated(url, target=BEFORE)
         with connect() as conn:
             _insert(conn, "programs", id=1)
             _insert(conn, "users", id=1, openid="o1")

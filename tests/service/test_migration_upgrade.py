@@ -4,27 +4,24 @@ Runs on SQLite and (in the MariaDB pass) on MariaDB."""
 
 from __future__ import annotations
 
+import os
 import secrets
 import sqlite3
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
-import pymysql
 import pytest
 from cryptography.fernet import Fernet
 
 from server.db import RELEASE_MIGRATIONS
 from server.migrations import __path__ as migrations_path
-from tests.conftest import BACKEND, MYSQL_BASE, _mysql_admin, _mysql_url_for
+from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.migrated_databases import copy_migrated, run_migrate
+from tests.migrated_databases import mysql_connection as _mysql
 from tests.service.test_migrations import (
     _columns_of_mysql,
     _columns_of_sqlite,
     _columns_of_test_database,
-    _run,
 )
 
 PREVIOUS_RELEASE = max(RELEASE_MIGRATIONS, key=lambda v: tuple(int(p) for p in v.split(".")))
@@ -52,23 +49,6 @@ def _filler(data_type: str) -> Any:
         return b"x"
     # Valid JSON, for the text columns MariaDB checks as JSON (its JSON type is LONGTEXT).
     return "{}"
-
-
-@contextmanager
-def _mysql(database: str) -> Iterator[pymysql.connections.Connection]:
-    parts = urlsplit(MYSQL_BASE)
-    conn = pymysql.connect(
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 3306,
-        user=parts.username or "root",
-        password=parts.password or "",
-        database=database,
-        autocommit=True,
-    )
-    try:
-        yield conn
-    finally:
-        conn.close()
 
 
 def _fill_mysql(database: str) -> dict[str, int]:
@@ -122,9 +102,9 @@ def _fill_sqlite(path: Path) -> dict[str, int]:
         return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
 
 
-def _migrate(url: str, target: str | None = None) -> None:
-    args = [sys.executable, "-m", "server.cli", "migrate"]
-    _run(args + (["--target", target] if target else []), url)
+def _migrate(url: str) -> None:
+    """`server.cli migrate` to the latest migration on `url`."""
+    run_migrate({**os.environ, "DATABASE_URL": url})
 
 
 def test_the_previous_release_is_one_of_our_migrations() -> None:
@@ -141,7 +121,7 @@ async def test_upgrading_from_the_previous_release_keeps_every_row(
         name = f"fenxiao_u_{secrets.token_hex(6)}"
         await _mysql_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
         try:
-            _migrate(_mysql_url_for(name), PREVIOUS_MIGRATION)
+            copy_migrated(_mysql_url_for(name), target=PREVIOUS_MIGRATION)
             before = _fill_mysql(name)
             _migrate(_mysql_url_for(name))
             with _mysql(name) as conn, conn.cursor() as cur:
@@ -151,7 +131,7 @@ async def test_upgrading_from_the_previous_release_keeps_every_row(
             await _mysql_admin(f"DROP DATABASE IF EXISTS `{name}`")
     else:
         path = tmp_path / "upgraded.sqlite3"
-        _migrate(f"sqlite://{path}", PREVIOUS_MIGRATION)
+        copy_migrated(f"sqlite://{path}", target=PREVIOUS_MIGRATION)
         before = _fill_sqlite(path)
         _migrate(f"sqlite://{path}")
         with sqlite3.connect(path) as conn:

@@ -6,14 +6,14 @@ from __future__ import annotations
 import os
 import secrets
 import sqlite3
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from server.db import connection, is_mysql
-from tests.conftest import BACKEND, HANG_GUARD_SECONDS, _mysql_admin, _mysql_url_for
+from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.migrated_databases import run_command
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -40,17 +40,7 @@ def _run(args: list[str], database_url: str | None = None) -> str:
     env = {**os.environ}
     if database_url:
         env["DATABASE_URL"] = database_url
-    result = subprocess.run(
-        args,
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_SECONDS,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+    return run_command(args, env).stdout
 
 
 def test_every_model_change_has_a_migration() -> None:

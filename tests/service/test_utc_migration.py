@@ -18,6 +18,7 @@ import pytest
 from cryptography.fernet import Fernet
 
 from tests.conftest import BACKEND, _mysql_admin, _mysql_url_for
+from tests.migrated_databases import copy_migrated
 from tests.service.test_migration_upgrade import _fill_mysql, _fill_sqlite, _migrate, _mysql
 
 BEFORE_UTC = "0006_order_auto_completion"
@@ -108,7 +109,7 @@ async def test_upgrading_stores_every_time_sent_with_an_offset_as_its_utc_instan
         name = f"fenxiao_u_{secrets.token_hex(6)}"
         await _mysql_admin(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
         try:
-            _migrate(_mysql_url_for(name), BEFORE_UTC)
+            copy_migrated(_mysql_url_for(name), target=BEFORE_UTC)
             _fill_mysql(name)
             with _mysql(name) as conn, conn.cursor() as cur:
                 # MariaDB kept the wall time and dropped the offset.
@@ -126,7 +127,7 @@ async def test_upgrading_stores_every_time_sent_with_an_offset_as_its_utc_instan
             await _mysql_admin(f"DROP DATABASE IF EXISTS `{name}`")
     else:
         path = tmp_path / "upgraded.sqlite3"
-        _migrate(f"sqlite://{path}", BEFORE_UTC)
+        copy_migrated(f"sqlite://{path}", target=BEFORE_UTC)
         _fill_sqlite(path)
         with _sqlite(path) as conn:
             # SQLite kept the text with its offset.
