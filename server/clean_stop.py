@@ -42,6 +42,26 @@ def catch_stop_signals() -> None:
         signal.signal(signum, _remember)
 
 
+def serve_unless_stopped(serve: Callable[[], None]) -> bool:
+    """Run Sanic's serve unless a stop came first; False if it never served."""
+    from sanic.exceptions import ServerError
+
+    if stop_requested():
+        return False
+    try:
+        serve()
+    except ServerError:
+        # A stop sent to the whole process group (Ctrl-C, systemd) while Sanic's manager
+        # process was still importing, before its initializer ignores stop signals, ends it
+        # with KeyboardInterrupt, and Sanic then reports that it could not start. Nothing was
+        # served yet: that is the stop asked for, not a failure.
+        if not stop_requested():
+            raise
+        log.info("stopped while starting")
+        return False
+    return True
+
+
 def _ignore_stop_signals() -> None:
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)

@@ -185,10 +185,10 @@ def _serve(settings: Settings) -> None:
     clean_stop.install_clean_stop()
     print(f"[fenxiao] admin console: http://{settings.host}:{settings.port}/console")
     try:
-        if clean_stop.stop_requested():
+        if not clean_stop.serve_unless_stopped(
+            partial(Sanic.serve, primary=app, app_loader=loader)
+        ):
             print("[fenxiao] stopped before serving")
-            return
-        Sanic.serve(primary=app, app_loader=loader)
     finally:
         if standin is not None:
             standin.stop()

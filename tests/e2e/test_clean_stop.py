@@ -44,9 +44,10 @@ START_LIMIT_SECONDS = 180
 AT_ONCE, STARTING, SERVING = "at once", "starting", "serving"
 MOMENTS = (AT_ONCE, STARTING, AT_ONCE, STARTING, SERVING)
 ANSWERED_BEFORE_STOP = 20
-# An exception line (tracebacks print it unindented) or a log record at ERROR; a worker
-# stopped while it is still importing prints KeyboardInterrupt, Python's own way to stop.
-FAILURE_LINE = re.compile(r"^\w*(Error|Exception)\b|\bERROR\b", re.MULTILINE)
+# An exception line (tracebacks print it unindented, its class dotted or not) or a log
+# record at ERROR; a process stopped while it is still importing prints KeyboardInterrupt,
+# Python's own way to stop.
+FAILURE_LINE = re.compile(r"^[\w.]*(Error|Exception)\b|\bERROR\b", re.MULTILINE)
 
 
 @dataclass

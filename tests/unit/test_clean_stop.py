@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import sanic
+from sanic.exceptions import ServerError
 from sanic.worker.manager import MonitorCycle, WorkerManager
 
 from server import clean_stop
@@ -69,3 +70,37 @@ def test_no_worker_is_started_once_a_stop_was_requested(hooks: None) -> None:
     WorkerManager.shutdown_signal(manager, signal.SIGTERM, None)  # type: ignore[arg-type]
 
     WorkerManager.start(manager)  # type: ignore[arg-type]  # would fail: _Manager has no workers
+
+
+def _cannot_start() -> None:
+    # What Sanic.serve raises when its manager process died while starting.
+    raise ServerError("Sanic server could not start: worker process failed.", quiet=True)
+
+
+def test_a_start_cut_short_by_a_stop_signal_is_a_clean_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clean_stop, "_received", [])
+
+    def stopped_while_starting() -> None:
+        clean_stop._remember(signal.SIGINT, None)
+        _cannot_start()
+
+    assert clean_stop.serve_unless_stopped(stopped_while_starting) is False
+
+
+def test_a_failed_start_without_a_stop_signal_is_still_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(clean_stop, "_received", [])
+
+    with pytest.raises(ServerError):
+        clean_stop.serve_unless_stopped(_cannot_start)
+
+
+def test_a_stop_before_serving_never_starts_sanic(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clean_stop, "_received", [signal.SIGTERM])
+    started: list[bool] = []
+
+    assert clean_stop.serve_unless_stopped(lambda: started.append(True)) is False
+    assert started == []
