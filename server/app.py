@@ -13,6 +13,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from jobs.scheduler import start_inprocess_scheduler, stop_inprocess_scheduler
 from server import db
+from server.auto_methods import install_auto_methods
 from server.background import finish_within
 from server.clean_stop import install_worker_clean_stop
 from server.config import Settings
@@ -62,14 +63,16 @@ def create_app(*, settings: Settings | None = None, manage_db: bool = True) -> S
     app.config.OAS_VERSION = "0.1.0"
     app.config.TEMPLATING_PATH_TO_TEMPLATES = str(TEMPLATES_DIR)
     # Of sanic-ext, only what we use: the OpenAPI documents, and HEAD/OPTIONS answered for
-    # every route. Its dependency injection (a signal handler on every request) and its CORS
-    # (a response middleware on every request, which never allowed an origin: none is
-    # configured) would cost every request CPU and do nothing. Templating renders /console.
+    # every route (added by install_auto_methods). Its dependency injection (a signal handler
+    # on every request) and its CORS (a response middleware on every request, which never
+    # allowed an origin: none is configured) would cost every request CPU and do nothing.
+    # Templating renders /console.
     app.extend(
         built_in_extensions=False,
         extensions=[OpenAPIExtension, HTTPExtension, TemplatingExtension],
-        config={"cors": False},
+        config={"cors": False, "http_auto_head": False, "http_auto_options": False},
     )
+    install_auto_methods(app)
     # The console's environment (gettext catalogs, money and date filters) is the templating one.
     app.ext.environment = app.ext.templating.environment = ENVIRONMENT
     app.ctx.settings = settings

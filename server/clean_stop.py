@@ -104,6 +104,7 @@ def install_clean_stop() -> None:
     original_start = WorkerManager.start
     original_all_acked = WorkerManager._all_workers_ack
     original_poll = WorkerManager._poll_monitor
+    original_join = WorkerManager.join
 
     # Sanic's handler shut down at once, talking to the manager process over the connection
     # the interrupted code may be using: the interrupted call then read the handler's reply
@@ -128,11 +129,21 @@ def install_clean_stop() -> None:
             return MonitorCycle.BREAK
         return original_poll(self)
 
+    # Sanic's join skips the workers its shutdown marked TERMINATED, and then gives each 10 s
+    # before it shuts the shared state down under them: a worker still starting when the stop
+    # came (its ack then failed with FileNotFoundError) kept the main process waiting on it
+    # at exit, past systemd's stop timeout. The main process waits for every worker to end.
+    def join(self: Any) -> None:
+        original_join(self)
+        for process in self.processes:
+            process._current_process.join()
+
     for name, hook in (
         ("shutdown_signal", shutdown_signal),
         ("start", start),
         ("_all_workers_ack", _all_workers_ack),
         ("_poll_monitor", _poll_monitor),
+        ("join", join),
     ):
         setattr(WorkerManager, name, _wrapping(getattr(WorkerManager, name), hook))
     WorkerManager._fenxiao_clean_stop = True

@@ -3,12 +3,15 @@ it between its own steps, once (server/clean_stop.py)."""
 
 from __future__ import annotations
 
+import multiprocessing
 import signal
+import time
 from typing import Any
 
 import pytest
 import sanic
 from sanic.exceptions import ServerError
+from sanic.worker.constants import ProcessState
 from sanic.worker.manager import MonitorCycle, WorkerManager
 
 from server import clean_stop
@@ -104,3 +107,26 @@ def test_a_stop_before_serving_never_starts_sanic(monkeypatch: pytest.MonkeyPatc
 
     assert clean_stop.serve_unless_stopped(lambda: started.append(True)) is False
     assert started == []
+
+
+class _StoppingWorker:
+    """A worker process the manager's shutdown has marked TERMINATED, still running."""
+
+    def __init__(self) -> None:
+        self._current_process = multiprocessing.get_context("spawn").Process(
+            target=time.sleep, args=(1.5,)
+        )
+        self._current_process.start()
+        self.pid = self._current_process.pid
+        self.state = ProcessState.TERMINATED
+
+
+def test_the_manager_waits_for_workers_its_shutdown_marked_terminated(hooks: None) -> None:
+    # Sanic's join skipped them, and shut the shared state down while they still started.
+    worker = _StoppingWorker()
+    manager = _Manager()
+    manager.processes = [worker]  # type: ignore[attr-defined]
+
+    WorkerManager.join(manager)  # type: ignore[arg-type]
+
+    assert not worker._current_process.is_alive()
