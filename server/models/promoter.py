@@ -53,6 +53,8 @@ class Promoter(Model):
             ("program_id", "name_key", "status"),
             ("program_id", "phone_digits", "status"),
             ("program_id", "phone_reversed", "status"),
+            # The staff leaderboard counts opt-outs: a range of this index, not every promoter.
+            ("program_id", "leaderboard_opt_out"),
         )
 
     async def save(self, *args: Any, **kwargs: Any) -> None:
