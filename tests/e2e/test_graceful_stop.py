@@ -14,10 +14,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-import pymysql
 import pytest
 
-from tests.conftest import BACKEND, MYSQL_BASE
+from tests.conftest import BACKEND
 from tests.e2e.test_server_process import (  # noqa: F401  (the fixture)
     RunningServer,
     _ok,
@@ -25,6 +24,7 @@ from tests.e2e.test_server_process import (  # noqa: F401  (the fixture)
     running_server,
     server,
 )
+from tests.migrated_databases import mysql_connection
 
 CLIENTS = 16
 # Stop once the load is really on (a loaded machine may take seconds to answer the first).
@@ -77,20 +77,9 @@ def _stored_visits(database_url: str) -> int:
     if database_url.startswith("sqlite://"):
         with sqlite3.connect(database_url.removeprefix("sqlite://")) as conn:
             return conn.execute("SELECT COUNT(*) FROM visits").fetchone()[0]
-    parts, base = urlsplit(database_url), urlsplit(MYSQL_BASE)
-    conn = pymysql.connect(
-        host=base.hostname or "127.0.0.1",
-        port=base.port or 3306,
-        user=base.username or "root",
-        password=base.password or "",
-        database=parts.path.lstrip("/"),
-    )
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT COUNT(*) FROM visits")
-            return cur.fetchone()[0]
-    finally:
-        conn.close()
+    with mysql_connection(urlsplit(database_url).path.lstrip("/")) as conn, conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM visits")
+        return cur.fetchone()[0]
 
 
 async def test_stopping_the_server_under_load_loses_no_acknowledged_visit(

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import HANG_GUARD_SECONDS
+from tests.migrated_databases import run_command
 
 pytestmark = pytest.mark.e2e
 
-ROOT = Path(__file__).resolve().parents[2]
 
 RECORD = """
 from server.metrics import count_job_run, observe_request
@@ -29,17 +27,7 @@ print(asyncio.run(render_metrics()).decode())
 
 def _python(code: str, directory: Path) -> str:
     env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(directory)}
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=HANG_GUARD_SECONDS,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_command([sys.executable, "-c", code], env).stdout
 
 
 def test_a_scrape_adds_up_the_counters_of_every_worker_process(tmp_path: Path) -> None:

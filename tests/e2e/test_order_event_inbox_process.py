@@ -11,15 +11,14 @@ import time
 from urllib.parse import urlsplit
 
 import httpx
-import pymysql
 
-from tests.conftest import MYSQL_BASE
 from tests.e2e.test_server_process import (  # noqa: F401  (the fixture)
     RunningServer,
     _ok,
     root_program,
     server,
 )
+from tests.migrated_databases import mysql_connection
 from tests.order_builders import line, paid, refunded
 from tests.s2s_client import sign_request
 
@@ -57,20 +56,9 @@ def _inbox_statuses(database_url: str) -> dict[str, str]:
     if database_url.startswith("sqlite"):
         with sqlite3.connect(urlsplit(database_url).path) as db:
             return dict(db.execute(query).fetchall())
-    base = urlsplit(MYSQL_BASE)
-    db = pymysql.connect(
-        host=base.hostname,
-        port=base.port or 3306,
-        user=base.username,
-        password=base.password or "",
-        database=urlsplit(database_url).path.lstrip("/"),
-    )
-    try:
-        with db.cursor() as cursor:
-            cursor.execute(query)
-            return dict(cursor.fetchall())
-    finally:
-        db.close()
+    with mysql_connection(urlsplit(database_url).path.lstrip("/")) as db, db.cursor() as cursor:
+        cursor.execute(query)
+        return dict(cursor.fetchall())
 
 
 def test_accepted_events_are_applied_by_the_servers_drainer(

@@ -15,9 +15,10 @@ import httpx
 import pymysql
 import pytest
 
-from tests.conftest import BACKEND, MYSQL_BASE
+from tests.conftest import BACKEND
 from tests.e2e.test_order_event_inbox_process import _send, _store_key
 from tests.e2e.test_server_process import RunningServer, server  # noqa: F401  (the fixture)
+from tests.migrated_databases import mysql_connection
 from tests.order_builders import line, paid
 
 pytestmark = pytest.mark.skipif(BACKEND != "mysql", reason="kills MariaDB connections")
@@ -35,30 +36,18 @@ def two_workers(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _kill_connections(database_url: str) -> int:
     """KILL every connection MariaDB has open to the server's database; how many."""
-    base = urlsplit(MYSQL_BASE)
-    admin = pymysql.connect(
-        host=base.hostname or "127.0.0.1",
-        port=base.port or 3306,
-        user=base.username or "root",
-        password=base.password or "",
-        autocommit=True,
-    )
     killed = 0
-    try:
-        with admin.cursor() as cursor:
-            cursor.execute(
-                "SELECT ID FROM information_schema.PROCESSLIST"
-                " WHERE DB = %s AND ID <> CONNECTION_ID()",
-                [urlsplit(database_url).path.lstrip("/")],
-            )
-            for (connection_id,) in cursor.fetchall():
-                try:
-                    cursor.execute(f"KILL CONNECTION {int(connection_id)}")
-                    killed += 1
-                except pymysql.MySQLError:
-                    pass  # it ended meanwhile
-    finally:
-        admin.close()
+    with mysql_connection() as admin, admin.cursor() as cursor:
+        cursor.execute(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE DB = %s AND ID <> CONNECTION_ID()",
+            [urlsplit(database_url).path.lstrip("/")],
+        )
+        for (connection_id,) in cursor.fetchall():
+            try:
+                cursor.execute(f"KILL CONNECTION {int(connection_id)}")
+                killed += 1
+            except pymysql.MySQLError:
+                pass  # it ended meanwhile
     return killed
 
 
