@@ -17,8 +17,7 @@ AddHandlers = Callable[[Sanic], Any]
 class _ListenerCapture:
     """Stands in for the app while sanic-ext registers its start-up listener, to keep it."""
 
-    def __init__(self, app: Sanic) -> None:
-        self.router = app.router
+    def __init__(self) -> None:
         self.listeners: list[AddHandlers] = []
 
     def before_server_start(self, *, priority: int) -> Callable[[AddHandlers], None]:
@@ -27,7 +26,7 @@ class _ListenerCapture:
 
 def install_auto_methods(app: Sanic) -> None:
     """Answer HEAD for every GET route and OPTIONS for every route, as sanic-ext would."""
-    capture = _ListenerCapture(app)
+    capture = _ListenerCapture()
     add_auto_handlers(capture, auto_head=True, auto_options=True, auto_trace=False)  # type: ignore[arg-type]
 
     # sanic-ext adds each route once the server has started, when Sanic rebuilds its whole
