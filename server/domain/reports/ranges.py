@@ -73,6 +73,15 @@ def local_hour_start(moment: datetime, tz: tzinfo) -> datetime:
     return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def hour_starts(start: datetime, end: datetime, tz: tzinfo) -> list[datetime]:
+    """The local hour buckets of `tz` starting in [start, end), `start` being one."""
+    found = []
+    while start < end:
+        found.append(start)
+        start = local_hour_start(start + timedelta(hours=1), tz)
+    return found
+
+
 def days_range(first: date, last: date, tz: tzinfo) -> ReportRange:
     """The range of local days first..last (both included)."""
     for name, day in (("from", first), ("to", last)):

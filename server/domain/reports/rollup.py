@@ -59,10 +59,14 @@ class Touch:
 
 @dataclass(frozen=True, kw_only=True)
 class VisitFact:
+    """Visits at one instant (or bucket) under one touch: `count` of them, by one visitor
+    when `visitor_hash` is given."""
+
     at: datetime
     touch: Touch
     is_bot: bool
     visitor_hash: str | None
+    count: int = 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -192,9 +196,9 @@ def roll_up(
         bucket = bucket_of(visit.at)
         values = _with_all(visit.touch.values())
         if visit.is_bot:
-            rollup.add(bucket, values, "bot_visits", 1)
+            rollup.add(bucket, values, "bot_visits", visit.count)
             continue
-        rollup.add(bucket, values, "visits", 1)
+        rollup.add(bucket, values, "visits", visit.count)
         if visit.visitor_hash:
             rollup.visitors.add(VisitorKey(bucket, visit.visitor_hash, visit.touch))
     for binding in bindings:

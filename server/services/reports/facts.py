@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
+from server.domain.reports.ranges import hour_starts, local_hour_start
 from server.domain.reports.rollup import (
     BindingFact,
     CommissionFact,
@@ -21,6 +22,7 @@ from server.domain.reports.rollup import (
     order_visit_id,
 )
 from server.models import Binding, Commission, Order, OrderLine, Visit
+from server.services.ledger.postings import sql_rows, sql_write
 
 TOUCH_COLUMNS = (
     "promoter_id",
@@ -40,21 +42,74 @@ def _touch(row: dict[str, Any]) -> Touch:
     return Touch(**{name: row.get(name) for name in TOUCH_COLUMNS})
 
 
+# Local hours per statement when visits are grouped by hour (one CASE branch each).
+HOURS_PER_STATEMENT = 48
+
+
+def _hour_chunks(start: datetime, end: datetime, tz: tzinfo) -> list[list[datetime]]:
+    """The local hours of [start, end) (`start` a local hour start) in statement-sized runs."""
+    hours = hour_starts(start, end, tz)
+    return [hours[i : i + HOURS_PER_STATEMENT] for i in range(0, len(hours), HOURS_PER_STATEMENT)]
+
+
+def _hour_case(hours: list[datetime], *, labels: list[Any]) -> tuple[str, list[Any]]:
+    """A CASE giving each visit's hour (`labels[i]` for hours[i]): hours partition the span."""
+    branches = " ".join("WHEN at < ? THEN ?" for _ in hours[1:])
+    pairs = zip(hours[1:], labels, strict=False)  # hours[i + 1] ends the hour labelled i
+    values = [v for following, label in pairs for v in (following, label)]
+    return f"CASE {branches} ELSE ? END" if branches else "?", [*values, labels[-1]]
+
+
 async def visit_facts(
-    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime
+    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime, tz: tzinfo
 ) -> list[VisitFact]:
-    """The program's visits that arrived in [start, end)."""
-    rows = (
-        await Visit.filter(program_id=program_id, at__gte=start, at__lt=end)
-        .using_db(conn)
-        .values("at", "is_bot", "visitor_hash", *TOUCH_COLUMNS)
-    )
-    return [
-        VisitFact(
-            at=row["at"], touch=_touch(row), is_bot=row["is_bot"], visitor_hash=row["visitor_hash"]
+    """The program's visits that arrived in [start, end), counted by the database per local
+    hour, bot or not, and touch (one fact per group; unique visitors: `copy_visitors`)."""
+    facts = []
+    for hours in _hour_chunks(start, end, tz):
+        stop = min(end, _after(hours[-1], tz))
+        hour, args = _hour_case(hours, labels=list(range(len(hours))))
+        columns = ", ".join(TOUCH_COLUMNS)
+        rows = await sql_rows(
+            conn,
+            f"SELECT {hour} AS hour, is_bot, {columns}, COUNT(*) AS visits FROM visits"
+            f" WHERE program_id = ? AND at >= ? AND at < ?"
+            f" GROUP BY 1, 2, {', '.join(str(i + 3) for i in range(len(TOUCH_COLUMNS)))}",
+            [*args, program_id, hours[0], stop],
         )
-        for row in rows
-    ]
+        facts += [
+            VisitFact(
+                at=hours[int(row["hour"])],
+                touch=_touch(row),
+                is_bot=bool(row["is_bot"]),
+                visitor_hash=None,
+                count=int(row["visits"]),
+            )
+            for row in rows
+        ]
+    return facts
+
+
+async def copy_visitors(
+    *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime, tz: tzinfo
+) -> None:
+    """Write the unique visitors of [start, end) per local hour and touch (report_visitors)
+    straight from the visits, in the database."""
+    columns = ", ".join(TOUCH_COLUMNS)
+    for hours in _hour_chunks(start, end, tz):
+        bucket, args = _hour_case(hours, labels=hours)
+        await sql_write(
+            conn,
+            f"INSERT INTO report_visitors (program_id, bucket, visitor_hash, {columns})"
+            f" SELECT DISTINCT ?, {bucket}, visitor_hash, {columns} FROM visits"
+            " WHERE program_id = ? AND at >= ? AND at < ? AND is_bot = ?"
+            " AND visitor_hash IS NOT NULL AND visitor_hash <> ''",
+            [program_id, *args, program_id, hours[0], min(end, _after(hours[-1], tz)), False],
+        )
+
+
+def _after(hour: datetime, tz: tzinfo) -> datetime:
+    return local_hour_start(hour + timedelta(hours=1), tz)
 
 
 async def _visit_touches(conn: BaseDBAsyncClient, ids: set[int]) -> dict[int, Touch]:

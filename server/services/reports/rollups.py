@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.domain.instants import require_utc
 from server.domain.periods import zone
-from server.domain.reports.metrics import ROLLUP_COLUMNS, Sums
+from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start, local_midnight
 from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
 from server.domain.reports.sketch import sketches_by_value
@@ -30,11 +30,13 @@ from server.services.reports.cached import Kept, forget_days, keep_again
 from server.services.reports.facts import (
     TOUCH_COLUMNS,
     binding_facts,
+    copy_visitors,
     order_facts,
     visit_facts,
 )
 from server.services.reports.spans import recompute_spans
 from server.services.reports.state import lock_state
+from server.services.reports.summing import insert_sums
 
 # Marks one refresh run takes; the rest wait for the next run.
 REFRESH_BATCH = 5000
@@ -98,7 +100,7 @@ async def recompute_span(
     tz = zone(program.time_zone)
     rollup = roll_up(
         bucket_of=lambda moment: local_hour_start(moment, tz),
-        visits=await visit_facts(conn=conn, program_id=program.id, start=start, end=end),
+        visits=await visit_facts(conn=conn, program_id=program.id, start=start, end=end, tz=tz),
         bindings=await binding_facts(conn=conn, program_id=program.id, start=start, end=end),
         orders=await order_facts(conn=conn, program_id=program.id, start=start, end=end),
     )
@@ -109,6 +111,7 @@ async def recompute_span(
             .delete()
         )
     await _write(conn, program.id, rollup)
+    await copy_visitors(conn=conn, program_id=program.id, start=start, end=end, tz=tz)
     if with_days:
         await _recompute_days(conn, program=program, days=_days_of(start, end, tz))
 
@@ -123,75 +126,75 @@ def _days_of(start: datetime, end: datetime, tz: Any) -> list[date]:
 
 
 async def _recompute_days(
-    conn: BaseDBAsyncClient, *, program: Program, days: list[date]
+    conn: BaseDBAsyncClient, *, program: Program, days: list[date], with_spans: bool = True
 ) -> list[Kept]:
-    """Replace the day rows and visitor sketches of these local days, then their spans; the
-    kept ranges holding them are forgotten (returned)."""
+    """Replace the day rows and visitor sketches of these local days, then (unless the caller
+    does it once for many days) their spans; the kept ranges holding them are forgotten
+    (returned)."""
     tz = zone(program.time_zone)
     for day in days:
         lo, hi = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
-        rows = (
-            await ReportVisitor.filter(program_id=program.id, bucket__gte=lo, bucket__lt=hi)
-            .using_db(conn)
-            .values("visitor_hash", *TOUCH_COLUMNS)
-        )
-        sketches = sketches_by_value(
-            (
-                row["visitor_hash"],
-                [
-                    (d.value, v)
-                    for d, v in touch_values(Touch(**{f: row[f] for f in TOUCH_COLUMNS})).items()
-                ],
-            )
-            for row in rows
-        )
         await _recompute_day_rows(conn, program_id=program.id, start=lo, end=hi)
-        await ReportSketch.filter(program_id=program.id, day=lo).using_db(conn).delete()
-        if sketches:
-            await ReportSketch.bulk_create(
-                [
-                    ReportSketch(
-                        program_id=program.id,
-                        day=lo,
-                        dimension=dimension,
-                        value=value,
-                        registers=sketch.encode(),
-                    )
-                    for (dimension, value), sketch in sorted(sketches.items())
-                ],
-                batch_size=500,
-                using_db=conn,
-            )
-    await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
+        await _recompute_day_sketches(conn, program_id=program.id, start=lo, end=hi)
+    if with_spans:
+        await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
     return await forget_days(conn, program_id=program.id, days=days, tz=tz)
+
+
+async def _recompute_day_sketches(
+    conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
+) -> None:
+    """The day's unique visitor sketch per dimension value, from its hours' visitors."""
+    rows = (
+        await ReportVisitor.filter(program_id=program_id, bucket__gte=start, bucket__lt=end)
+        .using_db(conn)
+        .values("visitor_hash", *TOUCH_COLUMNS)
+    )
+    sketches = sketches_by_value(
+        (
+            row["visitor_hash"],
+            [
+                (d.value, v)
+                for d, v in touch_values(Touch(**{f: row[f] for f in TOUCH_COLUMNS})).items()
+            ],
+        )
+        for row in rows
+    )
+    await ReportSketch.filter(program_id=program_id, day=start).using_db(conn).delete()
+    if sketches:
+        await ReportSketch.bulk_create(
+            [
+                ReportSketch(
+                    program_id=program_id,
+                    day=start,
+                    dimension=dimension,
+                    value=value,
+                    registers=sketch.encode(),
+                )
+                for (dimension, value), sketch in sorted(sketches.items())
+            ],
+            batch_size=500,
+            using_db=conn,
+        )
 
 
 async def _recompute_day_rows(
     conn: BaseDBAsyncClient, *, program_id: int, start: datetime, end: datetime
 ) -> None:
     """The day's rows: its hourly rows summed per dimension value."""
-    days: dict[tuple[str, str], Sums] = {}
-    for row in (
-        await ReportRollup.filter(program_id=program_id, bucket__gte=start, bucket__lt=end)
-        .using_db(conn)
-        .values("dimension", "value", *ROLLUP_COLUMNS)
-    ):
-        sums = days.setdefault((row["dimension"], row["value"]), Sums())
-        for column in ROLLUP_COLUMNS:
-            sums.add(column, row[column])
     await ReportDailyRollup.filter(program_id=program_id, bucket=start).using_db(conn).delete()
-    rows = [
-        ReportDailyRollup(
-            program_id=program_id,
-            bucket=start,
-            dimension=dimension,
-            value=value,
-            **{column: sums[column] for column in ROLLUP_COLUMNS},
-        )
-        for (dimension, value), sums in sorted(days.items())
-    ]
-    if rows:
-        await ReportDailyRollup.bulk_create(rows, batch_size=1000, using_db=conn)
+    await insert_sums(
+        conn,
+        table="report_daily_rollups",
+        key={"program_id": program_id, "bucket": start},
+        sources=[
+            (
+                "report_rollups",
+                "program_id = ? AND bucket >= ? AND bucket < ?",
+                [program_id, start, end],
+            )
+        ],
+    )
 
 
 def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]:
@@ -250,12 +253,25 @@ async def rebuild_reports(
         moment, stop = local_hour_start(start, tz), local_hour_start(end, tz)
         if stop < end:
             stop = local_hour_start(stop + timedelta(hours=1), tz)
+        days: set[date] = set()
         while moment < stop:
             # Whole local days (after a first partial one): each day's sketches once.
             following = min(local_midnight(moment.astimezone(tz).date() + REBUILD_STEP, tz), stop)
             async with in_transaction() as conn:
                 await lock_state(conn, program.id)
-                await recompute_span(conn=conn, program=program, start=moment, end=following)
+                await recompute_span(
+                    conn=conn, program=program, start=moment, end=following, with_days=False
+                )
+                rebuilt = _days_of(moment, following, tz)
+                await _recompute_days(conn, program=program, days=rebuilt, with_spans=False)
+            days.update(rebuilt)
             spans += 1
             moment = following
+        if days:
+            # Each span once, after all its days (not once per day: a 64-day span 64 times);
+            # the ranges kept from a span not yet recomputed are forgotten again.
+            async with in_transaction() as conn:
+                await lock_state(conn, program.id)
+                await recompute_spans(conn, program_id=program.id, days=days, tz=tz)
+                await forget_days(conn, program_id=program.id, days=days, tz=tz)
     return {"spans": spans}

@@ -10,12 +10,13 @@ from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.domain.reports.metrics import ROLLUP_COLUMNS, Sums
 from server.domain.reports.ranges import ReportRange, local_midnight
 from server.domain.reports.sketch import union
 from server.domain.reports.spans import Span, cover, halves, spans_holding
-from server.models import ReportDailyRollup, ReportSketch, ReportSpanRollup, ReportSpanSketch
+from server.models import ReportSketch, ReportSpanRollup, ReportSpanSketch
+from server.services.reports.summing import Source, insert_sums
 
+_HOUR = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
 # A range of whole local days as read: (UTC start of its first day, number of days) pieces.
 Pieces = Sequence[tuple[datetime, int]]
 
@@ -42,21 +43,26 @@ def piece_filter(pieces_: Pieces, *, column: str) -> list[tuple[bool, str, list[
 
 
 async def _child_rows(
-    conn: BaseDBAsyncClient, program_id: int, child: Span, tz: tzinfo, *, sketches: bool
+    conn: BaseDBAsyncClient, program_id: int, child: Span, tz: tzinfo
 ) -> list[dict[str, Any]]:
+    """A half's visitor sketches per dimension value."""
     first, days = child
-    start = local_midnight(first, tz)
-    if sketches:
-        model: Any = ReportSketch if days == 1 else ReportSpanSketch
-        query = model.filter(program_id=program_id, day=start)
-        columns: tuple[str, ...] = ("registers",)
-    else:
-        model = ReportDailyRollup if days == 1 else ReportSpanRollup
-        query = model.filter(program_id=program_id, bucket=start)
-        columns = ROLLUP_COLUMNS
+    model: Any = ReportSketch if days == 1 else ReportSpanSketch
+    query = model.filter(program_id=program_id, day=local_midnight(first, tz))
     if days > 1:
         query = query.filter(days=days)
-    return await query.using_db(conn).values("dimension", "value", *columns)
+    return await query.using_db(conn).values("dimension", "value", "registers")
+
+
+def _child_source(program_id: int, child: Span, tz: tzinfo) -> Source:
+    """Where a half's rollup rows are: a day's in the day table, a span's in the span table."""
+    first, days = child
+    start = local_midnight(first, tz)
+    where = "program_id = ? AND bucket >= ? AND bucket < ?"
+    values: list[Any] = [program_id, start, start + _HOUR]
+    if days == 1:
+        return "report_daily_rollups", where, values
+    return "report_span_rollups", f"{where} AND days = ?", [*values, days]
 
 
 async def _recompute_span(
@@ -64,14 +70,9 @@ async def _recompute_span(
 ) -> None:
     first, days = span
     start = local_midnight(first, tz)
-    sums: dict[tuple[str, str], Sums] = {}
     texts: dict[tuple[str, str], list[str]] = defaultdict(list)
     for child in halves(span):
-        for row in await _child_rows(conn, program_id, child, tz, sketches=False):
-            found = sums.setdefault((row["dimension"], row["value"]), Sums())
-            for column in ROLLUP_COLUMNS:
-                found.add(column, row[column])
-        for row in await _child_rows(conn, program_id, child, tz, sketches=True):
+        for row in await _child_rows(conn, program_id, child, tz):
             texts[(row["dimension"], row["value"])].append(row["registers"])
     await (
         ReportSpanRollup.filter(program_id=program_id, bucket=start, days=days)
@@ -81,20 +82,11 @@ async def _recompute_span(
     await (
         ReportSpanSketch.filter(program_id=program_id, day=start, days=days).using_db(conn).delete()
     )
-    await ReportSpanRollup.bulk_create(
-        [
-            ReportSpanRollup(
-                program_id=program_id,
-                bucket=start,
-                days=days,
-                dimension=dimension,
-                value=value,
-                **{column: found[column] for column in ROLLUP_COLUMNS},
-            )
-            for (dimension, value), found in sorted(sums.items())
-        ],
-        batch_size=1000,
-        using_db=conn,
+    await insert_sums(
+        conn,
+        table="report_span_rollups",
+        key={"program_id": program_id, "bucket": start, "days": days},
+        sources=[_child_source(program_id, child, tz) for child in halves(span)],
     )
     await ReportSpanSketch.bulk_create(
         [

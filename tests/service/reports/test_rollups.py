@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -89,6 +89,33 @@ async def test_a_day_at_plus_eight_hours_starts_at_sixteen_hundred_utc() -> None
     await refresh_reports()
     buckets = {key[0] for key in await stored_rollups(program, "all")}
     assert buckets == {datetime(2026, 3, 1, 15, tzinfo=UTC), after_midnight}
+
+
+async def test_visits_are_counted_in_the_local_hour_they_arrived_in_at_plus_0545() -> None:
+    program = await shop(time_zone="Asia/Kathmandu")  # local hours start at :15 UTC
+    (nearest,) = await chain(program, 1)
+    hour = datetime(2026, 3, 1, 18, 15, tzinfo=UTC)  # 00:00 on 2 March, local
+    edge = hour + timedelta(hours=1)
+    for at, who, bot in (
+        (hour - timedelta(microseconds=1), "a", False),  # the hour before
+        (hour, "a", False),
+        (hour + timedelta(minutes=59), "a", False),  # the same visitor twice: one unique
+        (hour + timedelta(minutes=30), "b", False),
+        (hour + timedelta(minutes=31), "bot", True),  # counted apart, never a visitor
+        (edge, "b", False),  # the next hour's first instant
+    ):
+        await visit(program, nearest, at, visitor=who, bot=bot)
+    await rebuild_reports(start=hour - timedelta(days=1), end=hour + timedelta(days=1))
+    rows = await stored_rollups(program, "all")
+    assert rows == {
+        (hour - timedelta(hours=1), "all", "*"): {"visits": 1},
+        (hour, "all", "*"): {"visits": 3, "bot_visits": 1},
+        (edge, "all", "*"): {"visits": 1},
+    }
+    tz = zone("Asia/Kathmandu")
+    day = preset_range("custom", now=T0, tz=tz, first=date(2026, 3, 2), last=date(2026, 3, 2))
+    unique = await cached.by_value(program_id=program.id, dimension=Dimension.ALL, r=day, tz=tz)
+    assert unique["*"][1] == 2  # a and b on the local day of 2 March
 
 
 async def test_a_change_at_a_beijing_time_marks_the_utc_quarter_hour_of_that_instant() -> None:

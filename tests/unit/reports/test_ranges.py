@@ -9,6 +9,7 @@ import pytest
 from server.domain.errors import ValidationFailed
 from server.domain.periods import zone
 from server.domain.reports.ranges import (
+    hour_starts,
     local_hour_start,
     preset_range,
     previous_range,
@@ -76,3 +77,18 @@ def test_the_repeated_hour_of_a_dst_change_is_two_buckets() -> None:
         "custom", now=NOW, tz=new_york, first=date(2026, 11, 1), last=date(2026, 11, 1)
     )
     assert len(series_buckets(day, new_york)) == 25
+
+
+def test_the_hours_of_a_day_are_its_buckets_whatever_the_zone() -> None:
+    for name, day, count in (
+        ("Asia/Shanghai", date(2026, 3, 2), 24),
+        ("Asia/Kathmandu", date(2026, 3, 2), 24),  # +05:45
+        ("America/New_York", date(2026, 11, 1), 25),  # the repeated hour
+        ("America/New_York", date(2026, 3, 8), 23),  # the skipped hour
+    ):
+        tz = zone(name)
+        r = preset_range("custom", now=NOW, tz=tz, first=day, last=day)
+        hours = hour_starts(r.start, r.end, tz)
+        assert len(hours) == count
+        assert hours == [b.start for b in series_buckets(r, tz)]
+        assert all(local_hour_start(h, tz) == h for h in hours)
