@@ -248,15 +248,15 @@ async def measure_moves(shape: Shape, samples: int) -> Row:
     )
 
 
-async def _pool_size() -> int:
+async def pool_size() -> int:
     rows = await connection().execute_query_dict("SELECT @@innodb_buffer_pool_size AS pool")
     return int(rows[0]["pool"])
 
 
-async def _set_pool(size: int) -> None:
+async def set_pool(size: int) -> None:
     await admin_sql(f"SET GLOBAL innodb_buffer_pool_size = {size}")
     for _ in range(600):  # resizing is online and asynchronous
-        if await _pool_size() == size:
+        if await pool_size() == size:
             return
         await asyncio.sleep(0.5)
     raise RuntimeError("innodb_buffer_pool_size did not reach the requested size")
@@ -307,7 +307,7 @@ async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command
         print("built:", {k: round(v, 1) for k, v in build.items()}, flush=True)
         described, data_mib = await describe(shape, links, database)
         version = (await connection().execute_query_dict("SELECT VERSION() AS v"))[0]["v"]
-        original_pool = await _pool_size()
+        original_pool = await pool_size()
         passes = [
             await measure_pass(
                 f"innodb_buffer_pool_size {original_pool >> 20} MiB (the server's setting)",
@@ -315,7 +315,7 @@ async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command
             )
         ]  # fmt: skip
         if pool_mb:
-            await _set_pool(pool_mb << 20)
+            await set_pool(pool_mb << 20)
             await warm_pool(database)
             passes.append(
                 await measure_pass(
@@ -334,7 +334,7 @@ async def run(*, total: int, seed: int, moves: int, pool_mb: int | None, command
         )
     finally:
         if pool_mb and original_pool:
-            await _set_pool(original_pool)
+            await set_pool(original_pool)
         await Tortoise.close_connections()
         await admin_sql(f"DROP DATABASE IF EXISTS `{database}`")
 

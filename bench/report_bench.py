@@ -33,6 +33,7 @@ from tortoise import Tortoise
 from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
+from bench.hierarchy_bench import pool_size, set_pool
 from bench.hierarchy_data import BENCH_URL, admin_sql
 from bench.hierarchy_report import machine_line, percentile, save_section
 from bench.report_data import END, generate
@@ -246,6 +247,8 @@ async def run(
     database: str | None = None,
     build_only: bool = False,
     raw_only: bool = False,
+    raw_samples: int | None = None,
+    pool_mb: int | None = None,
 ) -> str:
     keep = database is not None
     database = database or f"fenxiao_bench_{secrets.token_hex(4)}"
@@ -257,8 +260,13 @@ async def run(
     parts = urlsplit(BENCH_URL)
     url = urlunsplit((parts.scheme, parts.netloc, "/" + database, "", ""))
     load_before = os.getloadavg()[0]
+    original_pool = None
     try:
         await Tortoise.init(config=tortoise_config(url))
+        if pool_mb:  # for build and reads: room for the data, as on a server sized for it
+            original_pool = await pool_size()
+            await set_pool(pool_mb << 20)
+        pool = await pool_size() >> 20
         if reuse:
             program = await Program.get(name="bench")
             build = json.loads(saved.read_text())
@@ -307,13 +315,14 @@ async def run(
         rows.insert(0, _row("**overview + all 11 breakdowns (sum per sample)**", composite))
         composite_cpu = await _composite_cpu(window, 5)
         cold = await _cold_composite(window, max(3, samples // 6))
-        raw_times = await timed(lambda: raw_totals(program.id, window), max(3, samples // 6))
-        raw_promoters = await timed(
-            lambda: raw_by_promoter(program.id, window), max(3, samples // 6)
-        )
+        baseline_samples = raw_samples or max(3, samples // 6)
+        raw_times = await timed(lambda: raw_totals(program.id, window), baseline_samples)
+        raw_promoters = await timed(lambda: raw_by_promoter(program.id, window), baseline_samples)
         version = (await connection().execute_query_dict("SELECT VERSION() AS v"))[0]["v"]
         rebuilt = await _one_day_rebuilt(program)
     finally:
+        if original_pool is not None:
+            await set_pool(original_pool)
         await Tortoise.close_connections()
         if not keep:
             await admin_sql(f"DROP DATABASE IF EXISTS `{database}`")
@@ -326,7 +335,9 @@ async def run(
             " `BENCH_MYSQL_URL` (dropped after the run unless `--database` names it; a named"
             " one built earlier is measured again, with the build figures of its first run).",
             "",
-            f"Machine: {machine_line(version)} 1-minute load average {load_before:.1f} before,"
+            f"Machine: {machine_line(version)} innodb_buffer_pool_size {pool} MiB"
+            f"{' (set for this run)' if pool_mb else ''}; 1-minute load average"
+            f" {load_before:.1f} before,"
             f" {os.getloadavg()[0]:.1f} after (shared: other sessions' tests and benchmarks"
             " ran on the same cores).",
             "",
@@ -392,6 +403,14 @@ def main() -> None:
     parser.add_argument(
         "--raw-only", action="store_true", help="only time generating the raw rows, then drop"
     )
+    parser.add_argument(
+        "--raw-samples", type=int, help="samples of each raw-row baseline (default samples/6)"
+    )
+    parser.add_argument(
+        "--buffer-pool-mb",
+        type=int,
+        help="run with the server's InnoDB buffer pool at this size (SET GLOBAL, restored after)",
+    )
     args = parser.parse_args()
     section = asyncio.run(
         run(
@@ -403,6 +422,8 @@ def main() -> None:
             database=args.database,
             build_only=args.build_only,
             raw_only=args.raw_only,
+            raw_samples=args.raw_samples,
+            pool_mb=args.buffer_pool_mb,
         )
     )
     print(section)

@@ -59,14 +59,21 @@ class Touch:
 
 @dataclass(frozen=True, kw_only=True)
 class VisitFact:
-    """Visits at one instant (or bucket) under one touch: `count` of them, by one visitor
-    when `visitor_hash` is given."""
-
     at: datetime
     touch: Touch
     is_bot: bool
     visitor_hash: str | None
-    count: int = 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class VisitCount:
+    """Visits of one bucket under one dimension value (bots or not), counted by the database."""
+
+    bucket: datetime
+    dimension: Dimension
+    value: str | None
+    is_bot: bool
+    count: int
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -187,18 +194,23 @@ def roll_up(
     *,
     bucket_of: Callable[[datetime], datetime],
     visits: Iterable[VisitFact] = (),
+    visit_counts: Iterable[VisitCount] = (),
     bindings: Iterable[BindingFact] = (),
     orders: Iterable[OrderFact] = (),
 ) -> Rollup:
     """The rollup rows these facts make; `bucket_of` maps an instant to its bucket."""
     rollup = Rollup()
+    for counted in visit_counts:
+        target = rollup.sums(counted.bucket, counted.dimension, counted.value)
+        if target is not None:
+            target.add("bot_visits" if counted.is_bot else "visits", counted.count)
     for visit in visits:
         bucket = bucket_of(visit.at)
         values = _with_all(visit.touch.values())
         if visit.is_bot:
-            rollup.add(bucket, values, "bot_visits", visit.count)
+            rollup.add(bucket, values, "bot_visits", 1)
             continue
-        rollup.add(bucket, values, "visits", visit.count)
+        rollup.add(bucket, values, "visits", 1)
         if visit.visitor_hash:
             rollup.visitors.add(VisitorKey(bucket, visit.visitor_hash, visit.touch))
     for binding in bindings:

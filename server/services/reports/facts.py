@@ -11,18 +11,21 @@ from tortoise.backends.base.client import BaseDBAsyncClient
 
 from server.domain.reports.ranges import hour_starts, local_hour_start
 from server.domain.reports.rollup import (
+    ALL_VALUE,
     BindingFact,
     CommissionFact,
+    Dimension,
     LineFact,
     OrderFact,
     Touch,
-    VisitFact,
+    VisitCount,
     buyer_key,
     order_touch,
     order_visit_id,
 )
 from server.models import Binding, Commission, Order, OrderLine, Visit
 from server.services.ledger.postings import sql_rows, sql_write
+from server.services.reports.reads import VISITOR_COLUMNS
 
 TOUCH_COLUMNS = (
     "promoter_id",
@@ -43,7 +46,7 @@ def _touch(row: dict[str, Any]) -> Touch:
 
 
 # Local hours per statement when visits are grouped by hour (one CASE branch each).
-HOURS_PER_STATEMENT = 48
+HOURS_PER_STATEMENT = 24
 
 
 def _hour_chunks(start: datetime, end: datetime, tz: tzinfo) -> list[list[datetime]]:
@@ -60,34 +63,48 @@ def _hour_case(hours: list[datetime], *, labels: list[Any]) -> tuple[str, list[A
     return f"CASE {branches} ELSE ? END" if branches else "?", [*values, labels[-1]]
 
 
-async def visit_facts(
+# The dimensions a visit counts in, in the order the counting statement numbers them.
+VISIT_DIMENSIONS = ((Dimension.ALL, None), *VISITOR_COLUMNS.items())
+
+
+def _dimension_value() -> str:
+    """The value of dimension number `k` of VISIT_DIMENSIONS for a visit row."""
+    branches = " ".join(
+        f"WHEN {k} THEN {column or repr(ALL_VALUE)}"
+        for k, (_, column) in enumerate(VISIT_DIMENSIONS)
+    )
+    return f"CASE d.k {branches} END"
+
+
+async def visit_counts(
     *, conn: BaseDBAsyncClient, program_id: int, start: datetime, end: datetime, tz: tzinfo
-) -> list[VisitFact]:
-    """The program's visits that arrived in [start, end), counted by the database per local
-    hour, bot or not, and touch (one fact per group; unique visitors: `copy_visitors`)."""
-    facts = []
+) -> list[VisitCount]:
+    """The program's visits that arrived in [start, end) counted by the database per local
+    hour, dimension value and bot or not: one scan, one row per rollup cell."""
+    numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(VISIT_DIMENSIONS)))
+    columns = ", ".join(TOUCH_COLUMNS)
+    found = []
     for hours in _hour_chunks(start, end, tz):
-        stop = min(end, _after(hours[-1], tz))
         hour, args = _hour_case(hours, labels=list(range(len(hours))))
-        columns = ", ".join(TOUCH_COLUMNS)
         rows = await sql_rows(
             conn,
-            f"SELECT {hour} AS hour, is_bot, {columns}, COUNT(*) AS visits FROM visits"
-            f" WHERE program_id = ? AND at >= ? AND at < ?"
-            f" GROUP BY 1, 2, {', '.join(str(i + 3) for i in range(len(TOUCH_COLUMNS)))}",
-            [*args, program_id, hours[0], stop],
+            f"SELECT v.hour, v.is_bot, d.k, {_dimension_value()} AS value, COUNT(*) AS visits"
+            f" FROM (SELECT {hour} AS hour, is_bot, {columns} FROM visits"
+            " WHERE program_id = ? AND at >= ? AND at < ?) AS v"
+            f" CROSS JOIN ({numbers}) AS d GROUP BY 1, 2, 3, 4",
+            [*args, program_id, hours[0], min(end, _after(hours[-1], tz))],
         )
-        facts += [
-            VisitFact(
-                at=hours[int(row["hour"])],
-                touch=_touch(row),
+        found += [
+            VisitCount(
+                bucket=hours[int(row["hour"])],
+                dimension=VISIT_DIMENSIONS[int(row["k"])][0],
+                value=None if row["value"] is None else str(row["value"]),
                 is_bot=bool(row["is_bot"]),
-                visitor_hash=None,
                 count=int(row["visits"]),
             )
             for row in rows
         ]
-    return facts
+    return found
 
 
 async def copy_visitors(

@@ -13,7 +13,6 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.domain.instants import require_utc
 from server.domain.periods import zone
-from server.domain.reports.metrics import ROLLUP_COLUMNS
 from server.domain.reports.ranges import local_hour_start, local_midnight
 from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
 from server.domain.reports.sketch import sketches_by_value
@@ -32,11 +31,11 @@ from server.services.reports.facts import (
     binding_facts,
     copy_visitors,
     order_facts,
-    visit_facts,
+    visit_counts,
 )
 from server.services.reports.spans import recompute_spans
 from server.services.reports.state import lock_state
-from server.services.reports.summing import insert_sums
+from server.services.reports.summing import insert_all, insert_sums
 
 # Marks one refresh run takes; the rest wait for the next run.
 REFRESH_BATCH = 5000
@@ -49,42 +48,36 @@ def _touch_columns(touch: Touch) -> dict[str, Any]:
 
 
 async def _write(conn: BaseDBAsyncClient, program_id: int, rollup: Rollup) -> None:
-    rows = [
-        ReportRollup(
-            program_id=program_id,
-            bucket=bucket,
-            dimension=dimension,
-            value=value,
-            **{column: sums[column] for column in ROLLUP_COLUMNS},
-        )
-        for (bucket, dimension, value), sums in sorted(rollup.rows.items())
-    ]
-    if rows:
-        await ReportRollup.bulk_create(rows, batch_size=1000, using_db=conn)
-    visitors = [
-        ReportVisitor(
-            program_id=program_id,
-            bucket=key.bucket,
-            visitor_hash=key.visitor_hash,
-            **_touch_columns(key.touch),
-        )
-        for key in rollup.visitors
-    ]
-    if visitors:
-        await ReportVisitor.bulk_create(visitors, batch_size=1000, using_db=conn)
-    buyers = [
-        ReportBuyer(
-            program_id=program_id,
-            bucket=bucket,
-            buyer_key=key,
-            orders=sums.orders,
-            net_sales=sums.net_sales,
-            **_touch_columns(touch),
-        )
-        for (bucket, key, touch), sums in rollup.buyers.items()
-    ]
-    if buyers:
-        await ReportBuyer.bulk_create(buyers, batch_size=1000, using_db=conn)
+    """The hourly rows and buyers of a recomputed span (its visitors: `copy_visitors`)."""
+    await insert_all(
+        conn,
+        ReportRollup,
+        [
+            {
+                "program_id": program_id,
+                "bucket": bucket,
+                "dimension": dimension,
+                "value": value,
+                **sums.values,
+            }
+            for (bucket, dimension, value), sums in sorted(rollup.rows.items())
+        ],
+    )
+    await insert_all(
+        conn,
+        ReportBuyer,
+        [
+            {
+                "program_id": program_id,
+                "bucket": bucket,
+                "buyer_key": key,
+                "orders": sums.orders,
+                "net_sales": sums.net_sales,
+                **_touch_columns(touch),
+            }
+            for (bucket, key, touch), sums in rollup.buyers.items()
+        ],
+    )
 
 
 async def recompute_span(
@@ -100,7 +93,9 @@ async def recompute_span(
     tz = zone(program.time_zone)
     rollup = roll_up(
         bucket_of=lambda moment: local_hour_start(moment, tz),
-        visits=await visit_facts(conn=conn, program_id=program.id, start=start, end=end, tz=tz),
+        visit_counts=await visit_counts(
+            conn=conn, program_id=program.id, start=start, end=end, tz=tz
+        ),
         bindings=await binding_facts(conn=conn, program_id=program.id, start=start, end=end),
         orders=await order_facts(conn=conn, program_id=program.id, start=start, end=end),
     )
@@ -161,21 +156,20 @@ async def _recompute_day_sketches(
         for row in rows
     )
     await ReportSketch.filter(program_id=program_id, day=start).using_db(conn).delete()
-    if sketches:
-        await ReportSketch.bulk_create(
-            [
-                ReportSketch(
-                    program_id=program_id,
-                    day=start,
-                    dimension=dimension,
-                    value=value,
-                    registers=sketch.encode(),
-                )
-                for (dimension, value), sketch in sorted(sketches.items())
-            ],
-            batch_size=500,
-            using_db=conn,
-        )
+    await insert_all(
+        conn,
+        ReportSketch,
+        [
+            {
+                "program_id": program_id,
+                "day": start,
+                "dimension": dimension,
+                "value": value,
+                "registers": sketch.encode(),
+            }
+            for (dimension, value), sketch in sorted(sketches.items())
+        ],
+    )
 
 
 async def _recompute_day_rows(

@@ -14,7 +14,7 @@ from server.domain.reports.ranges import ReportRange, local_midnight
 from server.domain.reports.sketch import union
 from server.domain.reports.spans import Span, cover, halves, spans_holding
 from server.models import ReportSketch, ReportSpanRollup, ReportSpanSketch
-from server.services.reports.summing import Source, insert_sums
+from server.services.reports.summing import Source, insert_all, insert_sums
 
 _HOUR = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
 # A range of whole local days as read: (UTC start of its first day, number of days) pieces.
@@ -88,21 +88,21 @@ async def _recompute_span(
         key={"program_id": program_id, "bucket": start, "days": days},
         sources=[_child_source(program_id, child, tz) for child in halves(span)],
     )
-    await ReportSpanSketch.bulk_create(
+    await insert_all(
+        conn,
+        ReportSpanSketch,
         [
-            ReportSpanSketch(
-                program_id=program_id,
-                day=start,
-                days=days,
-                dimension=dimension,
-                value=value,
+            {
+                "program_id": program_id,
+                "day": start,
+                "days": days,
+                "dimension": dimension,
+                "value": value,
                 # One half alone is kept as it is: the union of one sketch is itself.
-                registers=found[0] if len(found) == 1 else union(found).encode(),
-            )
+                "registers": found[0] if len(found) == 1 else union(found).encode(),
+            }
             for (dimension, value), found in sorted(texts.items())
         ],
-        batch_size=500,
-        using_db=conn,
     )
 
 

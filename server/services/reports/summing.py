@@ -1,5 +1,6 @@
-"""Rollup rows summed per dimension value by the database: a day's rows from its hours, a
-span's from its two halves (one INSERT … SELECT … GROUP BY, no row through Python)."""
+"""Writing rollup rows in bulk: summed per dimension value by the database (a day's rows from
+its hours, a span's from its halves: one INSERT … SELECT … GROUP BY), or many rows built in
+Python in multi-row INSERTs without model instances."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
+from tortoise.models import Model
 
 from server.domain.reports.metrics import INTEGER_COLUMNS, ROLLUP_COLUMNS
 from server.services.ledger.postings import money_units, sql_write, units_as_money
+from server.services.orders.writes import insert_rows
 
+# Rows per multi-row INSERT (24 values each: well under SQLite's 32,766 parameters).
+WRITE_CHUNK = 500
 # A source of rows: its table, a WHERE condition and the condition's values.
 Source = tuple[str, str, Sequence[Any]]
 
@@ -39,3 +44,11 @@ async def insert_sums(
         f" FROM ({union}) AS c GROUP BY dimension, value",
         [*key.values(), *(value for _, _, values in sources for value in values)],
     )
+
+
+async def insert_all(
+    conn: BaseDBAsyncClient, model: type[Model], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Insert rows in chunks, each value through the model's field as the ORM sends it."""
+    for index in range(0, len(rows), WRITE_CHUNK):
+        await insert_rows(conn, model, rows[index : index + WRITE_CHUNK])
