@@ -3,6 +3,7 @@ from them, so no report computes a rate its own way."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
@@ -59,9 +60,15 @@ class Figures:
     spend: Decimal | None = None
 
 
+_LIVE_AMOUNTS = tuple(f"commission_amount_{s}" for s in LIVE_STATUSES)
+# (status, its count column, its amount column), as as_json lists them.
+_BY_STATUS = tuple((s, f"commissions_{s}", f"commission_amount_{s}") for s in COMMISSION_STATUSES)
+
+
 def commissions(sums: Sums) -> Decimal:
     """The commission cost: amounts of live commissions (pending, approved, settled, paid)."""
-    return sum((sums[f"commission_amount_{s}"] for s in LIVE_STATUSES), ZERO)
+    values = sums.values
+    return sum((values[column] for column in _LIVE_AMOUNTS), ZERO)
 
 
 def settled_commissions(sums: Sums) -> tuple[int, Decimal]:
@@ -79,24 +86,26 @@ def ratio(numerator: Decimal | int, denominator: Decimal | int, places: Decimal)
 
 def derived(figures: Figures, *, money_places: Decimal) -> dict[str, Decimal | None]:
     """Every ratio of docs/reports.md from the same sums; None where the denominator is 0."""
-    sums = figures.sums
-    cost = commissions(sums)
-    human_visits = sums["visits"]
+    return _derived(figures, money_places, commissions(figures.sums))
+
+
+def _derived(figures: Figures, places: Decimal, cost: Decimal) -> dict[str, Decimal | None]:
+    sums = figures.sums.values
+    human_visits, net_sales, orders = sums["visits"], sums["net_sales"], sums["orders"]
     result: dict[str, Decimal | None] = {
-        "conversion_rate": ratio(sums["orders"], figures.unique_visitors, RATE_PLACES),
-        "average_order_value": ratio(sums["net_sales"], sums["orders"], money_places),
-        "commission_cost_ratio": ratio(cost, sums["net_sales"], RATE_PLACES),
-        "revenue_per_click": ratio(sums["net_sales"], human_visits, money_places),
-        "commission_per_click": ratio(cost, human_visits, money_places),
+        "conversion_rate": ratio(orders, figures.unique_visitors, RATE_PLACES),
+        "average_order_value": ratio(net_sales, orders, places),
+        "commission_cost_ratio": ratio(cost, net_sales, RATE_PLACES),
+        "revenue_per_click": ratio(net_sales, human_visits, places),
+        "commission_per_click": ratio(cost, human_visits, places),
         "roi": None,
     }
     if figures.spend is not None:
-        result["roi"] = ratio(
-            sums["net_sales"] - cost - figures.spend, cost + figures.spend, RATE_PLACES
-        )
+        result["roi"] = ratio(net_sales - cost - figures.spend, cost + figures.spend, RATE_PLACES)
     return result
 
 
+@functools.cache
 def money_places(exponent: int) -> Decimal:
     """The quantum of a currency with `exponent` minor digits (2 → 0.01, 0 → 1)."""
     return Decimal(1).scaleb(-exponent)
@@ -104,9 +113,11 @@ def money_places(exponent: int) -> Decimal:
 
 def as_json(figures: Figures, *, exponent: int) -> dict[str, Any]:
     """One figure set as the API shows it: sums, unique visitors, commissions and ratios."""
-    sums = figures.sums
+    sums = figures.sums.values
     places = money_places(exponent)
-    settled_count, settled_amount = settled_commissions(sums)
+    cost = commissions(figures.sums)
+    settled_count = sums["commissions_settled"] + sums["commissions_paid"]
+    settled_amount = sums["commission_amount_settled"] + sums["commission_amount_paid"]
     body: dict[str, Any] = {
         "visits": sums["visits"],
         "bot_visits": sums["bot_visits"],
@@ -116,18 +127,15 @@ def as_json(figures: Figures, *, exponent: int) -> dict[str, Any]:
         "gmv": _money(sums["gmv"], places),
         "refunds": _money(sums["refunds"], places),
         "net_sales": _money(sums["net_sales"], places),
-        "commissions": _money(commissions(sums), places),
+        "commissions": _money(cost, places),
         "commissions_by_status": {
-            s: {
-                "count": sums[f"commissions_{s}"],
-                "amount": _money(sums[f"commission_amount_{s}"], places),
-            }
-            for s in COMMISSION_STATUSES
+            status: {"count": sums[count], "amount": _money(sums[amount], places)}
+            for status, count, amount in _BY_STATUS
         },
         "settled_commissions": {"count": settled_count, "amount": _money(settled_amount, places)},
         "spend": None if figures.spend is None else _money(figures.spend, places),
     }
-    for name, value in derived(figures, money_places=places).items():
+    for name, value in _derived(figures, places, cost).items():
         body[name] = None if value is None else str(value)
     return body
 

@@ -55,16 +55,18 @@ def _sum(conn: BaseDBAsyncClient, column: str) -> str:
 
 
 def sums_of(conn: BaseDBAsyncClient, row: dict[str, Any]) -> Sums:
-    sums = Sums()
-    for column in ROLLUP_COLUMNS:
+    """A row's rollup columns as sums: exact cents on SQLite (see `cell`), DECIMAL on MySQL."""
+    mysql = is_mysql(conn)
+    values: dict[str, Any] = {}
+    for column in ROLLUP_COLUMNS:  # built at once: a breakdown reads hundreds of rows
         raw = row.get(column) or 0
         if column in INTEGER_COLUMNS:
-            sums.add(column, int(raw))
-        elif is_mysql(conn):
-            sums.add(column, Decimal(raw).quantize(CENT))
+            values[column] = int(raw)
+        elif mysql:
+            values[column] = Decimal(raw).quantize(CENT)
         else:
-            sums.add(column, (Decimal(int(raw)) * CENT).quantize(CENT))
-    return sums
+            values[column] = (Decimal(int(raw)) * CENT).quantize(CENT)
+    return Sums(values=values)
 
 
 async def summed(
