@@ -17,10 +17,11 @@ In order, each as its own process (so one's memory and event loop never affect t
 5. console — `bench.console_bench`: each console page beside the admin API's route on the
    same 1,000,000-promoter tree, whole requests through the app; about 5 min.
 6. reports — `bench.report_bench`: the 30-day overview and every breakdown from rollups at
-   10,000,000 visits and 1,000,000 orders, against the raw rows; about an hour (rebuilding
-   90 days of rollups dominates).
+   10,000,000 visits and 1,000,000 orders, against the raw rows (buffer pool set to 8192 MiB
+   for the run); about 55 min (raw rows ~17 min, rebuilding 90 days of rollups ~27 min).
 7. report_marks — `bench.report_ingest_bench`: visit batches (P1) and order.paid (P2) with
-   report marks on against off, in alternating rounds; about 5 min.
+   report marks on against off, in 100 alternating rounds (the spread between rounds is
+   ±11–18 % even on a quiet machine; fewer rounds leave the −10 % bound undecided); ~4 min.
 
 Altogether about half an hour on a quiet 2-core machine (longer under load: the figures in
 RESULTS.md carry the load average of their run). Needs wrk (`apt-get install -y wrk`) and
@@ -95,14 +96,25 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark(
         name="reports",
         module="bench.report_bench",
-        arguments=("--visits", "10000000", "--orders", "1000000", "--days", "90"),
+        arguments=(
+            "--visits",
+            "10000000",
+            "--orders",
+            "1000000",
+            "--days",
+            "90",
+            "--raw-samples",
+            "2",
+            "--buffer-pool-mb",
+            "8192",
+        ),
         no_save_flag="--no-write",
-        minutes=60,
+        minutes=55,
     ),
     Benchmark(
         name="report_marks",
         module="bench.report_ingest_bench",
-        arguments=("--rounds", "10", "--batches", "20", "--events", "100"),
+        arguments=("--rounds", "100", "--batches", "10", "--events", "30"),
         no_save_flag="--no-write",
         minutes=5,
     ),
