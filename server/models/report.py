@@ -222,4 +222,10 @@ class ReportRangeFigures(_RollupColumns):
     class Meta:
         table = "report_range_figures"
         unique_together = (("program_id", "bucket", "days", "dimension", "value"),)
-        indexes = (("program_id", "dimension", "bucket", "days", "net_sales"),)
+        # The second finds one value of a kept range (its complete row, the totals) without
+        # walking the range's other values: reads filter `bucket` as a range, and the unique
+        # key puts `bucket` before `dimension` and `value`.
+        indexes = (
+            ("program_id", "dimension", "bucket", "days", "net_sales"),
+            ("program_id", "dimension", "days", "value", "bucket"),
+        )
