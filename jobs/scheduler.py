@@ -20,6 +20,7 @@ from server.services.operations.jobs import RUNNER_INPROCESS, last_job_run_start
 
 log = logging.getLogger("fenxiao.jobs.scheduler")
 
+# The longest wait between two looks at the schedule; shorter when a job is due more often.
 DEFAULT_TICK_SECONDS = 60.0
 # Let the server finish starting (and short-lived test servers stop) before the first tick.
 DEFAULT_FIRST_TICK_DELAY_SECONDS = 10.0
@@ -33,12 +34,16 @@ class InProcessScheduler:
         *,
         settings: Settings,
         jobs: Iterable[Job] | None = None,
-        tick_seconds: float = DEFAULT_TICK_SECONDS,
+        tick_seconds: float | None = None,
         first_tick_delay_seconds: float = DEFAULT_FIRST_TICK_DELAY_SECONDS,
     ) -> None:
         self.settings = settings
         self.jobs = list(JOBS.values() if jobs is None else jobs)
-        self.tick_seconds = tick_seconds
+        # A job every 30 s looked at once a minute would run once a minute (the report
+        # refresh, whose figures must be at most a minute old).
+        self.tick_seconds = tick_seconds or min(
+            [DEFAULT_TICK_SECONDS, *(job.every.total_seconds() for job in self.jobs)]
+        )
         self.first_tick_delay_seconds = first_tick_delay_seconds
         self._loop_task: asyncio.Task[None] | None = None
 

@@ -137,6 +137,16 @@ async def test_the_scheduler_runs_a_job_only_once_per_interval(db: str, settings
     assert [r.result["expired"] for r in runs] == [1, 0]
 
 
+def test_the_scheduler_looks_at_the_schedule_as_often_as_its_most_frequent_job(
+    settings: Settings,
+) -> None:
+    # The report refresh and webhook deliveries are due every 30 s: a one-minute look at
+    # the schedule ran them once a minute, and report figures grew older than a minute.
+    assert min(job.every for job in JOBS.values()) == timedelta(seconds=30)
+    assert InProcessScheduler(settings=settings).tick_seconds == 30
+    assert InProcessScheduler(settings=settings, jobs=[JOBS[EXPIRY]]).tick_seconds == 60
+
+
 async def test_the_scheduler_keeps_going_after_a_failing_job(
     db: str, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
