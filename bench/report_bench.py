@@ -338,8 +338,7 @@ async def run(
             f"Machine: {machine_line(version)} innodb_buffer_pool_size {pool} MiB"
             f"{' (set for this run)' if pool_mb else ''}; 1-minute load average"
             f" {load_before:.1f} before,"
-            f" {os.getloadavg()[0]:.1f} after (shared: other sessions' tests and benchmarks"
-            " ran on the same cores).",
+            f" {os.getloadavg()[0]:.1f} after.",
             "",
             f"Data: one program (Asia/Shanghai), {visits:,} visits (3% bots, a third as many"
             f" visitors) and {orders:,} orders with one line and three commissions each"

@@ -212,7 +212,7 @@ def _report(
             f" {events} signed order.paid one after the other through the app in-process.",
             "",
             f"Machine: {machine_line(version)} 1-minute load average {load_before:.1f} before,"
-            f" {os.getloadavg()[0]:.1f} after (shared: other sessions and a CI loop ran too).",
+            f" {os.getloadavg()[0]:.1f} after.",
             "",
             "Per path: the mean ± standard deviation over the rounds with marks off and on, the"
             " change of each round's on against its own off (mean ± standard deviation), and"
