@@ -116,8 +116,7 @@ def as_json(figures: Figures, *, exponent: int) -> dict[str, Any]:
     sums = figures.sums.values
     places = money_places(exponent)
     cost = commissions(figures.sums)
-    settled_count = sums["commissions_settled"] + sums["commissions_paid"]
-    settled_amount = sums["commission_amount_settled"] + sums["commission_amount_paid"]
+    settled_count, settled_amount = settled_commissions(figures.sums)
     body: dict[str, Any] = {
         "visits": sums["visits"],
         "bot_visits": sums["bot_visits"],

@@ -73,12 +73,17 @@ def local_hour_start(moment: datetime, tz: tzinfo) -> datetime:
     return local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
 
 
+def next_hour_start(hour: datetime, tz: tzinfo) -> datetime:
+    """The local hour bucket after `hour` (a bucket itself): where `hour` ends."""
+    return local_hour_start(hour + timedelta(hours=1), tz)
+
+
 def hour_starts(start: datetime, end: datetime, tz: tzinfo) -> list[datetime]:
     """The local hour buckets of `tz` starting in [start, end), `start` being one."""
     found = []
     while start < end:
         found.append(start)
-        start = local_hour_start(start + timedelta(hours=1), tz)
+        start = next_hour_start(start, tz)
     return found
 
 
@@ -154,13 +159,11 @@ def series_buckets(current: ReportRange, tz: tzinfo) -> list[Bucket]:
     """Hourly buckets for a one-day range, daily ones otherwise, labelled in local time."""
     buckets: list[Bucket] = []
     if current.granularity == Granularity.HOUR:
-        moment = current.start
-        while moment < current.end:
-            following = local_hour_start(moment + timedelta(hours=1), tz)
-            label = moment.astimezone(tz).isoformat(timespec="minutes")
-            buckets.append(Bucket(label=label, start=moment, end=following))
-            moment = following
-        return buckets
+        starts = hour_starts(current.start, current.end, tz)
+        return [
+            Bucket(label=start.astimezone(tz).isoformat(timespec="minutes"), start=start, end=end)
+            for start, end in zip(starts, [*starts[1:], current.end], strict=True)
+        ]
     day = current.first
     while day <= current.last:
         following = day + timedelta(days=1)

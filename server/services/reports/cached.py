@@ -27,7 +27,6 @@ from server.services.reports.state import generation, lock_state
 
 COMPLETE = ""  # the value of the row marking a range and dimension complete (never a value)
 Found = tuple[Sums, int]  # a value's sums and unique visitors
-_HOUR = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
 
 
 async def compute(
@@ -114,7 +113,7 @@ def _where(
     return (
         f"{t}program_id = ? AND {t}dimension = ? AND {t}bucket >= ? AND {t}bucket < ?"
         f" AND {t}days = ?",
-        [program_id, dimension.value, r.start, r.start + _HOUR, r.days],
+        [program_id, dimension.value, r.start, r.start + spans.HOUR, r.days],
     )
 
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 
-from server.domain.reports.ranges import hour_starts, local_hour_start
+from server.domain.reports.ranges import hour_starts, next_hour_start
 from server.domain.reports.rollup import (
     ALL_VALUE,
     BindingFact,
@@ -49,10 +49,14 @@ def _touch(row: dict[str, Any]) -> Touch:
 HOURS_PER_STATEMENT = 24
 
 
-def _hour_chunks(start: datetime, end: datetime, tz: tzinfo) -> list[list[datetime]]:
-    """The local hours of [start, end) (`start` a local hour start) in statement-sized runs."""
+def _hour_chunks(
+    start: datetime, end: datetime, tz: tzinfo
+) -> list[tuple[list[datetime], datetime]]:
+    """The local hours of [start, end) (`start` a local hour start) in statement-sized runs,
+    each with the instant it ends."""
     hours = hour_starts(start, end, tz)
-    return [hours[i : i + HOURS_PER_STATEMENT] for i in range(0, len(hours), HOURS_PER_STATEMENT)]
+    runs = [hours[i : i + HOURS_PER_STATEMENT] for i in range(0, len(hours), HOURS_PER_STATEMENT)]
+    return [(run, min(end, next_hour_start(run[-1], tz))) for run in runs]
 
 
 def _hour_case(hours: list[datetime], *, labels: list[Any]) -> tuple[str, list[Any]]:
@@ -84,7 +88,7 @@ async def visit_counts(
     numbers = " UNION ALL ".join(f"SELECT {k} AS k" for k in range(len(VISIT_DIMENSIONS)))
     columns = ", ".join(TOUCH_COLUMNS)
     found = []
-    for hours in _hour_chunks(start, end, tz):
+    for hours, stop in _hour_chunks(start, end, tz):
         hour, args = _hour_case(hours, labels=list(range(len(hours))))
         rows = await sql_rows(
             conn,
@@ -92,7 +96,7 @@ async def visit_counts(
             f" FROM (SELECT {hour} AS hour, is_bot, {columns} FROM visits"
             " WHERE program_id = ? AND at >= ? AND at < ?) AS v"
             f" CROSS JOIN ({numbers}) AS d GROUP BY 1, 2, 3, 4",
-            [*args, program_id, hours[0], min(end, _after(hours[-1], tz))],
+            [*args, program_id, hours[0], stop],
         )
         found += [
             VisitCount(
@@ -113,7 +117,7 @@ async def copy_visitors(
     """Write the unique visitors of [start, end) per local hour and touch (report_visitors)
     straight from the visits, in the database."""
     columns = ", ".join(TOUCH_COLUMNS)
-    for hours in _hour_chunks(start, end, tz):
+    for hours, stop in _hour_chunks(start, end, tz):
         bucket, args = _hour_case(hours, labels=hours)
         await sql_write(
             conn,
@@ -121,12 +125,8 @@ async def copy_visitors(
             f" SELECT DISTINCT ?, {bucket}, visitor_hash, {columns} FROM visits"
             " WHERE program_id = ? AND at >= ? AND at < ? AND is_bot = ?"
             " AND visitor_hash IS NOT NULL AND visitor_hash <> ''",
-            [program_id, *args, program_id, hours[0], min(end, _after(hours[-1], tz)), False],
+            [program_id, *args, program_id, hours[0], stop, False],
         )
-
-
-def _after(hour: datetime, tz: tzinfo) -> datetime:
-    return local_hour_start(hour + timedelta(hours=1), tz)
 
 
 async def _visit_touches(conn: BaseDBAsyncClient, ids: set[int]) -> dict[int, Touch]:

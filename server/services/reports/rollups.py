@@ -13,7 +13,7 @@ from tortoise.transactions import in_transaction
 from server import clock
 from server.domain.instants import require_utc
 from server.domain.periods import zone
-from server.domain.reports.ranges import local_hour_start, local_midnight
+from server.domain.reports.ranges import local_hour_start, local_midnight, next_hour_start
 from server.domain.reports.rollup import Rollup, Touch, roll_up, touch_values
 from server.domain.reports.sketch import sketches_by_value
 from server.models import (
@@ -195,7 +195,7 @@ def _spans(instants: list[datetime], tz: Any) -> list[tuple[datetime, datetime]]
     """The local hour buckets of these instants, adjacent ones joined into spans."""
     spans: list[tuple[datetime, datetime]] = []
     for bucket in sorted({local_hour_start(moment, tz) for moment in instants}):
-        end = local_hour_start(bucket + timedelta(hours=1), tz)
+        end = next_hour_start(bucket, tz)
         if spans and spans[-1][1] == bucket:
             spans[-1] = (spans[-1][0], end)
         else:
@@ -246,7 +246,7 @@ async def rebuild_reports(
         tz = zone(program.time_zone)
         moment, stop = local_hour_start(start, tz), local_hour_start(end, tz)
         if stop < end:
-            stop = local_hour_start(stop + timedelta(hours=1), tz)
+            stop = next_hour_start(stop, tz)
         days: set[date] = set()
         while moment < stop:
             # Whole local days (after a first partial one): each day's sketches once.

@@ -16,7 +16,9 @@ from server.domain.reports.spans import Span, cover, halves, spans_holding
 from server.models import ReportSketch, ReportSpanRollup, ReportSpanSketch
 from server.services.reports.summing import Source, insert_all, insert_sums
 
-_HOUR = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
+# Rows of one bucket are read as [bucket, bucket + HOUR): equality on instants differs by
+# backend (MariaDB compares DATETIME values, SQLite their text).
+HOUR = timedelta(hours=1)
 # A range of whole local days as read: (UTC start of its first day, number of days) pieces.
 Pieces = Sequence[tuple[datetime, int]]
 
@@ -29,16 +31,15 @@ def pieces(r: ReportRange, tz: tzinfo) -> list[tuple[datetime, int]]:
 def piece_filter(pieces_: Pieces, *, column: str) -> list[tuple[bool, str, list[Any]]]:
     """WHERE conditions selecting the pieces' rows: (span table?, condition, its values) for
     the day table and the span table that have pieces."""
-    hour = timedelta(hours=1)  # a half-open interval: equality on instants differs by backend
     days = [(start, n) for start, n in pieces_ if n == 1]
     spans = [(start, n) for start, n in pieces_ if n > 1]
     day_sql = " OR ".join(f"({column} >= ? AND {column} < ?)" for _ in days)
     span_sql = " OR ".join(f"({column} >= ? AND {column} < ? AND days = ?)" for _ in spans)
     found = []
     if days:
-        found.append((False, day_sql, [v for start, _ in days for v in (start, start + hour)]))
+        found.append((False, day_sql, [v for start, _ in days for v in (start, start + HOUR)]))
     if spans:
-        found.append((True, span_sql, [v for s, n in spans for v in (s, s + hour, n)]))
+        found.append((True, span_sql, [v for s, n in spans for v in (s, s + HOUR, n)]))
     return found
 
 
@@ -59,7 +60,7 @@ def _child_source(program_id: int, child: Span, tz: tzinfo) -> Source:
     first, days = child
     start = local_midnight(first, tz)
     where = "program_id = ? AND bucket >= ? AND bucket < ?"
-    values: list[Any] = [program_id, start, start + _HOUR]
+    values: list[Any] = [program_id, start, start + HOUR]
     if days == 1:
         return "report_daily_rollups", where, values
     return "report_span_rollups", f"{where} AND days = ?", [*values, days]
