@@ -58,14 +58,6 @@ class Touch:
 
 
 @dataclass(frozen=True, kw_only=True)
-class VisitFact:
-    at: datetime
-    touch: Touch
-    is_bot: bool
-    visitor_hash: str | None
-
-
-@dataclass(frozen=True, kw_only=True)
 class VisitCount:
     """Visits of one bucket under one dimension value (bots or not), counted by the database."""
 
@@ -130,15 +122,6 @@ class OrderFact:
 Key = tuple[datetime, str, str]
 
 
-@dataclass(frozen=True)
-class VisitorKey:
-    """One unique visitor in one bucket under one touch (what unique counts are read from)."""
-
-    bucket: datetime
-    visitor_hash: str
-    touch: Touch
-
-
 @dataclass
 class BuyerSums:
     """One buyer's orders and net sales in one bucket under one touch."""
@@ -149,11 +132,10 @@ class BuyerSums:
 
 @dataclass
 class Rollup:
-    """Rollup rows by (bucket, dimension, value), the bucket's unique visitor keys and its
-    buyers (customer reports are read from these)."""
+    """Rollup rows by (bucket, dimension, value) and the bucket's buyers (customer reports
+    are read from these); unique visitors are written by the database from the visits."""
 
     rows: dict[Key, Sums] = field(default_factory=dict)
-    visitors: set[VisitorKey] = field(default_factory=set)
     buyers: dict[tuple[datetime, str, Touch], BuyerSums] = field(default_factory=dict)
 
     def sums(self, bucket: datetime, dimension: Dimension, value: str | None) -> Sums | None:
@@ -193,26 +175,17 @@ def touch_values(touch: Touch) -> dict[Dimension, str | None]:
 def roll_up(
     *,
     bucket_of: Callable[[datetime], datetime],
-    visits: Iterable[VisitFact] = (),
     visit_counts: Iterable[VisitCount] = (),
     bindings: Iterable[BindingFact] = (),
     orders: Iterable[OrderFact] = (),
 ) -> Rollup:
-    """The rollup rows these facts make; `bucket_of` maps an instant to its bucket."""
+    """The rollup rows these facts make; `bucket_of` maps an instant to its bucket (visit
+    counts come already bucketed)."""
     rollup = Rollup()
     for counted in visit_counts:
         target = rollup.sums(counted.bucket, counted.dimension, counted.value)
         if target is not None:
             target.add("bot_visits" if counted.is_bot else "visits", counted.count)
-    for visit in visits:
-        bucket = bucket_of(visit.at)
-        values = _with_all(visit.touch.values())
-        if visit.is_bot:
-            rollup.add(bucket, values, "bot_visits", 1)
-            continue
-        rollup.add(bucket, values, "visits", 1)
-        if visit.visitor_hash:
-            rollup.visitors.add(VisitorKey(bucket, visit.visitor_hash, visit.touch))
     for binding in bindings:
         rollup.add(bucket_of(binding.bound_at), _with_all(binding.touch.values()), "bindings", 1)
     for order in orders:

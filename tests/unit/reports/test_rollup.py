@@ -8,11 +8,13 @@ from decimal import Decimal
 from server.domain.periods import zone
 from server.domain.reports.ranges import local_hour_start
 from server.domain.reports.rollup import (
+    BindingFact,
     CommissionFact,
+    Dimension,
     LineFact,
     OrderFact,
     Touch,
-    VisitFact,
+    VisitCount,
     order_touch,
     roll_up,
 )
@@ -62,19 +64,21 @@ def test_an_order_splits_by_line_and_credits_commissions_to_their_beneficiary() 
     assert rows[(HOUR, "level", "2")]["commissions_pending"] == 1
 
 
-def test_bots_count_apart_and_never_as_unique_visitors() -> None:
-    touch = Touch(promoter_id=1, utm_source="wechat")
+def test_bots_count_apart() -> None:
+    # Never as unique visitors either: tests/service/reports/test_rollups.py (the database
+    # writes the unique visitors from the visits).
+    counted = [(False, 2), (True, 1)]
     rollup = roll_up(
         bucket_of=_bucket,
-        visits=[
-            VisitFact(at=AT, touch=touch, is_bot=False, visitor_hash="a"),
-            VisitFact(at=AT, touch=touch, is_bot=False, visitor_hash="a"),
-            VisitFact(at=AT, touch=touch, is_bot=True, visitor_hash="b"),
+        visit_counts=[
+            VisitCount(
+                bucket=HOUR, dimension=Dimension.UTM_SOURCE, value="wechat", is_bot=bot, count=n
+            )
+            for bot, n in counted
         ],
     )
     row = rollup.rows[(HOUR, "utm_source", "wechat")]
     assert (row["visits"], row["bot_visits"]) == (2, 1)
-    assert {key.visitor_hash for key in rollup.visitors} == {"a"}
 
 
 def test_an_order_takes_its_touch_from_the_attribution_that_won() -> None:
@@ -94,6 +98,6 @@ def test_buckets_follow_the_local_hour_in_a_half_hour_zone() -> None:
     moment = datetime(2026, 3, 2, 10, 10, tzinfo=UTC)  # 15:40 in Kolkata
     rollup = roll_up(
         bucket_of=lambda m: local_hour_start(m, KOLKATA),
-        visits=[VisitFact(at=moment, touch=Touch(), is_bot=False, visitor_hash=None)],
+        bindings=[BindingFact(bound_at=moment, touch=Touch())],
     )
     assert list(rollup.rows) == [(datetime(2026, 3, 2, 9, 30, tzinfo=UTC), "all", "*")]
